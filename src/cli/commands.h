@@ -1,0 +1,23 @@
+// Each `hearth` subcommand registers itself on the CLI11 app. The callback a
+// command installs returns through CommandExit to give main() its exit status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hearth::cli {
+
+// Thrown from a subcommand callback to end with `code` after printing nothing more.
+struct CommandExit {
+  int code;
+};
+
+void add_show(CLI::App& app);
+void add_quantize(CLI::App& app);
+void add_synth(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_template(CLI::App& app);
+void add_run(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_perplexity(CLI::App& app);
+
+}  // namespace hearth::cli

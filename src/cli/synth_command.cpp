@@ -1,0 +1,14 @@
+#include <stdexcept>
+
+#include "cli/commands.h"
+
+namespace hearth::cli {
+
+// Not built yet: registered so that the command is listed and says so.
+void add_synth(CLI::App& app) {
+  auto* cmd = app.add_subcommand("synth", "(not yet available)");
+  cmd->allow_extras();
+  cmd->callback([] { throw std::runtime_error("'synth' is not available yet"); });
+}
+
+}  // namespace hearth::cli

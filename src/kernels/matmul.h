@@ -1,0 +1,45 @@
+// Weight matrix times activations, for every weight type a model file may hold.
+//
+// The activations are quantized once per call to the 8-bit type the weight type
+// pairs with (Q8_0, Q8_1 or Q8_K, as llama.cpp does) and multiplied with integer
+// dot products; the SIMD variant is chosen at run time from the CPU's features.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "gguf/types.h"
+#include "kernels/thread_pool.h"
+
+namespace hearth::kernels {
+
+// W: [rows][cols] in `type` (rows = output features, cols = input features, a
+// multiple of the type's block size), as GGUF stores a 2-D weight {cols, rows}.
+class WeightMatrix {
+ public:
+  // Views the (memory-mapped) data without copying unless a repacked layout is
+  // worth it for this type and CPU; the data must outlive the matrix.
+  WeightMatrix(gguf::TensorType type, const void* data, int64_t rows, int64_t cols);
+  ~WeightMatrix();
+  WeightMatrix(WeightMatrix&&) noexcept;
+  WeightMatrix& operator=(WeightMatrix&&) noexcept;
+
+  gguf::TensorType type() const { return type_; }
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+
+  // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens.
+  // x: [n_tokens][cols] f32, y: [n_tokens][rows] f32.
+  void multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const;
+  // Row r dequantized to f32 (embedding lookups): out[cols].
+  void dequantize_row(int64_t r, float* out) const;
+
+ private:
+  struct Impl;
+  gguf::TensorType type_;
+  const void* data_;
+  int64_t rows_, cols_;
+  std::unique_ptr<Impl> impl_;  // repacked weights and the chosen kernel, when any
+};
+
+}  // namespace hearth::kernels
