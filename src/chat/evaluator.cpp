@@ -411,7 +411,9 @@ Value Interp::eval_call(const Expr& e) {
 Value Interp::apply_filter_node(const Expr& e, Value subject) {
   // A chain a|f|g is nested Filter nodes; the innermost has a == null inside
   // {% filter %} and {% set x | f %} blocks, where `subject` is the block text.
-  Value in = e.a ? apply_filter_node(*e.a, std::move(subject)) : std::move(subject);
+  Value in = !e.a                       ? std::move(subject)
+             : e.a->kind == EK::Filter ? apply_filter_node(*e.a, std::move(subject))
+                                       : eval(*e.a);
   Args args;
   eval_args(e, args);
   return apply_filter(*this, e.name, in, args);

@@ -274,6 +274,7 @@ Value f_reverse(Interp& in, const Value& v, Args&) {
 // select/reject/selectattr/rejectattr share this: keep items whose (attribute)
 // passes the named test (or is truthy) == keep.
 Value select_impl(Interp& in, const Value& v, Args& a, bool by_attr, bool keep) {
+  if (!truthy(v)) return in.list({});  // Jinja2: `if value:` before iterating
   std::size_t k = 0;
   std::string attr;
   if (by_attr) attr = to_str(a.get(k++, "attribute"));
@@ -296,6 +297,7 @@ Value f_rejectattr(Interp& in, const Value& v, Args& a) { return select_impl(in,
 
 Value f_map(Interp& in, const Value& v, Args& a) {
   List out;
+  if (!truthy(v)) return in.list({});
   Value attribute = a.get(99, "attribute");
   if (!attribute.is_undefined()) {
     Value dflt = a.get(99, "default");

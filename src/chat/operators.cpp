@@ -23,9 +23,21 @@ namespace {
        "' and '" + type_name(b) + "'");
 }
 
-std::int64_t checked(bool overflow, std::int64_t v) {
-  if (overflow) fail("OverflowError: integer result out of range");
-  return v;
+[[noreturn]] void overflow() { fail("OverflowError: integer result out of range"); }
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow();
+  return r;
+}
+std::int64_t sub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) overflow();
+  return r;
+}
+std::int64_t mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow();
+  return r;
 }
 
 Value repeat(Interp& in, const Value& seq, std::int64_t n) {
@@ -66,10 +78,7 @@ Value Interp::binary(Op op, const Value& a, const Value& b) {
       return str(std::move(s));
     }
     case Op::Add:
-      if (ints) {
-        std::int64_t r;
-        return Value::integer(checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r));
-      }
+      if (ints) return Value::integer(add(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_double() + b.as_double());
       if (a.is_string() && b.is_string()) {
         charge(a.str().size() + b.str().size());
@@ -85,17 +94,11 @@ Value Interp::binary(Op op, const Value& a, const Value& b) {
              "\") to str");
       operand_error("+", a, b);
     case Op::Sub:
-      if (ints) {
-        std::int64_t r;
-        return Value::integer(checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r));
-      }
+      if (ints) return Value::integer(sub(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_double() - b.as_double());
       operand_error("-", a, b);
     case Op::Mul:
-      if (ints) {
-        std::int64_t r;
-        return Value::integer(checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r));
-      }
+      if (ints) return Value::integer(mul(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_double() * b.as_double());
       if ((a.is_string() || a.is_list()) && b.is_int()) return repeat(*this, a, b.as_int());
       if ((b.is_string() || b.is_list()) && a.is_int()) return repeat(*this, b, a.as_int());
@@ -140,9 +143,9 @@ Value Interp::binary(Op op, const Value& a, const Value& b) {
         std::int64_t base = a.as_int(), e = b.as_int(), r = 1;
         while (e > 0) {
           step();
-          if (e & 1) r = checked(__builtin_mul_overflow(r, base, &r), r);
+          if (e & 1) r = mul(r, base);
           e >>= 1;
-          if (e) base = checked(__builtin_mul_overflow(base, base, &base), base);
+          if (e) base = mul(base, base);
         }
         return Value::integer(r);
       }
