@@ -120,6 +120,21 @@ TEST(Mix, RowsThatDoNotFillBlocksFallBack) {
   EXPECT_EQ(choose("q4_k_m", m, t).at("blk.0.odd.weight"), TensorType::F16);
 }
 
+TEST(Mix, VectorsStayFloat32) {
+  auto t = llama_tensors(2, 256, 512, false);
+  t.push_back({"blk.0.attn_q.bias", TensorType::F16, 1, 256});
+  t.push_back({"blk.1.attn_q.bias", TensorType::F32, 1, 256});
+  t.push_back({"blk.1.attn_k.bias", TensorType::BF16, 1, 256});
+  const ModelShape m = {"qwen2", 2, 0, 8, 8};
+  for (const char* type : {"q4_0", "q8_0", "f16", "q4_k_m"}) {
+    const auto got = choose(type, m, t);
+    EXPECT_EQ(got.at("blk.0.attn_q.bias"), TensorType::F32) << type;
+    EXPECT_EQ(got.at("blk.1.attn_q.bias"), TensorType::F32) << type;
+    EXPECT_EQ(got.at("blk.1.attn_k.bias"), TensorType::F32) << type;
+    EXPECT_EQ(got.at("blk.0.attn_norm.weight"), TensorType::F32) << type;
+  }
+}
+
 TEST(Mix, ArchitectureAndExpertRules) {
   const auto t = llama_tensors(4, 4096, 11008, false);
   EXPECT_EQ(choose("q4_k_m", {"falcon", 4, 0, 32, 1}, t).at("output.weight"), TensorType::Q8_0);
