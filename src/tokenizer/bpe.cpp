@@ -4,6 +4,7 @@
 // no pair has a rank. Symbols are interned ids (vocab.h), so merging compares
 // integers instead of building strings.
 #include <algorithm>
+#include <unordered_map>
 
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -119,12 +120,31 @@ void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out
   byte_at[cps.size()] = static_cast<uint32_t>(clean.size());
   const std::vector<size_t> words = v.pretokenizer->split(cps);
   BpeWords bpe(v, out);
+  // Words repeat (" the", " and"): remember where a short word's ids went in
+  // `out` and copy them instead of merging again. Keys point into `clean`.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;
+  constexpr size_t kMaxCached = 24;
   size_t cp = 0;
   for (const size_t len : words) {
     const uint32_t b0 = byte_at[cp];
     const uint32_t b1 = byte_at[cp + len];
-    bpe.word(std::string_view(clean).substr(b0, b1 - b0));
     cp += len;
+    const std::string_view w = std::string_view(clean).substr(b0, b1 - b0);
+    if (w.size() > kMaxCached) {
+      bpe.word(w);
+      continue;
+    }
+    const auto [it, fresh] = seen.try_emplace(w, out.size(), 0);
+    if (!fresh) {
+      const auto [from, n] = it->second;
+      for (size_t i = 0; i < n; ++i) {
+        const int32_t id = out[from + i];  // copy: push_back may reallocate
+        out.push_back(id);
+      }
+      continue;
+    }
+    bpe.word(w);
+    it->second.second = out.size() - it->second.first;
   }
 }
 

@@ -8,6 +8,7 @@
 // so each run is merged alone with the same result, and the priority queue
 // stays small.
 #include <algorithm>
+#include <unordered_map>
 
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -99,18 +100,44 @@ class SpmRun {
 
 }  // namespace
 
-void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out) {
+void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out, bool whole) {
   if (text.empty()) return;
   SpmRun runner(v, text, out);
   std::vector<Symbol> syms;
   std::vector<Bigram> heap_storage;
+  // Runs repeat ("▁the"): remember where a short run's ids went in `out`.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;
+  constexpr size_t kMaxCached = 32;
+  auto flush = [&] {
+    syms.back().next = -1;
+    const size_t b0 = syms.front().start;
+    const size_t b1 = syms.back().start + syms.back().n;
+    const std::string_view run = text.substr(b0, b1 - b0);
+    if (whole || run.size() > kMaxCached) {
+      runner.run(syms, heap_storage);
+    } else {
+      const auto [it, fresh] = seen.try_emplace(run, out.size(), 0);
+      if (fresh) {
+        runner.run(syms, heap_storage);
+        it->second.second = out.size() - it->second.first;
+      } else {
+        const auto [from, n] = it->second;
+        for (size_t i = 0; i < n; ++i) {
+          const int32_t id = out[from + i];  // copy: push_back may reallocate
+          out.push_back(id);
+        }
+      }
+    }
+    syms.clear();
+  };
   uint32_t prev_key = 0;
   size_t off = 0;
   while (off < text.size()) {
     const size_t n =
         std::min(unicode::utf8_len(static_cast<uint8_t>(text[off])), text.size() - off);
     const uint32_t key = pack_symbol(text.data() + off, n);
-    if (!syms.empty() && !v.spm_pairs.contains((static_cast<uint64_t>(prev_key) << 32) | key)) {
+    if (!whole && !syms.empty() &&
+        !v.spm_pairs.contains((static_cast<uint64_t>(prev_key) << 32) | key)) {
       syms.back().next = -1;
       runner.run(syms, heap_storage);
       syms.clear();
@@ -120,8 +147,7 @@ void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out
     prev_key = key;
     off += n;
   }
-  syms.back().next = -1;
-  runner.run(syms, heap_storage);
+  flush();
 }
 
 }  // namespace hearth::tokenizer

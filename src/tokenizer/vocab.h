@@ -131,7 +131,10 @@ struct Fragment {
 };
 std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, bool parse_special);
 
-void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
+// whole: merge the text as one run without cuts or reuse (the slow
+// reference the tests compare the fast path with).
+void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out,
+                bool whole = false);
 void encode_bpe(const Vocab& v, std::string_view text, std::vector<int32_t>& out);
 // llama.cpp's clean_up_tokenization_spaces, in place.
 void clean_spaces(std::string& s);
