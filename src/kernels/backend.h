@@ -1,0 +1,130 @@
+// The boundary between model code and the device that computes it.
+//
+// Model code (src/model) describes a forward pass as calls on a Backend: matmuls
+// with weights the backend holds, norms, RoPE, attention over a KV cache and
+// elementwise ops, on f32 activations in the backend's memory. It never touches
+// that memory itself: a CUDA backend hands out device pointers through the same
+// interface, and a CPU/GPU layer split gives each layer its own Backend.
+//
+// Activation layout everywhere: row-major [n_tokens][n] f32, contiguous.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gguf/types.h"
+
+namespace hearth::kernels {
+
+// A 2-D weight, [rows][cols] (rows = output features), in whatever layout the
+// backend chose (views of the mapped file, repacked or uploaded copies).
+class Weight {
+ public:
+  virtual ~Weight() = default;
+  virtual gguf::TensorType type() const = 0;
+  virtual int64_t rows() const = 0;
+  virtual int64_t cols() const = 0;
+  // Bytes the weight occupies (what a matmul over it reads).
+  virtual uint64_t bytes() const = 0;
+};
+
+// n f32 values in the backend's memory, freed with the Buffer.
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual float* data() = 0;  // a device pointer: pass it to ops, never dereference it
+  virtual int64_t size() const = 0;
+};
+
+// Element type of the KV cache.
+enum class KvType { F16, Q8_0 };
+
+// Keys and values of every position of one sequence, per layer:
+// K[layer][pos][n_kv_heads * head_dim] and the same for V, stored as `type`.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual int64_t n_ctx() const = 0;
+  virtual KvType type() const = 0;
+  virtual uint64_t bytes() const = 0;
+};
+
+struct KvShape {
+  int64_t n_layers = 0;
+  int64_t n_ctx = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+enum class RopeMode {
+  Normal,  // pairs (x[2i], x[2i+1]): llama
+  Neox,    // pairs (x[i], x[i + n_rot/2]): qwen2, falcon
+};
+
+struct RopeParams {
+  RopeMode mode = RopeMode::Normal;
+  int64_t n_rot = 0;        // leading dimensions of each head that rotate (<= head_dim)
+  float freq_base = 10000;  // theta_i = pos * freq_scale * freq_base^(-2i/n_rot)
+  float freq_scale = 1;     // 1 / linear scaling factor
+};
+
+struct AttentionParams {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // divides n_heads: each KV head serves n_heads / n_kv_heads query heads
+  int64_t head_dim = 0;
+  float scale = 1;  // scores are q.k * scale (1/sqrt(head_dim))
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual int threads() const = 0;
+
+  // ---- memory
+  // `data` is the tensor's bytes in the file (GGUF order: rows of `cols` values);
+  // it must outlive the weight (a CPU backend may view it in place).
+  virtual std::unique_ptr<Weight> load_weight(gguf::TensorType type, const void* data, int64_t rows,
+                                              int64_t cols) = 0;
+  virtual std::unique_ptr<Buffer> alloc(int64_t n) = 0;  // n f32, zeroed
+  virtual std::unique_ptr<KvCache> alloc_kv_cache(const KvShape& shape, KvType type) = 0;
+  virtual void upload(const float* host, float* dst, int64_t n) = 0;  // host -> backend
+  virtual void download(const float* src, float* host, int64_t n) = 0;
+
+  // ---- ops; x, y, out are backend pointers to [n_tokens][...] f32
+  // y[t] = W x[t]: x [n_tokens][W.cols], y [n_tokens][W.rows].
+  virtual void matmul(const Weight& w, const float* x, int64_t n_tokens, float* y) = 0;
+  // out[t] = row ids[t] of W (embedding lookup): out [n_tokens][W.cols]; ids on the host.
+  virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, float* out) = 0;
+  // out[t] = x[t] / rms(x[t]) * weight: x, out [n_tokens][n], weight [n]; out may be x.
+  virtual void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps,
+                       float* out) = 0;
+  // out[t] = (x[t] - mean) / sqrt(var + eps) * weight + bias; out may be x.
+  virtual void layernorm(const float* x, const float* weight, const float* bias, int64_t n_tokens,
+                         int64_t n, float eps, float* out) = 0;
+  // x[t] += bias for every row t: x [n_tokens][n], bias [n].
+  virtual void add_bias(float* x, const float* bias, int64_t n_tokens, int64_t n) = 0;
+  // dst[r][0..n_cols) = src[r][0..n_cols) for r < n_rows, rows `*_stride` floats apart
+  // (splits fused QKV rows, picks out single rows).
+  virtual void copy(const float* src, int64_t src_stride, float* dst, int64_t dst_stride,
+                    int64_t n_rows, int64_t n_cols) = 0;
+  // out = a + b elementwise over n values; out may alias a or b.
+  virtual void add(const float* a, const float* b, float* out, int64_t n) = 0;
+  // out = silu(gate) * up elementwise over n values (SwiGLU); out may alias either.
+  virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // x = gelu(x) (tanh approximation) over n values.
+  virtual void gelu(float* x, int64_t n) = 0;
+  // Rotates x [n_tokens][n_heads][head_dim] in place; token t sits at position pos0 + t.
+  virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                    const RopeParams& p) = 0;
+  // Stores k, v [n_tokens][n_kv_heads * head_dim] at positions pos0.. of `layer`.
+  virtual void kv_store(KvCache& cache, int64_t layer, const float* k, const float* v,
+                        int64_t n_tokens, int64_t pos0) = 0;
+  // Causal attention of q [n_tokens][n_heads][head_dim] (token t at pos0 + t) over
+  // the cache's positions 0 .. pos0 + t of `layer`: out [n_tokens][n_heads * head_dim].
+  virtual void attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
+                         int64_t pos0, const AttentionParams& p, float* out) = 0;
+};
+
+}  // namespace hearth::kernels

@@ -1,0 +1,298 @@
+#include "kernels/cpu_backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+#include "quant/fp16.h"
+#include "quant/rows.h"
+
+namespace hearth::kernels {
+namespace {
+
+// Below this many values an op runs on the calling thread: waking the pool costs more.
+constexpr int64_t kParallelMin = 1 << 15;
+
+class CpuWeight final : public Weight {
+ public:
+  CpuWeight(gguf::TensorType type, const void* data, int64_t rows, int64_t cols)
+      : m_(type, data, rows, cols) {}
+  gguf::TensorType type() const override { return m_.type(); }
+  int64_t rows() const override { return m_.rows(); }
+  int64_t cols() const override { return m_.cols(); }
+  uint64_t bytes() const override {
+    return gguf::row_bytes(m_.type(), static_cast<uint64_t>(m_.cols())) *
+           static_cast<uint64_t>(m_.rows());
+  }
+  const WeightMatrix& matrix() const { return m_; }
+
+ private:
+  WeightMatrix m_;
+};
+
+class CpuBuffer final : public Buffer {
+ public:
+  explicit CpuBuffer(int64_t n) : n_(n) {
+    // 64-byte aligned for the SIMD kernels; rounded up as aligned_alloc requires.
+    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * 4 + 63) / 64 * 64;
+    p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p_) throw std::bad_alloc();
+    std::memset(p_, 0, bytes);
+  }
+  ~CpuBuffer() override { std::free(p_); }
+  float* data() override { return p_; }
+  int64_t size() const override { return n_; }
+
+ private:
+  float* p_;
+  int64_t n_;
+};
+
+class CpuKvCache final : public KvCache {
+ public:
+  CpuKvCache(const KvShape& s, KvType type) : shape_(s), type_(type) {
+    kv_dim_ = s.n_kv_heads * s.head_dim;
+    if (s.n_layers <= 0 || s.n_ctx <= 0 || kv_dim_ <= 0)
+      throw std::invalid_argument("KV cache: bad shape (layers " + std::to_string(s.n_layers) +
+                                  ", ctx " + std::to_string(s.n_ctx) + ", kv dim " +
+                                  std::to_string(kv_dim_) + ")");
+    if (type == KvType::Q8_0 && s.head_dim % 32 != 0)
+      throw std::invalid_argument(
+          "KV cache: q8_0 needs a head dimension that is a multiple of 32 (" +
+          std::to_string(s.head_dim) + ")");
+    row_bytes_ = type == KvType::F16 ? static_cast<uint64_t>(kv_dim_) * 2
+                                     : gguf::row_bytes(gguf::TensorType::Q8_0, kv_dim_);
+    layer_bytes_ = row_bytes_ * static_cast<uint64_t>(s.n_ctx);
+    k_.resize(layer_bytes_ * s.n_layers);
+    v_.resize(layer_bytes_ * s.n_layers);
+  }
+  int64_t n_ctx() const override { return shape_.n_ctx; }
+  KvType type() const override { return type_; }
+  uint64_t bytes() const override { return k_.size() + v_.size(); }
+
+  const KvShape& shape() const { return shape_; }
+  uint8_t* k_row(int64_t layer, int64_t pos) { return k_.data() + offset(layer, pos); }
+  uint8_t* v_row(int64_t layer, int64_t pos) { return v_.data() + offset(layer, pos); }
+  const uint8_t* k_row(int64_t layer, int64_t pos) const { return k_.data() + offset(layer, pos); }
+  const uint8_t* v_row(int64_t layer, int64_t pos) const { return v_.data() + offset(layer, pos); }
+
+  void store_row(const float* src, uint8_t* dst) const {
+    if (type_ == KvType::F16)
+      ops::f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), kv_dim_);
+    else
+      quant::quantize_row(gguf::TensorType::Q8_0, src, dst, kv_dim_);
+  }
+  // Head `h` (head_dim values) of a stored row, as f32.
+  void load_head(const uint8_t* row, int64_t h, float* dst) const {
+    const int64_t hd = shape_.head_dim;
+    if (type_ == KvType::F16) {
+      ops::f16_to_f32(reinterpret_cast<const uint16_t*>(row) + h * hd, dst, hd);
+    } else {
+      const uint64_t off = gguf::row_bytes(gguf::TensorType::Q8_0, h * hd);
+      quant::dequantize_row(gguf::TensorType::Q8_0, row + off, dst, hd);
+    }
+  }
+
+ private:
+  uint64_t offset(int64_t layer, int64_t pos) const {
+    return layer_bytes_ * static_cast<uint64_t>(layer) + row_bytes_ * static_cast<uint64_t>(pos);
+  }
+  KvShape shape_;
+  KvType type_;
+  int64_t kv_dim_ = 0;
+  uint64_t row_bytes_ = 0, layer_bytes_ = 0;
+  std::vector<uint8_t> k_, v_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : pool_(n_threads) {}
+
+  std::string name() const override { return "cpu"; }
+  int threads() const override { return pool_.size(); }
+
+  std::unique_ptr<Weight> load_weight(gguf::TensorType type, const void* data, int64_t rows,
+                                      int64_t cols) override {
+    return std::make_unique<CpuWeight>(type, data, rows, cols);
+  }
+  std::unique_ptr<Buffer> alloc(int64_t n) override { return std::make_unique<CpuBuffer>(n); }
+  std::unique_ptr<KvCache> alloc_kv_cache(const KvShape& shape, KvType type) override {
+    return std::make_unique<CpuKvCache>(shape, type);
+  }
+  void upload(const float* host, float* dst, int64_t n) override {
+    std::memcpy(dst, host, static_cast<size_t>(n) * 4);
+  }
+  void download(const float* src, float* host, int64_t n) override {
+    std::memcpy(host, src, static_cast<size_t>(n) * 4);
+  }
+
+  void matmul(const Weight& w, const float* x, int64_t n_tokens, float* y) override {
+    static_cast<const CpuWeight&>(w).matrix().multiply(x, n_tokens, y, pool_);
+  }
+  void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, float* out) override {
+    const auto& m = static_cast<const CpuWeight&>(w).matrix();
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      if (ids[t] < 0 || ids[t] >= m.rows())
+        throw std::out_of_range("token id " + std::to_string(ids[t]) + " outside the vocabulary (" +
+                                std::to_string(m.rows()) + " tokens)");
+      m.dequantize_row(ids[t], out + t * m.cols());
+    }
+  }
+  void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps,
+               float* out) override {
+    rows(n_tokens, n, [&](int64_t t) { ops::rmsnorm(x + t * n, weight, n, eps, out + t * n); });
+  }
+  void layernorm(const float* x, const float* weight, const float* bias, int64_t n_tokens,
+                 int64_t n, float eps, float* out) override {
+    rows(n_tokens, n,
+         [&](int64_t t) { ops::layernorm(x + t * n, weight, bias, n, eps, out + t * n); });
+  }
+  void add_bias(float* x, const float* bias, int64_t n_tokens, int64_t n) override {
+    rows(n_tokens, n, [&](int64_t t) { ops::add(x + t * n, bias, x + t * n, n); });
+  }
+  void copy(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t n_rows,
+            int64_t n_cols) override {
+    for (int64_t r = 0; r < n_rows; ++r)
+      std::memmove(dst + r * dst_stride, src + r * src_stride, static_cast<size_t>(n_cols) * 4);
+  }
+  void add(const float* a, const float* b, float* out, int64_t n) override {
+    flat(n, [&](int64_t i0, int64_t i1) { ops::add(a + i0, b + i0, out + i0, i1 - i0); });
+  }
+  void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+    flat(n, [&](int64_t i0, int64_t i1) { ops::swiglu(gate + i0, up + i0, out + i0, i1 - i0); });
+  }
+  void gelu(float* x, int64_t n) override {
+    flat(n, [&](int64_t i0, int64_t i1) { ops::gelu(x + i0, i1 - i0); });
+  }
+  void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+            const RopeParams& p) override {
+    if (p.n_rot > head_dim || p.n_rot % 2 != 0)
+      throw std::invalid_argument("rope: n_rot " + std::to_string(p.n_rot) + " vs head dim " +
+                                  std::to_string(head_dim));
+    rows(n_tokens, n_heads * head_dim, [&](int64_t t) {
+      float cos_sin[1024];  // n_rot <= head_dim; heads beyond 1024 dims are not a thing
+      if (p.n_rot > 1024) throw std::invalid_argument("rope: n_rot > 1024");
+      ops::rope_angles(pos0 + t, p, cos_sin);
+      for (int64_t h = 0; h < n_heads; ++h)
+        ops::rope_head(x + (t * n_heads + h) * head_dim, cos_sin, p);
+    });
+  }
+  void kv_store(KvCache& cache, int64_t layer, const float* k, const float* v, int64_t n_tokens,
+                int64_t pos0) override {
+    auto& c = static_cast<CpuKvCache&>(cache);
+    check_range(c, layer, pos0 + n_tokens);
+    const int64_t kv_dim = c.shape().n_kv_heads * c.shape().head_dim;
+    rows(n_tokens, 2 * kv_dim, [&](int64_t t) {
+      c.store_row(k + t * kv_dim, c.k_row(layer, pos0 + t));
+      c.store_row(v + t * kv_dim, c.v_row(layer, pos0 + t));
+    });
+  }
+  void attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
+                 int64_t pos0, const AttentionParams& p, float* out) override;
+
+ private:
+  // fn(t) for every row t < n_rows, spread over the pool when the work is large.
+  template <typename Fn>
+  void rows(int64_t n_rows, int64_t row_len, Fn&& fn) {
+    if (n_rows * row_len < kParallelMin || n_rows == 1) {
+      for (int64_t t = 0; t < n_rows; ++t) fn(t);
+      return;
+    }
+    pool_.parallel_for(n_rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) fn(t);
+    });
+  }
+  template <typename Fn>
+  void flat(int64_t n, Fn&& fn) {
+    if (n < kParallelMin) return fn(0, n);
+    pool_.parallel_for(n, 4096, [&](int64_t b, int64_t e) { fn(b, e); });
+  }
+  static void check_range(const CpuKvCache& c, int64_t layer, int64_t end) {
+    if (layer < 0 || layer >= c.shape().n_layers || end > c.n_ctx())
+      throw std::out_of_range("KV cache: layer " + std::to_string(layer) + " position " +
+                              std::to_string(end) + " outside " +
+                              std::to_string(c.shape().n_layers) + " layers x " +
+                              std::to_string(c.n_ctx()) + " positions");
+  }
+
+  ThreadPool pool_;
+  // Per-thread attention scratch, grown on demand (never per token).
+  std::vector<std::vector<float>> scratch_;
+};
+
+// Work items are (KV head, block of query tokens): each converts its head's keys
+// and values once to f32 and serves every query head of the group and every
+// token of the block with plain f32 dot products and axpys.
+void CpuBackend::attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
+                           int64_t pos0, const AttentionParams& p, float* out) {
+  const auto& c = static_cast<const CpuKvCache&>(cache);
+  check_range(c, layer, pos0 + n_tokens);
+  if (p.n_kv_heads != c.shape().n_kv_heads || p.head_dim != c.shape().head_dim ||
+      p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0)
+    throw std::invalid_argument("attention: heads " + std::to_string(p.n_heads) + "/" +
+                                std::to_string(p.n_kv_heads) + " do not fit the KV cache");
+  const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
+  const int64_t block = n_tokens <= 4 ? n_tokens : 8;
+  const int64_t n_blocks = (n_tokens + block - 1) / block;
+  const int64_t n_items = p.n_kv_heads * n_blocks;
+  const int64_t n_keys_max = pos0 + n_tokens;
+  const size_t need = static_cast<size_t>(n_keys_max * (2 * hd + 1) + hd);
+  scratch_.resize(static_cast<size_t>(pool_.size()));
+  for (auto& s : scratch_)
+    if (s.size() < need) s.resize(need);
+
+  std::atomic<int64_t> next{0};
+  auto work = [&](int thread, int) {
+    float* kf = scratch_[static_cast<size_t>(thread)].data();
+    float* vf = kf + n_keys_max * hd;
+    float* scores = vf + n_keys_max * hd;
+    float* qh = scores + n_keys_max;
+    for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
+      const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
+      const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
+      const int64_t n_keys = pos0 + t1;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
+        c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t nk = pos0 + t + 1;
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          const float* qsrc = q + (t * p.n_heads + h) * hd;
+          // llama.cpp multiplies Q with the f16 keys after rounding it to f16.
+          if (c.type() == KvType::F16) {
+            for (int64_t d = 0; d < hd; ++d)
+              qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(qsrc[d]));
+          } else {
+            std::memcpy(qh, qsrc, static_cast<size_t>(hd) * 4);
+          }
+          for (int64_t j = 0; j < nk; ++j) scores[j] = ops::dot(qh, kf + j * hd, hd) * p.scale;
+          ops::softmax(scores, nk);
+          float* o = out + (t * p.n_heads + h) * hd;
+          std::memset(o, 0, static_cast<size_t>(hd) * 4);
+          for (int64_t j = 0; j < nk; ++j) ops::axpy(scores[j], vf + j * hd, o, hd);
+        }
+      }
+    }
+  };
+  if (n_items == 1)
+    work(0, 1);
+  else
+    pool_.run(work);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+  return std::make_unique<CpuBackend>(n_threads);
+}
+
+}  // namespace hearth::kernels

@@ -1,0 +1,146 @@
+#include "kernels/ops.h"
+
+#include <cmath>
+
+#include "quant/fp16.h"
+
+namespace hearth::kernels::ops {
+
+// AVX2 + FMA + F16C variants (ops_avx2.cpp), used when the CPU has them.
+namespace avx2 {
+float dot(const float* a, const float* b, int64_t n);
+void axpy(float a, const float* x, float* y, int64_t n);
+void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
+void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
+}  // namespace avx2
+
+namespace {
+
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                          __builtin_cpu_supports("f16c");
+  return yes;
+}
+
+}  // namespace
+
+void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float s = 1.0f / std::sqrt(mean + eps);
+  if (weight) {
+    for (int64_t i = 0; i < n; ++i) out[i] = (x[i] * s) * weight[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * s;
+  }
+}
+
+void layernorm(const float* x, const float* weight, const float* bias, int64_t n, float eps,
+               float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double sum2 = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] - mean;
+    out[i] = v;
+    sum2 += static_cast<double>(v * v);
+  }
+  const float var = static_cast<float>(sum2 / static_cast<double>(n));
+  const float s = 1.0f / std::sqrt(var + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = out[i] * s;
+    if (weight) v *= weight[i];
+    if (bias) v += bias[i];
+    out[i] = v;
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = std::exp(x[i] - max);
+    x[i] = e;
+    sum += e;
+  }
+  scale(x, static_cast<float>(1.0 / sum), n);
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void gelu(float* x, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * v * (1.0f + 0.044715f * v * v)));
+  }
+}
+
+void add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
+  // As ggml's rope cache: the angle of pair i is pos * base^(-2i/n_rot), the power
+  // taken by repeated f32 multiplication, which greedy tokens are sensitive to.
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < p.n_rot / 2; ++i) {
+    const float t = p.freq_scale * theta;
+    cos_sin[2 * i] = std::cos(t);
+    cos_sin[2 * i + 1] = std::sin(t);
+    theta *= theta_scale;
+  }
+}
+
+void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+  const int64_t half = p.n_rot / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const int64_t i0 = p.mode == RopeMode::Normal ? 2 * i : i;
+    const int64_t i1 = p.mode == RopeMode::Normal ? 2 * i + 1 : i + half;
+    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+    const float x0 = x[i0], x1 = x[i1];
+    x[i0] = x0 * c - x1 * s;
+    x[i1] = x0 * s + x1 * c;
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  if (has_avx2()) return avx2::dot(a, b, n);
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  if (has_avx2()) return avx2::axpy(a, x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale(float* x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+  if (has_avx2()) return avx2::f16_to_f32(src, dst, n);
+  for (int64_t i = 0; i < n; ++i) dst[i] = quant::fp16_to_fp32(src[i]);
+}
+
+void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
+  if (has_avx2()) return avx2::f32_to_f16(src, dst, n);
+  for (int64_t i = 0; i < n; ++i) dst[i] = quant::fp32_to_fp16(src[i]);
+}
+
+}  // namespace hearth::kernels::ops

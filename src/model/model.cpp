@@ -1,0 +1,223 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/scratch.h"
+#include "quant/fp16.h"
+
+namespace hearth::model {
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+// Looks up tensors by name and checks their shapes, so that a malformed file is
+// refused at load time with the tensor's name rather than misbehaving later.
+class TensorLoader {
+ public:
+  TensorLoader(const gguf::GgufFile& f, kernels::Backend& b) : f_(f), b_(b) {}
+
+  const gguf::TensorInfo* find(const std::string& name, const std::vector<int64_t>& dims,
+                               bool required) const {
+    const gguf::TensorInfo* t = f_.find_tensor(name);
+    if (!t) {
+      if (required)
+        fail("tensor '" + name + "' is missing (expected shape " + shape_str(dims) + ")");
+      return nullptr;
+    }
+    std::vector<int64_t> got(t->dims, t->dims + t->n_dims);
+    while (got.size() > dims.size() && got.back() == 1) got.pop_back();
+    if (got != dims)
+      fail("tensor '" + name + "' has shape " + shape_str(got) + ", expected " + shape_str(dims));
+    return t;
+  }
+
+  // A 2-D weight of GGUF shape {cols, rows}.
+  std::unique_ptr<kernels::Weight> matrix(const std::string& name, int64_t cols, int64_t rows,
+                                          bool required = true) const {
+    const gguf::TensorInfo* t = find(name, {cols, rows}, required);
+    if (!t) return nullptr;
+    const gguf::TypeTraits* tr = gguf::type_traits(t->type);
+    if (!tr || cols % tr->block_size != 0)
+      fail("tensor '" + name + "' of type " + std::string(gguf::type_name(t->type)) +
+           " cannot hold rows of " + std::to_string(cols));
+    try {
+      return b_.load_weight(t->type, t->data, rows, cols);
+    } catch (const std::exception& e) {
+      fail("tensor '" + name + "': " + e.what());
+    }
+  }
+
+  // A 1-D vector of n values (f32, f16 or bf16), converted to f32 in backend memory.
+  std::unique_ptr<kernels::Buffer> vector(const std::string& name, int64_t n,
+                                          bool required = true) const {
+    const gguf::TensorInfo* t = find(name, {n}, required);
+    if (!t) return nullptr;
+    std::vector<float> host(static_cast<size_t>(n));
+    const auto* u16 = reinterpret_cast<const uint16_t*>(t->data);
+    for (int64_t i = 0; i < n; ++i) {
+      switch (t->type) {
+        case gguf::TensorType::F32:
+          host[i] = reinterpret_cast<const float*>(t->data)[i];
+          break;
+        case gguf::TensorType::F16:
+          host[i] = quant::fp16_to_fp32(u16[i]);
+          break;
+        case gguf::TensorType::BF16:
+          host[i] = quant::bf16_to_fp32(u16[i]);
+          break;
+        default:
+          fail("tensor '" + name + "' has type " + std::string(gguf::type_name(t->type)) +
+               ", expected f32, f16 or bf16");
+      }
+    }
+    auto buf = b_.alloc(n);
+    b_.upload(host.data(), buf->data(), n);
+    return buf;
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw gguf::GgufError("model file '" + f_.path() + "': " + what);
+  }
+
+ private:
+  const gguf::GgufFile& f_;
+  kernels::Backend& b_;
+};
+
+Model::Model(std::unique_ptr<gguf::GgufFile> file, kernels::Backend& backend)
+    : file_(std::move(file)), backend_(backend) {}
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::load(const std::string& path, kernels::Backend& backend) {
+  auto file = gguf::GgufFile::open(path);
+  std::unique_ptr<Model> m(new Model(std::move(file), backend));
+  m->hp_ = read_hparams(*m->file_);
+  m->load_weights();
+  return m;
+}
+
+void Model::load_weights() {
+  const TensorLoader L(*file_, backend_);
+  const Hparams& h = hp_;
+  const int64_t E = h.n_embd, V = h.n_vocab, F = h.n_ff;
+  const bool falcon = h.arch == Arch::Falcon;
+  tok_embd_ = L.matrix("token_embd.weight", E, V);
+  output_norm_ = L.vector("output_norm.weight", E);
+  if (falcon) output_norm_b_ = L.vector("output_norm.bias", E);
+  output_ = L.matrix("output.weight", E, V, /*required=*/false);
+  tied_output_ = !output_;
+  layers_.resize(static_cast<size_t>(h.n_layer));
+  for (int64_t il = 0; il < h.n_layer; ++il) {
+    LayerWeights& l = layers_[static_cast<size_t>(il)];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    l.attn_norm = L.vector(p + "attn_norm.weight", E);
+    l.wo = L.matrix(p + "attn_output.weight", h.q_dim(), E);
+    l.ffn_up = L.matrix(p + "ffn_up.weight", E, F);
+    l.ffn_down = L.matrix(p + "ffn_down.weight", F, E);
+    if (falcon) {
+      l.attn_norm_b = L.vector(p + "attn_norm.bias", E);
+      l.attn_norm_2 = L.vector(p + "attn_norm_2.weight", E, false);
+      if (l.attn_norm_2) l.attn_norm_2_b = L.vector(p + "attn_norm_2.bias", E);
+      const int64_t qkv = h.q_dim() + 2 * h.kv_dim();
+      l.wqkv = L.matrix(p + "attn_qkv.weight", E, qkv);
+      l.bqkv = L.vector(p + "attn_qkv.bias", qkv, false);
+      l.bo = L.vector(p + "attn_output.bias", E, false);
+      continue;
+    }
+    l.wq = L.matrix(p + "attn_q.weight", E, h.q_dim());
+    l.wk = L.matrix(p + "attn_k.weight", E, h.kv_dim());
+    l.wv = L.matrix(p + "attn_v.weight", E, h.kv_dim());
+    const bool biases = h.arch == Arch::Qwen2;
+    l.bq = L.vector(p + "attn_q.bias", h.q_dim(), biases);
+    l.bk = L.vector(p + "attn_k.bias", h.kv_dim(), biases);
+    l.bv = L.vector(p + "attn_v.bias", h.kv_dim(), biases);
+    l.ffn_norm = L.vector(p + "ffn_norm.weight", E);
+    l.ffn_gate = L.matrix(p + "ffn_gate.weight", E, F);
+  }
+}
+
+uint64_t Model::bytes_per_token() const {
+  uint64_t n = (tied_output_ ? tok_embd_ : output_)->bytes();
+  for (const auto& l : layers_)
+    for (const auto* w : {l.wq.get(), l.wk.get(), l.wv.get(), l.wqkv.get(), l.wo.get(),
+                          l.ffn_gate.get(), l.ffn_up.get(), l.ffn_down.get()})
+      if (w) n += w->bytes();
+  return n;
+}
+
+uint64_t Model::n_params() const {
+  uint64_t n = 0;
+  for (const auto& t : file_->tensors()) n += t.n_elements();
+  return n;
+}
+
+std::unique_ptr<kernels::KvCache> Model::make_kv_cache(int64_t n_ctx, kernels::KvType type) const {
+  return backend_.alloc_kv_cache({hp_.n_layer, n_ctx, hp_.n_head_kv, hp_.head_dim}, type);
+}
+
+std::unique_ptr<Scratch> Model::make_scratch(int64_t max_tokens, int64_t max_logit_rows) const {
+  if (max_tokens <= 0) throw std::invalid_argument("scratch for no tokens");
+  auto s = std::make_unique<Scratch>();
+  auto& b = backend_;
+  const int64_t T = max_tokens;
+  s->max_tokens = T;
+  s->max_logit_rows = max_logit_rows;
+  s->x = b.alloc(T * hp_.n_embd);
+  s->xn = b.alloc(T * hp_.n_embd);
+  s->q = b.alloc(T * hp_.q_dim());
+  s->k = b.alloc(T * hp_.kv_dim());
+  s->v = b.alloc(T * hp_.kv_dim());
+  s->att = b.alloc(T * hp_.q_dim());
+  s->proj = b.alloc(T * hp_.n_embd);
+  s->up = b.alloc(T * hp_.n_ff);
+  if (hp_.arch == Arch::Falcon) {
+    s->qkv = b.alloc(T * (hp_.q_dim() + 2 * hp_.kv_dim()));
+    s->xn2 = b.alloc(T * hp_.n_embd);
+  } else {
+    s->gate = b.alloc(T * hp_.n_ff);
+  }
+  s->logits = b.alloc(std::max<int64_t>(max_logit_rows, 1) * hp_.n_vocab);
+  return s;
+}
+
+void Model::forward(const int32_t* tokens, int64_t n, int64_t pos0, kernels::KvCache& cache,
+                    Scratch& s, int64_t logits_from, float* logits) const {
+  const int64_t n_rows = n - logits_from;
+  if (n <= 0 || n > s.max_tokens || logits_from < 0 || n_rows > s.max_logit_rows)
+    throw std::invalid_argument("forward: " + std::to_string(n) + " tokens, logits from " +
+                                std::to_string(logits_from) + " do not fit the scratch (" +
+                                std::to_string(s.max_tokens) + " tokens, " +
+                                std::to_string(s.max_logit_rows) + " logit rows)");
+  if (pos0 < 0 || pos0 + n > cache.n_ctx())
+    throw std::out_of_range("forward: positions " + std::to_string(pos0) + ".." +
+                            std::to_string(pos0 + n) + " exceed the context of " +
+                            std::to_string(cache.n_ctx()));
+  auto& b = backend_;
+  const int64_t E = hp_.n_embd, V = hp_.n_vocab;
+  b.get_rows(*tok_embd_, tokens, n, s.x->data());
+  if (hp_.arch == Arch::Falcon)
+    forward_falcon(n, pos0, cache, s);
+  else
+    forward_llama(n, pos0, cache, s);
+  if (n_rows <= 0) return;
+  // Only the rows whose logits are wanted go through the output norm and matrix.
+  const float* x = s.x->data() + logits_from * E;
+  float* xn = s.xn->data();
+  if (hp_.arch == Arch::Falcon)
+    b.layernorm(x, output_norm_->data(), output_norm_b_->data(), n_rows, E, hp_.norm_eps, xn);
+  else
+    b.rmsnorm(x, output_norm_->data(), n_rows, E, hp_.norm_eps, xn);
+  b.matmul(tied_output_ ? *tok_embd_ : *output_, xn, n_rows, s.logits->data());
+  b.download(s.logits->data(), logits, n_rows * V);
+}
+
+}  // namespace hearth::model
