@@ -169,12 +169,26 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const q::BlockQ6_K*>(w);
   const auto* y = static_cast<const q::BlockQ8_K*>(a);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+  // For vector k of a half: the i16 scale of group 2k in the low 128 bits and
+  // of group 2k + 1 in the high 128 bits, picked from the half's 8 scales.
+  const __m256i pick[4] = {_mm256_set_epi64x(0x0302030203020302, 0x0302030203020302,
+                                             0x0100010001000100, 0x0100010001000100),
+                           _mm256_set_epi64x(0x0706070607060706, 0x0706070607060706,
+                                             0x0504050405040504, 0x0504050405040504),
+                           _mm256_set_epi64x(0x0B0A0B0A0B0A0B0A, 0x0B0A0B0A0B0A0B0A,
+                                             0x0908090809080908, 0x0908090809080908),
+                           _mm256_set_epi64x(0x0F0E0F0E0F0E0F0E, 0x0F0E0F0E0F0E0F0E,
+                                             0x0D0C0D0C0D0C0D0C, 0x0D0C0D0C0D0C0D0C)};
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
-    int offset = 0;
-    for (int g = 0; g < 16; ++g) offset += x[b].scales[g] * y[b].bsums[g];
-    __m256i sumi = _mm256_setzero_si256();
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    // 32 * sum over groups of sc * bsum, spread over 8 lanes.
+    __m256i sumi = _mm256_sub_epi32(
+        _mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[b].bsums)), 5));
     for (int h = 0; h < 2; ++h) {
+      const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[b].scales + 8 * h))));
       const __m256i l0 = load256(x[b].ql + 64 * h), l1 = load256(x[b].ql + 64 * h + 32);
       const __m256i hb = load256(x[b].qh + 32 * h);
       const __m256i q[4] = {
@@ -184,17 +198,11 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                           _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2))};
       for (int k = 0; k < 4; ++k) {
-        const int g = 8 * h + 2 * k;  // scale groups of this vector's two halves
-        const __m256i scale =
-            _mm256_set_m128i(_mm_set1_epi16(x[b].scales[g + 1]), _mm_set1_epi16(x[b].scales[g]));
         const __m256i p = _mm256_maddubs_epi16(q[k], load256(y[b].qs + 128 * h + 32 * k));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(scales, pick[k])));
       }
     }
-    const float d = y[b].d * half(x[b].d);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(
-                              sumi, _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0))),
-                          _mm256_set1_ps(d), acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(y[b].d * half(x[b].d)), acc);
   }
   return hsum(acc);
 }
