@@ -75,7 +75,7 @@ TEST_F(SessionTest, GreedyTokensAndTop5MatchLlamaCppF16) {
 
 TEST_F(SessionTest, BatchedPromptEqualsTokenByToken) {
   const std::vector<int32_t> prompt = {1, 512, 278, 6763, 29892, 322, 278, 1734, 310};
-  Session batched(*model_, {.n_ctx = 32});
+  Session batched(*model_, {.n_ctx = 32, .all_logits = true});
   std::vector<float> all;
   batched.eval_all(prompt, 0, all);
   Session single(*model_, {.n_ctx = 32});
