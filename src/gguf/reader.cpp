@@ -18,31 +18,6 @@ namespace {
 constexpr uint64_t kMaxAlignment = 1u << 20;  // larger is not a real file's choice
 constexpr size_t kMaxTensorName = 64;         // llama.cpp's GGML_MAX_NAME, incl. the NUL
 
-// Smallest encoding of a value of the type: bounds how many elements fit in the file.
-uint64_t min_encoded_size(ValueType t) {
-  switch (t) {
-    case ValueType::U8:
-    case ValueType::I8:
-    case ValueType::BOOL:
-      return 1;
-    case ValueType::U16:
-    case ValueType::I16:
-      return 2;
-    case ValueType::U32:
-    case ValueType::I32:
-    case ValueType::F32:
-      return 4;
-    case ValueType::U64:
-    case ValueType::I64:
-    case ValueType::F64:
-    case ValueType::STRING:
-      return 8;
-    case ValueType::ARRAY:
-      return 12;
-  }
-  return 1;
-}
-
 bool known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::F64); }
 
 std::string fmt_u64(uint64_t v) { return std::to_string(v); }
@@ -86,6 +61,13 @@ class Cursor {
     std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
     return v;
+  }
+
+  std::span<const uint8_t> read_bytes(uint64_t n, const std::string& what) {
+    need(n, what);
+    std::span<const uint8_t> s = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return s;
   }
 
   std::string read_string(const std::string& what) {
@@ -158,8 +140,11 @@ void GgufFile::parse_all() {
   if (std::memcmp(bytes_.data(), "GGUF", 4) != 0) fail("bad magic: not a GGUF file");
   c.read<uint32_t>("magic");
   version_ = c.read<uint32_t>("version");
-  if (version_ != 2 && version_ != 3)
-    fail("unsupported GGUF version " + fmt_u64(version_) + " (hearth reads 2 and 3)");
+  if (version_ != 2 && version_ != 3) {
+    const bool swapped = version_ == 0x02000000u || version_ == 0x03000000u;
+    fail("unsupported GGUF version " + fmt_u64(version_) + " (hearth reads 2 and 3" +
+         (swapped ? "; this looks like a big-endian file)" : ")"));
+  }
   uint64_t n_tensors = c.read<uint64_t>("tensor count");
   uint64_t n_kv = c.read<uint64_t>("metadata count");
 
@@ -308,15 +293,28 @@ Value read_value(Cursor& c, ValueType type, const std::string& what, int depth,
       if (!known_value_type(elem))
         fail(what + " has unknown array element type " + std::to_string(elem));
       auto et = static_cast<ValueType>(elem);
+      if (et == ValueType::ARRAY) fail(what + ": nested arrays are not supported");
       uint64_t n = c.read<uint64_t>(what + " array length");
-      if (n > c.remaining() / min_encoded_size(et))
-        fail(what + ": array length " + std::to_string(n) + " cannot fit in the " +
+      // Strings take at least their 8-byte length; fixed-size elements their size.
+      const uint64_t min_size = et == ValueType::STRING ? 8 : Value::value_type_size(et);
+      if (n > c.remaining() / min_size)
+        fail(what + ": array length " + std::to_string(n) + " of " +
+             std::string(value_type_name(et)) + " cannot fit in the " +
              std::to_string(c.remaining()) + " bytes left");
-      std::vector<Value> elems;
-      elems.reserve(n);
-      for (uint64_t i = 0; i < n; ++i)
-        elems.push_back(read_value(c, et, what + "[" + std::to_string(i) + "]", depth + 1, fail));
-      return Value::of_array(et, std::move(elems));
+      if (et == ValueType::STRING) {
+        std::vector<std::string> elems;
+        elems.reserve(n);
+        for (uint64_t i = 0; i < n; ++i)
+          elems.push_back(c.read_string(what + "[" + std::to_string(i) + "]"));
+        return Value::of_strings(std::move(elems));
+      }
+      std::span<const uint8_t> raw = c.read_bytes(n * min_size, what + " array data");
+      if (et == ValueType::BOOL)
+        for (uint64_t i = 0; i < n; ++i)
+          if (raw[i] > 1)
+            fail(what + "[" + std::to_string(i) + "]: bool value " + std::to_string(raw[i]) +
+                 " is neither 0 nor 1");
+      return Value::of_packed(et, std::vector<uint8_t>(raw.begin(), raw.end()));
     }
   }
   fail(what + ": unknown value type");
@@ -381,8 +379,9 @@ std::vector<std::string> GgufFile::get_string_array(const std::string& key) cons
   if (!v) return {};
   return typed_get(*this, key, [&] {
     std::vector<std::string> out;
-    out.reserve(v->as_array().size());
-    for (const Value& e : v->as_array()) out.push_back(e.as_string());
+    const uint64_t n = v->array_size();
+    out.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) out.push_back(v->string_at(i));
     return out;
   });
 }
@@ -392,8 +391,9 @@ std::vector<float> GgufFile::get_float_array(const std::string& key) const {
   if (!v) return {};
   return typed_get(*this, key, [&] {
     std::vector<float> out;
-    out.reserve(v->as_array().size());
-    for (const Value& e : v->as_array()) out.push_back(static_cast<float>(e.as_float()));
+    const uint64_t n = v->array_size();
+    out.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) out.push_back(static_cast<float>(v->at(i).as_float()));
     return out;
   });
 }
@@ -403,8 +403,9 @@ std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
   if (!v) return {};
   return typed_get(*this, key, [&] {
     std::vector<int64_t> out;
-    out.reserve(v->as_array().size());
-    for (const Value& e : v->as_array()) out.push_back(e.as_int());
+    const uint64_t n = v->array_size();
+    out.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) out.push_back(v->at(i).as_int());
     return out;
   });
 }

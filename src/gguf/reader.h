@@ -32,7 +32,7 @@ struct TensorInfo {
   uint64_t dims[4] = {1, 1, 1, 1};  // fastest-varying first: {n_embd, n_vocab}
   uint64_t offset = 0;              // from the start of the data blob
   uint64_t n_bytes = 0;
-  const uint8_t* data = nullptr;    // into the mapping
+  const uint8_t* data = nullptr;  // into the mapping
 
   uint64_t n_elements() const { return dims[0] * dims[1] * dims[2] * dims[3]; }
   uint64_t n_rows() const { return dims[1] * dims[2] * dims[3]; }

@@ -48,8 +48,8 @@ std::optional<TensorType> type_from_name(std::string_view name) {
 
 std::string_view value_type_name(ValueType type) {
   static constexpr std::array<std::string_view, 13> kNames = {
-      "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-      "bool",  "string", "array", "uint64", "int64", "float64"};
+      "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+      "bool",  "string", "array",  "uint64", "int64",  "float64"};
   auto i = static_cast<uint32_t>(type);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

@@ -33,8 +33,10 @@ struct TypeTraits {
 
 // nullptr for an id hearth does not know.
 const TypeTraits* type_traits(TensorType type);
-inline const TypeTraits* type_traits(uint32_t id) { return type_traits(static_cast<TensorType>(id)); }
-std::string_view type_name(TensorType type);  // "unknown" for an unknown id
+inline const TypeTraits* type_traits(uint32_t id) {
+  return type_traits(static_cast<TensorType>(id));
+}
+std::string_view type_name(TensorType type);                      // "unknown" for an unknown id
 std::optional<TensorType> type_from_name(std::string_view name);  // case-insensitive
 
 // Bytes of a row of n weights; n must be a multiple of the block size.

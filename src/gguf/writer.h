@@ -1,9 +1,15 @@
 // Writes a GGUF v3 file: metadata in insertion order, then tensors aligned to
-// `general.alignment` (32 unless set). Tensor bytes are copied from the caller's
-// buffers at write() time, so they must stay alive until then.
+// `general.alignment` (32 unless set).
+//
+// write() streams: the header is built in memory (it is small), then each
+// tensor's bytes go straight to the file, so a 13 GB model never sits in memory.
+// A tensor's bytes come either from a caller's buffer (which must stay alive
+// until write()) or from a fill callback run at write time into a buffer of the
+// tensor's size, one tensor at a time (synth generates huge models this way).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,31 +23,51 @@ class GgufFile;
 
 class GgufWriter {
  public:
+  // Fills `out` (exactly the tensor's byte size) with the tensor's data.
+  using Fill = std::function<void(std::span<uint8_t> out)>;
+
   // Replaces a key that is already present, keeping its position.
   void set(const std::string& key, Value value);
-  void set_string(const std::string& key, std::string v) { set(key, Value::of_string(std::move(v))); }
+  void set_string(const std::string& key, std::string v) {
+    set(key, Value::of_string(std::move(v)));
+  }
   void set_u32(const std::string& key, uint32_t v) { set(key, Value::of_uint(ValueType::U32, v)); }
   void set_f32(const std::string& key, float v) { set(key, Value::of_float(ValueType::F32, v)); }
   void set_bool(const std::string& key, bool v) { set(key, Value::of_bool(v)); }
   void copy_metadata(const GgufFile& from);  // every key of another file
+  void remove(const std::string& key);       // no-op when absent
 
   // dims fastest-varying first; data.size() must equal the tensor's byte size.
+  // Throws std::invalid_argument (bad type, dims, size, duplicate name).
   void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims,
                   std::span<const uint8_t> data);
+  void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims, Fill fill);
 
-  // Writes to `path` through a temporary file renamed into place; throws std::runtime_error.
+  // Writes to `path` through `path.tmp`, renamed into place once complete;
+  // throws std::runtime_error (and removes the temporary file) on failure,
+  // including an exception from a fill callback.
   void write(const std::string& path) const;
   // The whole file image in memory (tests, fuzz corpus).
   std::vector<uint8_t> to_bytes() const;
+
+  // Byte size of a tensor of `type` and `dims`; std::invalid_argument when the
+  // row length is not a multiple of the block size or the size overflows.
+  static uint64_t tensor_bytes(const std::string& name, TensorType type,
+                               const std::vector<uint64_t>& dims);
 
  private:
   struct Tensor {
     std::string name;
     TensorType type;
     std::vector<uint64_t> dims;
-    std::span<const uint8_t> data;
+    uint64_t n_bytes;
+    std::span<const uint8_t> data;  // used when fill is empty
+    Fill fill;
   };
+  using Emit = std::function<void(const uint8_t* data, size_t n)>;
   uint32_t alignment() const;
+  void add(Tensor t);
+  void emit(const Emit& out) const;
 
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<Tensor> tensors_;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "gguf/types.h"
+#include "kernels/cpu_features.h"
 #include "kernels/thread_pool.h"
 
 namespace hearth::kernels {
@@ -19,7 +20,11 @@ class WeightMatrix {
  public:
   // Views the (memory-mapped) data without copying unless a repacked layout is
   // worth it for this type and CPU; the data must outlive the matrix.
+  // Throws std::invalid_argument for a type without kernels or cols not a
+  // multiple of its block size. `level` caps the SIMD level (tests, benchmarks).
   WeightMatrix(gguf::TensorType type, const void* data, int64_t rows, int64_t cols);
+  WeightMatrix(gguf::TensorType type, const void* data, int64_t rows, int64_t cols,
+               SimdLevel level);
   ~WeightMatrix();
   WeightMatrix(WeightMatrix&&) noexcept;
   WeightMatrix& operator=(WeightMatrix&&) noexcept;
@@ -33,6 +38,8 @@ class WeightMatrix {
   void multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const;
   // Row r dequantized to f32 (embedding lookups): out[cols].
   void dequantize_row(int64_t r, float* out) const;
+  // The SIMD level of the kernel in use.
+  SimdLevel level() const;
 
  private:
   struct Impl;

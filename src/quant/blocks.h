@@ -6,7 +6,7 @@
 
 namespace hearth::quant {
 
-constexpr int kQK = 32;    // weights per block of the 32-types
+constexpr int kQK = 32;     // weights per block of the 32-types
 constexpr int kQK_K = 256;  // weights per super-block of the K-types
 constexpr int kKScaleBytes = 12;
 

@@ -1,0 +1,206 @@
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/act_quant.h"
+#include "kernels/block_decode.h"
+#include "kernels/gemm.h"
+
+namespace hearth::kernels {
+
+using gguf::TensorType;
+namespace q = hearth::quant;
+
+GemmKernel gemm_kernel(TensorType weight, SimdLevel level) {
+  switch (level) {
+    case SimdLevel::kScalar:
+      return detail::gemm_kernel_scalar(weight);
+    case SimdLevel::kAvx2:
+      return detail::gemm_kernel_avx2(weight);
+    case SimdLevel::kAvx512:
+      return detail::gemm_kernel_avx512(weight);
+  }
+  return nullptr;
+}
+
+GemmKernel best_gemm_kernel(TensorType weight, SimdLevel level) {
+  for (int l = static_cast<int>(level); l >= 0; --l) {
+    const auto lv = static_cast<SimdLevel>(l);
+    if (!cpu_supports(lv)) continue;
+    if (GemmKernel k = gemm_kernel(weight, lv)) return k;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Rows handed to one kernel call: enough to amortize the activation loads,
+// few enough that the rows' weights stay in L1/L2 across a token block.
+constexpr int64_t kRowBlock = 16;
+// Tokens per kernel call: their quantized activations (about 1.1 KB per
+// 1024 columns) stay in L2 while a thread sweeps its rows.
+constexpr int64_t kTokenBlock = 64;
+
+SimdLevel level_of(TensorType type, SimdLevel cap) {
+  for (int l = static_cast<int>(cap); l > 0; --l) {
+    const auto lv = static_cast<SimdLevel>(l);
+    if (cpu_supports(lv) && gemm_kernel(type, lv)) return lv;
+  }
+  return SimdLevel::kScalar;
+}
+
+}  // namespace
+
+struct WeightMatrix::Impl {
+  GemmKernel kernel = nullptr;
+  SimdLevel level = SimdLevel::kScalar;
+  TensorType act = TensorType::F32;
+  size_t w_row_bytes = 0;
+  size_t a_row_bytes = 0;
+};
+
+WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int64_t cols)
+    : WeightMatrix(type, data, rows, cols, best_simd_level()) {}
+
+WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int64_t cols,
+                           SimdLevel level)
+    : type_(type), data_(data), rows_(rows), cols_(cols), impl_(std::make_unique<Impl>()) {
+  const gguf::TypeTraits* traits = gguf::type_traits(type);
+  const std::string name(gguf::type_name(type));
+  if (!traits || !detail::gemm_kernel_scalar(type))
+    throw std::invalid_argument("weight matrix: no kernels for tensor type " + name);
+  if (rows <= 0 || cols <= 0 || cols % traits->block_size != 0)
+    throw std::invalid_argument("weight matrix of type " + name + ": shape " +
+                                std::to_string(rows) + " x " + std::to_string(cols) +
+                                " (columns must be a positive multiple of " +
+                                std::to_string(traits->block_size) + ")");
+  if (!data) throw std::invalid_argument("weight matrix of type " + name + ": no data");
+  impl_->level = level_of(type, level);
+  impl_->kernel = gemm_kernel(type, impl_->level);
+  impl_->act = activation_type(type);
+  impl_->w_row_bytes = gguf::row_bytes(type, cols);
+  impl_->a_row_bytes = activation_row_bytes(impl_->act, cols);
+}
+
+WeightMatrix::~WeightMatrix() = default;
+WeightMatrix::WeightMatrix(WeightMatrix&&) noexcept = default;
+WeightMatrix& WeightMatrix::operator=(WeightMatrix&&) noexcept = default;
+
+SimdLevel WeightMatrix::level() const { return impl_->level; }
+
+void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const {
+  if (n_tokens <= 0) return;
+  const Impl& im = *impl_;
+  // Quantized activations: reused across calls on this thread (no page faults
+  // per matmul).
+  thread_local std::vector<uint8_t> act_buffer;
+  const size_t need = im.a_row_bytes * n_tokens + 64;
+  if (act_buffer.size() < need) act_buffer.resize(need);
+  uint8_t* act = act_buffer.data();
+  const int64_t cols = cols_;
+  pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      quantize_activations(im.act, x + t * cols, act + t * im.a_row_bytes, cols, im.level);
+  });
+
+  // Rows split over the threads in kRowBlock multiples; each thread sweeps
+  // token blocks outermost so a block's activations stay in cache.
+  const auto* w = static_cast<const uint8_t*>(data_);
+  const int64_t row_blocks = (rows_ + kRowBlock - 1) / kRowBlock;
+  pool.run([&](int thread, int n_threads) {
+    const int64_t b0 = row_blocks * thread / n_threads, b1 = row_blocks * (thread + 1) / n_threads;
+    const int64_t r_begin = b0 * kRowBlock, r_end = std::min(rows_, b1 * kRowBlock);
+    for (int64_t t = 0; t < n_tokens; t += kTokenBlock) {
+      const int nt = static_cast<int>(std::min(kTokenBlock, n_tokens - t));
+      for (int64_t r = r_begin; r < r_end; r += kRowBlock) {
+        const int nr = static_cast<int>(std::min(kRowBlock, r_end - r));
+        im.kernel(cols, w + r * im.w_row_bytes, im.w_row_bytes, nr, act + t * im.a_row_bytes,
+                  im.a_row_bytes, nt, y + t * rows_ + r, rows_);
+      }
+    }
+  });
+}
+
+void WeightMatrix::dequantize_row(int64_t r, float* out) const {
+  const uint8_t* row = static_cast<const uint8_t*>(data_) + r * impl_->w_row_bytes;
+  const int64_t n = cols_;
+  auto blocks32 = [&](auto decode_block) {
+    for (int64_t b = 0; b < n / q::kQK; ++b) decode_block(b, out + b * q::kQK);
+  };
+  auto blocks_k = [&](auto decode_block) {
+    for (int64_t b = 0; b < n / q::kQK_K; ++b) {
+      decode::KBlock k;
+      decode_block(b, k);
+      float* o = out + b * q::kQK_K;
+      for (int i = 0; i < 256; ++i) {
+        const int g = i / k.group;
+        o[i] = k.d * static_cast<float>(k.sc[g]) * k.q[i] - k.dmin * static_cast<float>(k.mn[g]);
+      }
+    }
+  };
+  switch (type_) {
+    case TensorType::F32:
+      std::copy_n(reinterpret_cast<const float*>(row), n, out);
+      return;
+    case TensorType::F16:
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = q::fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]);
+      return;
+    case TensorType::BF16:
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = q::bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]);
+      return;
+    case TensorType::Q4_0:
+      return blocks32([&](int64_t b, float* o) {
+        int8_t qs[32];
+        const float d = decode::q4_0(reinterpret_cast<const q::BlockQ4_0*>(row)[b], qs);
+        for (int j = 0; j < 32; ++j) o[j] = d * qs[j];
+      });
+    case TensorType::Q5_0:
+      return blocks32([&](int64_t b, float* o) {
+        int8_t qs[32];
+        const float d = decode::q5_0(reinterpret_cast<const q::BlockQ5_0*>(row)[b], qs);
+        for (int j = 0; j < 32; ++j) o[j] = d * qs[j];
+      });
+    case TensorType::Q8_0:
+      return blocks32([&](int64_t b, float* o) {
+        const auto& blk = reinterpret_cast<const q::BlockQ8_0*>(row)[b];
+        const float d = q::fp16_to_fp32(blk.d);
+        for (int j = 0; j < 32; ++j) o[j] = d * blk.qs[j];
+      });
+    case TensorType::Q4_1:
+      return blocks32([&](int64_t b, float* o) {
+        int8_t qs[32];
+        float d, m;
+        decode::q4_1(reinterpret_cast<const q::BlockQ4_1*>(row)[b], qs, d, m);
+        for (int j = 0; j < 32; ++j) o[j] = d * qs[j] + m;
+      });
+    case TensorType::Q5_1:
+      return blocks32([&](int64_t b, float* o) {
+        int8_t qs[32];
+        float d, m;
+        decode::q5_1(reinterpret_cast<const q::BlockQ5_1*>(row)[b], qs, d, m);
+        for (int j = 0; j < 32; ++j) o[j] = d * qs[j] + m;
+      });
+    case TensorType::Q4_K:
+      return blocks_k([&](int64_t b, decode::KBlock& k) {
+        decode::q4_k(reinterpret_cast<const q::BlockQ4_K*>(row)[b], k);
+      });
+    case TensorType::Q5_K:
+      return blocks_k([&](int64_t b, decode::KBlock& k) {
+        decode::q5_k(reinterpret_cast<const q::BlockQ5_K*>(row)[b], k);
+      });
+    case TensorType::Q6_K:
+      return blocks_k([&](int64_t b, decode::KBlock& k) {
+        decode::q6_k(reinterpret_cast<const q::BlockQ6_K*>(row)[b], k);
+      });
+    default:
+      throw std::invalid_argument("dequantize_row: no decoder for " +
+                                  std::string(gguf::type_name(type_)));
+  }
+}
+
+}  // namespace hearth::kernels

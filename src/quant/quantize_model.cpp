@@ -1,0 +1,222 @@
+// Model requantization: choose each tensor's type (mix.h), convert rows on a
+// pool of threads (via f32, as llama.cpp does), write a new GGUF file.
+#include "quant/quantize_model.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "gguf/reader.h"
+#include "gguf/writer.h"
+#include "quant/mix.h"
+#include "quant/rows.h"
+
+namespace hearth::quant {
+namespace {
+
+using gguf::TensorType;
+
+constexpr uint32_t kQuantizationVersion = 2;  // ggml's GGML_QNT_VERSION
+constexpr uint64_t kChunkWeights = 1 << 16;   // weights per unit of work
+
+struct Job {
+  const gguf::TensorInfo* in;
+  TensorType out_type;
+  std::vector<uint8_t> out;  // empty when the input bytes are kept as they are
+};
+
+struct Chunk {
+  size_t job;
+  uint64_t row_begin, row_end;
+};
+
+std::string known_types() {
+  std::string s;
+  for (const FileType& f : file_types()) {
+    if (!s.empty()) s += ", ";
+    s += f.name;
+  }
+  return s;
+}
+
+bool can_dequantize(TensorType t) {
+  switch (t) {
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q8_0:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+ModelShape model_shape(const gguf::GgufFile& f) {
+  ModelShape m;
+  m.arch = f.get_string("general.architecture");
+  int max_layer = -1;
+  for (const auto& t : f.tensors()) {
+    int layer = -1;
+    if (std::sscanf(t.name.c_str(), "blk.%d.", &layer) == 1) max_layer = std::max(max_layer, layer);
+  }
+  const std::string a = m.arch + ".";
+  m.n_layer = static_cast<int>(f.get_uint(a + "block_count", static_cast<uint64_t>(max_layer + 1)));
+  m.n_expert = static_cast<int>(f.get_uint(a + "expert_count", 0));
+  m.n_head = static_cast<int>(f.get_uint(a + "attention.head_count", 0));
+  m.n_head_kv = static_cast<int>(f.get_uint(a + "attention.head_count_kv", m.n_head));
+  return m;
+}
+
+// Converts rows [begin, end) of one tensor; `scratch` holds one row of f32.
+void convert_rows(Job& job, uint64_t begin, uint64_t end, std::vector<float>& scratch) {
+  const gguf::TensorInfo& t = *job.in;
+  const uint64_t ne0 = t.dims[0];
+  const uint64_t in_row = gguf::row_bytes(t.type, ne0);
+  const uint64_t out_row = gguf::row_bytes(job.out_type, ne0);
+  scratch.resize(ne0);
+  uint8_t* out = job.out.data();
+  for (uint64_t r = begin; r < end; ++r) {
+    dequantize_row(t.type, t.data + r * in_row, scratch.data(), static_cast<int64_t>(ne0));
+    quantize_row(job.out_type, scratch.data(), out + r * out_row, static_cast<int64_t>(ne0));
+  }
+}
+
+void print_progress(uint64_t done, uint64_t total, bool final) {
+  const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
+  std::fprintf(stderr, "\rquantizing: %5.1f%% (%llu / %llu weights)%s", pct,
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+               final ? "\n" : "");
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
+                               const QuantizeOptions& options) {
+  const std::optional<FileType> target = find_file_type(options.type);
+  if (!target) {
+    throw std::runtime_error("unknown quantization type '" + options.type +
+                             "' (expected one of: " + known_types() + ")");
+  }
+  std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
+
+  std::vector<TensorShape> shapes;
+  for (const auto& t : in->tensors()) shapes.push_back({t.name, t.type, t.n_dims, t.dims[0]});
+  const std::vector<TensorType> types = choose_tensor_types(*target, model_shape(*in), shapes);
+
+  QuantizeSummary summary;
+  std::vector<Job> jobs(in->tensors().size());
+  std::vector<Chunk> chunks;
+  uint64_t convert_total = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const gguf::TensorInfo& t = in->tensors()[i];
+    jobs[i].in = &t;
+    jobs[i].out_type = types[i];
+    summary.bytes_before += t.n_bytes;
+    summary.n_params += t.n_elements();
+    if (types[i] == t.type) {
+      summary.bytes_after += t.n_bytes;
+      continue;
+    }
+    if (!can_dequantize(t.type)) {
+      throw std::runtime_error(in_path + ": tensor '" + t.name + "' has type " +
+                               std::string(gguf::type_name(t.type)) +
+                               ", which hearth cannot convert");
+    }
+    const uint64_t out_bytes = gguf::row_bytes(types[i], t.dims[0]) * t.n_rows();
+    jobs[i].out.resize(out_bytes);
+    summary.bytes_after += out_bytes;
+    convert_total += t.n_elements();
+    const uint64_t rows_per_chunk = std::max<uint64_t>(1, kChunkWeights / t.dims[0]);
+    for (uint64_t r = 0; r < t.n_rows(); r += rows_per_chunk) {
+      chunks.push_back({i, r, std::min(t.n_rows(), r + rows_per_chunk)});
+    }
+  }
+
+  // Workers take chunks in order; the first error stops them all.
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  const auto work = [&] {
+    std::vector<float> scratch;
+    for (size_t c; !failed && (c = next.fetch_add(1)) < chunks.size();) {
+      const Chunk& ch = chunks[c];
+      try {
+        convert_rows(jobs[ch.job], ch.row_begin, ch.row_end, scratch);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+      done += (ch.row_end - ch.row_begin) * jobs[ch.job].in->dims[0];
+    }
+  };
+  unsigned n_threads = options.threads > 0 ? static_cast<unsigned>(options.threads)
+                                           : std::max(1u, std::thread::hardware_concurrency());
+  n_threads =
+      static_cast<unsigned>(std::min<size_t>(n_threads, std::max<size_t>(1, chunks.size())));
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n_threads; ++i) pool.emplace_back(work);
+  if (options.progress) {
+    // The calling thread reports progress while the pool works.
+    std::atomic<bool> finished{false};
+    std::thread reporter([&] {
+      while (!finished) {
+        print_progress(done, convert_total, false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    work();
+    for (auto& t : pool) t.join();
+    finished = true;
+    reporter.join();
+    if (!error) print_progress(done, convert_total, true);
+  } else {
+    work();
+    for (auto& t : pool) t.join();
+  }
+  if (error) std::rethrow_exception(error);
+
+  gguf::GgufWriter writer;
+  writer.copy_metadata(*in);
+  writer.set_u32("general.quantization_version", kQuantizationVersion);
+  writer.set_u32("general.file_type", target->llama_ftype);
+  for (size_t i : llama_tensor_order(shapes)) {
+    const Job& job = jobs[i];
+    const gguf::TensorInfo& t = *job.in;
+    std::vector<uint64_t> dims(t.dims, t.dims + t.n_dims);
+    const std::span<const uint8_t> data = job.out_type == t.type
+                                              ? std::span<const uint8_t>(t.data, t.n_bytes)
+                                              : std::span<const uint8_t>(job.out);
+    writer.add_tensor(t.name, job.out_type, std::move(dims), data);
+  }
+  writer.write(out_path);
+
+  if (summary.n_params > 0) {
+    const double params = static_cast<double>(summary.n_params);
+    summary.bpw_before = 8.0 * static_cast<double>(summary.bytes_before) / params;
+    summary.bpw_after = 8.0 * static_cast<double>(summary.bytes_after) / params;
+  }
+  return summary;
+}
+
+}  // namespace hearth::quant
