@@ -8,6 +8,10 @@
 
 namespace hearth::chat::detail {
 
+// What one list or dict costs beyond its items (control block, vector, registry
+// slot), charged so that many empty containers also count against the budget.
+constexpr std::size_t kContainerOverhead = 96;
+
 Interp::Interp(const RenderLimits& limits, std::tm now) : limits_(limits), now_(now) {}
 
 Interp::~Interp() {
@@ -31,7 +35,7 @@ void Interp::charge(std::size_t bytes) {
 }
 
 Value Interp::list(List items, Kind kind) {
-  charge(items.size() * sizeof(Value));
+  charge(items.size() * sizeof(Value) + kContainerOverhead);
   Value v;
   v.kind = kind;
   v.p = std::make_shared<List>(std::move(items));
@@ -41,7 +45,7 @@ Value Interp::list(List items, Kind kind) {
 }
 
 Value Interp::dict(Kind kind) {
-  charge(sizeof(Dict));
+  charge(kContainerOverhead);
   Value v;
   v.kind = kind;
   v.p = std::make_shared<Dict>();

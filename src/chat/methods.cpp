@@ -174,7 +174,9 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
     return in.list({in.str(s.substr(0, at)), Value::string(sep), in.str(s.substr(at + sep.size()))}, Kind::Tuple);
   }
   // zfill, ljust, rjust, center: padding to a width in code points.
-  std::int64_t width = std::min<std::int64_t>(opt_int(a.get(0, "width"), 0), in.limits().max_value_bytes);
+  std::int64_t width = opt_int(a.get(0, "width"), 0);
+  if (width > static_cast<std::int64_t>(in.limits().max_value_bytes))
+    in.charge(static_cast<std::size_t>(width));  // throws: larger than any value may be
   std::string fill = a.has(1, "fillchar") ? to_str(a.get(1, "fillchar")) : " ";
   std::int64_t len = static_cast<std::int64_t>(utf8_length(s));
   std::int64_t pad = std::max<std::int64_t>(0, width - len);

@@ -340,6 +340,7 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
     std::size_t j = k + 1;
     std::string spec = "%";
     while (j < fmt.size() && std::strchr("-+ 0#.123456789", fmt[j])) spec += fmt[j++];
+    if (spec.size() > 8) fail("ValueError: format width or precision too large: " + spec);
     if (j >= fmt.size()) fail("ValueError: incomplete format");
     char conv = fmt[j];
     k = j;

@@ -13,7 +13,9 @@ namespace hearth::chat::detail {
 
 namespace {
 
-constexpr int kMaxParseDepth = 128;
+// Bounds the syntax tree's depth (nested expressions, operator chains and
+// nested blocks), so evaluating and freeing it cannot exhaust the stack.
+constexpr int kMaxParseDepth = 256;
 
 class Parser {
  public:
@@ -79,6 +81,17 @@ class Parser {
     e->line = cur().line;
     return e;
   }
+  // One more level of nesting for a node built in an operator/postfix chain;
+  // the caller restores depth_ when the chain ends.
+  void chain_step() {
+    if (++depth_ > kMaxParseDepth) error("expression nested too deeply");
+  }
+  struct DepthRestore {
+    Parser& p;
+    int saved;
+    explicit DepthRestore(Parser& parser) : p(parser), saved(parser.depth_) {}
+    ~DepthRestore() { p.depth_ = saved; }
+  };
   struct DepthGuard {
     Parser& p;
     explicit DepthGuard(Parser& parser) : p(parser) {
@@ -131,6 +144,7 @@ class Parser {
   }
 
   std::unique_ptr<Stmt> parse_statement() {
+    DepthGuard guard(*this);
     auto s = std::make_unique<Stmt>();
     s->line = cur().line;
     const std::string kw = cur().text;
@@ -305,8 +319,10 @@ class Parser {
 
   ExprPtr parse_expression() {
     DepthGuard g(*this);
+    DepthRestore restore(*this);
     ExprPtr e = parse_or();
     while (skip_name("if")) {
+      chain_step();
       auto c = node(EK::Cond);
       c->a = parse_or();
       c->b = std::move(e);
@@ -317,8 +333,10 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_and();
     while (skip_name("or")) {
+      chain_step();
       auto n = node(EK::Or);
       n->a = std::move(e);
       n->b = parse_and();
@@ -328,8 +346,10 @@ class Parser {
   }
 
   ExprPtr parse_and() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_not();
     while (skip_name("and")) {
+      chain_step();
       auto n = node(EK::And);
       n->a = std::move(e);
       n->b = parse_not();
@@ -349,6 +369,7 @@ class Parser {
   }
 
   ExprPtr parse_compare() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_math1();
     ExprPtr cmp;
     while (true) {
@@ -365,6 +386,7 @@ class Parser {
         ++i_;
       } else break;
       ++i_;
+      chain_step();
       if (!cmp) {
         cmp = node(EK::Compare);
         cmp->a = std::move(e);
@@ -384,8 +406,10 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_concat();
     while (is_op("+") || is_op("-")) {
+      chain_step();
       Op op = cur().text == "+" ? Op::Add : Op::Sub;
       ++i_;
       e = binary(op, std::move(e), parse_concat());
@@ -394,14 +418,17 @@ class Parser {
   }
 
   ExprPtr parse_concat() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_math2();
-    while (skip_op("~")) e = binary(Op::Concat, std::move(e), parse_math2());
+    while (skip_op("~") && (chain_step(), true)) e = binary(Op::Concat, std::move(e), parse_math2());
     return e;
   }
 
   ExprPtr parse_math2() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      chain_step();
       const std::string& t = cur().text;
       Op op = t == "*" ? Op::Mul : t == "/" ? Op::Div : t == "//" ? Op::FloorDiv : Op::Mod;
       ++i_;
@@ -411,8 +438,9 @@ class Parser {
   }
 
   ExprPtr parse_pow() {
+    DepthRestore restore(*this);
     ExprPtr e = parse_unary(true);
-    while (skip_op("**")) e = binary(Op::Pow, std::move(e), parse_unary(true));
+    while (skip_op("**") && (chain_step(), true)) e = binary(Op::Pow, std::move(e), parse_unary(true));
     return e;
   }
 
@@ -508,7 +536,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
+    DepthRestore restore(*this);
     while (true) {
+      if (is_op(".") || is_op("[") || is_op("(")) chain_step();
       if (is_op(".")) {
         ++i_;
         if (cur().type == Tok::Int) {
@@ -594,8 +624,10 @@ class Parser {
   }
 
   ExprPtr parse_filter_chain(ExprPtr subject) {
+    DepthRestore restore(*this);
     bool first = !subject;
     while (first || is_op("|")) {
+      chain_step();
       if (!first) ++i_;
       first = false;
       auto f = node(EK::Filter);
@@ -608,7 +640,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr e) {
+    DepthRestore restore(*this);
     while (true) {
+      if (is_op("|") || is_name("is") || is_op("(")) chain_step();
       if (is_op("|")) {
         e = parse_filter_chain(std::move(e));
       } else if (is_name("is")) {
