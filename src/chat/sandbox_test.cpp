@@ -22,8 +22,7 @@ void expect_stopped(const std::string& source, const std::string& what, double s
   } catch (const TemplateError& e) {
     EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
   }
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(elapsed, seconds);
 }
 
@@ -38,9 +37,8 @@ TEST(Sandbox, HugeRepeatIsRefused) {
 }
 
 TEST(Sandbox, NestedLoopsRunOutOfSteps) {
-  expect_stopped(
-      "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-      "evaluation steps");
+  expect_stopped("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                 "evaluation steps");
 }
 
 TEST(Sandbox, RecursiveMacrosHitTheDepthLimit) {
@@ -113,9 +111,9 @@ TEST(Sandbox, LimitsAreConfigurable) {
   EXPECT_THROW(ChatTemplate("{{ 'a' * 11 }}").render(nlohmann::json::object(), o), TemplateError);
   EXPECT_EQ(ChatTemplate("{{ 'a' * 10 }}").render(nlohmann::json::object(), o), "aaaaaaaaaa");
   o.limits.max_steps = 100;
-  EXPECT_THROW(ChatTemplate("{% for i in range(1000) %}{% endfor %}")
-                   .render(nlohmann::json::object(), o),
-               TemplateError);
+  EXPECT_THROW(
+      ChatTemplate("{% for i in range(1000) %}{% endfor %}").render(nlohmann::json::object(), o),
+      TemplateError);
 }
 
 }  // namespace
