@@ -368,7 +368,15 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
         s = to_str(v);
       else
         append_repr(s, v);
-      out += s;
+      // Width pads to a number of code points; '-' pads on the right.
+      std::size_t width = 0;
+      for (char ch : spec) {
+        if (ch == '.') break;
+        if (ch >= '0' && ch <= '9') width = width * 10 + static_cast<std::size_t>(ch - '0');
+      }
+      std::size_t len = utf8_length(s);
+      std::string pad(width > len ? width - len : 0, ' ');
+      out += spec.find('-') != std::string::npos ? s + pad : pad + s;
     } else if (conv == 'd' || conv == 'i') {
       if (!v.is_number()) fail("TypeError: %d format: a real number is required");
       std::snprintf(buf, sizeof buf, (spec + "lld").c_str(),
