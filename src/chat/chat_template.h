@@ -40,6 +40,10 @@ struct RenderLimits {
   std::uint64_t max_alloc_bytes = 256ull << 20;  // all strings/containers built, cumulative
   std::uint64_t max_steps = 3'000'000;           // expression/statement evaluations
   int max_call_depth = 100;                      // nested macro calls
+  // Machine stack the interpreter's recursion may use (nested macros times
+  // nested expressions and blocks), checked as it goes: a deep template fails
+  // cleanly whatever the frame sizes (sanitizer builds have large ones).
+  std::size_t max_stack_bytes = 2u << 20;
   // Hugging Face renders in Jinja2's ImmutableSandboxedEnvironment, where
   // list.append(), dict.update() and the other mutating methods raise a
   // SecurityError. True allows them (Jinja2's SandboxedEnvironment).

@@ -62,6 +62,7 @@ Value Interp::callable(std::string name, std::function<Value(Interp&, Args&)> fn
 }
 
 std::string Interp::run(const Program& program, const Value& vars) {
+  stack_base_ = static_cast<const char*>(__builtin_frame_address(0));
   globals_ = make_globals(*this);
   frames_.clear();
   frames_.emplace_back();

@@ -31,6 +31,12 @@ class Interp {
     if (++steps_ > limits_.max_steps)
       fail("SecurityError: template exceeded " + std::to_string(limits_.max_steps) +
            " evaluation steps");
+    // The stack grows down from where run() began.
+    const char* here = static_cast<const char*>(__builtin_frame_address(0));
+    if (stack_base_ && stack_base_ > here &&
+        static_cast<std::size_t>(stack_base_ - here) > limits_.max_stack_bytes)
+      fail("RecursionError: template nesting uses more than " +
+           std::to_string(limits_.max_stack_bytes) + " bytes of stack");
   }
   // Accounts `bytes` of newly built data; throws when one value exceeds
   // max_value_bytes or all of them together exceed max_alloc_bytes.
@@ -64,6 +70,7 @@ class Interp {
   RenderLimits limits_;
   std::tm now_;
   std::uint64_t steps_ = 0;
+  const char* stack_base_ = nullptr;
   std::uint64_t allocated_ = 0;
   int call_depth_ = 0;
   std::vector<Frame> frames_;  // frames_[0]: template level; macro calls hide frames below base_

@@ -48,6 +48,22 @@ TEST(Sandbox, RecursiveMacrosHitTheDepthLimit) {
       "nested deeper");
 }
 
+TEST(Sandbox, RecursionThroughDeepBodiesStaysWithinTheStack) {
+  // Each of the (up to 100) macro levels nests 120 list literals or 200 blocks:
+  // the stack budget or the call depth stops it, never a stack overflow.
+  auto rep = [](const std::string& s, int k) {
+    std::string out;
+    for (int i = 0; i < k; ++i) out += s;
+    return out;
+  };
+  expect_stopped("{% macro r(n) %}{{ " + rep("[1, ", 120) + "r(n + 1)" + rep("]", 120) +
+                     " }}{% endmacro %}{{ r(0) }}",
+                 "Error");
+  expect_stopped("{% macro r(n) %}" + rep("{% if true %}", 200) + "{{ r(n + 1) }}" +
+                     rep("{% endif %}", 200) + "{% endmacro %}{{ r(0) }}",
+                 "Error");
+}
+
 TEST(Sandbox, DoublingStringsAndListsHitTheValueLimit) {
   expect_stopped(
       "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
