@@ -177,6 +177,7 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
          {"vocab_size", m.vocab_size},
          {"rope_freq_base", m.rope_freq_base},
          {"quantization", m.quantization},
+         {"vocab_only", file.tensors().empty()},
          {"tensor_types", m.type_counts},
          {"tokenizer", tokenizer},
          {"chat_template", m.has_chat_template},
@@ -224,8 +225,10 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   std::string types;
   for (const auto& [type, n] : m.type_counts)
     types += (types.empty() ? "" : ", ") + type + ": " + std::to_string(n);
-  row("quantization", (m.quantization.empty() ? "(no tensors)" : m.quantization) +
-                          (types.empty() ? "" : " (tensors " + types + ")"));
+  if (types.empty())
+    row("quantization", "none: a vocabulary-only file (no tensors)");
+  else
+    row("quantization", m.quantization + " (tensors " + types + ")");
   row("file size", human_bytes(m.file_size) + " (" + grouped(m.file_size) + " bytes)");
   std::string tok = m.tokenizer_model.empty() ? "(none)" : m.tokenizer_model;
   tok += ", BOS " + (m.bos_id ? std::to_string(*m.bos_id) : std::string("none"));
