@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
 #include "quant/fp16.h"
 
 namespace hearth::kernels::ops {
@@ -17,8 +18,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
 namespace {
 
 bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  static const bool yes = best_simd_level() >= SimdLevel::kAvx2;
   return yes;
 }
 
