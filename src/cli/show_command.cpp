@@ -235,8 +235,11 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
   row("tokenizer", tok);
   row("chat template", m.has_chat_template ? "yes" : "no");
-  std::printf("memory at context %s (batch %s)\n", grouped(mem.context).c_str(),
-              grouped(mem.batch).c_str());
+  const bool beyond = m.context_length && mem.context > m.context_length;
+  std::printf(
+      "memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
+      grouped(mem.batch).c_str(),
+      beyond ? ("; beyond the trained context of " + grouped(m.context_length)).c_str() : "");
   row("weights", human_bytes(mem.weights));
   row("KV cache (f16)", human_bytes(mem.kv_cache));
   row("compute (est.)", human_bytes(mem.compute));

@@ -86,6 +86,8 @@ TEST(Show, ContextOptionScalesTheKvCache) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["memory"]["context"], 1024);
   EXPECT_EQ(j["memory"]["kv_cache"], 2 * 6 * 1024 * 2 * 32 * 2);
+  Result text = hearth("show tiny-kjv --ctx 1024");
+  EXPECT_THAT(text.out, HasSubstr("beyond the trained context of 256"));
 }
 
 TEST(Show, ListsTensorsAndMetadataInJson) {
