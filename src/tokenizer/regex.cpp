@@ -378,6 +378,13 @@ class RegexMatcher {
   RegexMatcher(const std::vector<uint32_t>& keys, size_t begin, size_t end)
       : k_(keys), begin_(begin), end_(end) {}
 
+  // How many code points from `pos` on match the one-code-point node `n`.
+  size_t run(const RegexNode* n, size_t pos) const {
+    size_t r = 0;
+    while (single(n, pos + r)) ++r;
+    return r;
+  }
+
   // The end of the match starting exactly at `pos`, or -1.
   long match_at(const RegexNode* root, size_t pos, bool non_empty) const {
     long found = -1;
@@ -511,6 +518,16 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
     }
   }
 
+  // When the pattern starts with an unbounded greedy repeat of a one-code-
+  // point class (\s+$ and the like), a failed attempt at `at` has tried the
+  // rest of the pattern at every end of the run it began; attempts inside
+  // the same run would try a subset of those ends, so they are skipped.
+  // This keeps long runs (100k spaces) linear instead of quadratic.
+  const RegexNode* lead = root_;
+  if (lead->kind == RegexNode::Seq && !lead->kids.empty()) lead = lead->kids[0];
+  const bool skip_runs =
+      lead->kind == RegexNode::Repeat && lead->kids[0]->single && lead->max < 0 && lead->greedy;
+
   std::vector<size_t> out;
   out.reserve(chunks.size());
   size_t start = 0;
@@ -531,9 +548,16 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
           continue;
         }
       } else {
-        for (at = pos; at <= end; ++at) {
+        for (at = pos; at <= end;) {
           found = matcher.match_at(root_, at, false);
           if (found >= 0) break;
+          if (skip_runs) {
+            const size_t r = matcher.run(lead->kids[0], at);
+            const size_t lo = static_cast<size_t>(lead->min);
+            at += r >= lo ? r - lo + 1 : r + 1;
+          } else {
+            ++at;
+          }
         }
         if (found < 0) break;
       }

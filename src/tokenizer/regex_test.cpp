@@ -61,6 +61,20 @@ TEST(Regex, UnicodeClassesCollapseToCategories) {
   EXPECT_EQ(pieces("\\p{N}+", "x\xD9\xA3\xD9\xA4y"), (V{"x", "\xD9\xA3\xD9\xA4", "y"}));
 }
 
+TEST(Regex, LongRunsStayLinear) {
+  // 200k spaces and a digit: \s+$ never matches; a naive search is quadratic.
+  const std::vector<uint32_t> cps = [] {
+    std::vector<uint32_t> v(200000, ' ');
+    v.push_back('5');
+    return v;
+  }();
+  EXPECT_EQ(Regex("\\s+$").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(Regex("\\s+[0-9]").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(Regex("\\s+5$").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(pieces("\\s+$", "a  b  "), (V{"a  b", "  "}));
+  EXPECT_EQ(pieces("x*y", "xxaxxy"), (V{"xxa", "xxy"}));
+}
+
 TEST(Regex, BadPatternsAreRefused) {
   EXPECT_THROW(Regex("(a"), std::runtime_error);
   EXPECT_THROW(Regex("[z-a]"), std::runtime_error);
