@@ -80,7 +80,12 @@ struct RegexNode {
   bool greedy = true;
   bool single = false;  // consumes exactly one code point, decided by that one alone
 
-  bool class_matches(uint32_t k) const {
+  // Class membership, precomputed for ASCII keys and for category keys
+  // (see prepare()); other code points scan the items.
+  uint64_t ascii[2] = {0, 0};
+  uint8_t categories = 0;  // bit i: matches kCategoryKey | (1 << i)
+
+  bool class_matches_slow(uint32_t k) const {
     if (dot) return k != '\n' && k != '\r';
     bool in = false;
     for (const auto& it : items) {
@@ -90,6 +95,19 @@ struct RegexNode {
       }
     }
     return in != negate;
+  }
+
+  void prepare() {
+    for (uint32_t k = 0; k < 128; ++k)
+      if (class_matches_slow(k)) ascii[k >> 6] |= uint64_t{1} << (k & 63);
+    for (uint32_t i = 0; i < 8; ++i)
+      if (class_matches_slow(kCategoryKey | (1u << i))) categories |= static_cast<uint8_t>(1u << i);
+  }
+
+  bool class_matches(uint32_t k) const {
+    if (k < 128) return (ascii[k >> 6] >> (k & 63)) & 1;
+    if (k >= kCategoryKey) return (categories & k) != 0;
+    return class_matches_slow(k);
   }
 };
 
@@ -496,6 +514,8 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   collapsed_ = pattern.find("\\p{") != std::string::npos;
   RegexParser parser(*this);
   root_ = parser.parse();
+  for (auto& n : nodes_)
+    if (n->kind == RegexNode::Class) n->prepare();
 }
 
 Regex::~Regex() = default;
