@@ -510,12 +510,40 @@ class RegexMatcher {
   size_t begin_, end_;
 };
 
+namespace {
+
+// Adds to `out` the classes one of which the first code point of a match of
+// `n` must satisfy; returns whether `n` can match without consuming any.
+bool first_classes(const RegexNode* n, std::vector<const RegexNode*>& out) {
+  switch (n->kind) {
+    case RegexNode::Class:
+      out.push_back(n);
+      return false;
+    case RegexNode::Seq:
+      for (const RegexNode* k : n->kids)
+        if (!first_classes(k, out)) return false;
+      return true;
+    case RegexNode::Alt: {
+      bool nullable = false;
+      for (const RegexNode* k : n->kids) nullable = first_classes(k, out) || nullable;
+      return nullable;
+    }
+    case RegexNode::Repeat:
+      return first_classes(n->kids[0], out) || n->min == 0;
+    default:  // lookaheads and anchors consume nothing
+      return true;
+  }
+}
+
+}  // namespace
+
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   collapsed_ = pattern.find("\\p{") != std::string::npos;
   RegexParser parser(*this);
   root_ = parser.parse();
   for (auto& n : nodes_)
     if (n->kind == RegexNode::Class) n->prepare();
+  first_known_ = !first_classes(root_, first_);
 }
 
 Regex::~Regex() = default;
@@ -548,6 +576,21 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
   const bool skip_runs =
       lead->kind == RegexNode::Repeat && lead->kids[0]->single && lead->max < 0 && lead->greedy;
 
+  // can_start[i]: keys[i] may begin a match (all true when unknown).
+  std::vector<uint8_t> can_start(keys.size(), 1);
+  if (first_known_) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      bool any = false;
+      for (const RegexNode* c : first_) {
+        if (c->class_matches(keys[i])) {
+          any = true;
+          break;
+        }
+      }
+      can_start[i] = any;
+    }
+  }
+
   std::vector<size_t> out;
   out.reserve(chunks.size());
   size_t start = 0;
@@ -569,6 +612,10 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
         }
       } else {
         for (at = pos; at <= end;) {
+          if (first_known_ && (at == end || !can_start[at])) {
+            ++at;  // no match can begin here
+            continue;
+          }
           found = matcher.match_at(root_, at, false);
           if (found >= 0) break;
           if (skip_runs) {
