@@ -301,3 +301,24 @@ TEST(Robustness, RandomBytesAndText) {
 
 }  // namespace
 }  // namespace hearth::tokenizer
+
+namespace hearth::tokenizer {
+namespace {
+
+TEST(Ids, EndOfTurnTokensFoundByText) {
+  // Llama 3 style: no eot key; both <|end_of_text|> and <|eot_id|> end generation,
+  // and <|eot_id|> is the end-of-turn token.
+  const auto bytes = tiny_bpe("llama-bpe", {"a", "b", "<|end_of_text|>", "<|eot_id|>", "<|x|>"},
+                              {"a b"}, {1, 1, 3, 3, 3});
+  auto f = gguf::GgufFile::parse(bytes, "tiny.gguf");
+  auto t = Tokenizer::from_gguf(*f);
+  EXPECT_EQ(t->eot(), 3);
+  EXPECT_TRUE(t->is_eog(2));
+  EXPECT_TRUE(t->is_eog(3));
+  EXPECT_FALSE(t->is_eog(4));
+  EXPECT_TRUE(t->add_bos_default() == (t->bos() >= 0));  // llama-bpe asks for BOS when it has one
+  EXPECT_EQ(t->encode("<|eot_id|>ab", false, true), (std::vector<int32_t>{3, 0, 1}));
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
