@@ -186,3 +186,34 @@ TEST(PreTokenizers, DigitGroupingPerFamily) {
 
 }  // namespace
 }  // namespace hearth::tokenizer
+
+namespace hearth::tokenizer {
+namespace {
+
+std::vector<std::string> pre_pieces(const std::string& pre, const std::string& text) {
+  const auto cps = unicode::decode(text);
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (const size_t n : PreTokenizer::for_name(pre).split(cps)) {
+    std::string s;
+    for (size_t i = at; i < at + n; ++i) unicode::append_utf8(s, cps[i]);
+    out.push_back(s);
+    at += n;
+  }
+  return out;
+}
+
+TEST(PreTokenizers, Gpt4oCaseRunsAndContractions) {
+  // Worked by hand from the pattern: an upper-case run takes a contraction,
+  // a capitalised word ends where the next capital starts, digits go by three.
+  EXPECT_EQ(pre_pieces("gpt-4o", "Hello WORLD's 123456 HelloWorld"),
+            (std::vector<std::string>{"Hello", " WORLD's", " ", "123", "456", " Hello", "World"}));
+}
+
+TEST(PreTokenizers, DeepseekCoderSplitsNewlinesAndDigits) {
+  EXPECT_EQ(pre_pieces("deepseek-coder", "ab\n12 (x)"),
+            (std::vector<std::string>{"ab", "\n", "1", "2", " (", "x", ")"}));
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
