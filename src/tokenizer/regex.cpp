@@ -80,7 +80,12 @@ struct RegexNode {
   bool greedy = true;
   bool single = false;  // consumes exactly one code point, decided by that one alone
 
-  bool class_matches(uint32_t k) const {
+  // Class membership, precomputed for ASCII keys and for category keys
+  // (see prepare()); other code points scan the items.
+  uint64_t ascii[2] = {0, 0};
+  uint8_t categories = 0;  // bit i: matches kCategoryKey | (1 << i)
+
+  bool class_matches_slow(uint32_t k) const {
     if (dot) return k != '\n' && k != '\r';
     bool in = false;
     for (const auto& it : items) {
@@ -90,6 +95,19 @@ struct RegexNode {
       }
     }
     return in != negate;
+  }
+
+  void prepare() {
+    for (uint32_t k = 0; k < 128; ++k)
+      if (class_matches_slow(k)) ascii[k >> 6] |= uint64_t{1} << (k & 63);
+    for (uint32_t i = 0; i < 8; ++i)
+      if (class_matches_slow(kCategoryKey | (1u << i))) categories |= static_cast<uint8_t>(1u << i);
+  }
+
+  bool class_matches(uint32_t k) const {
+    if (k < 128) return (ascii[k >> 6] >> (k & 63)) & 1;
+    if (k >= kCategoryKey) return (categories & k) != 0;
+    return class_matches_slow(k);
   }
 };
 
@@ -378,6 +396,13 @@ class RegexMatcher {
   RegexMatcher(const std::vector<uint32_t>& keys, size_t begin, size_t end)
       : k_(keys), begin_(begin), end_(end) {}
 
+  // How many code points from `pos` on match the one-code-point node `n`.
+  size_t run(const RegexNode* n, size_t pos) const {
+    size_t r = 0;
+    while (single(n, pos + r)) ++r;
+    return r;
+  }
+
   // The end of the match starting exactly at `pos`, or -1.
   long match_at(const RegexNode* root, size_t pos, bool non_empty) const {
     long found = -1;
@@ -485,10 +510,40 @@ class RegexMatcher {
   size_t begin_, end_;
 };
 
+namespace {
+
+// Adds to `out` the classes one of which the first code point of a match of
+// `n` must satisfy; returns whether `n` can match without consuming any.
+bool first_classes(const RegexNode* n, std::vector<const RegexNode*>& out) {
+  switch (n->kind) {
+    case RegexNode::Class:
+      out.push_back(n);
+      return false;
+    case RegexNode::Seq:
+      for (const RegexNode* k : n->kids)
+        if (!first_classes(k, out)) return false;
+      return true;
+    case RegexNode::Alt: {
+      bool nullable = false;
+      for (const RegexNode* k : n->kids) nullable = first_classes(k, out) || nullable;
+      return nullable;
+    }
+    case RegexNode::Repeat:
+      return first_classes(n->kids[0], out) || n->min == 0;
+    default:  // lookaheads and anchors consume nothing
+      return true;
+  }
+}
+
+}  // namespace
+
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   collapsed_ = pattern.find("\\p{") != std::string::npos;
   RegexParser parser(*this);
   root_ = parser.parse();
+  for (auto& n : nodes_)
+    if (n->kind == RegexNode::Class) n->prepare();
+  first_known_ = !first_classes(root_, first_);
 }
 
 Regex::~Regex() = default;
@@ -508,6 +563,31 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
       keys[i] = kVerticalTab;
     } else {
       keys[i] = collapsed_ ? (kCategoryKey | (f & unicode::kCategoryMask)) : cp;
+    }
+  }
+
+  // When the pattern starts with an unbounded greedy repeat of a one-code-
+  // point class (\s+$ and the like), a failed attempt at `at` has tried the
+  // rest of the pattern at every end of the run it began; attempts inside
+  // the same run would try a subset of those ends, so they are skipped.
+  // This keeps long runs (100k spaces) linear instead of quadratic.
+  const RegexNode* lead = root_;
+  if (lead->kind == RegexNode::Seq && !lead->kids.empty()) lead = lead->kids[0];
+  const bool skip_runs =
+      lead->kind == RegexNode::Repeat && lead->kids[0]->single && lead->max < 0 && lead->greedy;
+
+  // can_start[i]: keys[i] may begin a match (all true when unknown).
+  std::vector<uint8_t> can_start(keys.size(), 1);
+  if (first_known_) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      bool any = false;
+      for (const RegexNode* c : first_) {
+        if (c->class_matches(keys[i])) {
+          any = true;
+          break;
+        }
+      }
+      can_start[i] = any;
     }
   }
 
@@ -531,9 +611,20 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
           continue;
         }
       } else {
-        for (at = pos; at <= end; ++at) {
+        for (at = pos; at <= end;) {
+          if (first_known_ && (at == end || !can_start[at])) {
+            ++at;  // no match can begin here
+            continue;
+          }
           found = matcher.match_at(root_, at, false);
           if (found >= 0) break;
+          if (skip_runs) {
+            const size_t r = matcher.run(lead->kids[0], at);
+            const size_t lo = static_cast<size_t>(lead->min);
+            at += r >= lo ? r - lo + 1 : r + 1;
+          } else {
+            ++at;
+          }
         }
         if (found < 0) break;
       }
