@@ -288,6 +288,7 @@ Flow Interp::exec_for(const Stmt& s) {
     slots[11].second = cycle;
     for (std::int64_t k = 0; k < n; ++k) {
       step();
+      frames_[frame].vars.clear();  // Jinja2: each iteration starts from the outer scope
       *index0 = k;
       slots[0].second = Value::integer(k + 1);
       slots[1].second = Value::integer(k);

@@ -1,6 +1,6 @@
 // Jinja2's built-in filters (and Hugging Face's tojson), by name.
 #include <algorithm>
-#include <cfenv>
+#include <cstdio>
 #include <cmath>
 #include <unordered_map>
 
@@ -196,10 +196,18 @@ Value f_round(Interp&, const Value& v, Args& a) {
   if (!v.is_number()) fail(std::string("TypeError: type ") + type_name(v) + " doesn't define __round__");
   std::int64_t prec = opt_int(a.get(0, "precision"), 0);
   std::string method = opt_str(a.get(1, "method"), "common");
+  if (method == "common") {
+    if (v.is_int() && prec >= 0) return Value::integer(v.as_int());  // Python: round(int) is int
+    if (prec >= 0 && prec < 300 && std::isfinite(v.f)) {
+      // Python rounds the exact binary value correctly, as printf does.
+      char buf[400];
+      std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(prec), v.f);
+      return Value::number(std::strtod(buf, nullptr));
+    }
+  }
   double scale = std::pow(10.0, static_cast<double>(prec));
   double x = v.as_double() * scale, r;
   if (method == "common") {
-    std::fesetround(FE_TONEAREST);
     r = std::nearbyint(x);
   } else if (method == "ceil") {
     r = std::ceil(x);

@@ -1,6 +1,9 @@
 // Recursive-descent parser with Jinja2's grammar and operator precedence:
 // cond-expr < or < and < not < compare < + - < ~ < * / // % < ** < unary,
 // where filters (|), tests (is) and calls bind to the unary operand.
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <string_view>
 
 #include "chat/ast.h"
@@ -239,7 +242,7 @@ class Parser {
       return;
     }
     s.kind = SK::SetBlock;
-    if (is_op("|")) s.expr = parse_filter_chain(nullptr);
+    if (skip_op("|")) s.expr = parse_filter_chain(nullptr);
     expect_block_end();
     s.body = parse_body({"endset"}, nullptr);
     expect_block_end();
@@ -584,7 +587,8 @@ class Parser {
     std::string name = expect_name();
     while (is_op(".") && peek().type == Tok::Name) {
       ++i_;
-      name += "." + expect_name();
+      name += '.';
+      name += expect_name();
     }
     return name;
   }

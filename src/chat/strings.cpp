@@ -88,8 +88,7 @@ std::vector<std::string> py_split(std::string_view s, const std::string* sep,
     while (k < s.size() && is_py_space(decode_at(s, k, len))) k += len;
     if (k >= s.size()) break;
     if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) >= maxsplit) {
-      std::string rest(s.substr(k));
-      out.push_back(py_strip(rest, nullptr, false, true));
+      out.emplace_back(s.substr(k));  // Python keeps the remainder's trailing whitespace
       return out;
     }
     std::size_t start = k;
