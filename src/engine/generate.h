@@ -12,6 +12,7 @@
 
 #include "engine/session.h"
 #include "sampling/sampler.h"
+#include "sampling/stop_strings.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::engine {

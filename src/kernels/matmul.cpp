@@ -1,6 +1,8 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -8,6 +10,8 @@
 #include "kernels/act_quant.h"
 #include "kernels/block_decode.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_packed.h"
+#include "kernels/repack.h"
 
 namespace hearth::kernels {
 
@@ -44,6 +48,25 @@ constexpr int64_t kRowBlock = 16;
 // 1024 columns) stay in L2 while a thread sweeps its rows.
 constexpr int64_t kTokenBlock = 64;
 
+// std::vector storage on 64-byte boundaries (aligned vector loads).
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const {
+    return true;
+  }
+};
+
 SimdLevel level_of(TensorType type, SimdLevel cap) {
   for (int l = static_cast<int>(cap); l > 0; --l) {
     const auto lv = static_cast<SimdLevel>(l);
@@ -60,6 +83,9 @@ struct WeightMatrix::Impl {
   TensorType act = TensorType::F32;
   size_t w_row_bytes = 0;
   size_t a_row_bytes = 0;
+  // Q4_0/Q8_0 on AVX-512: a row-interleaved copy (repack.h says why).
+  PackedBuffer packed;
+  PackedLayout layout;
 };
 
 WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int64_t cols)
@@ -83,6 +109,11 @@ WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int6
   impl_->act = activation_type(type);
   impl_->w_row_bytes = gguf::row_bytes(type, cols);
   impl_->a_row_bytes = activation_row_bytes(impl_->act, cols);
+  if (cpu_supports(SimdLevel::kAvx512) && level >= SimdLevel::kAvx512 && can_pack(type)) {
+    impl_->level = SimdLevel::kAvx512;
+    impl_->layout = packed_layout(type, rows, cols);
+    impl_->packed = pack_rows(type, data, rows, cols);
+  }
 }
 
 WeightMatrix::~WeightMatrix() = default;
@@ -94,6 +125,7 @@ SimdLevel WeightMatrix::level() const { return impl_->level; }
 void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const {
   if (n_tokens <= 0) return;
   const Impl& im = *impl_;
+  if (im.packed) return multiply_packed(x, n_tokens, y, pool);
   // Quantized activations: reused across calls on this thread (no page faults
   // per matmul).
   thread_local std::vector<uint8_t> act_buffer;
@@ -121,6 +153,28 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
                   im.a_row_bytes, nt, y + t * rows_ + r, rows_);
       }
     }
+  });
+}
+
+void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
+                                   ThreadPool& pool) const {
+  const Impl& im = *impl_;
+  const size_t stride = packed_activation_stride(cols_);
+  thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
+  if (act_buffer.size() < stride * n_tokens) act_buffer.resize(stride * n_tokens);
+  uint8_t* act = act_buffer.data();
+  pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+  });
+  // Row groups split evenly; in pairs for the 2-group GEMM tiles.
+  const int64_t unit = n_tokens == 1 ? 1 : 2;
+  const int64_t units = (im.layout.groups + unit - 1) / unit;
+  pool.run([&](int thread, int n_threads) {
+    const int64_t g0 = std::min(im.layout.groups, units * thread / n_threads * unit);
+    const int64_t g1 = std::min(im.layout.groups, units * (thread + 1) / n_threads * unit);
+    if (g0 < g1)
+      gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
   });
 }
 

@@ -43,6 +43,7 @@ class WeightMatrix {
 
  private:
   struct Impl;
+  void multiply_packed(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const;
   gguf::TensorType type_;
   const void* data_;
   int64_t rows_, cols_;

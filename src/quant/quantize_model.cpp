@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -114,6 +115,11 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
   if (!target) {
     throw std::runtime_error("unknown quantization type '" + options.type +
                              "' (expected one of: " + known_types() + ")");
+  }
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+    throw std::runtime_error("cannot write '" + out_path + "': folder '" + parent.string() +
+                             "' does not exist");
   }
   std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
 

@@ -59,15 +59,15 @@ class Tokenizer {
   std::string piece(int32_t id, bool render_special = false) const;
 
   int32_t n_vocab() const;
-  int32_t bos() const;  // -1 if none
-  int32_t eos() const;  // -1 if none
-  int32_t eot() const;  // -1 if none
-  int32_t pad() const;  // -1 if none
+  int32_t bos() const;            // -1 if none
+  int32_t eos() const;            // -1 if none
+  int32_t eot() const;            // -1 if none
+  int32_t pad() const;            // -1 if none
   bool is_eog(int32_t id) const;  // end of generation: eos, eot and other EOG tokens
   TokenType type(int32_t id) const;
   const std::string& token_text(int32_t id) const;  // raw vocabulary string
-  const std::string& model() const;  // "llama" or "gpt2"
-  const std::string& pre() const;    // tokenizer.ggml.pre ("default" when absent)
+  const std::string& model() const;                 // "llama" or "gpt2"
+  const std::string& pre() const;                   // tokenizer.ggml.pre ("default" when absent)
   // The id of an exact vocabulary string, or -1.
   int32_t find(std::string_view text) const;
 
@@ -88,7 +88,6 @@ class StreamDecoder {
  private:
   const Tokenizer& tok_;
   bool render_special_;
-  bool first_ = true;
   std::string pending_;
 };
 

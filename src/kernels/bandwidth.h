@@ -1,0 +1,13 @@
+// Memory read bandwidth of this machine, for the benchmarks' roofline: how
+// fast `threads` threads can stream a buffer much larger than the caches.
+#pragma once
+
+#include <cstddef>
+
+namespace hearth::kernels {
+
+// GB/s (1e9 bytes per second), the best of `repeats` passes over `bytes`
+// (default 1 GiB, far past L3) split evenly over `threads` threads.
+double measure_read_bandwidth(int threads, size_t bytes = size_t{1} << 30, int repeats = 5);
+
+}  // namespace hearth::kernels

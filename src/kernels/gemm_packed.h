@@ -1,0 +1,25 @@
+// VNNI kernels over the row-interleaved layout of repack.h. Internal to kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/repack.h"
+
+namespace hearth::kernels {
+
+// Activations as the packed kernels read them, one record per token:
+//   int8 q[cols]        the Q8_0 values llama.cpp would compute (same rounding)
+//   float d[blocks]     the Q8_0 scale, rounded through fp16 as Q8_0 stores it
+//   int32 corr[blocks]  -offset * sum(q of the block): the weights are stored
+//                       unsigned (u = q_w + offset), so sum(u * q) + corr = sum(q_w * q)
+size_t packed_activation_stride(int64_t cols);  // bytes per token, a multiple of 64
+void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset, uint8_t* dst);
+
+// y[t * y_stride + r] for the rows of groups [g_begin, g_end) (rows < n_rows)
+// and tokens [0, n_tokens) of `acts` (packed_activation_stride apart).
+void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                        int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                        float* y, int64_t y_stride);
+
+}  // namespace hearth::kernels

@@ -1,0 +1,113 @@
+// Matrix x vector (decode) and matrix x matrix (prefill) on TinyLlama-1.1B's
+// shapes, with random weights, and the machine's read bandwidth for the
+// roofline. Threads: HEARTH_BENCH_THREADS (default 2, the target machine's cores).
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "kernels/bandwidth.h"
+#include "kernels/matmul.h"
+#include "quant/blocks.h"
+#include "quant/fp16.h"
+
+namespace hearth::kernels {
+namespace {
+
+using gguf::TensorType;
+
+int bench_threads() {
+  const char* env = std::getenv("HEARTH_BENCH_THREADS");
+  return env ? std::atoi(env) : 2;
+}
+
+ThreadPool& pool() {
+  static ThreadPool p(bench_threads());
+  return p;
+}
+
+// Random bytes with small fp16 scales at every block's scale field(s).
+std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols) {
+  std::mt19937_64 rng(42);
+  const size_t bytes = gguf::row_bytes(type, cols) * rows;
+  std::vector<uint8_t> data(bytes);
+  for (size_t i = 0; i + 8 <= bytes; i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(&data[i], &v, 8);
+  }
+  const gguf::TypeTraits* tr = gguf::type_traits(type);
+  const uint16_t scale = quant::fp32_to_fp16(0.01f);
+  if (type == TensorType::F16 || type == TensorType::BF16) {
+    auto* h = reinterpret_cast<uint16_t*>(data.data());
+    for (size_t i = 0; i < bytes / 2; ++i) h[i] = scale;  // finite values
+  } else if (type != TensorType::F32) {
+    // d (and m / dmin) lead every block except Q6_K's, whose d is last.
+    const size_t at = type == TensorType::Q6_K ? 208 : 0;
+    for (size_t b = 0; b < bytes / tr->block_bytes; ++b) {
+      std::memcpy(&data[b * tr->block_bytes + at], &scale, 2);
+      if (type != TensorType::Q6_K) std::memcpy(&data[b * tr->block_bytes + 2], &scale, 2);
+    }
+  } else {
+    auto* f = reinterpret_cast<float*>(data.data());
+    for (size_t i = 0; i < bytes / 4; ++i) f[i] = 0.01f;
+  }
+  return data;
+}
+
+void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t cols) {
+  const int64_t tokens = state.range(0);
+  const auto w = random_matrix(type, rows, cols);
+  WeightMatrix m(type, w.data(), rows, cols);
+  std::vector<float> x(tokens * cols), y(tokens * rows);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  for (auto& v : x) v = normal(rng);
+  for (auto _ : state) {
+    m.multiply(x.data(), tokens, y.data(), pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w.size()) * iters / 1e9, benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * rows * cols * tokens * iters / 1e9, benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
+  state.SetLabel(std::string(gguf::type_name(type)) + " " +
+                 std::string(simd_level_name(m.level())));
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  double gbs = 0;
+  for (auto _ : state) gbs = measure_read_bandwidth(bench_threads(), size_t{1} << 30, 3);
+  state.counters["GB/s"] = gbs;
+}
+BENCHMARK(BM_ReadBandwidth)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+constexpr Shape kShapes[] = {{"attn_q/o 2048x2048", 2048, 2048},
+                             {"ffn_gate/up 5632x2048", 5632, 2048},
+                             {"ffn_down 2048x5632", 2048, 5632},
+                             {"output 32000x2048", 32000, 2048}};
+
+const bool registered = [] {
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16})
+    for (const Shape& s : kShapes) {
+      const std::string name =
+          std::string("Multiply/") + std::string(gguf::type_name(type)) + "/" + s.name;
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Multiply, type, s.rows, s.cols);
+      b->Arg(1)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+  return true;
+}();
+
+}  // namespace
+}  // namespace hearth::kernels

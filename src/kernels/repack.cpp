@@ -1,0 +1,65 @@
+#include "kernels/repack.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "quant/blocks.h"
+
+namespace hearth::kernels {
+
+namespace q = hearth::quant;
+using gguf::TensorType;
+
+void FreeDeleter::operator()(void* p) const { std::free(p); }
+
+bool can_pack(TensorType type) { return type == TensorType::Q4_0 || type == TensorType::Q8_0; }
+
+PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
+  PackedLayout l;
+  l.groups = (rows + kPackRows - 1) / kPackRows;
+  l.blocks = cols / q::kQK;
+  l.quant_bytes_per_block = type == TensorType::Q4_0 ? 256 : 512;
+  l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * kPackRows);
+  l.offset = type == TensorType::Q4_0 ? 8 : 128;
+  return l;
+}
+
+PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t cols) {
+  const PackedLayout l = packed_layout(type, rows, cols);
+  size_t total = l.groups * l.group_bytes;
+  total = (total + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
+  PackedBuffer out(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
+  if (!out) throw std::bad_alloc();
+  std::memset(out.get(), 0, total);
+  const size_t row_bytes = gguf::row_bytes(type, cols);
+  const auto* src = static_cast<const uint8_t*>(data);
+  for (int64_t g = 0; g < l.groups; ++g) {
+    uint8_t* quants = out.get() + g * l.group_bytes;
+    auto* scales = reinterpret_cast<uint16_t*>(quants + l.blocks * l.quant_bytes_per_block);
+    for (int i = 0; i < kPackRows; ++i) {
+      const int64_t r = g * kPackRows + i;
+      if (r >= rows) break;
+      const uint8_t* row = src + r * row_bytes;
+      for (int64_t b = 0; b < l.blocks; ++b) {
+        uint8_t* dst = quants + b * l.quant_bytes_per_block;
+        if (type == TensorType::Q4_0) {
+          q::BlockQ4_0 blk;
+          std::memcpy(&blk, row + b * sizeof blk, sizeof blk);
+          scales[b * kPackRows + i] = blk.d;
+          for (int L = 0; L < 4; ++L) std::memcpy(dst + (L * kPackRows + i) * 4, blk.qs + 4 * L, 4);
+        } else {
+          q::BlockQ8_0 blk;
+          std::memcpy(&blk, row + b * sizeof blk, sizeof blk);
+          scales[b * kPackRows + i] = blk.d;
+          for (int L = 0; L < 8; ++L)
+            for (int p = 0; p < 4; ++p)
+              dst[(L * kPackRows + i) * 4 + p] = static_cast<uint8_t>(blk.qs[4 * L + p] ^ 0x80);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace hearth::kernels

@@ -1,0 +1,49 @@
+// Row-interleaved copies of Q4_0 and Q8_0 weights for the AVX-512 VNNI kernels.
+// Internal to kernels.
+//
+// Why a copy pays for itself: in GGUF order a 32-weight block is 18 (Q4_0) or
+// 34 (Q8_0) bytes, so 64-byte vector loads straddle blocks and each row's fp16
+// scale is converted alone. Interleaving 16 rows makes every load one aligned
+// zmm holding 4 consecutive weights of each of 16 rows (the operand shape of
+// vpdpbusd against a broadcast of 4 activations), and 16 scales convert with
+// one vcvtph2ps. Same bytes per weight as the file, so decode streams no more
+// memory; the cost is one copy of the matrix at load time (the mapped pages
+// are then no longer touched).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "gguf/types.h"
+
+namespace hearth::kernels {
+
+constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 lanes)
+
+// Layout, for each group of 16 rows (the last one padded with zero weights and
+// zero scales):
+//   quants: [blocks][L][16 rows][4 bytes]   L = 0..3 (Q4_0) or 0..7 (Q8_0)
+//     Q4_0: the row's GGUF bytes qs[4L..4L+3] (low nibbles: weights 4L..4L+3,
+//           high nibbles: weights 16+4L..16+4L+3), values q in 0..15, x = (q-8)d
+//     Q8_0: weights 4L..4L+3 as unsigned q + 128, x = ((q+128) - 128) d
+//   scales: [blocks][16 rows] fp16
+struct PackedLayout {
+  int64_t groups = 0, blocks = 0;
+  size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0) or 512 (Q8_0)
+  size_t group_bytes = 0;            // quants then scales of one row group
+  int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d
+};
+
+struct FreeDeleter {
+  void operator()(void* p) const;
+};
+using PackedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
+
+// Whether `type` has a packed layout (Q4_0, Q8_0).
+bool can_pack(gguf::TensorType type);
+PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols);
+// 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.
+PackedBuffer pack_rows(gguf::TensorType type, const void* data, int64_t rows, int64_t cols);
+
+}  // namespace hearth::kernels
