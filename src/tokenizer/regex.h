@@ -46,7 +46,6 @@ class Regex {
   std::vector<const RegexNode*> first_;
   bool first_known_ = false;
   friend class RegexParser;
-  friend class RegexMatcher;
 };
 
 }  // namespace hearth::tokenizer
