@@ -39,8 +39,22 @@ enum class EK : std::uint8_t {
 };
 
 enum class Op : std::uint8_t {
-  Add, Sub, Mul, Div, FloorDiv, Mod, Pow, Concat,
-  Eq, Ne, Lt, Le, Gt, Ge, In, NotIn,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  FloorDiv,
+  Mod,
+  Pow,
+  Concat,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  In,
+  NotIn,
 };
 
 struct Expr {
@@ -48,12 +62,12 @@ struct Expr {
   Op op = Op::Add;
   bool negated = false;  // Test: `is not`
   int line = 0;
-  Value value;           // Literal
-  std::string name;      // Name, Attr, Filter, Test
+  Value value;       // Literal
+  std::string name;  // Name, Attr, Filter, Test
   ExprPtr a, b, c;
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
-  std::vector<Op> ops;   // Compare
+  std::vector<Op> ops;  // Compare
 };
 
 enum class SK : std::uint8_t {
@@ -79,17 +93,17 @@ struct Param {
 struct Stmt {
   SK kind;
   int line = 0;
-  std::string text;                 // Text
-  ExprPtr expr;                     // Emit, For (iterable), Set, CallBlock, FilterBlock/SetBlock filter
-  ExprPtr cond;                     // For's `if`
-  std::vector<std::string> targets; // For, Set, SetBlock
-  std::string attr;                 // Set/SetBlock on targets[0].attr
-  std::string name;                 // Macro
-  std::vector<Param> params;        // Macro, CallBlock, With
+  std::string text;  // Text
+  ExprPtr expr;      // Emit, For (iterable), Set, CallBlock, FilterBlock/SetBlock filter
+  ExprPtr cond;      // For's `if`
+  std::vector<std::string> targets;                // For, Set, SetBlock
+  std::string attr;                                // Set/SetBlock on targets[0].attr
+  std::string name;                                // Macro
+  std::vector<Param> params;                       // Macro, CallBlock, With
   std::vector<std::pair<ExprPtr, Body>> branches;  // If
   Body body, else_body;
-  bool recursive = false;           // For
-  bool uses_caller = false;         // Macro: body mentions `caller`
+  bool recursive = false;    // For
+  bool uses_caller = false;  // Macro: body mentions `caller`
 };
 
 struct Program {

@@ -14,7 +14,9 @@ constexpr std::int64_t kMaxRange = 100000;  // Jinja2's sandbox MAX_RANGE
 
 Value range_fn(Interp& in, Args& a) {
   for (const Value& v : a.pos)
-    if (!v.is_int()) fail(std::string("TypeError: '") + type_name(v) + "' object cannot be interpreted as an integer");
+    if (!v.is_int())
+      fail(std::string("TypeError: '") + type_name(v) +
+           "' object cannot be interpreted as an integer");
   std::int64_t start = 0, stop = 0, step = 1;
   if (a.pos.size() == 1) {
     stop = a.pos[0].as_int();
@@ -80,9 +82,10 @@ Value make_globals(Interp& in) {
     fill_dict(in, r.dict(), a);
     return r;
   }));
-  d.set(Value::string("raise_exception"), in.callable("raise_exception", [](Interp&, Args& a) -> Value {
-    throw TemplateError(to_str(a.get(0, "message")));
-  }));
+  d.set(Value::string("raise_exception"),
+        in.callable("raise_exception", [](Interp&, Args& a) -> Value {
+          throw TemplateError(to_str(a.get(0, "message")));
+        }));
   d.set(Value::string("strftime_now"), in.callable("strftime_now", [](Interp& in, Args& a) {
     return in.str(py_strftime(in.now(), to_str(a.get(0, "format"))));
   }));
@@ -93,12 +96,13 @@ Value make_globals(Interp& in) {
     auto current = [items, pos](Interp&, Args&) -> Value {
       return items->empty() ? Value::none() : (*items)[*pos % items->size()];
     };
-    self.dict().set(Value::string("next"), in.callable("next", [items, pos](Interp&, Args&) -> Value {
-      if (items->empty()) return Value::none();
-      Value v = (*items)[*pos % items->size()];
-      ++*pos;
-      return v;
-    }));
+    self.dict().set(Value::string("next"),
+                    in.callable("next", [items, pos](Interp&, Args&) -> Value {
+                      if (items->empty()) return Value::none();
+                      Value v = (*items)[*pos % items->size()];
+                      ++*pos;
+                      return v;
+                    }));
     self.dict().set(Value::string("reset"), in.callable("reset", [pos](Interp&, Args&) {
       *pos = 0;
       return Value::none();

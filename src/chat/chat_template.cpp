@@ -16,16 +16,21 @@ template <typename J>
 Value from_json(Interp& in, const J& j, int depth) {
   if (depth > 256) fail("RecursionError: context JSON nested deeper than 256 levels");
   switch (j.type()) {
-    case J::value_t::null: return Value::none();
-    case J::value_t::boolean: return Value::boolean(j.template get<bool>());
-    case J::value_t::number_integer: return Value::integer(j.template get<std::int64_t>());
+    case J::value_t::null:
+      return Value::none();
+    case J::value_t::boolean:
+      return Value::boolean(j.template get<bool>());
+    case J::value_t::number_integer:
+      return Value::integer(j.template get<std::int64_t>());
     case J::value_t::number_unsigned: {
       auto u = j.template get<std::uint64_t>();
       if (u > static_cast<std::uint64_t>(INT64_MAX)) return Value::number(static_cast<double>(u));
       return Value::integer(static_cast<std::int64_t>(u));
     }
-    case J::value_t::number_float: return Value::number(j.template get<double>());
-    case J::value_t::string: return in.str(j.template get<std::string>());
+    case J::value_t::number_float:
+      return Value::number(j.template get<double>());
+    case J::value_t::string:
+      return in.str(j.template get<std::string>());
     case J::value_t::array: {
       List items;
       items.reserve(j.size());
@@ -39,7 +44,8 @@ Value from_json(Interp& in, const J& j, int depth) {
       in.charge(j.size() * 2 * sizeof(Value));
       return d;
     }
-    default: fail("TypeError: unsupported JSON value in the context");
+    default:
+      fail("TypeError: unsupported JSON value in the context");
   }
 }
 
@@ -69,7 +75,8 @@ std::string render_with(const detail::Program& program, const J& context,
 ChatTemplate::ChatTemplate(std::string source)
     : source_(std::move(source)), program_(detail::parse(source_)) {}
 
-std::string ChatTemplate::render(const nlohmann::json& context, const RenderOptions& options) const {
+std::string ChatTemplate::render(const nlohmann::json& context,
+                                 const RenderOptions& options) const {
   return render_with(*program_, context, options);
 }
 
@@ -89,7 +96,8 @@ std::string ChatTemplate::apply(const std::vector<Message>& messages, bool add_g
   ctx["bos_token"] = bos_token;
   ctx["eos_token"] = eos_token;
   if (extra.is_object())
-    for (auto it = extra.begin(); it != extra.end(); ++it) ctx[it.key()] = nlohmann::ordered_json(it.value());
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+      ctx[it.key()] = nlohmann::ordered_json(it.value());
   return render(ctx);
 }
 
@@ -113,7 +121,8 @@ const Builtin kBuiltins[] = {
      "{% if message['role'] == 'system' %}{% set ns.system = message['content'] %}"
      "{% elif message['role'] == 'user' %}"
      "{{ bos_token + '[INST] ' }}"
-     "{% if ns.system %}{{ '<<SYS>>\\n' + ns.system + '\\n<</SYS>>\\n\\n' }}{% set ns.system = '' %}{% endif %}"
+     "{% if ns.system %}{{ '<<SYS>>\\n' + ns.system + '\\n<</SYS>>\\n\\n' }}{% set ns.system = '' "
+     "%}{% endif %}"
      "{{ message['content'] | trim + ' [/INST]' }}"
      "{% else %}{{ ' ' + message['content'] | trim + ' ' + eos_token }}{% endif %}"
      "{% endfor %}"},
@@ -121,12 +130,14 @@ const Builtin kBuiltins[] = {
      "{{ bos_token }}{% for message in messages %}"
      "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
      "message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
-     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"},
+     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% "
+     "endif %}"},
     {"mistral",
      "{% set ns = namespace(system='') %}{{ bos_token }}"
      "{% for message in messages %}"
      "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\\n\\n' %}"
-     "{% elif message['role'] == 'user' %}{{ '[INST] ' + ns.system + message['content'] + ' [/INST]' }}"
+     "{% elif message['role'] == 'user' %}{{ '[INST] ' + ns.system + message['content'] + ' "
+     "[/INST]' }}"
      "{% set ns.system = '' %}"
      "{% else %}{{ message['content'] + eos_token }}{% endif %}"
      "{% endfor %}"},
@@ -134,7 +145,8 @@ const Builtin kBuiltins[] = {
      "{% set ns = namespace(system='') %}{{ bos_token }}"
      "{% for message in messages %}"
      "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\\n\\n' %}"
-     "{% else %}{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else message['role']) + "
+     "{% else %}{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else "
+     "message['role']) + "
      "'\\n' + ns.system + message['content'] | trim + '<end_of_turn>\\n' }}{% set ns.system = '' %}"
      "{% endif %}{% endfor %}"
      "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"},
@@ -163,7 +175,8 @@ std::string builtin_template(std::string_view name) {
     if (name == b.name) return b.text;
   std::string known;
   for (const Builtin& b : kBuiltins) known += std::string(known.empty() ? "" : ", ") + b.name;
-  throw TemplateError("unknown built-in template '" + std::string(name) + "' (known: " + known + ")");
+  throw TemplateError("unknown built-in template '" + std::string(name) + "' (known: " + known +
+                      ")");
 }
 
 std::string resolve_template(const std::string& name_or_file, const std::string& model_template) {

@@ -8,6 +8,10 @@
 
 namespace hearth::chat::detail {
 
+// What one list or dict costs beyond its items (control block, vector, registry
+// slot), charged so that many empty containers also count against the budget.
+constexpr std::size_t kContainerOverhead = 96;
+
 Interp::Interp(const RenderLimits& limits, std::tm now) : limits_(limits), now_(now) {}
 
 Interp::~Interp() {
@@ -31,7 +35,7 @@ void Interp::charge(std::size_t bytes) {
 }
 
 Value Interp::list(List items, Kind kind) {
-  charge(items.size() * sizeof(Value));
+  charge(items.size() * sizeof(Value) + kContainerOverhead);
   Value v;
   v.kind = kind;
   v.p = std::make_shared<List>(std::move(items));
@@ -41,7 +45,7 @@ Value Interp::list(List items, Kind kind) {
 }
 
 Value Interp::dict(Kind kind) {
-  charge(sizeof(Dict));
+  charge(kContainerOverhead);
   Value v;
   v.kind = kind;
   v.p = std::make_shared<Dict>();
@@ -177,7 +181,8 @@ Flow Interp::exec(const Stmt& s) {
       case SK::CallBlock: {
         const Stmt* self = &s;
         // The caller body sees the call site's variables: snapshot them.
-        std::vector<Frame> site(frames_.begin() + static_cast<std::ptrdiff_t>(base_), frames_.end());
+        std::vector<Frame> site(frames_.begin() + static_cast<std::ptrdiff_t>(base_),
+                                frames_.end());
         Value caller = callable("caller", [self, site](Interp& in, Args& args) -> Value {
           std::size_t saved_base = in.base_;
           std::size_t old_size = in.frames_.size();
@@ -279,7 +284,7 @@ Flow Interp::exec_for(const Stmt& s) {
       return args.pos[static_cast<std::size_t>(*index0) % args.pos.size()];
     });
     auto& slots = loop.dict().items;
-    const char* names[] = {"index",  "index0", "revindex", "revindex0", "first", "last",
+    const char* names[] = {"index",  "index0", "revindex", "revindex0", "first",    "last",
                            "length", "depth",  "depth0",   "previtem",  "nextitem", "cycle"};
     for (const char* nm : names) slots.emplace_back(Value::string(nm), Value());
     slots[6].second = Value::integer(n);
@@ -339,8 +344,8 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
     fail("TypeError: macro '" + m.name + "' takes not more than " +
          std::to_string(m.params.size()) + " argument(s)");
   for (const auto& [k, v] : args.kw) {
-    bool known = std::any_of(m.params.begin(), m.params.end(),
-                             [&](const Param& p) { return p.name == k; });
+    bool known =
+        std::any_of(m.params.begin(), m.params.end(), [&](const Param& p) { return p.name == k; });
     if (!known) fail("TypeError: macro '" + m.name + "' takes no keyword argument '" + k + "'");
   }
   const std::size_t saved_base = base_;
@@ -412,7 +417,7 @@ Value Interp::eval_call(const Expr& e) {
 Value Interp::apply_filter_node(const Expr& e, Value subject) {
   // A chain a|f|g is nested Filter nodes; the innermost has a == null inside
   // {% filter %} and {% set x | f %} blocks, where `subject` is the block text.
-  Value in = !e.a                       ? std::move(subject)
+  Value in = !e.a                      ? std::move(subject)
              : e.a->kind == EK::Filter ? apply_filter_node(*e.a, std::move(subject))
                                        : eval(*e.a);
   Args args;
@@ -426,14 +431,30 @@ Value Interp::eval_compare(const Expr& e) {
     Value right = eval(*e.items[k]);
     bool r;
     switch (e.ops[k]) {
-      case Op::Eq: r = equals(left, right); break;
-      case Op::Ne: r = !equals(left, right); break;
-      case Op::Lt: r = less(left, right); break;
-      case Op::Le: r = !less(right, left); break;
-      case Op::Gt: r = less(right, left); break;
-      case Op::Ge: r = !less(left, right); break;
-      case Op::In: r = contains(right, left); break;
-      default: r = !contains(right, left); break;
+      case Op::Eq:
+        r = equals(left, right);
+        break;
+      case Op::Ne:
+        r = !equals(left, right);
+        break;
+      case Op::Lt:
+        r = less(left, right);
+        break;
+      case Op::Le:
+        r = !less(right, left);
+        break;
+      case Op::Gt:
+        r = less(right, left);
+        break;
+      case Op::Ge:
+        r = !less(left, right);
+        break;
+      case Op::In:
+        r = contains(right, left);
+        break;
+      default:
+        r = !contains(right, left);
+        break;
     }
     if (!r) return Value::boolean(false);
     left = std::move(right);
@@ -473,8 +494,7 @@ Value Interp::eval(const Expr& e) {
     case EK::Slice: {
       Value obj = eval(*e.a);
       Value parts[3];
-      for (int k = 0; k < 3; ++k)
-        parts[k] = e.items[k] ? eval(*e.items[k]) : Value::none();
+      for (int k = 0; k < 3; ++k) parts[k] = e.items[k] ? eval(*e.items[k]) : Value::none();
       return slice(*this, obj, parts[0], parts[1], parts[2]);
     }
     case EK::Call:
@@ -499,8 +519,8 @@ Value Interp::eval(const Expr& e) {
         return Value::integer(-x);
       }
       if (v.is_undefined()) fail("UndefinedError: '" + v.undefined_hint() + "' is undefined");
-      fail(std::string("TypeError: bad operand type for unary ") +
-           (e.kind == EK::Neg ? "-" : "+") + ": '" + type_name(v) + "'");
+      fail(std::string("TypeError: bad operand type for unary ") + (e.kind == EK::Neg ? "-" : "+") +
+           ": '" + type_name(v) + "'");
     }
     case EK::Not:
       return Value::boolean(!truthy(eval(*e.a)));

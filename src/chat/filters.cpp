@@ -1,7 +1,7 @@
 // Jinja2's built-in filters (and Hugging Face's tojson), by name.
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <unordered_map>
 
 #include "chat/interp.h"
@@ -28,7 +28,8 @@ Value attr_path(Interp& in, Value v, const std::string& path) {
   std::size_t start = 0;
   while (true) {
     std::size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     v = in.get_item(v, digits ? Value::integer(std::stoll(part)) : Value::string(part));
     if (dot == std::string::npos) return v;
@@ -38,20 +39,26 @@ Value attr_path(Interp& in, Value v, const std::string& path) {
 }
 
 Value sort_key(Interp& in, const Value& v, const Value& attribute, bool case_sensitive) {
-  Value k = attribute.is_undefined() || attribute.is_none() ? v : attr_path(in, v, to_str(attribute));
+  Value k =
+      attribute.is_undefined() || attribute.is_none() ? v : attr_path(in, v, to_str(attribute));
   if (!case_sensitive && k.is_string()) return Value::string(py_lower(k.str()));
   return k;
 }
 
 Value f_length(Interp&, const Value& v, Args&) {
   switch (v.kind) {
-    case Kind::String: return Value::integer(static_cast<std::int64_t>(utf8_length(v.str())));
+    case Kind::String:
+      return Value::integer(static_cast<std::int64_t>(utf8_length(v.str())));
     case Kind::List:
-    case Kind::Tuple: return Value::integer(static_cast<std::int64_t>(v.list().size()));
+    case Kind::Tuple:
+      return Value::integer(static_cast<std::int64_t>(v.list().size()));
     case Kind::Dict:
-    case Kind::Namespace: return Value::integer(static_cast<std::int64_t>(v.dict().items.size()));
-    case Kind::Undefined: return Value::integer(0);
-    default: fail(std::string("TypeError: object of type '") + type_name(v) + "' has no len()");
+    case Kind::Namespace:
+      return Value::integer(static_cast<std::int64_t>(v.dict().items.size()));
+    case Kind::Undefined:
+      return Value::integer(0);
+    default:
+      fail(std::string("TypeError: object of type '") + type_name(v) + "' has no len()");
   }
 }
 
@@ -108,7 +115,8 @@ Value f_join(Interp& in, const Value& v, Args& a) {
 
 Value f_items(Interp& in, const Value& v, Args&) {
   if (v.is_undefined()) return in.list({});
-  if (!v.is_dict()) fail(std::string("TypeError: can only get item pairs from a mapping, not ") + type_name(v));
+  if (!v.is_dict())
+    fail(std::string("TypeError: can only get item pairs from a mapping, not ") + type_name(v));
   List out;
   for (const auto& [k, x] : v.dict().items) out.push_back(in.list({k, x}, Kind::Tuple));
   return in.list(std::move(out));
@@ -144,8 +152,8 @@ Value f_tojson(Interp& in, const Value& v, Args& a) {
     item_sep = to_str(seps.list()[0]);
     key_sep = to_str(seps.list()[1]);
   }
-  return in.str(to_json(in, v, ensure_ascii, ind, item_sep, key_sep,
-                        opt_bool(a.get(3, "sort_keys"), false)));
+  return in.str(
+      to_json(in, v, ensure_ascii, ind, item_sep, key_sep, opt_bool(a.get(3, "sort_keys"), false)));
 }
 
 Value f_int(Interp&, const Value& v, Args& a) {
@@ -159,7 +167,8 @@ Value f_int(Interp&, const Value& v, Args& a) {
     std::string s = py_strip(v.str(), nullptr, true, true);
     int base = static_cast<int>(opt_int(a.get(1, "base"), 10));
     std::string digits;
-    for (char c : s) if (c != '_') digits += c;
+    for (char c : s)
+      if (c != '_') digits += c;
     errno = 0;
     char* end = nullptr;
     long long r = std::strtoll(digits.c_str(), &end, base);
@@ -193,7 +202,8 @@ Value f_abs(Interp&, const Value& v, Args&) {
 }
 
 Value f_round(Interp&, const Value& v, Args& a) {
-  if (!v.is_number()) fail(std::string("TypeError: type ") + type_name(v) + " doesn't define __round__");
+  if (!v.is_number())
+    fail(std::string("TypeError: type ") + type_name(v) + " doesn't define __round__");
   std::int64_t prec = opt_int(a.get(0, "precision"), 0);
   std::string method = opt_str(a.get(1, "method"), "common");
   if (method == "common") {
@@ -223,7 +233,8 @@ Value f_sum(Interp& in, const Value& v, Args& a) {
   Value attribute = a.get(0, "attribute");
   Value total = a.has(1, "start") ? a.get(1, "start") : Value::integer(0);
   for (const Value& x : in.iterate(v))
-    total = in.binary(Op::Add, total, attribute.is_undefined() ? x : attr_path(in, x, to_str(attribute)));
+    total = in.binary(Op::Add, total,
+                      attribute.is_undefined() ? x : attr_path(in, x, to_str(attribute)));
   return total;
 }
 
@@ -231,7 +242,9 @@ Value min_max(Interp& in, const Value& v, Args& a, bool want_max) {
   bool cs = opt_bool(a.get(0, "case_sensitive"), false);
   Value attribute = a.get(1, "attribute");
   List l = in.iterate(v);
-  if (l.empty()) return Value::undefined(want_max ? "No aggregated item, sequence was empty." : "No aggregated item, sequence was empty.");
+  if (l.empty())
+    return Value::undefined(want_max ? "No aggregated item, sequence was empty."
+                                     : "No aggregated item, sequence was empty.");
   std::size_t best = 0;
   for (std::size_t k = 1; k < l.size(); ++k) {
     Value kb = sort_key(in, l[best], attribute, cs), kk = sort_key(in, l[k], attribute, cs);
@@ -300,8 +313,12 @@ Value select_impl(Interp& in, const Value& v, Args& a, bool by_attr, bool keep) 
 }
 Value f_select(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, false, true); }
 Value f_reject(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, false, false); }
-Value f_selectattr(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, true, true); }
-Value f_rejectattr(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, true, false); }
+Value f_selectattr(Interp& in, const Value& v, Args& a) {
+  return select_impl(in, v, a, true, true);
+}
+Value f_rejectattr(Interp& in, const Value& v, Args& a) {
+  return select_impl(in, v, a, true, false);
+}
 
 Value f_map(Interp& in, const Value& v, Args& a) {
   List out;
@@ -329,7 +346,12 @@ Value f_map(Interp& in, const Value& v, Args& a) {
 
 Value f_indent(Interp& in, const Value& v, Args& a) {
   Value width = a.get(0, "width");
-  std::string ind = width.is_string() ? width.str() : std::string(static_cast<std::size_t>(std::clamp<std::int64_t>(opt_int(width, 4), 0, 1 << 20)), ' ');
+  std::string ind =
+      width.is_string()
+          ? width.str()
+          : std::string(
+                static_cast<std::size_t>(std::clamp<std::int64_t>(opt_int(width, 4), 0, 1 << 20)),
+                ' ');
   bool first = opt_bool(a.get(1, "first"), false);
   bool blank = opt_bool(a.get(2, "blank"), false);
   std::string s = to_str(v) + "\n";
@@ -353,7 +375,8 @@ Value f_batch(Interp& in, const Value& v, Args& a) {
   List out, cur;
   for (const Value& x : in.iterate(v)) {
     cur.push_back(x);
-    if (static_cast<std::int64_t>(cur.size()) == n) out.push_back(in.list(std::move(cur))), cur.clear();
+    if (static_cast<std::int64_t>(cur.size()) == n)
+      out.push_back(in.list(std::move(cur))), cur.clear();
   }
   if (!cur.empty()) {
     while (fill && static_cast<std::int64_t>(cur.size()) < n) cur.push_back(fill_with);
@@ -370,7 +393,9 @@ Value f_pprint(Interp& in, const Value& v, Args&) {
   append_repr(s, v);
   return in.str(std::move(s));
 }
-Value f_attr(Interp& in, const Value& v, Args& a) { return in.get_attr(v, to_str(a.get(0, "name"))); }
+Value f_attr(Interp& in, const Value& v, Args& a) {
+  return in.get_attr(v, to_str(a.get(0, "name")));
+}
 Value f_wordcount(Interp&, const Value& v, Args&) {
   return Value::integer(static_cast<std::int64_t>(py_split(to_str(v), nullptr, -1).size()));
 }
@@ -380,22 +405,55 @@ Value f_center(Interp& in, const Value& v, Args& a) {
   std::int64_t len = static_cast<std::int64_t>(utf8_length(s));
   if (width <= len) return in.str(s);
   std::int64_t pad = width - len, left = pad / 2 + (pad & width & 1);
-  return in.str(std::string(static_cast<std::size_t>(left), ' ') + s + std::string(static_cast<std::size_t>(pad - left), ' '));
+  return in.str(std::string(static_cast<std::size_t>(left), ' ') + s +
+                std::string(static_cast<std::size_t>(pad - left), ' '));
 }
 
 const std::unordered_map<std::string, FilterFn>& table() {
   static const std::unordered_map<std::string, FilterFn> t = {
-      {"length", f_length}, {"count", f_length}, {"default", f_default}, {"d", f_default},
-      {"string", f_string}, {"safe", f_safe}, {"trim", f_trim}, {"upper", f_upper},
-      {"lower", f_lower}, {"title", f_title}, {"capitalize", f_capitalize},
-      {"escape", f_escape}, {"e", f_escape}, {"forceescape", f_escape}, {"replace", f_replace},
-      {"first", f_first}, {"last", f_last}, {"list", f_list}, {"join", f_join},
-      {"items", f_items}, {"dictsort", f_dictsort}, {"tojson", f_tojson}, {"int", f_int},
-      {"float", f_float}, {"abs", f_abs}, {"round", f_round}, {"sum", f_sum}, {"min", f_min},
-      {"max", f_max}, {"sort", f_sort}, {"unique", f_unique}, {"reverse", f_reverse},
-      {"select", f_select}, {"reject", f_reject}, {"selectattr", f_selectattr},
-      {"rejectattr", f_rejectattr}, {"map", f_map}, {"indent", f_indent}, {"batch", f_batch},
-      {"format", f_format}, {"pprint", f_pprint}, {"attr", f_attr}, {"wordcount", f_wordcount},
+      {"length", f_length},
+      {"count", f_length},
+      {"default", f_default},
+      {"d", f_default},
+      {"string", f_string},
+      {"safe", f_safe},
+      {"trim", f_trim},
+      {"upper", f_upper},
+      {"lower", f_lower},
+      {"title", f_title},
+      {"capitalize", f_capitalize},
+      {"escape", f_escape},
+      {"e", f_escape},
+      {"forceescape", f_escape},
+      {"replace", f_replace},
+      {"first", f_first},
+      {"last", f_last},
+      {"list", f_list},
+      {"join", f_join},
+      {"items", f_items},
+      {"dictsort", f_dictsort},
+      {"tojson", f_tojson},
+      {"int", f_int},
+      {"float", f_float},
+      {"abs", f_abs},
+      {"round", f_round},
+      {"sum", f_sum},
+      {"min", f_min},
+      {"max", f_max},
+      {"sort", f_sort},
+      {"unique", f_unique},
+      {"reverse", f_reverse},
+      {"select", f_select},
+      {"reject", f_reject},
+      {"selectattr", f_selectattr},
+      {"rejectattr", f_rejectattr},
+      {"map", f_map},
+      {"indent", f_indent},
+      {"batch", f_batch},
+      {"format", f_format},
+      {"pprint", f_pprint},
+      {"attr", f_attr},
+      {"wordcount", f_wordcount},
       {"center", f_center},
   };
   return t;

@@ -24,13 +24,27 @@ struct JsonWriter {
     for (std::size_t k = 0; k < s.size(); ++k) {
       unsigned char c = static_cast<unsigned char>(s[k]);
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (c < 0x20) {
             char buf[8];
@@ -43,7 +57,8 @@ struct JsonWriter {
             char buf[16];
             if (cp >= 0x10000) {
               cp -= 0x10000;
-              std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+              std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xD800 + (cp >> 10),
+                            0xDC00 + (cp & 0x3FF));
             } else {
               std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
             }
@@ -69,13 +84,18 @@ struct JsonWriter {
 
   std::string key_text(const Value& k) {
     switch (k.kind) {
-      case Kind::String: return k.str();
-      case Kind::None: return "null";
-      case Kind::Bool: return k.b ? "true" : "false";
+      case Kind::String:
+        return k.str();
+      case Kind::None:
+        return "null";
+      case Kind::Bool:
+        return k.b ? "true" : "false";
       case Kind::Int:
-      case Kind::Float: return to_str(k);
+      case Kind::Float:
+        return to_str(k);
       default:
-        fail(std::string("TypeError: keys must be str, int, float, bool or None, not ") + type_name(k));
+        fail(std::string("TypeError: keys must be str, int, float, bool or None, not ") +
+             type_name(k));
     }
   }
 
@@ -83,19 +103,33 @@ struct JsonWriter {
     if (level > 256) fail("RecursionError: value nested too deeply for tojson");
     in.step();
     switch (v.kind) {
-      case Kind::None: out += "null"; return;
-      case Kind::Bool: out += v.b ? "true" : "false"; return;
-      case Kind::Int: out += std::to_string(v.i); return;
-      case Kind::Float:
-        if (std::isnan(v.f)) out += "NaN";
-        else if (std::isinf(v.f)) out += v.f > 0 ? "Infinity" : "-Infinity";
-        else out += python_float_repr(v.f);
+      case Kind::None:
+        out += "null";
         return;
-      case Kind::String: string(v.str()); return;
+      case Kind::Bool:
+        out += v.b ? "true" : "false";
+        return;
+      case Kind::Int:
+        out += std::to_string(v.i);
+        return;
+      case Kind::Float:
+        if (std::isnan(v.f))
+          out += "NaN";
+        else if (std::isinf(v.f))
+          out += v.f > 0 ? "Infinity" : "-Infinity";
+        else
+          out += python_float_repr(v.f);
+        return;
+      case Kind::String:
+        string(v.str());
+        return;
       case Kind::List:
       case Kind::Tuple: {
         const List& l = v.list();
-        if (l.empty()) { out += "[]"; return; }
+        if (l.empty()) {
+          out += "[]";
+          return;
+        }
         out += '[';
         for (std::size_t k = 0; k < l.size(); ++k) {
           if (k) out += item_sep;
@@ -109,9 +143,13 @@ struct JsonWriter {
       }
       case Kind::Dict: {
         auto items = v.dict().items;
-        if (items.empty()) { out += "{}"; return; }
+        if (items.empty()) {
+          out += "{}";
+          return;
+        }
         if (sort_keys)
-          std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return less(a.first, b.first); });
+          std::stable_sort(items.begin(), items.end(),
+                           [](const auto& a, const auto& b) { return less(a.first, b.first); });
         out += '{';
         bool first = true;
         for (const auto& [k, x] : items) {
@@ -128,7 +166,8 @@ struct JsonWriter {
         return;
       }
       default:
-        fail(std::string("TypeError: Object of type ") + type_name(v) + " is not JSON serializable");
+        fail(std::string("TypeError: Object of type ") + type_name(v) +
+             " is not JSON serializable");
     }
   }
 };

@@ -10,7 +10,9 @@ namespace hearth::chat::detail {
 
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string normalize(std::string_view in) {
   std::string s;
@@ -84,13 +86,13 @@ class Lexer {
   int last_line_ = 1;
   std::size_t last_off_ = 0;
   void advance_line(std::size_t off) {
-    for (; last_off_ < off && last_off_ < s_.size(); ++last_off_) last_line_ += s_[last_off_] == '\n';
+    for (; last_off_ < off && last_off_ < s_.size(); ++last_off_)
+      last_line_ += s_[last_off_] == '\n';
   }
 
   std::size_t find_tag(std::size_t from) const {
     for (std::size_t k = s_.find('{', from); k != std::string::npos; k = s_.find('{', k + 1)) {
-      if (k + 1 < s_.size() && (s_[k + 1] == '{' || s_[k + 1] == '%' || s_[k + 1] == '#'))
-        return k;
+      if (k + 1 < s_.size() && (s_[k + 1] == '{' || s_[k + 1] == '%' || s_[k + 1] == '#')) return k;
     }
     return std::string::npos;
   }
@@ -175,7 +177,10 @@ class Lexer {
     const char close = is_var ? '}' : '%';
     while (true) {
       while (k < s_.size() && is_ws(s_[k])) ++k;
-      if (k >= s_.size()) error(is_var ? "unexpected end of template, expected '}}'" : "unexpected end of template, expected '%}'", open);
+      if (k >= s_.size())
+        error(is_var ? "unexpected end of template, expected '}}'"
+                     : "unexpected end of template, expected '%}'",
+              open);
       if (stack.empty()) {
         // End rules: "-}}\s*" / "}}" for variables; "+%}" / "-%}\s*" / "%}\n?" for blocks.
         char sign = 0;
@@ -230,7 +235,8 @@ class Lexer {
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       std::size_t j = k;
-      while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '_')) ++j;
+      while (j < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[j])) || s_[j] == '_'))
+        ++j;
       emit(Tok::Name, s_.substr(k, j - k), k);
       return j;
     }
@@ -277,9 +283,9 @@ class Lexer {
         for (int x = 0; x < n; ++x) {
           char h = s_[j + x];
           int d = std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
-                  : (h >= 'a' && h <= 'f')                   ? h - 'a' + 10
-                  : (h >= 'A' && h <= 'F')                   ? h - 'A' + 10
-                                                             : -1;
+                  : (h >= 'a' && h <= 'f')                    ? h - 'a' + 10
+                  : (h >= 'A' && h <= 'F')                    ? h - 'A' + 10
+                                                              : -1;
           if (d < 0) error("bad escape in string", k);
           v = v * 16 + d;
         }
@@ -287,19 +293,44 @@ class Lexer {
         return v;
       };
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '\\': out += '\\'; break;
-        case '\'': out += '\''; break;
-        case '"': out += '"'; break;
-        case '\n': break;
-        case 'x': utf8_append(out, static_cast<char32_t>(hex(2))); break;
-        case 'u': utf8_append(out, static_cast<char32_t>(hex(4))); break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '\'':
+          out += '\'';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\n':
+          break;
+        case 'x':
+          utf8_append(out, static_cast<char32_t>(hex(2)));
+          break;
+        case 'u':
+          utf8_append(out, static_cast<char32_t>(hex(4)));
+          break;
         case 'U': {
           long v = hex(8);
           if (v > 0x10FFFF) error("bad \\U escape in string", k);

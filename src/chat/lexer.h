@@ -18,10 +18,10 @@ enum class Tok : std::uint8_t {
   BlockBegin,  // {%
   BlockEnd,    // %}
   Name,
-  String,      // text holds the decoded value
+  String,  // text holds the decoded value
   Int,
   Float,
-  Op,          // text holds the operator: + - * / // % ** ~ == != < <= > >= = . , : | ( ) [ ] { }
+  Op,  // text holds the operator: + - * / // % ** ~ == != < <= > >= = . , : | ( ) [ ] { }
   Eof,
 };
 

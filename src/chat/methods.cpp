@@ -10,17 +10,17 @@ namespace hearth::chat::detail {
 
 namespace {
 
-constexpr std::string_view kStr[] = {"strip", "lstrip", "rstrip", "split", "rsplit", "splitlines",
-                                     "startswith", "endswith", "replace", "upper", "lower",
-                                     "title", "capitalize", "find", "rfind", "index", "count",
-                                     "join", "format", "isdigit", "isalpha", "isalnum",
-                                     "isspace", "isupper", "islower", "zfill", "ljust", "rjust",
-                                     "center", "partition", "rpartition", "removeprefix",
-                                     "removesuffix", "swapcase", "casefold"};
-constexpr std::string_view kDict[] = {"get", "items", "keys", "values", "pop", "update", "copy",
-                                      "setdefault"};
-constexpr std::string_view kList[] = {"append", "pop", "extend", "insert", "index", "count",
-                                      "remove", "reverse", "copy", "clear"};
+constexpr std::string_view kStr[] = {
+    "strip",      "lstrip",       "rstrip",       "split",    "rsplit",  "splitlines",
+    "startswith", "endswith",     "replace",      "upper",    "lower",   "title",
+    "capitalize", "find",         "rfind",        "index",    "count",   "join",
+    "format",     "isdigit",      "isalpha",      "isalnum",  "isspace", "isupper",
+    "islower",    "zfill",        "ljust",        "rjust",    "center",  "partition",
+    "rpartition", "removeprefix", "removesuffix", "swapcase", "casefold"};
+constexpr std::string_view kDict[] = {"get", "items",  "keys", "values",
+                                      "pop", "update", "copy", "setdefault"};
+constexpr std::string_view kList[] = {"append", "pop",    "extend",  "insert", "index",
+                                      "count",  "remove", "reverse", "copy",   "clear"};
 
 template <std::size_t N>
 bool in_set(const std::string_view (&set)[N], const std::string& name) {
@@ -35,16 +35,20 @@ const std::string* opt_chars(const Value& v, std::string& buf) {
 
 std::int64_t opt_int(const Value& v, std::int64_t dflt) {
   if (v.is_undefined() || v.is_none()) return dflt;
-  if (!v.is_int()) fail(std::string("TypeError: '") + type_name(v) + "' object cannot be interpreted as an integer");
+  if (!v.is_int())
+    fail(std::string("TypeError: '") + type_name(v) +
+         "' object cannot be interpreted as an integer");
   return v.as_int();
 }
 
 bool affix_match(Interp& in, const std::string& s, const Value& affix, bool prefix) {
   auto one = [&](const Value& a) {
-    if (!a.is_string()) fail("TypeError: startswith/endswith first arg must be str or a tuple of str");
+    if (!a.is_string())
+      fail("TypeError: startswith/endswith first arg must be str or a tuple of str");
     const std::string& x = a.str();
     if (x.size() > s.size()) return false;
-    return prefix ? s.compare(0, x.size(), x) == 0 : s.compare(s.size() - x.size(), x.size(), x) == 0;
+    return prefix ? s.compare(0, x.size(), x) == 0
+                  : s.compare(s.size() - x.size(), x.size(), x) == 0;
   };
   if (affix.is_list()) {
     for (const Value& a : in.iterate(affix))
@@ -74,9 +78,20 @@ std::string str_format(Interp& in, const std::string& fmt, Args& a) {
   std::size_t auto_idx = 0;
   for (std::size_t k = 0; k < fmt.size(); ++k) {
     char c = fmt[k];
-    if (c == '}' && k + 1 < fmt.size() && fmt[k + 1] == '}') { out += '}'; ++k; continue; }
-    if (c != '{') { out += c; continue; }
-    if (k + 1 < fmt.size() && fmt[k + 1] == '{') { out += '{'; ++k; continue; }
+    if (c == '}' && k + 1 < fmt.size() && fmt[k + 1] == '}') {
+      out += '}';
+      ++k;
+      continue;
+    }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    if (k + 1 < fmt.size() && fmt[k + 1] == '{') {
+      out += '{';
+      ++k;
+      continue;
+    }
     std::size_t end = fmt.find('}', k);
     if (end == std::string::npos) fail("ValueError: Single '{' encountered in format string");
     std::string field = fmt.substr(k + 1, end - k - 1);
@@ -86,10 +101,16 @@ std::string str_format(Interp& in, const std::string& fmt, Args& a) {
       field.resize(field.size() - 2);
     }
     Value v;
-    if (field.empty()) v = a.get(auto_idx++, "\x01");
-    else if (std::all_of(field.begin(), field.end(), ::isdigit)) v = a.get(std::stoul(field), "\x01");
-    else v = a.get(SIZE_MAX, field);
-    if (repr) append_repr(out, v); else append_str(out, v);
+    if (field.empty())
+      v = a.get(auto_idx++, "\x01");
+    else if (std::all_of(field.begin(), field.end(), ::isdigit))
+      v = a.get(std::stoul(field), "\x01");
+    else
+      v = a.get(SIZE_MAX, field);
+    if (repr)
+      append_repr(out, v);
+    else
+      append_str(out, v);
     in.charge(0);
     k = end;
   }
@@ -134,14 +155,17 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
     std::string sub = to_str(a.get(0, "sub"));
     if (sub.empty()) return Value::integer(static_cast<std::int64_t>(utf8_length(s)) + 1);
     std::int64_t n = 0;
-    for (std::size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
+    for (std::size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size()))
+      ++n;
     return Value::integer(n);
   }
   if (m == "join") {
     std::string out;
     bool first = true;
     for (const Value& x : in.iterate(a.get(0, "iterable"))) {
-      if (!x.is_string()) fail(std::string("TypeError: sequence item: expected str instance, ") + type_name(x) + " found");
+      if (!x.is_string())
+        fail(std::string("TypeError: sequence item: expected str instance, ") + type_name(x) +
+             " found");
       if (!first) out += s;
       first = false;
       out += x.str();
@@ -151,8 +175,10 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
   }
   if (m == "format") return in.str(str_format(in, s, a));
   if (m == "isdigit") return all_cps(s, [](char32_t c) { return c >= '0' && c <= '9'; });
-  if (m == "isalpha") return all_cps(s, [](char32_t c) { return c > 127 || std::isalpha(static_cast<int>(c)); });
-  if (m == "isalnum") return all_cps(s, [](char32_t c) { return c > 127 || std::isalnum(static_cast<int>(c)); });
+  if (m == "isalpha")
+    return all_cps(s, [](char32_t c) { return c > 127 || std::isalpha(static_cast<int>(c)); });
+  if (m == "isalnum")
+    return all_cps(s, [](char32_t c) { return c > 127 || std::isalnum(static_cast<int>(c)); });
   if (m == "isspace") return all_cps(s, [](char32_t c) { return is_py_space(c); });
   if (m == "isupper") return Value::boolean(py_upper(s) == s && py_lower(s) != s);
   if (m == "islower") return Value::boolean(py_lower(s) == s && py_upper(s) != s);
@@ -168,13 +194,17 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
     if (sep.empty()) fail("ValueError: empty separator");
     std::size_t at = m == "partition" ? s.find(sep) : s.rfind(sep);
     if (at == std::string::npos)
-      return in.list(m == "partition" ? List{Value::string(s), Value::string(""), Value::string("")}
-                                      : List{Value::string(""), Value::string(""), Value::string(s)},
+      return in.list(m == "partition"
+                         ? List{Value::string(s), Value::string(""), Value::string("")}
+                         : List{Value::string(""), Value::string(""), Value::string(s)},
                      Kind::Tuple);
-    return in.list({in.str(s.substr(0, at)), Value::string(sep), in.str(s.substr(at + sep.size()))}, Kind::Tuple);
+    return in.list({in.str(s.substr(0, at)), Value::string(sep), in.str(s.substr(at + sep.size()))},
+                   Kind::Tuple);
   }
   // zfill, ljust, rjust, center: padding to a width in code points.
-  std::int64_t width = std::min<std::int64_t>(opt_int(a.get(0, "width"), 0), in.limits().max_value_bytes);
+  std::int64_t width = opt_int(a.get(0, "width"), 0);
+  if (width > static_cast<std::int64_t>(in.limits().max_value_bytes))
+    in.charge(static_cast<std::size_t>(width));  // throws: larger than any value may be
   std::string fill = a.has(1, "fillchar") ? to_str(a.get(1, "fillchar")) : " ";
   std::int64_t len = static_cast<std::int64_t>(utf8_length(s));
   std::int64_t pad = std::max<std::int64_t>(0, width - len);
@@ -248,14 +278,16 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
     fail("AttributeError: 'tuple' object has no attribute '" + m + "'");
   if (m == "append") {
     in.charge(sizeof(Value));
-    if (list.size() * sizeof(Value) > in.limits().max_value_bytes) in.charge(in.limits().max_value_bytes + 1);
+    if (list.size() * sizeof(Value) > in.limits().max_value_bytes)
+      in.charge(in.limits().max_value_bytes + 1);
     list.push_back(a.get(0, "object"));
     return Value::none();
   }
   if (m == "extend") {
     List more = in.iterate(a.get(0, "iterable"));
     in.charge(more.size() * sizeof(Value));
-    if ((list.size() + more.size()) * sizeof(Value) > in.limits().max_value_bytes) in.charge(in.limits().max_value_bytes + 1);
+    if ((list.size() + more.size()) * sizeof(Value) > in.limits().max_value_bytes)
+      in.charge(in.limits().max_value_bytes + 1);
     list.insert(list.end(), more.begin(), more.end());
     return Value::none();
   }
@@ -269,7 +301,8 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
       list.insert(list.begin() + k, a.get(1, "object"));
       return Value::none();
     }
-    if (k < 0 || k >= n) fail(n == 0 ? "IndexError: pop from empty list" : "IndexError: pop index out of range");
+    if (k < 0 || k >= n)
+      fail(n == 0 ? "IndexError: pop from empty list" : "IndexError: pop index out of range");
     Value r = list[static_cast<std::size_t>(k)];
     list.erase(list.begin() + k);
     return r;
@@ -287,7 +320,8 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
         ++count;
       }
     if (m == "count") return Value::integer(count);
-    fail("ValueError: " + std::string(m == "index" ? "list.index(x)" : "list.remove(x)") + ": x not in list");
+    fail("ValueError: " + std::string(m == "index" ? "list.index(x)" : "list.remove(x)") +
+         ": x not in list");
   }
   if (m == "reverse") {
     std::reverse(list.begin(), list.end());
@@ -304,20 +338,27 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
 
 bool has_method(const Value& obj, const std::string& name) {
   switch (obj.kind) {
-    case Kind::String: return in_set(kStr, name);
-    case Kind::Dict: return in_set(kDict, name);
+    case Kind::String:
+      return in_set(kStr, name);
+    case Kind::Dict:
+      return in_set(kDict, name);
     case Kind::List:
-    case Kind::Tuple: return in_set(kList, name);
-    default: return false;
+    case Kind::Tuple:
+      return in_set(kList, name);
+    default:
+      return false;
   }
 }
 
 Value call_method(Interp& in, const Value& obj, const std::string& name, Args& args) {
   in.step();
   switch (obj.kind) {
-    case Kind::String: return string_method(in, obj.str(), name, args);
-    case Kind::Dict: return dict_method(in, obj, name, args);
-    default: return list_method(in, obj, name, args);
+    case Kind::String:
+      return string_method(in, obj.str(), name, args);
+    case Kind::Dict:
+      return dict_method(in, obj, name, args);
+    default:
+      return list_method(in, obj, name, args);
   }
 }
 

@@ -233,8 +233,8 @@ Value Interp::get_attr(const Value& obj, const std::string& name) {
       return call_method(in, self, method, args);
     });
   }
-  return Value::undefined(std::string("'") + type_name(obj) + " object' has no attribute '" +
-                          name + "'");
+  return Value::undefined(std::string("'") + type_name(obj) + " object' has no attribute '" + name +
+                          "'");
 }
 
 Value Interp::get_item(const Value& obj, const Value& key) {
@@ -260,8 +260,8 @@ Value Interp::get_item(const Value& obj, const Value& key) {
     case Kind::String:
       if (key.is_int()) {
         const std::int64_t k = key.as_int();
-        Value one = slice(*this, obj, key, k == -1 ? Value::none() : Value::integer(k + 1),
-                          Value::none());
+        Value one =
+            slice(*this, obj, key, k == -1 ? Value::none() : Value::integer(k + 1), Value::none());
         if (!one.str().empty()) return one;
         return Value::undefined("string index out of range");
       }
@@ -340,6 +340,7 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
     std::size_t j = k + 1;
     std::string spec = "%";
     while (j < fmt.size() && std::strchr("-+ 0#.123456789", fmt[j])) spec += fmt[j++];
+    if (spec.size() > 8) fail("ValueError: format width or precision too large: " + spec);
     if (j >= fmt.size()) fail("ValueError: incomplete format");
     char conv = fmt[j];
     k = j;
@@ -352,7 +353,10 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
     char buf[512];
     if (conv == 's' || conv == 'r') {
       std::string s;
-      if (conv == 's') s = to_str(v); else append_repr(s, v);
+      if (conv == 's')
+        s = to_str(v);
+      else
+        append_repr(s, v);
       out += s;
     } else if (conv == 'd' || conv == 'i') {
       if (!v.is_number()) fail("TypeError: %d format: a real number is required");
@@ -360,9 +364,11 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
                     static_cast<long long>(v.kind == Kind::Float ? std::trunc(v.f) : v.as_int()));
       out += buf;
     } else if (std::strchr("feEgGxXo", conv)) {
-      if (!v.is_number()) fail(std::string("TypeError: %") + conv + " format: a number is required");
+      if (!v.is_number())
+        fail(std::string("TypeError: %") + conv + " format: a number is required");
       if (conv == 'x' || conv == 'X' || conv == 'o')
-        std::snprintf(buf, sizeof buf, (spec + "ll" + conv).c_str(), static_cast<long long>(v.as_int()));
+        std::snprintf(buf, sizeof buf, (spec + "ll" + conv).c_str(),
+                      static_cast<long long>(v.as_int()));
       else
         std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_double());
       out += buf;

@@ -19,8 +19,8 @@ std::vector<std::string> py_splitlines(std::string_view s);
 std::string py_upper(std::string_view s);
 std::string py_lower(std::string_view s);
 std::string py_capitalize(std::string_view s);
-std::string py_title(std::string_view s);        // str.title()
-std::string jinja_title(std::string_view s);     // the |title filter (splits on -, space, brackets)
+std::string py_title(std::string_view s);     // str.title()
+std::string jinja_title(std::string_view s);  // the |title filter (splits on -, space, brackets)
 // str.replace(old, new, count); `max_bytes` bounds the result (throws beyond).
 std::string py_replace(std::string_view s, std::string_view from, std::string_view to,
                        std::int64_t count, std::size_t max_bytes);

@@ -12,8 +12,8 @@
 namespace hearth::chat {
 namespace {
 
-using nlohmann::ordered_json;
 using detail::Tok;
+using nlohmann::ordered_json;
 
 // Renders at the time the Jinja2 expectations were made: 2026-01-15T00:00:00 (a Thursday).
 std::string render(const std::string& source, const ordered_json& ctx = ordered_json::object()) {
@@ -52,11 +52,12 @@ TEST(Lexer, TokenizesTagsAndExpressions) {
   auto toks = detail::tokenize("a{{ x.y|f(1, 'q\\n') }}b{% if n >= 2.5 %}c{% endif %}");
   std::vector<Tok> types;
   for (const auto& t : toks) types.push_back(t.type);
-  std::vector<Tok> want = {Tok::Data,     Tok::VarBegin, Tok::Name,   Tok::Op,       Tok::Name,
-                           Tok::Op,       Tok::Name,     Tok::Op,     Tok::Int,      Tok::Op,
-                           Tok::String,   Tok::Op,       Tok::VarEnd, Tok::Data,     Tok::BlockBegin,
-                           Tok::Name,     Tok::Name,     Tok::Op,     Tok::Float,    Tok::BlockEnd,
-                           Tok::Data,     Tok::BlockBegin, Tok::Name, Tok::BlockEnd, Tok::Eof};
+  std::vector<Tok> want = {
+      Tok::Data,   Tok::VarBegin,   Tok::Name,   Tok::Op,       Tok::Name,
+      Tok::Op,     Tok::Name,       Tok::Op,     Tok::Int,      Tok::Op,
+      Tok::String, Tok::Op,         Tok::VarEnd, Tok::Data,     Tok::BlockBegin,
+      Tok::Name,   Tok::Name,       Tok::Op,     Tok::Float,    Tok::BlockEnd,
+      Tok::Data,   Tok::BlockBegin, Tok::Name,   Tok::BlockEnd, Tok::Eof};
   EXPECT_EQ(types, want);
   EXPECT_EQ(toks[10].text, "q\n");
   EXPECT_EQ(toks[17].text, ">=");
@@ -126,8 +127,8 @@ TEST(Api, ApplyUsesHfVariables) {
 }
 
 TEST(Api, BuiltinTemplatesRender) {
-  std::vector<Message> msgs = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"},
-                               {"user", "Bye"}};
+  std::vector<Message> msgs = {
+      {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
   for (const std::string& name : builtin_template_names()) {
     SCOPED_TRACE(name);
     std::string out = ChatTemplate(builtin_template(name)).apply(msgs, true, "<s>", "</s>");

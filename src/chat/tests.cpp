@@ -82,10 +82,10 @@ const std::unordered_map<std::string, TestFn>& table() {
       {"ge", [](Interp&, const Value& v, Args& a) { return !less(v, arg0(a)); }},
       {">=", [](Interp&, const Value& v, Args& a) { return !less(v, arg0(a)); }},
       {"in", [](Interp& in, const Value& v, Args& a) { return in.contains(arg0(a), v); }},
-      {"lower",
-       [](Interp&, const Value& v, Args&) { return v.is_string() && py_lower(v.str()) == v.str(); }},
-      {"upper",
-       [](Interp&, const Value& v, Args&) { return v.is_string() && py_upper(v.str()) == v.str(); }},
+      {"lower", [](Interp&, const Value& v,
+                   Args&) { return v.is_string() && py_lower(v.str()) == v.str(); }},
+      {"upper", [](Interp&, const Value& v,
+                   Args&) { return v.is_string() && py_upper(v.str()) == v.str(); }},
   };
   return t;
 }

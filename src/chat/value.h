@@ -23,7 +23,7 @@ enum class Kind : std::uint8_t {
   Float,
   String,
   List,
-  Tuple,      // a List that prints with parentheses
+  Tuple,  // a List that prints with parentheses
   Dict,
   Namespace,  // a Dict whose attributes `set` may assign
   Callable,
