@@ -84,7 +84,7 @@ struct WeightMatrix::Impl {
   TensorType act = TensorType::F32;
   size_t w_row_bytes = 0;
   size_t a_row_bytes = 0;
-  // Q4_0/Q8_0 on AVX-512: a row-interleaved copy (repack.h says why).
+  // Q4_0/Q8_0/Q4_K on AVX-512: a row-interleaved copy (repack.h says why).
   PackedBuffer packed;
   PackedLayout layout;
 };
@@ -161,13 +161,19 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
 void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
                                    ThreadPool& pool) const {
   const Impl& im = *impl_;
-  const size_t stride = packed_activation_stride(cols_);
+  const bool k_type = im.layout.type == TensorType::Q4_K;
+  const size_t stride =
+      k_type ? packed_q8k_activation_stride(cols_) : packed_activation_stride(cols_);
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
   if (act_buffer.size() < stride * n_tokens) act_buffer.resize(stride * n_tokens);
   uint8_t* act = act_buffer.data();
   pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+    for (int64_t t = t0; t < t1; ++t) {
+      if (k_type)
+        prepare_packed_activations_q8k(x + t * cols_, cols_, act + t * stride);
+      else
+        prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+    }
   });
   // Threads take chunks of row groups (all tokens) from a shared counter: 4
   // groups (64 rows) for a vector, 2 (one pair of the 2 x 6 tiles) for a GEMM.
@@ -177,7 +183,10 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
   pool.run([&](int, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       const int64_t g0 = c * chunk, g1 = std::min(im.layout.groups, g0 + chunk);
-      gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      if (k_type)
+        gemm_packed_q4k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      else
+        gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
     }
   });
 }
