@@ -102,8 +102,10 @@ struct Stmt {
   std::vector<Param> params;                       // Macro, CallBlock, With
   std::vector<std::pair<ExprPtr, Body>> branches;  // If
   Body body, else_body;
-  bool recursive = false;    // For
-  bool uses_caller = false;  // Macro: body mentions `caller`
+  bool recursive = false;     // For
+  bool uses_caller = false;   // Macro: body mentions `caller`
+  bool uses_varargs = false;  // Macro: body mentions `varargs` (extra positional arguments)
+  bool uses_kwargs = false;   // Macro: body mentions `kwargs` (extra keyword arguments)
 };
 
 struct Program {

@@ -40,6 +40,10 @@ struct RenderLimits {
   std::uint64_t max_alloc_bytes = 256ull << 20;  // all strings/containers built, cumulative
   std::uint64_t max_steps = 3'000'000;           // expression/statement evaluations
   int max_call_depth = 100;                      // nested macro calls
+  // Hugging Face renders in Jinja2's ImmutableSandboxedEnvironment, where
+  // list.append(), dict.update() and the other mutating methods raise a
+  // SecurityError. True allows them (Jinja2's SandboxedEnvironment).
+  bool allow_mutation = false;
 };
 
 struct RenderOptions {

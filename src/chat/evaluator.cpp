@@ -340,13 +340,14 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
   if (call_depth_ >= limits_.max_call_depth)
     fail("RecursionError: macro calls nested deeper than " +
          std::to_string(limits_.max_call_depth));
-  if (args.pos.size() > m.params.size())
+  if (args.pos.size() > m.params.size() && !m.uses_varargs)
     fail("TypeError: macro '" + m.name + "' takes not more than " +
          std::to_string(m.params.size()) + " argument(s)");
   for (const auto& [k, v] : args.kw) {
     bool known =
         std::any_of(m.params.begin(), m.params.end(), [&](const Param& p) { return p.name == k; });
-    if (!known) fail("TypeError: macro '" + m.name + "' takes no keyword argument '" + k + "'");
+    if (!known && !m.uses_kwargs)
+      fail("TypeError: macro '" + m.name + "' takes no keyword argument '" + k + "'");
   }
   const std::size_t saved_base = base_;
   const std::size_t old_size = frames_.size();
@@ -372,6 +373,20 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
       assign(p.name, v);
     }
     if (caller) assign("caller", *caller);
+    if (m.uses_varargs) {
+      List extra;
+      for (std::size_t k = m.params.size(); k < args.pos.size(); ++k) extra.push_back(args.pos[k]);
+      assign("varargs", list(std::move(extra), Kind::Tuple));
+    }
+    if (m.uses_kwargs) {
+      Value kw = dict();
+      for (const auto& [k, v] : args.kw) {
+        bool known = std::any_of(m.params.begin(), m.params.end(),
+                                 [&](const Param& p) { return p.name == k; });
+        if (!known) kw.dict().set(Value::string(k), v);
+      }
+      assign("kwargs", kw);
+    }
     text = capture(m.body);
   } catch (...) {
     frames_.resize(old_size);

@@ -70,7 +70,12 @@ Value f_default(Interp&, const Value& v, Args& a) {
 }
 
 Value f_string(Interp& in, const Value& v, Args&) { return v.is_string() ? v : in.str(to_str(v)); }
-Value f_safe(Interp&, const Value& v, Args&) { return v; }
+Value f_safe(Interp& in, const Value& v, Args&) {
+  if (v.is_markup()) return v;
+  std::string s = to_str(v);
+  in.charge(s.size());
+  return Value::markup(std::move(s));
+}
 Value f_trim(Interp& in, const Value& v, Args& a) {
   Value chars = a.get(0, "chars");
   std::string c = chars.is_string() ? chars.str() : std::string();
@@ -80,7 +85,17 @@ Value f_upper(Interp& in, const Value& v, Args&) { return in.str(py_upper(to_str
 Value f_lower(Interp& in, const Value& v, Args&) { return in.str(py_lower(to_str(v))); }
 Value f_title(Interp& in, const Value& v, Args&) { return in.str(jinja_title(to_str(v))); }
 Value f_capitalize(Interp& in, const Value& v, Args&) { return in.str(py_capitalize(to_str(v))); }
-Value f_escape(Interp& in, const Value& v, Args&) { return in.str(html_escape(to_str(v))); }
+Value f_escape(Interp& in, const Value& v, Args&) {
+  if (v.is_markup()) return v;
+  std::string s = html_escape(to_str(v));
+  in.charge(s.size());
+  return Value::markup(std::move(s));
+}
+Value f_forceescape(Interp& in, const Value& v, Args&) {
+  std::string s = html_escape(to_str(v));
+  in.charge(s.size());
+  return Value::markup(std::move(s));
+}
 
 Value f_replace(Interp& in, const Value& v, Args& a) {
   std::string s = to_str(v);
@@ -94,6 +109,7 @@ Value f_first(Interp& in, const Value& v, Args&) {
   return l.empty() ? Value::undefined("no first item, sequence was empty") : l.front();
 }
 Value f_last(Interp& in, const Value& v, Args&) {
+  if (v.kind == Kind::Generator) fail("TypeError: 'generator' object is not reversible");
   List l = in.iterate(v);
   return l.empty() ? Value::undefined("no last item, sequence was empty") : l.back();
 }
@@ -295,7 +311,7 @@ Value f_reverse(Interp& in, const Value& v, Args&) {
 // select/reject/selectattr/rejectattr share this: keep items whose (attribute)
 // passes the named test (or is truthy) == keep.
 Value select_impl(Interp& in, const Value& v, Args& a, bool by_attr, bool keep) {
-  if (!truthy(v)) return in.list({});  // Jinja2: `if value:` before iterating
+  if (!truthy(v)) return in.list({}, Kind::Generator);  // Jinja2: `if value:` first
   std::size_t k = 0;
   std::string attr;
   if (by_attr) attr = to_str(a.get(k++, "attribute"));
@@ -309,7 +325,7 @@ Value select_impl(Interp& in, const Value& v, Args& a, bool by_attr, bool keep) 
     bool r = test.is_undefined() ? truthy(subject) : apply_test(in, to_str(test), subject, targs);
     if (r == keep) out.push_back(x);
   }
-  return in.list(std::move(out));
+  return in.list(std::move(out), Kind::Generator);
 }
 Value f_select(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, false, true); }
 Value f_reject(Interp& in, const Value& v, Args& a) { return select_impl(in, v, a, false, false); }
@@ -322,7 +338,7 @@ Value f_rejectattr(Interp& in, const Value& v, Args& a) {
 
 Value f_map(Interp& in, const Value& v, Args& a) {
   List out;
-  if (!truthy(v)) return in.list({});
+  if (!truthy(v)) return in.list({}, Kind::Generator);
   Value attribute = a.get(99, "attribute");
   if (!attribute.is_undefined()) {
     Value dflt = a.get(99, "default");
@@ -330,7 +346,7 @@ Value f_map(Interp& in, const Value& v, Args& a) {
       Value r = attr_path(in, x, to_str(attribute));
       out.push_back(r.is_undefined() && a.has(99, "default") ? dflt : r);
     }
-    return in.list(std::move(out));
+    return in.list(std::move(out), Kind::Generator);
   }
   if (a.pos.empty()) fail("FilterArgumentError: map requires a filter argument");
   std::string name = to_str(a.pos[0]);
@@ -341,7 +357,7 @@ Value f_map(Interp& in, const Value& v, Args& a) {
     fargs.kw = a.kw;
     out.push_back(apply_filter(in, name, x, fargs));
   }
-  return in.list(std::move(out));
+  return in.list(std::move(out), Kind::Generator);
 }
 
 Value f_indent(Interp& in, const Value& v, Args& a) {
@@ -424,7 +440,7 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"capitalize", f_capitalize},
       {"escape", f_escape},
       {"e", f_escape},
-      {"forceescape", f_escape},
+      {"forceescape", f_forceescape},
       {"replace", f_replace},
       {"first", f_first},
       {"last", f_last},

@@ -223,8 +223,15 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
   return in.str(rep(left, fill) + s + rep(pad - left, fill));
 }
 
+[[noreturn]] void unsafe(const char* type, const std::string& m) {
+  fail(std::string("SecurityError: access to attribute '") + m + "' of '" + type +
+       "' object is unsafe.");
+}
+
 Value dict_method(Interp& in, const Value& d, const std::string& m, Args& a) {
   Dict& dict = d.dict();
+  if (!in.limits().allow_mutation && (m == "pop" || m == "setdefault" || m == "update"))
+    unsafe("dict", m);
   if (m == "get") {
     Value* v = dict.find(a.get(0, "key"));
     if (v) return *v;
@@ -276,6 +283,7 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
   List& list = l.list();
   if (l.kind == Kind::Tuple && m != "index" && m != "count")
     fail("AttributeError: 'tuple' object has no attribute '" + m + "'");
+  if (!in.limits().allow_mutation && m != "index" && m != "count" && m != "copy") unsafe("list", m);
   if (m == "append") {
     in.charge(sizeof(Value));
     if (list.size() * sizeof(Value) > in.limits().max_value_bytes)

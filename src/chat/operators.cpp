@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "chat/interp.h"
+#include "chat/strings.h"
 
 namespace hearth::chat::detail {
 
@@ -81,8 +82,16 @@ Value Interp::binary(Op op, const Value& a, const Value& b) {
       if (ints) return Value::integer(add(a.as_int(), b.as_int()));
       if (nums) return Value::number(a.as_double() + b.as_double());
       if (a.is_string() && b.is_string()) {
+        if (a.is_markup() != b.is_markup()) {  // Markup + str escapes the str
+          std::string s =
+              a.is_markup() ? a.str() + html_escape(b.str()) : html_escape(a.str()) + b.str();
+          charge(s.size());
+          return Value::markup(std::move(s));
+        }
         charge(a.str().size() + b.str().size());
-        return Value::string(a.str() + b.str());
+        Value r = Value::string(a.str() + b.str());
+        r.b = a.is_markup();
+        return r;
       }
       if (a.is_list() && a.kind == b.kind) {
         List l = a.list();
@@ -170,6 +179,7 @@ bool Interp::contains(const Value& c, const Value& item) {
       return c.str().find(item.str()) != std::string::npos;
     case Kind::List:
     case Kind::Tuple:
+    case Kind::Generator:
       for (const Value& x : c.list())
         if (equals(x, item)) return true;
       return false;
@@ -187,6 +197,7 @@ List Interp::iterate(const Value& v) {
   switch (v.kind) {
     case Kind::List:
     case Kind::Tuple:
+    case Kind::Generator:
       return v.list();
     case Kind::Dict: {
       List keys;
@@ -357,7 +368,15 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
         s = to_str(v);
       else
         append_repr(s, v);
-      out += s;
+      // Width pads to a number of code points; '-' pads on the right.
+      std::size_t width = 0;
+      for (char ch : spec) {
+        if (ch == '.') break;
+        if (ch >= '0' && ch <= '9') width = width * 10 + static_cast<std::size_t>(ch - '0');
+      }
+      std::size_t len = utf8_length(s);
+      std::string pad(width > len ? width - len : 0, ' ');
+      out += spec.find('-') != std::string::npos ? s + pad : pad + s;
     } else if (conv == 'd' || conv == 'i') {
       if (!v.is_number()) fail("TypeError: %d format: a real number is required");
       std::snprintf(buf, sizeof buf, (spec + "lld").c_str(),

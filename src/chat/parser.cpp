@@ -186,7 +186,11 @@ void Parser::parse_macro(Stmt& s) {
   std::size_t start = i_;
   s.body = parse_body({"endmacro"}, nullptr);
   for (std::size_t k = start; k < i_; ++k)
-    if (t_[k].type == Tok::Name && t_[k].text == "caller") s.uses_caller = true;
+    if (t_[k].type == Tok::Name) {
+      s.uses_caller = s.uses_caller || t_[k].text == "caller";
+      s.uses_varargs = s.uses_varargs || t_[k].text == "varargs";
+      s.uses_kwargs = s.uses_kwargs || t_[k].text == "kwargs";
+    }
   loop_depth_ = saved;
   if (cur().type == Tok::Name) ++i_;  // {% endmacro name %}
   expect_block_end();

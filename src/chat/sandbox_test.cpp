@@ -79,8 +79,21 @@ TEST(Sandbox, DeepAndCyclicStructuresFailCleanly) {
       "{% set ns = namespace(d={}) %}{% for i in range(100000) %}{% set ns.d = {'k': ns.d} %}"
       "{% endfor %}{{ ns.d | tojson }}",
       "nested too deeply");
-  expect_stopped("{% set l = [] %}{% set _ = l.append(l) %}{{ l }}", "nested deeper");
   expect_stopped("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}", "nested deeper");
+}
+
+TEST(Sandbox, MutationIsRefusedUnlessAllowed) {
+  expect_stopped("{% set l = [] %}{% set _ = l.append(1) %}", "unsafe");
+  expect_stopped("{% set d = {} %}{% set _ = d.update({'a': 1}) %}", "unsafe");
+  RenderOptions o;
+  o.limits.allow_mutation = true;
+  EXPECT_EQ(ChatTemplate("{% set l = [1] %}{% set _ = l.append(2) %}{{ l }}{{ l.pop(0) }}{{ l }}")
+                .render(nlohmann::json::object(), o),
+            "[1, 2]1[2]");
+  // A list holding itself: printing it fails cleanly, and freeing it leaks nothing.
+  EXPECT_THROW(ChatTemplate("{% set l = [] %}{% set _ = l.append(l) %}{{ l }}")
+                   .render(nlohmann::json::object(), o),
+               TemplateError);
 }
 
 TEST(Sandbox, DeeplyNestedSourceIsASyntaxError) {

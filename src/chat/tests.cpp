@@ -32,7 +32,8 @@ const std::unordered_map<std::string, TestFn>& table() {
       {"mapping", [](Interp&, const Value& v, Args&) { return v.kind == Kind::Dict; }},
       {"iterable",
        [](Interp&, const Value& v, Args&) {
-         return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined();
+         return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined() ||
+                v.kind == Kind::Generator;
        }},
       {"sequence",
        [](Interp&, const Value& v, Args&) {

@@ -101,6 +101,7 @@ bool truthy(const Value& v) {
     case Kind::Namespace:
       return !v.dict().items.empty();
     case Kind::Callable:
+    case Kind::Generator:
       return true;
   }
   return false;
@@ -240,6 +241,9 @@ void append_str(std::string& out, const Value& v, int depth) {
     case Kind::Callable:
       out += "<function " + v.fn().name + ">";
       return;
+    case Kind::Generator:
+      out += "<generator object>";
+      return;
     default:
       append_repr(out, v, depth);
   }
@@ -334,6 +338,8 @@ const char* type_name(const Value& v) {
       return "Namespace";
     case Kind::Callable:
       return "function";
+    case Kind::Generator:
+      return "generator";
   }
   return "object";
 }

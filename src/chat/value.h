@@ -27,6 +27,7 @@ enum class Kind : std::uint8_t {
   Dict,
   Namespace,  // a Dict whose attributes `set` may assign
   Callable,
+  Generator,  // a List produced lazily in Jinja2 (map, select, ...): iterable only
 };
 
 struct Value;
@@ -70,10 +71,18 @@ struct Value {
   }
   static Value string(std::string s);
   static Value string_ref(std::shared_ptr<const std::string> s);
+  static Value markup(std::string s) {
+    Value v = string(std::move(s));
+    v.b = true;
+    return v;
+  }
 
   bool is_undefined() const { return kind == Kind::Undefined; }
   bool is_none() const { return kind == Kind::None; }
   bool is_string() const { return kind == Kind::String; }
+  // A string marked safe (|safe, |escape): Jinja2's Markup, which HTML-escapes
+  // plain strings added to it with +. The flag lives in `b`.
+  bool is_markup() const { return kind == Kind::String && b; }
   bool is_list() const { return kind == Kind::List || kind == Kind::Tuple; }
   bool is_dict() const { return kind == Kind::Dict || kind == Kind::Namespace; }
   bool is_number() const { return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool; }

@@ -48,14 +48,14 @@ void add_template(CLI::App& app) {
   };
   auto opts = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("template", "Render a chat template (Jinja) to stdout");
-  cmd->add_option("file", opts->file, "the template file (.jinja)")->required();
+  cmd->add_option("file", opts->file, "the template file (.jinja) or a built-in template's name")
+      ->required();
   cmd->add_option("--context", opts->context,
                   "JSON object whose keys are the template's variables (default: one user turn "
                   "\"Hello\", add_generation_prompt=true, bos_token <s>, eos_token </s>)");
   cmd->add_option("--now", opts->now,
                   "the time strftime_now() reads, e.g. 2026-01-15T00:00:00 (default: now, local)");
   cmd->callback([opts] {
-    const std::string source = read_file(opts->file, "template");
     nlohmann::ordered_json context;
     if (opts->context.empty()) {
       context = {{"messages", {{{"role", "user"}, {"content", "Hello"}}}},
@@ -71,10 +71,12 @@ void add_template(CLI::App& app) {
       if (!context.is_object())
         throw std::runtime_error("context '" + opts->context + "' must hold a JSON object");
     }
+    // FILE is a path or the name of a built-in template (chatml, llama3, ...).
     chat::RenderOptions options;
     if (!opts->now.empty()) options.now = parse_now(opts->now);
     std::string out;
     try {
+      const std::string source = chat::resolve_template(opts->file, "");
       out = chat::ChatTemplate(source).render(context, options);
     } catch (const chat::TemplateError& e) {
       std::fprintf(stderr, "hearth: template %s: %s\n", opts->file.c_str(), e.what());

@@ -69,17 +69,17 @@ TEST(TemplateCommand, NowAndNullContext) {
   std::string tmpl =
       write_temp("now.jinja", "{{ strftime_now('%d %B %Y') }}|{{ x }}|{{ x is none }}");
   std::string ctx = write_temp("now.json", R"({"x": null})");
-  Result r = run("template " + quote(tmpl) + " --context " + quote(ctx) +
-                 " --now 2026-01-15T00:00:00");
+  Result r =
+      run("template " + quote(tmpl) + " --context " + quote(ctx) + " --now 2026-01-15T00:00:00");
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, "15 January 2026|None|True");
 }
 
 TEST(TemplateCommand, DefaultContextIsOneUserTurn) {
-  std::string tmpl = write_temp(
-      "default.jinja",
-      "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
-      "{% if add_generation_prompt %}>{% endif %}{{ eos_token }}");
+  std::string tmpl =
+      write_temp("default.jinja",
+                 "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
+                 "{% if add_generation_prompt %}>{% endif %}{{ eos_token }}");
   Result r = run("template " + quote(tmpl));
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, "<s>[user:Hello]></s>");
@@ -99,11 +99,17 @@ TEST(TemplateCommand, SyntaxAndSandboxErrorsExitNonZero) {
   Result syntax = run("template " + quote(write_temp("bad.jinja", "{% if x %}")), true);
   EXPECT_NE(syntax.status, 0);
   EXPECT_NE(syntax.out.find("line 1"), std::string::npos) << syntax.out;
-  Result loop = run(
-      "template " + quote(write_temp("loop.jinja", "{% for x in range(10**9) %}{% endfor %}")),
-      true);
+  Result loop =
+      run("template " + quote(write_temp("loop.jinja", "{% for x in range(10**9) %}{% endfor %}")),
+          true);
   EXPECT_NE(loop.status, 0);
   EXPECT_NE(loop.out.find("Range too big"), std::string::npos) << loop.out;
+}
+
+TEST(TemplateCommand, BuiltinTemplateByName) {
+  Result r = run("template chatml");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(TemplateCommand, BadArgumentsExitNonZero) {
