@@ -32,7 +32,7 @@ struct RunOptions {
   bool json = false;
   bool verbose = false;
   bool truncate = false;
-  int64_t num_predict = -1;
+  int64_t num_predict = 128;  // Ollama's classic num_predict; -1: until the context is full
   int64_t n_ctx = 0;
   int threads = 0;
   int n_probs = 0;
@@ -272,8 +272,20 @@ int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
     }
     g_interrupted = false;
     g_generating = true;
-    const auto r =
-        engine::generate(session, *rt.tokenizer, prompt, generate_options(o), stream_out);
+    // A reply starts at its first visible character (SentencePiece pieces carry a leading space).
+    bool started = false;
+    auto reply_out = [&](std::string_view piece) {
+      if (!started) {
+        const auto first = piece.find_first_not_of(" \t");
+        if (first == std::string_view::npos) return !g_interrupted.load();
+        piece.remove_prefix(first);
+        started = true;
+      }
+      return stream_out(piece);
+    };
+    auto r = engine::generate(session, *rt.tokenizer, prompt, generate_options(o), reply_out);
+    const auto lead = r.text.find_first_not_of(" \t");
+    r.text.erase(0, lead == std::string::npos ? r.text.size() : lead);
     g_generating = false;
     std::printf(r.text.empty() || r.text.back() != '\n' ? "\n\n" : "\n");
     std::fflush(stdout);
@@ -295,7 +307,7 @@ void add_run(CLI::App& app) {
                 "Print one JSON object {text, tokens, prompt_tokens, eval_count, done_reason}");
   cmd->add_flag("--verbose", o->verbose, "Print prompt and generation speed to stderr");
   cmd->add_option("-n,--num-predict", o->num_predict,
-                  "Tokens to generate at most (-1: until the end of the context)");
+                  "Tokens to generate at most (default 128; -1: until the context is full)");
   cmd->add_option("--ctx", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
   cmd->add_option("--temperature", o->sampler.temperature, "Sampling temperature (0: greedy)");
