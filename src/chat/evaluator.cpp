@@ -344,7 +344,9 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
   if (args.pos.size() > m.params.size() && !m.uses_varargs)
     fail("TypeError: macro '" + m.name + "' takes not more than " +
          std::to_string(m.params.size()) + " argument(s)");
-  for (const auto& [k, v] : args.kw) {
+  for (const auto& kw : args.kw) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const auto& k = kw.first;
     bool known =
         std::any_of(m.params.begin(), m.params.end(), [&](const Param& p) { return p.name == k; });
     if (!known && !m.uses_kwargs)

@@ -20,6 +20,8 @@ bool opt_bool(const Value& v, bool dflt) { return v.is_undefined() ? dflt : trut
 std::int64_t opt_int(const Value& v, std::int64_t dflt) {
   if (v.is_undefined() || v.is_none()) return dflt;
   if (!v.is_number()) fail(std::string("TypeError: expected an integer, got ") + type_name(v));
+  if (v.kind == Kind::Float && !(std::fabs(v.f) < 9.2e18))  // NaN too: the cast would be UB
+    fail("OverflowError: cannot convert float " + to_str(v) + " to integer");
   return v.kind == Kind::Float ? static_cast<std::int64_t>(v.f) : v.as_int();
 }
 
@@ -30,7 +32,9 @@ Value attr_path(Interp& in, Value v, const std::string& path) {
     std::size_t dot = path.find('.', start);
     std::string part =
         path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+    // Up to 18 digits fit an int64; longer runs index nothing real, so stay strings.
+    bool digits =
+        !part.empty() && part.size() <= 18 && std::all_of(part.begin(), part.end(), ::isdigit);
     v = in.get_item(v, digits ? Value::integer(std::stoll(part)) : Value::string(part));
     if (dot == std::string::npos) return v;
     if (v.is_undefined()) return v;

@@ -75,7 +75,9 @@ struct JsonWriter {
   void newline(int level) {
     if (indent < 0) return;
     out += '\n';
-    out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(level), ' ');
+    const std::size_t pad = static_cast<std::size_t>(indent) * static_cast<std::size_t>(level);
+    if (pad > in.limits().max_value_bytes) in.charge(out.size() + pad);  // throws: too long
+    out.append(pad, ' ');
   }
 
   void check() {

@@ -258,7 +258,10 @@ ExprPtr Parser::parse_postfix(ExprPtr e) {
         auto n = node(EK::Item);
         n->a = std::move(e);
         n->b = node(EK::Literal);
-        n->b->value = Value::integer(std::stoll(cur().text));
+        errno = 0;
+        const long long index = std::strtoll(cur().text.c_str(), nullptr, 10);
+        if (errno == ERANGE) error("integer too large: " + cur().text);
+        n->b->value = Value::integer(index);
         ++i_;
         e = std::move(n);
       } else {

@@ -16,8 +16,8 @@
 
 #include "cli/commands.h"
 #include "engine/session.h"
+#include "kernels/bandwidth.h"
 #include "kernels/cpu_backend.h"
-#include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "store/resolve.h"
 
@@ -42,41 +42,6 @@ double median(std::vector<double> v) {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Read bandwidth of main memory in GB/s: every thread sums its share of a buffer
-// much larger than the caches; the best of a few passes.
-// (Stands in for kernels/bandwidth.h until that lands.)
-double measure_read_bandwidth(int threads) {
-  constexpr size_t kBytes = size_t{512} << 20;
-  const size_t n = kBytes / sizeof(uint64_t);
-  std::vector<uint64_t> buf(n, 1);
-  kernels::ThreadPool pool(threads);
-  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
-  double best = 0;
-  for (int pass = 0; pass < 4; ++pass) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pool.run([&](int t, int nt) {
-      const size_t b = n * static_cast<size_t>(t) / static_cast<size_t>(nt);
-      const size_t e = n * static_cast<size_t>(t + 1) / static_cast<size_t>(nt);
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      size_t i = b;
-      for (; i + 4 <= e; i += 4) {
-        s0 += buf[i];
-        s1 += buf[i + 1];
-        s2 += buf[i + 2];
-        s3 += buf[i + 3];
-      }
-      for (; i < e; ++i) s0 += buf[i];
-      sums[static_cast<size_t>(t)] = s0 + s1 + s2 + s3;
-    });
-    const double s = seconds_since(t0);
-    uint64_t total = 0;
-    for (uint64_t v : sums) total += v;
-    if (total != n) throw std::logic_error("bandwidth: bad sum");
-    best = std::max(best, static_cast<double>(kBytes) / s / 1e9);
-  }
-  return best;
 }
 
 void run_bench(const BenchOptions& o) {
@@ -113,7 +78,7 @@ void run_bench(const BenchOptions& o) {
   }
   const double pp_tps = median(pp), tg_tps = median(tg);
   const uint64_t bytes = model->bytes_per_token();
-  const double bw = measure_read_bandwidth(backend->threads());
+  const double bw = kernels::measure_read_bandwidth(backend->threads());
   const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
   const std::string file = model->file().path();
 
@@ -143,7 +108,8 @@ void run_bench(const BenchOptions& o) {
   if (o.n_gen > 0)
     std::printf("| tg%-6lld | %12.2f | %15.2f | %9.1f%% |\n", static_cast<long long>(o.n_gen),
                 tg_tps, tg_tps * static_cast<double>(bytes) / 1e9, roofline * 100);
-  std::printf("memory read bandwidth: %.1f GB/s (median of %d repetitions above)\n", bw, o.reps);
+  std::printf("memory read bandwidth %.1f GB/s; tokens/s are medians of %d repetitions\n", bw,
+              o.reps);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ struct RunOptions {
   bool json = false;
   bool verbose = false;
   bool truncate = false;
-  int64_t num_predict = -1;
+  int64_t num_predict = 128;  // Ollama's classic num_predict; -1: until the context is full
   int64_t n_ctx = 0;
   int threads = 0;
   int n_probs = 0;
@@ -68,6 +68,32 @@ bool stream_out(std::string_view piece) {
   std::fwrite(piece.data(), 1, piece.size(), stdout);
   std::fflush(stdout);
   return !g_interrupted.load();
+}
+
+// Generates, streaming to stdout when `stream`; a chat reply starts at its first
+// visible character (SentencePiece pieces carry a leading space), a raw
+// completion keeps it (it is part of the continuation).
+engine::GenerateResult generate_reply(engine::Session& session, const engine::Runtime& rt,
+                                      const std::vector<int32_t>& prompt,
+                                      const engine::GenerateOptions& opts, bool chat, bool stream) {
+  bool started = !chat;
+  auto out = [&](std::string_view piece) {
+    if (!started) {
+      const auto first = piece.find_first_not_of(" \t");
+      if (first == std::string_view::npos) return !g_interrupted.load();
+      piece.remove_prefix(first);
+      started = true;
+    }
+    return stream ? stream_out(piece) : !g_interrupted.load();
+  };
+  g_generating = true;
+  auto r = engine::generate(session, *rt.tokenizer, prompt, opts, out);
+  g_generating = false;
+  if (chat) {
+    const auto lead = r.text.find_first_not_of(" \t");
+    r.text.erase(0, lead == std::string::npos ? r.text.size() : lead);
+  }
+  return r;
 }
 
 // Keeps BOS (when the prompt starts with it) and the last tokens that leave room
@@ -129,7 +155,7 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
   const auto opts = generate_options(o);
   engine::GenerateResult r;
   if (o.json) {
-    r = engine::generate(session, *rt.tokenizer, prompt, opts);
+    r = generate_reply(session, rt, prompt, opts, o.chat, /*stream=*/false);
     nlohmann::json j = {{"text", r.text},
                         {"tokens", r.tokens},
                         {"prompt_tokens", prompt},
@@ -149,9 +175,7 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
     }
     std::printf("%s\n", j.dump().c_str());
   } else {
-    g_generating = true;
-    r = engine::generate(session, *rt.tokenizer, prompt, opts, stream_out);
-    g_generating = false;
+    r = generate_reply(session, rt, prompt, opts, o.chat, /*stream=*/true);
     if (isatty(STDOUT_FILENO) && (r.text.empty() || r.text.back() != '\n')) std::printf("\n");
   }
   std::fflush(stdout);
@@ -224,7 +248,10 @@ int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
   std::string line;
   while (true) {
     if (tty) std::fprintf(stderr, ">>> ");
-    if (!std::getline(std::cin, line)) break;
+    if (!std::getline(std::cin, line)) {
+      if (tty) std::fprintf(stderr, "\n");  // after Ctrl-D, leave the shell a clean line
+      break;
+    }
     if (line.empty()) continue;
     if (line[0] == '/') {
       const auto sp = line.find(' ');
@@ -271,10 +298,7 @@ int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
       continue;
     }
     g_interrupted = false;
-    g_generating = true;
-    const auto r =
-        engine::generate(session, *rt.tokenizer, prompt, generate_options(o), stream_out);
-    g_generating = false;
+    const auto r = generate_reply(session, rt, prompt, generate_options(o), true, true);
     std::printf(r.text.empty() || r.text.back() != '\n' ? "\n\n" : "\n");
     std::fflush(stdout);
     history.push_back({"assistant", r.text});
@@ -295,7 +319,7 @@ void add_run(CLI::App& app) {
                 "Print one JSON object {text, tokens, prompt_tokens, eval_count, done_reason}");
   cmd->add_flag("--verbose", o->verbose, "Print prompt and generation speed to stderr");
   cmd->add_option("-n,--num-predict", o->num_predict,
-                  "Tokens to generate at most (-1: until the end of the context)");
+                  "Tokens to generate at most (default 128; -1: until the context is full)");
   cmd->add_option("--ctx", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
   cmd->add_option("--temperature", o->sampler.temperature, "Sampling temperature (0: greedy)");

@@ -177,6 +177,7 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
          {"vocab_size", m.vocab_size},
          {"rope_freq_base", m.rope_freq_base},
          {"quantization", m.quantization},
+         {"vocab_only", file.tensors().empty()},
          {"tensor_types", m.type_counts},
          {"tokenizer", tokenizer},
          {"chat_template", m.has_chat_template},
@@ -224,16 +225,21 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   std::string types;
   for (const auto& [type, n] : m.type_counts)
     types += (types.empty() ? "" : ", ") + type + ": " + std::to_string(n);
-  row("quantization", (m.quantization.empty() ? "(no tensors)" : m.quantization) +
-                          (types.empty() ? "" : " (tensors " + types + ")"));
+  if (types.empty())
+    row("quantization", "none: a vocabulary-only file (no tensors)");
+  else
+    row("quantization", m.quantization + " (tensors " + types + ")");
   row("file size", human_bytes(m.file_size) + " (" + grouped(m.file_size) + " bytes)");
   std::string tok = m.tokenizer_model.empty() ? "(none)" : m.tokenizer_model;
   tok += ", BOS " + (m.bos_id ? std::to_string(*m.bos_id) : std::string("none"));
   tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
   row("tokenizer", tok);
   row("chat template", m.has_chat_template ? "yes" : "no");
-  std::printf("memory at context %s (batch %s)\n", grouped(mem.context).c_str(),
-              grouped(mem.batch).c_str());
+  const bool beyond = m.context_length && mem.context > m.context_length;
+  std::printf(
+      "memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
+      grouped(mem.batch).c_str(),
+      beyond ? ("; beyond the trained context of " + grouped(m.context_length)).c_str() : "");
   row("weights", human_bytes(mem.weights));
   row("KV cache (f16)", human_bytes(mem.kv_cache));
   row("compute (est.)", human_bytes(mem.compute));

@@ -121,19 +121,23 @@ float dot_q5_1(int64_t n, const void* w, const void* a) {
 
 // Q4_K / Q5_K: four chunks of 64 weights; each chunk's 32 bytes of nibbles
 // hold sub-block 2c (low) and 2c + 1 (high), each with its own 6-bit scale.
-template <bool kFive, typename Block>
-float dot_q45_k(int64_t n, const void* w, const void* a) {
+// T tokens at once (out[t * out_stride]): the weights' scales and nibbles are
+// decoded once for all of them, which is most of the work.
+template <bool kFive, typename Block, int T>
+void dot_q45_k(int64_t n, const void* w, const uint8_t* a, size_t a_stride, float* out,
+               int64_t out_stride) {
   const auto* x = static_cast<const Block*>(w);
-  const auto* y = static_cast<const q::BlockQ8_K*>(a);
+  const q::BlockQ8_K* y[T];
+  for (int t = 0; t < T; ++t) y[t] = reinterpret_cast<const q::BlockQ8_K*>(a + t * a_stride);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
+  __m256 acc[T];
+  float mins[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), mins[t] = 0;
   for (int64_t b = 0; b < n / 256; ++b) {
     int sc[8], mn[8];
     for (int j = 0; j < 8; ++j) decode::k_scale_min(x[b].scales, j, sc[j], mn[j]);
-    int min_sum = 0;
-    for (int j = 0; j < 8; ++j) min_sum += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-    __m256i sumi = _mm256_setzero_si256();
+    __m256i sumi[T];
+    for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
     __m256i hbits = _mm256_setzero_si256();
     if constexpr (kFive) hbits = load256(x[b].qh);
     for (int c = 0; c < 4; ++c) {
@@ -149,18 +153,42 @@ float dot_q45_k(int64_t n, const void* w, const void* a) {
         hi = _mm256_or_si256(
             hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hbits, b1), b1), sixteen));
       }
-      const __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));
-      const __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
-      sumi = _mm256_add_epi32(
-          sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16(static_cast<short>(sc[2 * c]))));
-      sumi = _mm256_add_epi32(
-          sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16(static_cast<short>(sc[2 * c + 1]))));
+      const __m256i slo = _mm256_set1_epi16(static_cast<short>(sc[2 * c]));
+      const __m256i shi = _mm256_set1_epi16(static_cast<short>(sc[2 * c + 1]));
+      for (int t = 0; t < T; ++t) {
+        const __m256i plo = _mm256_maddubs_epi16(lo, load256(y[t][b].qs + 64 * c));
+        const __m256i phi = _mm256_maddubs_epi16(hi, load256(y[t][b].qs + 64 * c + 32));
+        sumi[t] = _mm256_add_epi32(
+            sumi[t], _mm256_add_epi32(_mm256_madd_epi16(plo, slo), _mm256_madd_epi16(phi, shi)));
+      }
     }
-    const float d = y[b].d * half(x[b].d);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(d), acc);
-    mins += y[b].d * half(x[b].dmin) * static_cast<float>(min_sum);
+    const float d = half(x[b].d), dmin = half(x[b].dmin);
+    for (int t = 0; t < T; ++t) {
+      int min_sum = 0;
+      for (int j = 0; j < 8; ++j)
+        min_sum += mn[j] * (y[t][b].bsums[2 * j] + y[t][b].bsums[2 * j + 1]);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_set1_ps(y[t][b].d * d), acc[t]);
+      mins[t] += y[t][b].d * dmin * static_cast<float>(min_sum);
+    }
   }
-  return hsum(acc) - mins;
+  for (int t = 0; t < T; ++t) out[t * out_stride] = hsum(acc[t]) - mins[t];
+}
+
+// Tokens in fours through the T = 4 variant, the rest one at a time.
+template <bool kFive, typename Block>
+void gemm_q45_k(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a,
+                size_t a_row_bytes, int nt, float* y, int64_t y_stride) {
+  const auto* wp = static_cast<const uint8_t*>(w);
+  const auto* ap = static_cast<const uint8_t*>(a);
+  for (int r = 0; r < nr; ++r) {
+    int t = 0;
+    for (; t + 4 <= nt; t += 4)
+      dot_q45_k<kFive, Block, 4>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
+                                 y + t * y_stride + r, y_stride);
+    for (; t < nt; ++t)
+      dot_q45_k<kFive, Block, 1>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
+                                 y + t * y_stride + r, y_stride);
+  }
 }
 
 // Q6_K: unsigned 6-bit q (0..63) times the activations, scaled per 16
@@ -274,9 +302,9 @@ GemmKernel gemm_kernel_avx2(TensorType weight) {
     case TensorType::Q5_1:
       return gemm<dot_q5_1>;
     case TensorType::Q4_K:
-      return gemm<dot_q45_k<false, q::BlockQ4_K>>;
+      return gemm_q45_k<false, q::BlockQ4_K>;
     case TensorType::Q5_K:
-      return gemm<dot_q45_k<true, q::BlockQ5_K>>;
+      return gemm_q45_k<true, q::BlockQ5_K>;
     case TensorType::Q6_K:
       return gemm<dot_q6_k>;
     default:

@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -44,8 +45,8 @@ namespace {
 // Rows handed to one kernel call: enough to amortize the activation loads,
 // few enough that the rows' weights stay in L1/L2 across a token block.
 constexpr int64_t kRowBlock = 16;
-// Tokens per kernel call: their quantized activations (about 1.1 KB per
-// 1024 columns) stay in L2 while a thread sweeps its rows.
+// Tokens per kernel call: the row block's weights stay in L1/L2 while the
+// kernel sweeps them.
 constexpr int64_t kTokenBlock = 64;
 
 // std::vector storage on 64-byte boundaries (aligned vector loads).
@@ -83,7 +84,7 @@ struct WeightMatrix::Impl {
   TensorType act = TensorType::F32;
   size_t w_row_bytes = 0;
   size_t a_row_bytes = 0;
-  // Q4_0/Q8_0 on AVX-512: a row-interleaved copy (repack.h says why).
+  // Q4_0/Q8_0/Q4_K on AVX-512: a row-interleaved copy (repack.h says why).
   PackedBuffer packed;
   PackedLayout layout;
 };
@@ -138,17 +139,18 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
       quantize_activations(im.act, x + t * cols, act + t * im.a_row_bytes, cols, im.level);
   });
 
-  // Rows split over the threads in kRowBlock multiples; each thread sweeps
-  // token blocks outermost so a block's activations stay in cache.
+  // Threads take blocks of kRowBlock rows (all tokens) from a shared counter,
+  // so a thread slowed by a neighbour on a shared machine does not hold the
+  // others up at the end of the call.
   const auto* w = static_cast<const uint8_t*>(data_);
   const int64_t row_blocks = (rows_ + kRowBlock - 1) / kRowBlock;
-  pool.run([&](int thread, int n_threads) {
-    const int64_t b0 = row_blocks * thread / n_threads, b1 = row_blocks * (thread + 1) / n_threads;
-    const int64_t r_begin = b0 * kRowBlock, r_end = std::min(rows_, b1 * kRowBlock);
-    for (int64_t t = 0; t < n_tokens; t += kTokenBlock) {
-      const int nt = static_cast<int>(std::min(kTokenBlock, n_tokens - t));
-      for (int64_t r = r_begin; r < r_end; r += kRowBlock) {
-        const int nr = static_cast<int>(std::min(kRowBlock, r_end - r));
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t blk; (blk = next.fetch_add(1, std::memory_order_relaxed)) < row_blocks;) {
+      const int64_t r = blk * kRowBlock;
+      const int nr = static_cast<int>(std::min(kRowBlock, rows_ - r));
+      for (int64_t t = 0; t < n_tokens; t += kTokenBlock) {
+        const int nt = static_cast<int>(std::min(kTokenBlock, n_tokens - t));
         im.kernel(cols, w + r * im.w_row_bytes, im.w_row_bytes, nr, act + t * im.a_row_bytes,
                   im.a_row_bytes, nt, y + t * rows_ + r, rows_);
       }
@@ -159,22 +161,33 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
 void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
                                    ThreadPool& pool) const {
   const Impl& im = *impl_;
-  const size_t stride = packed_activation_stride(cols_);
+  const bool k_type = im.layout.type == TensorType::Q4_K;
+  const size_t stride =
+      k_type ? packed_q8k_activation_stride(cols_) : packed_activation_stride(cols_);
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
   if (act_buffer.size() < stride * n_tokens) act_buffer.resize(stride * n_tokens);
   uint8_t* act = act_buffer.data();
   pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+    for (int64_t t = t0; t < t1; ++t) {
+      if (k_type)
+        prepare_packed_activations_q8k(x + t * cols_, cols_, act + t * stride);
+      else
+        prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+    }
   });
-  // Row groups split evenly; in pairs for the 2-group GEMM tiles.
-  const int64_t unit = n_tokens == 1 ? 1 : 2;
-  const int64_t units = (im.layout.groups + unit - 1) / unit;
-  pool.run([&](int thread, int n_threads) {
-    const int64_t g0 = std::min(im.layout.groups, units * thread / n_threads * unit);
-    const int64_t g1 = std::min(im.layout.groups, units * (thread + 1) / n_threads * unit);
-    if (g0 < g1)
-      gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+  // Threads take chunks of row groups (all tokens) from a shared counter: 4
+  // groups (64 rows) for a vector, 2 (one pair of the 2 x 6 tiles) for a GEMM.
+  const int64_t chunk = n_tokens == 1 ? 4 : 2;
+  const int64_t chunks = (im.layout.groups + chunk - 1) / chunk;
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t g0 = c * chunk, g1 = std::min(im.layout.groups, g0 + chunk);
+      if (k_type)
+        gemm_packed_q4k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      else
+        gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+    }
   });
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/block_decode.h"
 #include "quant/blocks.h"
 
 namespace hearth::kernels {
@@ -13,11 +14,56 @@ using gguf::TensorType;
 
 void FreeDeleter::operator()(void* p) const { std::free(p); }
 
-bool can_pack(TensorType type) { return type == TensorType::Q4_0 || type == TensorType::Q8_0; }
+bool can_pack(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
+}
+
+namespace {
+
+void pack_q4_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int64_t rows,
+               uint8_t* out) {
+  const int64_t nb = l.blocks;
+  for (int64_t g = 0; g < l.groups; ++g) {
+    uint8_t* quants = out + g * l.group_bytes;
+    uint8_t* sc = quants + nb * l.quant_bytes_per_block;
+    uint8_t* mn = sc + nb * 8 * kPackRows;
+    auto* d = reinterpret_cast<uint16_t*>(mn + nb * 8 * kPackRows);
+    uint16_t* dmin = d + nb * kPackRows;
+    for (int i = 0; i < kPackRows; ++i) {
+      const int64_t r = g * kPackRows + i;
+      if (r >= rows) break;
+      for (int64_t b = 0; b < nb; ++b) {
+        q::BlockQ4_K blk;
+        std::memcpy(&blk, src + r * row_bytes + b * sizeof blk, sizeof blk);
+        d[b * kPackRows + i] = blk.d;
+        dmin[b * kPackRows + i] = blk.dmin;
+        for (int j = 0; j < 8; ++j) {
+          int s, m;
+          decode::k_scale_min(blk.scales, j, s, m);
+          sc[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(s);
+          mn[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(m);
+        }
+        uint8_t* dst = quants + b * l.quant_bytes_per_block;
+        for (int c = 0; c < 4; ++c)
+          for (int L = 0; L < 8; ++L)
+            std::memcpy(dst + ((c * 8 + L) * kPackRows + i) * 4, blk.qs + 32 * c + 4 * L, 4);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
   PackedLayout l;
+  l.type = type;
   l.groups = (rows + kPackRows - 1) / kPackRows;
+  if (type == TensorType::Q4_K) {
+    l.blocks = cols / q::kQK_K;
+    l.quant_bytes_per_block = 16 * 128;
+    l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * 8 * kPackRows + 2 * 2 * kPackRows);
+    return l;
+  }
   l.blocks = cols / q::kQK;
   l.quant_bytes_per_block = type == TensorType::Q4_0 ? 256 : 512;
   l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * kPackRows);
@@ -34,6 +80,10 @@ PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t 
   std::memset(out.get(), 0, total);
   const size_t row_bytes = gguf::row_bytes(type, cols);
   const auto* src = static_cast<const uint8_t*>(data);
+  if (type == TensorType::Q4_K) {
+    pack_q4_k(l, src, row_bytes, rows, out.get());
+    return out;
+  }
   for (int64_t g = 0; g < l.groups; ++g) {
     uint8_t* quants = out.get() + g * l.group_bytes;
     auto* scales = reinterpret_cast<uint16_t*>(quants + l.blocks * l.quant_bytes_per_block);

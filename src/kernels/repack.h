@@ -1,4 +1,5 @@
-// Row-interleaved copies of Q4_0 and Q8_0 weights for the AVX-512 VNNI kernels.
+// Row-interleaved copies of Q4_0, Q8_0 and Q4_K weights for the AVX-512 VNNI
+// kernels.
 // Internal to kernels.
 //
 // Why a copy pays for itself: in GGUF order a 32-weight block is 18 (Q4_0) or
@@ -28,11 +29,18 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //           high nibbles: weights 16+4L..16+4L+3), values q in 0..15, x = (q-8)d
 //     Q8_0: weights 4L..4L+3 as unsigned q + 128, x = ((q+128) - 128) d
 //   scales: [blocks][16 rows] fp16
+// Q4_K ("blocks" are 256-weight super-blocks):
+//   quants: [blocks][c = 0..3][L = 0..7][16 rows][4 bytes]: the row's bytes
+//           qs[32c + 4L..+3]; low nibbles are weights 4L.. of sub-block 2c,
+//           high nibbles of sub-block 2c + 1 (q in 0..15, no offset)
+//   then sc: [blocks][8 sub-blocks][16 rows] u8, mn: the same, d: [blocks][16]
+//   fp16, dmin: [blocks][16] fp16; x = d sc q - dmin mn per 32 weights.
 struct PackedLayout {
+  gguf::TensorType type = gguf::TensorType::Q4_0;
   int64_t groups = 0, blocks = 0;
-  size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0) or 512 (Q8_0)
+  size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K)
   size_t group_bytes = 0;            // quants then scales of one row group
-  int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d
+  int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K)
 };
 
 struct FreeDeleter {
@@ -40,7 +48,7 @@ struct FreeDeleter {
 };
 using PackedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
 
-// Whether `type` has a packed layout (Q4_0, Q8_0).
+// Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K).
 bool can_pack(gguf::TensorType type);
 PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols);
 // 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.

@@ -183,7 +183,7 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < n_threads; ++i) pool.emplace_back(work);
   if (options.progress) {
-    // The calling thread reports progress while the pool works.
+    // A reporter thread redraws the line while this thread works with the pool.
     std::atomic<bool> finished{false};
     std::thread reporter([&] {
       while (!finished) {

@@ -1,12 +1,15 @@
 // Logits -> next token, the way llama.cpp's default chain does it: repetition
 // penalties, then top-k, typical, top-p, min-p, temperature, and a seeded draw.
-// Greedy (argmax, lowest id on ties) when temperature <= 0.
+// Greedy (argmax, lowest id on ties) when temperature <= 0. The module's whole
+// contract is this header: it also brings StopStrings (stop_strings.h).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <random>
 #include <span>
+
+#include "sampling/stop_strings.h"
 
 namespace hearth::sampling {
 

@@ -1,368 +1,11 @@
+// The matcher of the regex engine: backtracking with continuations, and the
+// split that llama.cpp's unicode_regex_split_stl performs with std::regex.
 #include "tokenizer/regex.h"
 
-#include <stdexcept>
-
-#include "tokenizer/unicode.h"
+#include "tokenizer/regex_node.h"
 
 namespace hearth::tokenizer {
 
-namespace {
-
-// Code points as the matcher sees them (see the header): in collapsed mode a
-// non-ASCII non-space code point becomes kCategoryKey | its category bit.
-constexpr uint32_t kCategoryKey = 0x200000;
-constexpr uint32_t kVerticalTab = 0x0B;
-
-bool ascii_space(uint32_t k) { return k == ' ' || (k >= 0x09 && k <= 0x0D); }
-bool ascii_digit(uint32_t k) { return k >= '0' && k <= '9'; }
-bool ascii_word(uint32_t k) {
-  return ascii_digit(k) || (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z') || k == '_';
-}
-
-// llama.cpp's ASCII members of each class in collapsed patterns.
-bool ascii_in_category(uint32_t k, uint16_t cat) {
-  switch (cat) {
-    case unicode::kNumber:
-      return ascii_digit(k);
-    case unicode::kLetter:
-      return (k >= 'A' && k <= 'Z') || (k >= 'a' && k <= 'z');
-    case unicode::kPunctuation:
-      return (k >= 0x21 && k <= 0x23) || (k >= 0x25 && k <= 0x2A) || (k >= 0x2C && k <= 0x2F) ||
-             k == 0x3A || k == 0x3B || k == 0x3F || k == 0x40 || (k >= 0x5B && k <= 0x5D) ||
-             k == 0x5F || k == 0x7B || k == 0x7D;
-    case unicode::kSymbol:
-      return k == 0x24 || k == 0x2B || (k >= 0x3C && k <= 0x3E) || k == 0x5E || k == 0x60 ||
-             k == 0x7C;
-    default:  // \p{M}: no ASCII members
-      return false;
-  }
-}
-
-}  // namespace
-
-struct ClassItem {
-  enum Type { Range, Space, NotSpace, Digit, NotDigit, Word, NotWord, Category };
-  Type type = Range;
-  uint32_t lo = 0, hi = 0;
-  uint16_t cat = 0;
-
-  bool matches(uint32_t k) const {
-    switch (type) {
-      case Range:
-        return k >= lo && k <= hi;
-      case Space:
-        return ascii_space(k);
-      case NotSpace:
-        return !ascii_space(k);
-      case Digit:
-        return ascii_digit(k);
-      case NotDigit:
-        return !ascii_digit(k);
-      case Word:
-        return ascii_word(k);
-      case NotWord:
-        return !ascii_word(k);
-      case Category:
-        return k >= kCategoryKey ? (k & 0xFF) == cat : ascii_in_category(k, cat);
-    }
-    return false;
-  }
-};
-
-struct RegexNode {
-  enum Kind { Class, Seq, Alt, Repeat, Look, Bol, Eol, WordBoundary, NotWordBoundary };
-  Kind kind = Seq;
-  std::vector<RegexNode*> kids;
-  std::vector<ClassItem> items;  // Class
-  bool negate = false;           // Class: [^..]; Look: (?!..)
-  bool dot = false;              // Class: '.'
-  int min = 0, max = -1;         // Repeat; max -1 = unbounded
-  bool greedy = true;
-  bool single = false;  // consumes exactly one code point, decided by that one alone
-
-  bool class_matches(uint32_t k) const {
-    if (dot) return k != '\n' && k != '\r';
-    bool in = false;
-    for (const auto& it : items) {
-      if (it.matches(k)) {
-        in = true;
-        break;
-      }
-    }
-    return in != negate;
-  }
-};
-
-class RegexParser {
- public:
-  RegexParser(Regex& re) : re_(re), p_(unicode::decode(re.pattern_)) {}
-
-  RegexNode* parse() {
-    RegexNode* n = alternation();
-    if (i_ != p_.size()) fail("unexpected ')'");
-    return n;
-  }
-
-  void fail(const std::string& what) const {
-    throw std::runtime_error("pre-tokenizer regex '" + re_.pattern_ + "': " + what +
-                             " at code point " + std::to_string(i_));
-  }
-
- private:
-  RegexNode* make(RegexNode::Kind k) {
-    re_.nodes_.push_back(std::make_unique<RegexNode>());
-    re_.nodes_.back()->kind = k;
-    return re_.nodes_.back().get();
-  }
-  bool more() const { return i_ < p_.size(); }
-  uint32_t peek() const { return p_[i_]; }
-  uint32_t next() {
-    if (!more()) fail("unexpected end");
-    return p_[i_++];
-  }
-
-  RegexNode* alternation() {
-    RegexNode* first = sequence();
-    if (!more() || peek() != '|') return first;
-    RegexNode* alt = make(RegexNode::Alt);
-    alt->kids.push_back(first);
-    while (more() && peek() == '|') {
-      ++i_;
-      alt->kids.push_back(sequence());
-    }
-    alt->single = true;
-    for (auto* k : alt->kids) alt->single = alt->single && k->single;
-    return alt;
-  }
-
-  RegexNode* sequence() {
-    RegexNode* seq = make(RegexNode::Seq);
-    while (more() && peek() != '|' && peek() != ')') seq->kids.push_back(quantified());
-    // Single when it is lookaheads over single nodes followed by one single node.
-    if (!seq->kids.empty() && seq->kids.back()->single) {
-      bool ok = true;
-      for (size_t j = 0; j + 1 < seq->kids.size(); ++j) {
-        const RegexNode* k = seq->kids[j];
-        ok = ok && k->kind == RegexNode::Look && k->kids[0]->single;
-      }
-      seq->single = ok;
-    }
-    if (seq->kids.size() == 1) return seq->kids[0];
-    return seq;
-  }
-
-  RegexNode* quantified() {
-    RegexNode* atom_node = atom();
-    while (more()) {
-      int lo = 0, hi = -1;
-      const uint32_t c = peek();
-      if (c == '*') {
-        ++i_;
-      } else if (c == '+') {
-        lo = 1;
-        ++i_;
-      } else if (c == '?') {
-        hi = 1;
-        ++i_;
-      } else if (c == '{' && i_ + 1 < p_.size() && ascii_digit(p_[i_ + 1])) {
-        ++i_;
-        lo = number();
-        hi = lo;
-        if (more() && peek() == ',') {
-          ++i_;
-          hi = (more() && ascii_digit(peek())) ? number() : -1;
-        }
-        if (next() != '}') fail("expected '}'");
-        if (hi >= 0 && hi < lo) fail("bad repeat bounds");
-      } else {
-        break;
-      }
-      RegexNode* rep = make(RegexNode::Repeat);
-      rep->kids.push_back(atom_node);
-      rep->min = lo;
-      rep->max = hi;
-      if (more() && peek() == '?') {
-        rep->greedy = false;
-        ++i_;
-      }
-      atom_node = rep;
-    }
-    return atom_node;
-  }
-
-  int number() {
-    int v = 0;
-    while (more() && ascii_digit(peek())) {
-      v = v * 10 + static_cast<int>(next() - '0');
-      if (v > 100000) fail("repeat count too large");
-    }
-    return v;
-  }
-
-  RegexNode* atom() {
-    const uint32_t c = next();
-    if (c == '(') {
-      RegexNode* n = nullptr;
-      if (more() && peek() == '?') {
-        ++i_;
-        const uint32_t t = next();
-        if (t == ':') {
-          n = alternation();
-        } else if (t == '=' || t == '!') {
-          n = make(RegexNode::Look);
-          n->negate = t == '!';
-          n->kids.push_back(alternation());
-        } else {
-          fail("unsupported group '(?'");
-        }
-      } else {
-        n = alternation();  // capturing groups are only grouping here
-      }
-      if (next() != ')') fail("expected ')'");
-      return n;
-    }
-    if (c == '[') return char_class();
-    if (c == '^') return make(RegexNode::Bol);
-    if (c == '$') return make(RegexNode::Eol);
-    if (c == '.') {
-      RegexNode* n = make(RegexNode::Class);
-      n->dot = true;
-      n->single = true;
-      return n;
-    }
-    if (c == '*' || c == '+' || c == '?') fail("nothing to repeat");
-    RegexNode* n = make(RegexNode::Class);
-    n->single = true;
-    if (c == '\\') {
-      const uint32_t e = peek();
-      if (e == 'b' || e == 'B') {
-        ++i_;
-        n->kind = e == 'b' ? RegexNode::WordBoundary : RegexNode::NotWordBoundary;
-        n->single = false;
-        return n;
-      }
-      n->items.push_back(escape());
-      return n;
-    }
-    n->items.push_back(literal(c));
-    return n;
-  }
-
-  ClassItem literal(uint32_t c) {
-    if (re_.collapsed_ && c >= 0x80) {
-      fail("non-ASCII character in a pattern with \\p classes");
-    }
-    ClassItem it;
-    it.lo = it.hi = c;
-    return it;
-  }
-
-  // After a backslash.
-  ClassItem escape() {
-    const uint32_t e = next();
-    ClassItem it;
-    switch (e) {
-      case 's':
-        it.type = ClassItem::Space;
-        return it;
-      case 'S':
-        it.type = ClassItem::NotSpace;
-        return it;
-      case 'd':
-        it.type = ClassItem::Digit;
-        return it;
-      case 'D':
-        it.type = ClassItem::NotDigit;
-        return it;
-      case 'w':
-        it.type = ClassItem::Word;
-        return it;
-      case 'W':
-        it.type = ClassItem::NotWord;
-        return it;
-      case 'n':
-        return literal('\n');
-      case 'r':
-        return literal('\r');
-      case 't':
-        return literal('\t');
-      case 'f':
-        return literal('\f');
-      case 'v':
-        return literal('\v');
-      case 'p':
-        return category();
-      case 'x': {
-        uint32_t v = 0;
-        for (int j = 0; j < 2; ++j) {
-          const uint32_t h = next();
-          v = v * 16 + (ascii_digit(h) ? h - '0' : (h | 0x20) - 'a' + 10);
-        }
-        return literal(v);
-      }
-      default:
-        if (ascii_word(e)) fail("unsupported escape");
-        return literal(e);  // \\ \- \[ \$ and the like
-    }
-  }
-
-  ClassItem category() {
-    if (next() != '{') fail("expected '{' after \\p");
-    std::string name;
-    while (more() && peek() != '}') name.push_back(static_cast<char>(next()));
-    next();
-    ClassItem it;
-    it.type = ClassItem::Category;
-    if (name == "N") {
-      it.cat = unicode::kNumber;
-    } else if (name == "L" || name == "Lu" || name == "Ll" || name == "Lt" || name == "Lm" ||
-               name == "Lo") {
-      it.cat = unicode::kLetter;  // llama.cpp folds the letter subclasses into \p{L}
-    } else if (name == "P") {
-      it.cat = unicode::kPunctuation;
-    } else if (name == "S") {
-      it.cat = unicode::kSymbol;
-    } else if (name == "M") {
-      it.cat = unicode::kMark;
-    } else {
-      fail("unsupported class \\p{" + name + "}");
-    }
-    return it;
-  }
-
-  RegexNode* char_class() {
-    RegexNode* n = make(RegexNode::Class);
-    n->single = true;
-    if (more() && peek() == '^') {
-      n->negate = true;
-      ++i_;
-    }
-    bool first = true;
-    while (true) {
-      if (!more()) fail("unterminated '['");
-      uint32_t c = next();
-      if (c == ']' && !first) break;
-      first = false;
-      ClassItem lo = c == '\\' ? escape() : literal(c);
-      if (lo.type == ClassItem::Range && more() && peek() == '-' && i_ + 1 < p_.size() &&
-          p_[i_ + 1] != ']') {
-        ++i_;
-        const uint32_t c2 = next();
-        const ClassItem hi = c2 == '\\' ? escape() : literal(c2);
-        if (hi.type != ClassItem::Range || hi.lo < lo.lo) fail("bad range in '[..]'");
-        lo.hi = hi.lo;
-      }
-      n->items.push_back(lo);
-    }
-    return n;
-  }
-
-  Regex& re_;
-  std::vector<uint32_t> p_;
-  size_t i_ = 0;
-};
-
-// A continuation: what to match after a node, given where it ended.
 struct Cont {
   bool (*fn)(const void*, size_t);
   const void* ctx;
@@ -377,6 +20,13 @@ class RegexMatcher {
  public:
   RegexMatcher(const std::vector<uint32_t>& keys, size_t begin, size_t end)
       : k_(keys), begin_(begin), end_(end) {}
+
+  // How many code points from `pos` on match the one-code-point node `n`.
+  size_t run(const RegexNode* n, size_t pos) const {
+    size_t r = 0;
+    while (single(n, pos + r)) ++r;
+    return r;
+  }
 
   // The end of the match starting exactly at `pos`, or -1.
   long match_at(const RegexNode* root, size_t pos, bool non_empty) const {
@@ -485,10 +135,39 @@ class RegexMatcher {
   size_t begin_, end_;
 };
 
+namespace {
+
+// Adds to `out` the classes one of which the first code point of a match of
+// `n` must satisfy; returns whether `n` can match without consuming any.
+bool first_classes(const RegexNode* n, std::vector<const RegexNode*>& out) {
+  switch (n->kind) {
+    case RegexNode::Class:
+      out.push_back(n);
+      return false;
+    case RegexNode::Seq:
+      for (const RegexNode* k : n->kids)
+        if (!first_classes(k, out)) return false;
+      return true;
+    case RegexNode::Alt: {
+      bool nullable = false;
+      for (const RegexNode* k : n->kids) nullable = first_classes(k, out) || nullable;
+      return nullable;
+    }
+    case RegexNode::Repeat:
+      return first_classes(n->kids[0], out) || n->min == 0;
+    default:  // lookaheads and anchors consume nothing
+      return true;
+  }
+}
+
+}  // namespace
+
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   collapsed_ = pattern.find("\\p{") != std::string::npos;
-  RegexParser parser(*this);
-  root_ = parser.parse();
+  root_ = parse_regex(*this);
+  for (auto& n : nodes_)
+    if (n->kind == RegexNode::Class) n->prepare();
+  first_known_ = !first_classes(root_, first_);
 }
 
 Regex::~Regex() = default;
@@ -508,6 +187,31 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
       keys[i] = kVerticalTab;
     } else {
       keys[i] = collapsed_ ? (kCategoryKey | (f & unicode::kCategoryMask)) : cp;
+    }
+  }
+
+  // When the pattern starts with an unbounded greedy repeat of a one-code-
+  // point class (\s+$ and the like), a failed attempt at `at` has tried the
+  // rest of the pattern at every end of the run it began; attempts inside
+  // the same run would try a subset of those ends, so they are skipped.
+  // This keeps long runs (100k spaces) linear instead of quadratic.
+  const RegexNode* lead = root_;
+  if (lead->kind == RegexNode::Seq && !lead->kids.empty()) lead = lead->kids[0];
+  const bool skip_runs =
+      lead->kind == RegexNode::Repeat && lead->kids[0]->single && lead->max < 0 && lead->greedy;
+
+  // can_start[i]: keys[i] may begin a match (all true when unknown).
+  std::vector<uint8_t> can_start(keys.size(), 1);
+  if (first_known_) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      bool any = false;
+      for (const RegexNode* c : first_) {
+        if (c->class_matches(keys[i])) {
+          any = true;
+          break;
+        }
+      }
+      can_start[i] = any;
     }
   }
 
@@ -531,9 +235,20 @@ std::vector<size_t> Regex::split(std::span<const uint32_t> cps,
           continue;
         }
       } else {
-        for (at = pos; at <= end; ++at) {
+        for (at = pos; at <= end;) {
+          if (first_known_ && (at == end || !can_start[at])) {
+            ++at;  // no match can begin here
+            continue;
+          }
           found = matcher.match_at(root_, at, false);
           if (found >= 0) break;
+          if (skip_runs) {
+            const size_t r = matcher.run(lead->kids[0], at);
+            const size_t lo = static_cast<size_t>(lead->min);
+            at += r >= lo ? r - lo + 1 : r + 1;
+          } else {
+            ++at;
+          }
         }
         if (found < 0) break;
       }

@@ -41,8 +41,11 @@ class Regex {
   bool collapsed_ = false;
   std::vector<std::unique_ptr<RegexNode>> nodes_;  // owns every node
   RegexNode* root_ = nullptr;
+  // Code points that can begin a match (empty when a match can be empty,
+  // then every position is tried): lets the search skip positions cheaply.
+  std::vector<const RegexNode*> first_;
+  bool first_known_ = false;
   friend class RegexParser;
-  friend class RegexMatcher;
 };
 
 }  // namespace hearth::tokenizer

@@ -61,6 +61,20 @@ TEST(Regex, UnicodeClassesCollapseToCategories) {
   EXPECT_EQ(pieces("\\p{N}+", "x\xD9\xA3\xD9\xA4y"), (V{"x", "\xD9\xA3\xD9\xA4", "y"}));
 }
 
+TEST(Regex, LongRunsStayLinear) {
+  // 200k spaces and a digit: \s+$ never matches; a naive search is quadratic.
+  const std::vector<uint32_t> cps = [] {
+    std::vector<uint32_t> v(200000, ' ');
+    v.push_back('5');
+    return v;
+  }();
+  EXPECT_EQ(Regex("\\s+$").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(Regex("\\s+[0-9]").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(Regex("\\s+5$").split(cps, {cps.size()}), (std::vector<size_t>{cps.size()}));
+  EXPECT_EQ(pieces("\\s+$", "a  b  "), (V{"a  b", "  "}));
+  EXPECT_EQ(pieces("x*y", "xxaxxy"), (V{"xxa", "xxy"}));
+}
+
 TEST(Regex, BadPatternsAreRefused) {
   EXPECT_THROW(Regex("(a"), std::runtime_error);
   EXPECT_THROW(Regex("[z-a]"), std::runtime_error);
@@ -168,6 +182,37 @@ TEST(PreTokenizers, DigitGroupingPerFamily) {
   EXPECT_EQ(PreTokenizer::for_name("starcoder").split(cps), (std::vector<size_t>(7, 1)));
   EXPECT_EQ(PreTokenizer::for_name("gpt-4o").split(cps), (std::vector<size_t>{3, 3, 1}));
   EXPECT_EQ(PreTokenizer::for_name("gpt-2").split(cps), (std::vector<size_t>{7}));
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
+
+namespace hearth::tokenizer {
+namespace {
+
+std::vector<std::string> pre_pieces(const std::string& pre, const std::string& text) {
+  const auto cps = unicode::decode(text);
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (const size_t n : PreTokenizer::for_name(pre).split(cps)) {
+    std::string s;
+    for (size_t i = at; i < at + n; ++i) unicode::append_utf8(s, cps[i]);
+    out.push_back(s);
+    at += n;
+  }
+  return out;
+}
+
+TEST(PreTokenizers, Gpt4oCaseRunsAndContractions) {
+  // Worked by hand from the pattern: an upper-case run takes a contraction,
+  // a capitalised word ends where the next capital starts, digits go by three.
+  EXPECT_EQ(pre_pieces("gpt-4o", "Hello WORLD's 123456 HelloWorld"),
+            (std::vector<std::string>{"Hello", " WORLD's", " ", "123", "456", " Hello", "World"}));
+}
+
+TEST(PreTokenizers, DeepseekCoderSplitsNewlinesAndDigits) {
+  EXPECT_EQ(pre_pieces("deepseek-coder", "ab\n12 (x)"),
+            (std::vector<std::string>{"ab", "\n", "1", "2", " (", "x", ")"}));
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "gguf/writer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
@@ -255,6 +257,67 @@ TEST(Spm, CutRunsGiveTheSameIdsAsOneWholeRun) {
   encode_spm(*v, text, whole, true);
   EXPECT_EQ(fast, whole);
   EXPECT_GT(fast.size(), 400u);
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
+
+namespace hearth::tokenizer {
+namespace {
+
+// Arbitrary bytes (invalid UTF-8 included) never break encoding. Valid
+// UTF-8 comes back exactly from SPM's byte fallback (U+2581, SentencePiece's
+// space mark, is left out: it decodes to a space; after an invalid lead byte
+// llama.cpp's SPM keeps the mark's bytes, so invalid text is not lossless).
+TEST(Robustness, RandomBytesAndText) {
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> byte(0, 255), len(0, 64);
+  std::uniform_int_distribution<uint32_t> cp(1, 0x10FFFF);
+  for (const char* name : {"llama-spm", "gpt-2", "falcon", "deepseek-llm"}) {
+    auto l = load(name);
+    for (int round = 0; round < 200; ++round) {
+      std::string bytes, text;
+      const int n = len(rng);
+      for (int i = 0; i < n; ++i) {
+        bytes.push_back(static_cast<char>(byte(rng)));
+        uint32_t c = cp(rng);
+        if (round % 2) c &= 0x7FF;  // mostly ASCII and two-byte characters
+        if (c == 0x2581 || (c >= 0xD800 && c <= 0xDFFF) || c == 0) c = 'x';
+        unicode::append_utf8(text, c);
+      }
+      for (const bool special : {false, true}) {
+        for (const std::string* s : {&bytes, &text}) {
+          const auto ids = l.tok->encode(*s, true, special);
+          for (const int32_t id : ids) ASSERT_TRUE(id >= 0 && id < l.tok->n_vocab()) << name;
+        }
+      }
+      if (std::string(name) == "llama-spm" || std::string(name) == "deepseek-llm") {
+        const auto ids = l.tok->encode(text, false, false);
+        ASSERT_EQ(l.tok->decode(ids), text) << name << " round " << round;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth::tokenizer
+
+namespace hearth::tokenizer {
+namespace {
+
+TEST(Ids, EndOfTurnTokensFoundByText) {
+  // Llama 3 style: no eot key; both <|end_of_text|> and <|eot_id|> end generation,
+  // and <|eot_id|> is the end-of-turn token.
+  const auto bytes = tiny_bpe("llama-bpe", {"a", "b", "<|end_of_text|>", "<|eot_id|>", "<|x|>"},
+                              {"a b"}, {1, 1, 3, 3, 3});
+  auto f = gguf::GgufFile::parse(bytes, "tiny.gguf");
+  auto t = Tokenizer::from_gguf(*f);
+  EXPECT_EQ(t->eot(), 3);
+  EXPECT_TRUE(t->is_eog(2));
+  EXPECT_TRUE(t->is_eog(3));
+  EXPECT_FALSE(t->is_eog(4));
+  EXPECT_TRUE(t->add_bos_default() == (t->bos() >= 0));  // llama-bpe asks for BOS when it has one
+  EXPECT_EQ(t->encode("<|eot_id|>ab", false, true), (std::vector<int32_t>{3, 0, 1}));
 }
 
 }  // namespace

@@ -162,30 +162,26 @@ void read_special_ids(Vocab& v, const gguf::GgufFile& f) {
   v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token", v.add_eos);
 
   // Text rules: find EOT/EOM/FIM tokens the converter did not name, and make
-  // sure they are control tokens (llama.cpp does the same).
-  for (int32_t id = 0; id < v.n(); ++id) {
-    const std::string& t = v.text[id];
-    if (v.eot < 0 && one_of(t, kEotTexts)) {
-      v.eot = id;
-      mark_control(v, id);
+  // sure they are control tokens (llama.cpp does the same). llama.cpp takes
+  // the first match in hash-map order; hearth prefers the lists' order, so a
+  // vocabulary with both <|eot_id|> and <|end_of_text|> gets <|eot_id|>.
+  auto by_text = [&](int32_t& slot, const auto& list) {
+    if (slot >= 0) return;
+    for (const char* t : list) {
+      const int32_t id = v.index.find(t);
+      if (id >= 0) {
+        slot = id;
+        mark_control(v, id);
+        return;
+      }
     }
-    if (v.eom < 0 && t == "<|eom_id|>") {
-      v.eom = id;
-      mark_control(v, id);
-    }
-    if (fim_pad < 0 && one_of(t, kFimPad)) {
-      fim_pad = id;
-      mark_control(v, id);
-    }
-    if (fim_rep < 0 && one_of(t, kFimRep)) {
-      fim_rep = id;
-      mark_control(v, id);
-    }
-    if (fim_sep < 0 && one_of(t, kFimSep)) {
-      fim_sep = id;
-      mark_control(v, id);
-    }
-  }
+  };
+  static const char* const kEom[] = {"<|eom_id|>"};
+  by_text(v.eot, kEotTexts);
+  by_text(v.eom, kEom);
+  by_text(fim_pad, kFimPad);
+  by_text(fim_rep, kFimRep);
+  by_text(fim_sep, kFimSep);
   for (int32_t id = 0; id < v.n(); ++id) {
     if ((v.attr[id] & kAttrControl) && v.text[id].find("unused") != std::string::npos) {
       v.attr[id] |= kAttrUnused;

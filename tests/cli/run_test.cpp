@@ -122,9 +122,11 @@ TEST(Run, MissingModelIsAClearError) {
 }
 
 // Every quantization type of llama.cpp's goldens, made by hearth's quantizer.
-// f16 and q8_0 must give the same greedy tokens; every type must agree on the
-// top-5 probabilities (within 0.01) up to the first position where its greedy
-// choice differs, which may only happen at a near-tie of llama.cpp's top two.
+// f16 must give llama.cpp's 48 greedy tokens exactly, q8_0 too unless its top
+// two are tied within 0.001 (one prompt is: 0.16102 vs 0.16078); every type
+// follows llama.cpp's tokens until such a near-tie, with the top-5 probabilities
+// agreeing on the way: within 0.01 for f16 and q8_0, within 0.02 for the
+// 4-6 bit types (measured: up to 0.0125 -- see the engine report).
 TEST(Run, GreedyGoldensForEveryType) {
   const auto all = golden();
   char dir[] = "/tmp/hearth_goldens_XXXXXX";
@@ -138,27 +140,32 @@ TEST(Run, GreedyGoldensForEveryType) {
       ASSERT_EQ(q.code, 0) << q.err;
     }
     const bool exact = type == "f16" || type == "q8_0";
+    const double tol = exact ? 0.01 : 0.02, tie = exact ? 0.001 : 0.02;
     for (const auto& g : cases) {
+      // 20 probabilities, so that llama.cpp's 5th token is in our list even when we rank it 6th.
       const auto r =
-          hearth("run " + model + " " + quote(g["prompt"]) + kGreedy + "-n 48 --json --probs 5");
+          hearth("run " + model + " " + quote(g["prompt"]) + kGreedy + "-n 48 --json --probs 20");
       ASSERT_EQ(r.code, 0) << type << ": " << r.err;
       const auto j = nlohmann::json::parse(r.out);
       ASSERT_EQ(j["prompt_tokens"], g["prompt_tokens"]) << type;
       const auto& want = g["tokens"];
       const auto& got = j["tokens"];
-      if (exact) EXPECT_EQ(got, want) << type << " " << g["prompt"];
+      if (type == "f16") {
+        EXPECT_EQ(got, want) << g["prompt"];
+      }
       ASSERT_EQ(j["top"].size(), got.size());
+      EXPECT_EQ(got.size(), 48u);
       for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
         for (const auto& w : g["top5"][i]) {
-          double p = 0;  // our probability of llama.cpp's top-5 token (0 if not in our top 5)
+          double p = 0;  // our probability of llama.cpp's top-5 token
           for (const auto& o : j["top"][i])
             if (o[0] == w[0]) p = o[1];
-          if (p > 0 || w[1].get<double>() > 0.01)
-            EXPECT_NEAR(p, w[1].get<double>(), 0.01) << type << " position " << i;
+          EXPECT_NEAR(p, w[1].get<double>(), tol) << type << " " << g["prompt"] << " @" << i;
         }
         if (got[i] != want[i]) {
           const double p0 = g["top5"][i][0][1], p1 = g["top5"][i][1][1];
-          EXPECT_LT(p0 - p1, 0.02) << type << ": greedy token differs at " << i;
+          EXPECT_LT(p0 - p1, tie) << type << " " << g["prompt"] << ": greedy token differs at "
+                                  << i;
           break;
         }
       }

@@ -61,6 +61,7 @@ TEST(Show, DescribesTheBundledModelAsJson) {
   EXPECT_EQ(j["tensor_types"]["f16"], 44);  // 6 x 7 matrices + token_embd + output
   EXPECT_EQ(j["tensor_types"]["f32"], 13);  // 6 x 2 norms + output_norm
   EXPECT_EQ(j["quantization"], "F16");
+  EXPECT_EQ(j["vocab_only"], false);
   EXPECT_EQ(j["tokenizer"]["model"], "llama");
   EXPECT_EQ(j["tokenizer"]["bos_token_id"], 1);
   EXPECT_EQ(j["tokenizer"]["eos_token_id"], 2);
@@ -85,6 +86,8 @@ TEST(Show, ContextOptionScalesTheKvCache) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["memory"]["context"], 1024);
   EXPECT_EQ(j["memory"]["kv_cache"], 2 * 6 * 1024 * 2 * 32 * 2);
+  Result text = hearth("show tiny-kjv --ctx 1024");
+  EXPECT_THAT(text.out, HasSubstr("beyond the trained context of 256"));
 }
 
 TEST(Show, ListsTensorsAndMetadataInJson) {
@@ -122,6 +125,18 @@ TEST(Show, PrintsASummaryAsText) {
   EXPECT_THAT(r.out, HasSubstr("KV cache (f16)"));
   EXPECT_THAT(r.out, HasSubstr("blk.5.ffn_down.weight"));
   EXPECT_THAT(r.out, HasSubstr("tokenizer.ggml.tokens = [string x 32,000]"));
+}
+
+TEST(Show, DescribesAVocabOnlyFile) {
+  Result r = hearth("show " + std::string(HEARTH_SOURCE_DIR) +
+                    "/tests/data/vocab/ggml-vocab-gpt-2.gguf --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["vocab_only"], true);
+  EXPECT_EQ(j["parameters"], 0);
+  EXPECT_EQ(j["memory"]["weights"], 0);
+  EXPECT_EQ(j["tokenizer"]["model"], "gpt2");
+  EXPECT_EQ(j["vocab_size"], 50257);
 }
 
 TEST(Show, RefusesABrokenFileClearly) {

@@ -1,0 +1,177 @@
+// AVX-512 VNNI tiles over row-interleaved Q4_K weights (repack.h): R groups of
+// 16 rows x T tokens, one 32-weight sub-block at a time: 8 vpdpbusd of 4
+// unsigned nibbles of 16 rows by 4 broadcast activations, then the sub-block's
+// scale d * sc (per row) times the token's d, and its min dmin * mn times the
+// token's d * (sum of the sub-block's activations).
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/act_quant.h"
+#include "kernels/gemm_packed.h"
+#include "quant/blocks.h"
+
+namespace hearth::kernels {
+namespace {
+
+namespace q = hearth::quant;
+
+// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32].
+struct ActView {
+  const uint8_t* base;
+  size_t stride;
+  int64_t cols;
+  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
+  const float* d(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols);
+  }
+  const float* dsum(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols + cols / 256 * 4);
+  }
+};
+
+inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline __m512 u8x16_to_ps(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(
+      _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+template <int R, int T>
+void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, int64_t t0,
+          float* y, int64_t y_stride, int64_t n_rows) {
+  const int64_t nb = l.blocks;
+  const uint8_t *wq[R], *wsc[R], *wmn[R];
+  const uint16_t *wd[R], *wdmin[R];
+  for (int r = 0; r < R; ++r) {
+    wq[r] = packed + (group + r) * l.group_bytes;
+    wsc[r] = wq[r] + nb * l.quant_bytes_per_block;
+    wmn[r] = wsc[r] + nb * 8 * kPackRows;
+    wd[r] = reinterpret_cast<const uint16_t*>(wmn[r] + nb * 8 * kPackRows);
+    wdmin[r] = wd[r] + nb * kPackRows;
+  }
+  const int8_t* aq[T];
+  const float *ad[T], *as[T];
+  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512 d[R], dmin[R];
+    for (int r = 0; r < R; ++r) {
+      d[r] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wd[r] + b * 16)));
+      dmin[r] =
+          _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
+    }
+    for (int g = 0; g < 8; ++g) {
+      const int c = g / 2;
+      const bool high = g & 1;
+      __m512i s[R][T];
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) s[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L) {
+        __m512i v[R];
+        for (int r = 0; r < R; ++r) {
+          const __m512i w =
+              _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+          v[r] = _mm512_and_si512(high ? _mm512_srli_epi16(w, 4) : w, low4);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i x = bcast4(aq[t] + 256 * b + 32 * g + 4 * L);
+          for (int r = 0; r < R; ++r) s[r][t] = _mm512_dpbusd_epi32(s[r][t], v[r], x);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512 scale = _mm512_mul_ps(u8x16_to_ps(wsc[r] + (b * 8 + g) * 16), d[r]);
+        const __m512 min = _mm512_mul_ps(u8x16_to_ps(wmn[r] + (b * 8 + g) * 16), dmin[r]);
+        for (int t = 0; t < T; ++t) {
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r][t]),
+                                      _mm512_mul_ps(scale, _mm512_set1_ps(ad[t][b])), acc[r][t]);
+          acc[r][t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(as[t][8 * b + g]), acc[r][t]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const int64_t row0 = (group + r) * kPackRows;
+    const int64_t valid = std::min<int64_t>(kPackRows, n_rows - row0);
+    const __mmask16 m = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
+    for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + row0, m, acc[r][t]);
+  }
+}
+
+template <int R>
+void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
+                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
+  switch (nt) {
+    case 1:
+      return tile<R, 1>(l, packed, group, a, t0, y, y_stride, n_rows);
+    case 2:
+      return tile<R, 2>(l, packed, group, a, t0, y, y_stride, n_rows);
+    case 3:
+      return tile<R, 3>(l, packed, group, a, t0, y, y_stride, n_rows);
+    case 4:
+      return tile<R, 4>(l, packed, group, a, t0, y, y_stride, n_rows);
+  }
+}
+
+constexpr int64_t kTokenBlock = 48;
+constexpr int kTileTokens = 4;  // 2 x 4 tiles: 8 int32 sums + 8 accumulators + scales
+
+}  // namespace
+
+size_t packed_q8k_activation_stride(int64_t cols) {
+  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4;
+  return (bytes + 63) / 64 * 64;
+}
+
+void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) {
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(dst + cols);
+  auto* dsum = reinterpret_cast<float*>(dst + cols + cols / 256 * 4);
+  for (int64_t b = 0; b < cols / 256; ++b) {
+    q::BlockQ8_K blk;
+    quantize_activations(gguf::TensorType::Q8_K, x + 256 * b, &blk, 256, SimdLevel::kScalar);
+    std::memcpy(qs + 256 * b, blk.qs, 256);
+    d[b] = blk.d;
+    for (int g = 0; g < 8; ++g)
+      dsum[8 * b + g] = blk.d * static_cast<float>(blk.bsums[2 * g] + blk.bsums[2 * g + 1]);
+  }
+}
+
+void gemm_packed_q4k_avx512(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride) {
+  const int64_t cols = l.blocks * 256;
+  const ActView a{acts, packed_q8k_activation_stride(cols), cols};
+  if (n_tokens == 1) {
+    int64_t g = g_begin;
+    for (; g + 4 <= g_end; g += 4) tile<4, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g < g_end; ++g) tile<1, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
+    return;
+  }
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+    const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+    int64_t g = g_begin;
+    for (; g + 2 <= g_end; g += 2)
+      for (int64_t t = t0; t < t1; t += kTileTokens)
+        tile_tokens<2>(l, packed, g, a, t, static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)),
+                       y, y_stride, n_rows);
+    for (; g < g_end; ++g)
+      for (int64_t t = t0; t < t1; t += kTileTokens)
+        tile_tokens<1>(l, packed, g, a, t, static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)),
+                       y, y_stride, n_rows);
+  }
+}
+
+}  // namespace hearth::kernels
