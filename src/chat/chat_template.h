@@ -33,11 +33,17 @@ struct Message {
 // Sandbox limits for one render. The defaults allow any real chat template by
 // orders of magnitude and stop hostile ones within about a second.
 struct RenderLimits {
-  std::size_t max_output_bytes = 8u << 20;        // text the template emits
-  std::size_t max_value_bytes = 8u << 20;         // any one string or list built
-  std::uint64_t max_alloc_bytes = 512ull << 20;   // all strings/containers built, cumulative
-  std::uint64_t max_steps = 20'000'000;           // expression/statement evaluations
-  int max_call_depth = 200;                       // nested macro calls
+  std::size_t max_output_bytes = 8u << 20;  // text the template emits
+  std::size_t max_value_bytes = 8u << 20;   // any one string or list built
+  // Containers stay allocated until the render ends (so that freeing deep or
+  // cyclic structures cannot overflow the stack); max_alloc_bytes bounds them.
+  std::uint64_t max_alloc_bytes = 256ull << 20;  // all strings/containers built, cumulative
+  std::uint64_t max_steps = 3'000'000;           // expression/statement evaluations
+  int max_call_depth = 100;                      // nested macro calls
+  // Hugging Face renders in Jinja2's ImmutableSandboxedEnvironment, where
+  // list.append(), dict.update() and the other mutating methods raise a
+  // SecurityError. True allows them (Jinja2's SandboxedEnvironment).
+  bool allow_mutation = false;
 };
 
 struct RenderOptions {

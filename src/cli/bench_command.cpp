@@ -1,14 +1,130 @@
+// `hearth bench MODEL`: prompt-processing and generation speed like llama-bench
+// (median of repetitions, after a warm-up), with the memory roofline beside it:
+// generation reads (about) every weight once per token, so
+// tokens/s x bytes per token / the machine's read bandwidth says how close it runs
+// to what the memory allows.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "engine/session.h"
+#include "kernels/bandwidth.h"
+#include "kernels/cpu_backend.h"
+#include "model/model.h"
+#include "store/resolve.h"
 
 namespace hearth::cli {
+namespace {
 
-// Not built yet: registered so that the command is listed and says so.
+struct BenchOptions {
+  std::string model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  int threads = 0;
+  int reps = 5;
+  bool json = false;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run_bench(const BenchOptions& o) {
+  if (o.n_prompt < 0 || o.n_gen < 0 || o.n_prompt + o.n_gen == 0 || o.reps < 1)
+    throw std::invalid_argument("bench: -p and -n must be >= 0 (not both 0) and -r >= 1");
+  auto backend = kernels::make_cpu_backend(o.threads);
+  auto model = model::Model::load(store::resolve_model(o.model), *backend);
+  const auto& hp = model->hparams();
+  // The benchmark's own context: the prompt and the generated tokens must fit.
+  engine::Session session(*model, {.n_ctx = o.n_prompt + o.n_gen + 1, .n_batch = 512});
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> any_token(0, static_cast<int32_t>(hp.n_vocab - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
+  for (auto& t : prompt) t = any_token(rng);
+
+  std::vector<double> pp, tg;
+  for (int rep = -1; rep < o.reps; ++rep) {  // rep -1 warms up
+    if (o.n_prompt > 0) {
+      session.clear();
+      const auto t0 = std::chrono::steady_clock::now();
+      session.eval(prompt);
+      if (rep >= 0) pp.push_back(static_cast<double>(o.n_prompt) / seconds_since(t0));
+    }
+    if (o.n_gen > 0) {
+      session.clear();
+      int32_t tok = hp.n_vocab > 1 ? 1 : 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < o.n_gen; ++i) {
+        const auto logits = session.eval(std::span(&tok, 1));
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      if (rep >= 0) tg.push_back(static_cast<double>(o.n_gen) / seconds_since(t0));
+    }
+  }
+  const double pp_tps = median(pp), tg_tps = median(tg);
+  const uint64_t bytes = model->bytes_per_token();
+  const double bw = kernels::measure_read_bandwidth(backend->threads());
+  const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
+  const std::string file = model->file().path();
+
+  if (o.json) {
+    const nlohmann::json j = {{"model", file},
+                              {"n_params", model->n_params()},
+                              {"threads", backend->threads()},
+                              {"n_prompt", o.n_prompt},
+                              {"n_gen", o.n_gen},
+                              {"reps", o.reps},
+                              {"prompt_tokens_per_s", pp_tps},
+                              {"gen_tokens_per_s", tg_tps},
+                              {"model_bytes", bytes},
+                              {"read_bandwidth_gbs", bw},
+                              {"roofline_fraction", roofline}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model: %s (%s, %.1f M parameters, %.1f MB read per token), %d threads\n",
+              file.c_str(), hp.arch_name.c_str(), static_cast<double>(model->n_params()) / 1e6,
+              static_cast<double>(bytes) / 1e6, backend->threads());
+  std::printf("| %-8s | %12s | %15s | %10s |\n", "test", "tokens/s", "GB/s of weights", "roofline");
+  std::printf("|----------|--------------|-----------------|------------|\n");
+  if (o.n_prompt > 0)
+    std::printf("| pp%-6lld | %12.2f | %15s | %10s |\n", static_cast<long long>(o.n_prompt), pp_tps,
+                "-", "-");
+  if (o.n_gen > 0)
+    std::printf("| tg%-6lld | %12.2f | %15.2f | %9.1f%% |\n", static_cast<long long>(o.n_gen),
+                tg_tps, tg_tps * static_cast<double>(bytes) / 1e9, roofline * 100);
+  std::printf("memory read bandwidth %.1f GB/s; tokens/s are medians of %d repetitions\n", bw,
+              o.reps);
+}
+
+}  // namespace
+
 void add_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "(not yet available)");
-  cmd->allow_extras();
-  cmd->callback([] { throw std::runtime_error("'bench' is not available yet"); });
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd =
+      app.add_subcommand("bench", "Measure prompt and generation speed against the roofline");
+  cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens processed as one batch");
+  cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time");
+  cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
+  cmd->add_option("-r,--repetitions", o->reps, "Repetitions (the median is reported)");
+  cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->callback([o] { run_bench(*o); });
 }
 
 }  // namespace hearth::cli

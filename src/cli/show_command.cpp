@@ -1,14 +1,290 @@
-#include <stdexcept>
+// `hearth show MODEL`: what a model file is and the memory it needs.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/commands.h"
+#include "gguf/model_info.h"
+#include "gguf/reader.h"
+#include "store/resolve.h"
 
 namespace hearth::cli {
 
-// Not built yet: registered so that the command is listed and says so.
+namespace {
+
+using gguf::Value;
+using gguf::ValueType;
+using Json = nlohmann::ordered_json;
+
+constexpr uint64_t kArrayItemsShown = 8;  // a longer array shows its first items only
+constexpr size_t kTextStringLimit = 160;  // longer strings are cut in text output
+
+struct ShowOptions {
+  std::string model;
+  bool json = false;
+  bool tensors = false;
+  bool metadata = false;
+  uint64_t ctx = 0;  // 0: the model's context length
+};
+
+// 14649792 -> "14,649,792"
+std::string grouped(uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s.push_back(',');
+    s.push_back(digits[i]);
+  }
+  return s;
+}
+
+// Bytes in binary units: "27.9 MiB".
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// 14649792 -> "14.6M"
+std::string human_count(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000)
+    std::snprintf(buf, sizeof buf, "%.2fB", static_cast<double>(n) / 1e9);
+  else if (n >= 1000000)
+    std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fK", static_cast<double>(n) / 1e3);
+  return buf;
+}
+
+// A string quoted and escaped for one line of text, cut after `limit` bytes.
+std::string quoted(const std::string& s, size_t limit) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '"' || c == '\\')
+      out += std::string("\\") + static_cast<char>(c);
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "\"";
+  if (s.size() > limit) out += "... (" + grouped(s.size()) + " bytes)";
+  return out;
+}
+
+std::string scalar_text(const Value& v) {
+  switch (v.type()) {
+    case ValueType::STRING:
+      return quoted(v.as_string(), kTextStringLimit);
+    case ValueType::BOOL:
+      return v.as_bool() ? "true" : "false";
+    case ValueType::F32:
+    case ValueType::F64: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.9g", v.as_float());
+      return buf;
+    }
+    case ValueType::I8:
+    case ValueType::I16:
+    case ValueType::I32:
+    case ValueType::I64:
+      return std::to_string(v.as_int());
+    default:
+      return std::to_string(v.as_uint());
+  }
+}
+
+std::string value_text(const Value& v) {
+  if (v.type() != ValueType::ARRAY) return scalar_text(v);
+  const uint64_t n = v.array_size();
+  std::string out =
+      "[" + std::string(gguf::value_type_name(v.elem_type())) + " x " + grouped(n) + "]";
+  for (uint64_t i = 0; i < n && i < kArrayItemsShown; ++i)
+    out += (i ? ", " : " ") +
+           (v.elem_type() == ValueType::STRING ? quoted(v.string_at(i), 40) : scalar_text(v.at(i)));
+  if (n > kArrayItemsShown) out += ", ...";
+  return out;
+}
+
+Json scalar_json(const Value& v) {
+  switch (v.type()) {
+    case ValueType::STRING:
+      return v.as_string();
+    case ValueType::BOOL:
+      return v.as_bool();
+    case ValueType::F32:
+    case ValueType::F64:
+      return v.as_float();
+    case ValueType::I8:
+    case ValueType::I16:
+    case ValueType::I32:
+    case ValueType::I64:
+      return v.as_int();
+    default:
+      return v.as_uint();
+  }
+}
+
+// Short arrays in full; a long one as its type, length and first items.
+Json value_json(const Value& v) {
+  if (v.type() != ValueType::ARRAY) return scalar_json(v);
+  const uint64_t n = v.array_size();
+  Json items = Json::array();
+  for (uint64_t i = 0; i < n && i < kArrayItemsShown; ++i) items.push_back(scalar_json(v.at(i)));
+  if (n <= kArrayItemsShown) return items;
+  return Json{{"type", "array"},
+              {"element_type", gguf::value_type_name(v.elem_type())},
+              {"length", n},
+              {"first", items}};
+}
+
+std::string dims_text(const gguf::TensorInfo& t) {
+  std::string s = "[";
+  for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.dims[d]);
+  return s + "]";
+}
+
+void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
+                const gguf::MemoryEstimate& mem, const ShowOptions& o) {
+  Json tokenizer{{"model", m.tokenizer_model}};
+  tokenizer["bos_token_id"] = m.bos_id ? Json(*m.bos_id) : Json(nullptr);
+  tokenizer["eos_token_id"] = m.eos_id ? Json(*m.eos_id) : Json(nullptr);
+  Json j{{"path", m.path},
+         {"file_size", m.file_size},
+         {"architecture", m.architecture},
+         {"name", m.name},
+         {"parameters", m.n_params},
+         {"context_length", m.context_length},
+         {"embedding_length", m.embedding_length},
+         {"block_count", m.block_count},
+         {"feed_forward_length", m.feed_forward_length},
+         {"head_count", m.head_count},
+         {"head_count_kv", m.head_count_kv},
+         {"head_dim", m.head_dim},
+         {"vocab_size", m.vocab_size},
+         {"rope_freq_base", m.rope_freq_base},
+         {"quantization", m.quantization},
+         {"vocab_only", file.tensors().empty()},
+         {"tensor_types", m.type_counts},
+         {"tokenizer", tokenizer},
+         {"chat_template", m.has_chat_template},
+         {"memory",
+          {{"context", mem.context},
+           {"batch", mem.batch},
+           {"weights", mem.weights},
+           {"kv_cache", mem.kv_cache},
+           {"compute", mem.compute},
+           {"total", mem.total()}}}};
+  if (o.tensors) {
+    Json list = Json::array();
+    for (const gguf::TensorInfo& t : file.tensors())
+      list.push_back({{"name", t.name},
+                      {"type", gguf::type_name(t.type)},
+                      {"dims", std::vector<uint64_t>(t.dims, t.dims + t.n_dims)},
+                      {"bytes", t.n_bytes},
+                      {"offset", t.offset}});
+    j["tensors"] = list;
+  }
+  if (o.metadata) {
+    Json meta = Json::object();
+    for (const auto& [key, v] : file.metadata()) meta[key] = value_json(v);
+    j["metadata"] = meta;
+  }
+  std::puts(j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+}
+
+void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
+                const gguf::MemoryEstimate& mem, const ShowOptions& o) {
+  auto row = [](const char* label, const std::string& value) {
+    std::printf("  %-16s %s\n", label, value.c_str());
+  };
+  std::printf("model %s\n", m.path.c_str());
+  row("architecture", m.architecture.empty() ? "(not set)" : m.architecture);
+  if (!m.name.empty()) row("name", m.name);
+  row("parameters", grouped(m.n_params) + " (" + human_count(m.n_params) + ")");
+  row("context length", grouped(m.context_length));
+  row("embedding size", grouped(m.embedding_length));
+  row("layers", std::to_string(m.block_count));
+  row("heads", std::to_string(m.head_count) + " (KV heads " + std::to_string(m.head_count_kv) +
+                   ", head size " + std::to_string(m.head_dim) + ")");
+  row("feed-forward", grouped(m.feed_forward_length));
+  row("vocabulary", grouped(m.vocab_size));
+  std::string types;
+  for (const auto& [type, n] : m.type_counts)
+    types += (types.empty() ? "" : ", ") + type + ": " + std::to_string(n);
+  if (types.empty())
+    row("quantization", "none: a vocabulary-only file (no tensors)");
+  else
+    row("quantization", m.quantization + " (tensors " + types + ")");
+  row("file size", human_bytes(m.file_size) + " (" + grouped(m.file_size) + " bytes)");
+  std::string tok = m.tokenizer_model.empty() ? "(none)" : m.tokenizer_model;
+  tok += ", BOS " + (m.bos_id ? std::to_string(*m.bos_id) : std::string("none"));
+  tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
+  row("tokenizer", tok);
+  row("chat template", m.has_chat_template ? "yes" : "no");
+  const bool beyond = m.context_length && mem.context > m.context_length;
+  std::printf(
+      "memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
+      grouped(mem.batch).c_str(),
+      beyond ? ("; beyond the trained context of " + grouped(m.context_length)).c_str() : "");
+  row("weights", human_bytes(mem.weights));
+  row("KV cache (f16)", human_bytes(mem.kv_cache));
+  row("compute (est.)", human_bytes(mem.compute));
+  row("total", human_bytes(mem.total()));
+  if (o.tensors) {
+    std::printf("tensors (%zu)\n", file.tensors().size());
+    for (const gguf::TensorInfo& t : file.tensors())
+      std::printf("  %-32s %-5s %-18s %s\n", t.name.c_str(),
+                  std::string(gguf::type_name(t.type)).c_str(), dims_text(t).c_str(),
+                  grouped(t.n_bytes).c_str());
+  }
+  if (o.metadata) {
+    std::printf("metadata (%zu keys)\n", file.metadata().size());
+    for (const auto& [key, v] : file.metadata())
+      std::printf("  %s = %s\n", key.c_str(), value_text(v).c_str());
+  }
+}
+
+void run_show(const ShowOptions& o) {
+  const std::string path = store::resolve_model(o.model);
+  auto file = gguf::GgufFile::open(path);
+  const gguf::ModelInfo info = gguf::describe_model(*file);
+  // A file that does not say its context length is shown at 2048 unless --ctx says.
+  const uint64_t ctx = o.ctx ? o.ctx : (info.context_length ? info.context_length : 2048);
+  const gguf::MemoryEstimate mem = gguf::estimate_memory(info, ctx);
+  if (o.json)
+    print_json(*file, info, mem, o);
+  else
+    print_text(*file, info, mem, o);
+}
+
+}  // namespace
+
 void add_show(CLI::App& app) {
-  auto* cmd = app.add_subcommand("show", "(not yet available)");
-  cmd->allow_extras();
-  cmd->callback([] { throw std::runtime_error("'show' is not available yet"); });
+  auto opts = std::make_shared<ShowOptions>();
+  auto* cmd = app.add_subcommand("show", "Describe a model: shape, quantization, memory needed");
+  cmd->add_option("MODEL", opts->model, "model name (tiny-kjv) or GGUF file")->required();
+  cmd->add_flag("--json", opts->json, "print one JSON object");
+  cmd->add_flag("--tensors", opts->tensors, "list every tensor: name, type, dims, bytes");
+  cmd->add_flag("--metadata", opts->metadata, "list every metadata key (long arrays abbreviated)");
+  cmd->add_option("--ctx", opts->ctx,
+                  "context length for the memory estimate (default: the "
+                  "model's)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([opts] { run_show(*opts); });
 }
 
 }  // namespace hearth::cli

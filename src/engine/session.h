@@ -27,6 +27,7 @@ struct SessionOptions {
   int64_t n_ctx = 0;      // <= 0: the model's training context, at most 4096
   int64_t n_batch = 512;  // prompt tokens per forward pass (one matrix through every layer)
   kernels::KvType kv_type = kernels::KvType::F16;
+  bool all_logits = false;  // eval_all() wanted: room for a whole batch of logits
 };
 
 class Session {
@@ -40,12 +41,13 @@ class Session {
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   const std::vector<int32_t>& tokens() const { return tokens_; }
   uint64_t kv_bytes() const;
+  int64_t n_evaluated() const { return n_evaluated_; }  // tokens run through the model so far
 
   // Appends `tokens` (in batches of n_batch) and returns the logits after the last
   // one ([n_vocab], valid until the next call). Throws ContextError when they do not fit.
   std::span<const float> eval(std::span<const int32_t> tokens);
   // Appends `tokens` and writes the logits after each of tokens[from..] to
-  // `logits` ([tokens.size() - from][n_vocab], resized).
+  // `logits` ([tokens.size() - from][n_vocab], resized). Needs options.all_logits.
   void eval_all(std::span<const int32_t> tokens, int64_t from, std::vector<float>& logits);
   // Makes the sequence equal `tokens` re-using the longest common prefix already
   // in the cache (chat turns), and returns the logits after the last token.
@@ -64,6 +66,7 @@ class Session {
   std::unique_ptr<model::Scratch> scratch_;
   std::vector<int32_t> tokens_;
   std::vector<float> last_logits_;
+  int64_t n_evaluated_ = 0;
 };
 
 }  // namespace hearth::engine

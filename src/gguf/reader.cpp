@@ -70,6 +70,14 @@ class Cursor {
     return s;
   }
 
+  // Whether a whole string (length and bytes) lies at the cursor.
+  bool string_fits() const {
+    if (remaining() < 8) return false;
+    uint64_t len;
+    std::memcpy(&len, bytes_.data() + pos_, 8);
+    return len <= remaining() - 8;
+  }
+
   std::string read_string(const std::string& what) {
     uint64_t len = read<uint64_t>(what + " length");
     if (len > remaining())
@@ -157,7 +165,10 @@ void GgufFile::parse_all() {
     fail("tensor count " + fmt_u64(n_tensors) + " cannot fit in the " + fmt_u64(c.remaining()) +
          " bytes left");
 
-  metadata_.reserve(n_kv);
+  // Counts are only bounded by the file size so far; memory grows with the
+  // entries actually read rather than with what the header claims.
+  constexpr uint64_t kReserveLimit = 4096;
+  metadata_.reserve(std::min(n_kv, kReserveLimit));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string("metadata key " + fmt_u64(i));
     uint32_t type = c.read<uint32_t>("type of metadata '" + key + "'");
@@ -182,7 +193,7 @@ void GgufFile::parse_all() {
     alignment_ = static_cast<uint32_t>(align);
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(std::min(n_tensors, kReserveLimit));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
     t.name = c.read_string("tensor " + fmt_u64(i) + " name");
@@ -304,8 +315,13 @@ Value read_value(Cursor& c, ValueType type, const std::string& what, int depth,
       if (et == ValueType::STRING) {
         std::vector<std::string> elems;
         elems.reserve(n);
-        for (uint64_t i = 0; i < n; ++i)
-          elems.push_back(c.read_string(what + "[" + std::to_string(i) + "]"));
+        for (uint64_t i = 0; i < n; ++i) {
+          // The element's name is built only for the error (a vocabulary has 10^5 strings).
+          if (c.string_fits())
+            elems.push_back(c.read_string(what));
+          else
+            c.read_string(what + "[" + std::to_string(i) + "]");
+        }
         return Value::of_strings(std::move(elems));
       }
       std::span<const uint8_t> raw = c.read_bytes(n * min_size, what + " array data");

@@ -267,6 +267,22 @@ TEST(GgufReader, LoadsAVocabOnlyFile) {
             (std::vector<std::string>{"<unk>", "<s>", "</s>"}));
 }
 
+// Real vocabulary-only files (llama.cpp's models/ggml-vocab-*.gguf).
+TEST(GgufReader, LoadsRealVocabOnlyFiles) {
+  const std::string dir = std::string(HEARTH_SOURCE_DIR) + "/tests/data/vocab/";
+  auto spm = GgufFile::open(dir + "ggml-vocab-llama-spm.gguf");
+  EXPECT_TRUE(spm->tensors().empty());
+  EXPECT_EQ(spm->get_string("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ(spm->get_string_array("tokenizer.ggml.tokens").size(), 32000u);
+  EXPECT_EQ(spm->get_float_array("tokenizer.ggml.scores").size(), 32000u);
+  EXPECT_EQ(spm->get_int_array("tokenizer.ggml.token_type").size(), 32000u);
+  auto gpt2 = GgufFile::open(dir + "ggml-vocab-gpt-2.gguf");
+  EXPECT_TRUE(gpt2->tensors().empty());
+  EXPECT_EQ(gpt2->get_string("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(gpt2->get_string_array("tokenizer.ggml.tokens").size(), 50257u);
+  EXPECT_EQ(gpt2->get_string_array("tokenizer.ggml.merges").size(), 50000u);  // GPT-2's merges.txt
+}
+
 TEST(GgufReader, OpenNamesTheFileItCannotRead) {
   try {
     GgufFile::open("/nonexistent/dir/model.gguf");

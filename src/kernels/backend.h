@@ -4,7 +4,9 @@
 // with weights the backend holds, norms, RoPE, attention over a KV cache and
 // elementwise ops, on f32 activations in the backend's memory. It never touches
 // that memory itself: a CUDA backend hands out device pointers through the same
-// interface, and a CPU/GPU layer split gives each layer its own Backend.
+// interface. A CPU/GPU layer split is meant to give each layer its own Backend
+// (the model then hands the residual stream across with download/upload); today
+// a Model runs on one.
 //
 // Activation layout everywhere: row-major [n_tokens][n] f32, contiguous.
 #pragma once

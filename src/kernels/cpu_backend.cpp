@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_backend_kv.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -54,62 +55,6 @@ class CpuBuffer final : public Buffer {
  private:
   float* p_;
   int64_t n_;
-};
-
-class CpuKvCache final : public KvCache {
- public:
-  CpuKvCache(const KvShape& s, KvType type) : shape_(s), type_(type) {
-    kv_dim_ = s.n_kv_heads * s.head_dim;
-    if (s.n_layers <= 0 || s.n_ctx <= 0 || kv_dim_ <= 0)
-      throw std::invalid_argument("KV cache: bad shape (layers " + std::to_string(s.n_layers) +
-                                  ", ctx " + std::to_string(s.n_ctx) + ", kv dim " +
-                                  std::to_string(kv_dim_) + ")");
-    if (type == KvType::Q8_0 && s.head_dim % 32 != 0)
-      throw std::invalid_argument(
-          "KV cache: q8_0 needs a head dimension that is a multiple of 32 (" +
-          std::to_string(s.head_dim) + ")");
-    row_bytes_ = type == KvType::F16 ? static_cast<uint64_t>(kv_dim_) * 2
-                                     : gguf::row_bytes(gguf::TensorType::Q8_0, kv_dim_);
-    layer_bytes_ = row_bytes_ * static_cast<uint64_t>(s.n_ctx);
-    k_.resize(layer_bytes_ * s.n_layers);
-    v_.resize(layer_bytes_ * s.n_layers);
-  }
-  int64_t n_ctx() const override { return shape_.n_ctx; }
-  KvType type() const override { return type_; }
-  uint64_t bytes() const override { return k_.size() + v_.size(); }
-
-  const KvShape& shape() const { return shape_; }
-  uint8_t* k_row(int64_t layer, int64_t pos) { return k_.data() + offset(layer, pos); }
-  uint8_t* v_row(int64_t layer, int64_t pos) { return v_.data() + offset(layer, pos); }
-  const uint8_t* k_row(int64_t layer, int64_t pos) const { return k_.data() + offset(layer, pos); }
-  const uint8_t* v_row(int64_t layer, int64_t pos) const { return v_.data() + offset(layer, pos); }
-
-  void store_row(const float* src, uint8_t* dst) const {
-    if (type_ == KvType::F16)
-      ops::f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), kv_dim_);
-    else
-      quant::quantize_row(gguf::TensorType::Q8_0, src, dst, kv_dim_);
-  }
-  // Head `h` (head_dim values) of a stored row, as f32.
-  void load_head(const uint8_t* row, int64_t h, float* dst) const {
-    const int64_t hd = shape_.head_dim;
-    if (type_ == KvType::F16) {
-      ops::f16_to_f32(reinterpret_cast<const uint16_t*>(row) + h * hd, dst, hd);
-    } else {
-      const uint64_t off = gguf::row_bytes(gguf::TensorType::Q8_0, h * hd);
-      quant::dequantize_row(gguf::TensorType::Q8_0, row + off, dst, hd);
-    }
-  }
-
- private:
-  uint64_t offset(int64_t layer, int64_t pos) const {
-    return layer_bytes_ * static_cast<uint64_t>(layer) + row_bytes_ * static_cast<uint64_t>(pos);
-  }
-  KvShape shape_;
-  KvType type_;
-  int64_t kv_dim_ = 0;
-  uint64_t row_bytes_ = 0, layer_bytes_ = 0;
-  std::vector<uint8_t> k_, v_;
 };
 
 class CpuBackend final : public Backend {
@@ -196,7 +141,11 @@ class CpuBackend final : public Backend {
     });
   }
   void attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
-                 int64_t pos0, const AttentionParams& p, float* out) override;
+                 int64_t pos0, const AttentionParams& p, float* out) override {
+    const auto& c = static_cast<const CpuKvCache&>(cache);
+    check_range(c, layer, pos0 + n_tokens);
+    cpu_attention(pool_, scratch_, q, c, layer, n_tokens, pos0, p, out);
+  }
 
  private:
   // fn(t) for every row t < n_rows, spread over the pool when the work is large.
@@ -224,70 +173,8 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
-  // Per-thread attention scratch, grown on demand (never per token).
-  std::vector<std::vector<float>> scratch_;
+  AttentionScratch scratch_;
 };
-
-// Work items are (KV head, block of query tokens): each converts its head's keys
-// and values once to f32 and serves every query head of the group and every
-// token of the block with plain f32 dot products and axpys.
-void CpuBackend::attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
-                           int64_t pos0, const AttentionParams& p, float* out) {
-  const auto& c = static_cast<const CpuKvCache&>(cache);
-  check_range(c, layer, pos0 + n_tokens);
-  if (p.n_kv_heads != c.shape().n_kv_heads || p.head_dim != c.shape().head_dim ||
-      p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0)
-    throw std::invalid_argument("attention: heads " + std::to_string(p.n_heads) + "/" +
-                                std::to_string(p.n_kv_heads) + " do not fit the KV cache");
-  const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
-  const int64_t block = n_tokens <= 4 ? n_tokens : 8;
-  const int64_t n_blocks = (n_tokens + block - 1) / block;
-  const int64_t n_items = p.n_kv_heads * n_blocks;
-  const int64_t n_keys_max = pos0 + n_tokens;
-  const size_t need = static_cast<size_t>(n_keys_max * (2 * hd + 1) + hd);
-  scratch_.resize(static_cast<size_t>(pool_.size()));
-  for (auto& s : scratch_)
-    if (s.size() < need) s.resize(need);
-
-  std::atomic<int64_t> next{0};
-  auto work = [&](int thread, int) {
-    float* kf = scratch_[static_cast<size_t>(thread)].data();
-    float* vf = kf + n_keys_max * hd;
-    float* scores = vf + n_keys_max * hd;
-    float* qh = scores + n_keys_max;
-    for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
-      const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
-      const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
-      const int64_t n_keys = pos0 + t1;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
-        c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
-      }
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t nk = pos0 + t + 1;
-        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-          const float* qsrc = q + (t * p.n_heads + h) * hd;
-          // llama.cpp multiplies Q with the f16 keys after rounding it to f16.
-          if (c.type() == KvType::F16) {
-            for (int64_t d = 0; d < hd; ++d)
-              qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(qsrc[d]));
-          } else {
-            std::memcpy(qh, qsrc, static_cast<size_t>(hd) * 4);
-          }
-          for (int64_t j = 0; j < nk; ++j) scores[j] = ops::dot(qh, kf + j * hd, hd) * p.scale;
-          ops::softmax(scores, nk);
-          float* o = out + (t * p.n_heads + h) * hd;
-          std::memset(o, 0, static_cast<size_t>(hd) * 4);
-          for (int64_t j = 0; j < nk; ++j) ops::axpy(scores[j], vf + j * hd, o, hd);
-        }
-      }
-    }
-  };
-  if (n_items == 1)
-    work(0, 1);
-  else
-    pool_.run(work);
-}
 
 }  // namespace
 

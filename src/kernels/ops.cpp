@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
 #include "quant/fp16.h"
 
 namespace hearth::kernels::ops {
@@ -12,13 +13,13 @@ float dot(const float* a, const float* b, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
+void round_to_f16(float* x, int64_t n);
 }  // namespace avx2
 
 namespace {
 
 bool has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  static const bool yes = best_simd_level() >= SimdLevel::kAvx2;
   return yes;
 }
 
@@ -141,6 +142,11 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
   if (has_avx2()) return avx2::f32_to_f16(src, dst, n);
   for (int64_t i = 0; i < n; ++i) dst[i] = quant::fp32_to_fp16(src[i]);
+}
+
+void round_to_f16(float* x, int64_t n) {
+  if (has_avx2()) return avx2::round_to_f16(x, n);
+  for (int64_t i = 0; i < n; ++i) x[i] = quant::fp16_to_fp32(quant::fp32_to_fp16(x[i]));
 }
 
 }  // namespace hearth::kernels::ops

@@ -38,5 +38,7 @@ void axpy(float a, const float* x, float* y, int64_t n);  // y += a x
 void scale(float* x, float a, int64_t n);                 // x *= a
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
+// x = f16(x): rounds each value to the nearest f16 (ties to even).
+void round_to_f16(float* x, int64_t n);
 
 }  // namespace hearth::kernels::ops

@@ -109,10 +109,13 @@ TEST(Ops, VectorPrimitives) {
   }
 }
 
-// Causal GQA attention through the backend vs. a direct computation with f16-rounded K/V/Q.
-TEST(CpuBackend, AttentionWithGqaMatchesReference) {
+// Causal GQA attention through the backend vs. a direct computation in double:
+// short batches take llama.cpp's per-row path (Q rounded to f16, output
+// accumulated in f16: ~1e-3), batches of 64+ its tiled f32 path.
+void check_attention(int64_t T, double tol) {
   auto be = make_cpu_backend(2);
-  const int64_t H = 4, KV = 2, D = 32, T = 5, pos0 = 3, n_ctx = 16;
+  const int64_t H = 4, KV = 2, D = 32, pos0 = 3, n_ctx = 80;
+  const bool round_q = T < 64;
   auto cache = be->alloc_kv_cache({1, n_ctx, KV, D}, KvType::F16);
   const auto k = random_vec((pos0 + T) * KV * D, 12), v = random_vec((pos0 + T) * KV * D, 13);
   const auto q = random_vec(T * H * D, 14);
@@ -128,8 +131,10 @@ TEST(CpuBackend, AttentionWithGqaMatchesReference) {
       double m = -1e30, sum = 0;
       for (int64_t j = 0; j < nk; ++j) {
         double d = 0;
-        for (int64_t i = 0; i < D; ++i)
-          d += double(round_f16(q[(t * H + h) * D + i])) * round_f16(k[(j * KV + kvh) * D + i]);
+        for (int64_t i = 0; i < D; ++i) {
+          const float qv = q[(t * H + h) * D + i];
+          d += double(round_q ? round_f16(qv) : qv) * round_f16(k[(j * KV + kvh) * D + i]);
+        }
         s[j] = d * scale;
         m = std::max(m, s[j]);
       }
@@ -137,10 +142,27 @@ TEST(CpuBackend, AttentionWithGqaMatchesReference) {
       for (int64_t i = 0; i < D; ++i) {
         double o = 0;
         for (int64_t j = 0; j < nk; ++j) o += s[j] / sum * round_f16(v[(j * KV + kvh) * D + i]);
-        EXPECT_NEAR(out[(t * H + h) * D + i], o, 1e-4) << t << " " << h << " " << i;
+        ASSERT_NEAR(out[(t * H + h) * D + i], o, tol) << t << " " << h << " " << i;
       }
     }
   EXPECT_THROW(be->kv_store(*cache, 0, k.data(), v.data(), 2, n_ctx - 1), std::out_of_range);
+}
+
+TEST(CpuBackend, AttentionPerRowPathMatchesReference) { check_attention(5, 2e-3); }
+TEST(CpuBackend, AttentionTiledPathMatchesReference) { check_attention(70, 1e-4); }
+
+TEST(CpuBackend, AttentionWithQ8_0CacheIsClose) {
+  auto be = make_cpu_backend(1);
+  const int64_t H = 2, KV = 1, D = 32, T = 3;
+  auto f16 = be->alloc_kv_cache({1, 8, KV, D}, KvType::F16);
+  auto q8 = be->alloc_kv_cache({1, 8, KV, D}, KvType::Q8_0);
+  const auto k = random_vec(T * D, 17), v = random_vec(T * D, 18), q = random_vec(T * H * D, 19);
+  std::vector<float> a(T * H * D), b(T * H * D);
+  for (auto* c : {f16.get(), q8.get()}) be->kv_store(*c, 0, k.data(), v.data(), T, 0);
+  be->attention(q.data(), *f16, 0, T, 0, {H, KV, D, 0.2f}, a.data());
+  be->attention(q.data(), *q8, 0, T, 0, {H, KV, D, 0.2f}, b.data());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 0.05) << i;
+  EXPECT_LT(q8->bytes(), f16->bytes());
 }
 
 TEST(CpuBackend, ThreadedRowOpsMatchSingleRows) {

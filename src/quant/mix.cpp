@@ -249,7 +249,11 @@ std::vector<TensorType> choose_tensor_types(const FileType& target, const ModelS
   for (size_t i : llama_tensor_order(tensors)) {
     const TensorShape& t = tensors[i];
     if (!allows_quantization(t)) {
-      out[i] = t.type;
+      // Kept as they are, except that 1-D tensors (norms, biases) stored as
+      // f16/bf16 become f32: hearth's kernels read 1-D tensors as f32.
+      const bool half_vector =
+          t.n_dims == 1 && (t.type == TensorType::F16 || t.type == TensorType::BF16);
+      out[i] = half_vector ? TensorType::F32 : t.type;
       continue;
     }
     TensorType type = target.base;

@@ -2,6 +2,7 @@
 // llama.cpp's llama-quantize (no importance matrix, no overrides): the
 // target's default type, bumped for attn_v / ffn_down / output in the K mixes,
 // then a fallback type where a row is not a multiple of the block size.
+// 1-D tensors are never quantized; hearth stores them as f32.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -115,6 +116,11 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
     throw std::runtime_error("unknown quantization type '" + options.type +
                              "' (expected one of: " + known_types() + ")");
   }
+  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+    throw std::runtime_error("cannot write '" + out_path + "': folder '" + parent.string() +
+                             "' does not exist");
+  }
   std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
 
   std::vector<TensorShape> shapes;
@@ -177,7 +183,7 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < n_threads; ++i) pool.emplace_back(work);
   if (options.progress) {
-    // The calling thread reports progress while the pool works.
+    // A reporter thread redraws the line while this thread works with the pool.
     std::atomic<bool> finished{false};
     std::thread reporter([&] {
       while (!finished) {

@@ -22,6 +22,18 @@ inline int nearest_int(float v) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+// Q4_K/Q5_K sub-block j (0..7): its 6-bit scale and 6-bit min from the
+// 12 packed bytes (see pack_scales_mins in kquants.cpp).
+inline void unpack_scale_min(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
 // 32-weight block types (legacy.cpp).
 void quantize_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 void quantize_q4_1(const float* x, BlockQ4_1* y, int64_t n);
@@ -36,7 +48,7 @@ void dequantize_q5_1(const BlockQ5_1* x, float* y, int64_t n);
 void dequantize_q8_0(const BlockQ8_0* x, float* y, int64_t n);
 void dequantize_q8_1(const BlockQ8_1* x, float* y, int64_t n);
 
-// 256-weight super-block types (kquants.cpp).
+// 256-weight super-block types (kquants.cpp, kdequantize.cpp).
 void quantize_q2_k(const float* x, BlockQ2_K* y, int64_t n);
 void quantize_q3_k(const float* x, BlockQ3_K* y, int64_t n);
 void quantize_q4_k(const float* x, BlockQ4_K* y, int64_t n);

@@ -43,15 +43,20 @@ class Tokenizer {
   ~Tokenizer();
 
   // add_bos: prepend BOS when the vocabulary has one, and append EOS when
-  // tokenizer.ggml.add_eos_token is set. parse_special: see the file comment.
+  // tokenizer.ggml.add_eos_token is set (pass add_bos_default() to do what
+  // the model asks). parse_special: see the file comment. Thread-safe.
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
   // tokenizer.ggml.add_bos_token (llama: default true; gpt2: default false).
   bool add_bos_default() const;
   bool add_eos_default() const;
 
-  // Concatenated pieces; control tokens render as their text only when
-  // render_special. With a `llama` vocabulary the leading space of the first
-  // piece is kept (llama.cpp's detokenize keeps it too unless told otherwise).
+  // Text of the ids as llama.cpp's llama_detokenize gives it: the pieces
+  // concatenated (control tokens as their text only when render_special);
+  // when the vocabulary prefixes a space (SPM) the first piece loses one
+  // leading space; vocabularies with clean_spaces (GPT-2, Falcon, Llama 3...)
+  // drop the space before "?!.," and in " 's"-style contractions. So
+  // decode(encode(t, false, false)) == t for SPM and for BPE without clean-up.
+  // Streaming output (StreamDecoder) is the plain concatenation of pieces.
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
   // The bytes one token contributes to decoded text (byte tokens as raw
   // bytes, "▁" as space, GPT-2 byte characters as bytes); control tokens give
@@ -59,15 +64,15 @@ class Tokenizer {
   std::string piece(int32_t id, bool render_special = false) const;
 
   int32_t n_vocab() const;
-  int32_t bos() const;  // -1 if none
-  int32_t eos() const;  // -1 if none
-  int32_t eot() const;  // -1 if none
-  int32_t pad() const;  // -1 if none
+  int32_t bos() const;            // -1 if none
+  int32_t eos() const;            // -1 if none
+  int32_t eot() const;            // -1 if none
+  int32_t pad() const;            // -1 if none
   bool is_eog(int32_t id) const;  // end of generation: eos, eot and other EOG tokens
   TokenType type(int32_t id) const;
   const std::string& token_text(int32_t id) const;  // raw vocabulary string
-  const std::string& model() const;  // "llama" or "gpt2"
-  const std::string& pre() const;    // tokenizer.ggml.pre ("default" when absent)
+  const std::string& model() const;                 // "llama" or "gpt2"
+  const std::string& pre() const;                   // tokenizer.ggml.pre ("default" when absent)
   // The id of an exact vocabulary string, or -1.
   int32_t find(std::string_view text) const;
 
@@ -88,7 +93,6 @@ class StreamDecoder {
  private:
   const Tokenizer& tok_;
   bool render_special_;
-  bool first_ = true;
   std::string pending_;
 };
 

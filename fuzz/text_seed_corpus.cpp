@@ -1,0 +1,96 @@
+// Writes the seed corpora of the text fuzzers from the repository's test data:
+//   text_seed_corpus tokenizer DIR  the texts of tests/data/vocab/*.inp (split at
+//                                   "\n__ggml_vocab_test__\n"), one file each
+//   text_seed_corpus template DIR   each template of tests/data/templates/golden.json,
+//                                   and each case of features.json as its
+//                                   template, a NUL byte and its context JSON
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void save(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+int tokenizer_seeds(const fs::path& dir) {
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(HEARTH_SOURCE_DIR) / "tests/data/vocab")) {
+    if (e.path().extension() != ".inp") continue;
+    const std::string all = slurp(e.path());
+    const std::string stem = e.path().stem().stem().string();  // ggml-vocab-NAME
+    size_t pos = 0;
+    for (int i = 0; pos <= all.size(); ++i) {
+      size_t hit = all.find(sep, pos);
+      if (hit == std::string::npos) hit = all.size();
+      save(dir / (stem + "-" + std::to_string(i)), all.substr(pos, hit - pos));
+      ++n;
+      pos = hit + sep.size();
+    }
+  }
+  return n;
+}
+
+int template_seeds(const fs::path& dir) {
+  const fs::path data = fs::path(HEARTH_SOURCE_DIR) / "tests/data/templates";
+  const auto golden = nlohmann::json::parse(slurp(data / "golden.json"));
+  int n = 0;
+  for (const auto& [name, t] : golden.at("templates").items()) {
+    save(dir / ("golden-" + std::to_string(n++)), t.at("template").get<std::string>());
+  }
+  const auto features = nlohmann::json::parse(slurp(data / "features.json"));
+  int i = 0;
+  for (const auto& c : features.at("cases")) {
+    std::string bytes = c.at("template").get<std::string>();
+    if (c.contains("context")) bytes += '\0' + c.at("context").dump();
+    save(dir / ("feature-" + std::to_string(i++)), bytes);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s tokenizer|template DIR\n", argv[0]);
+    return 2;
+  }
+  const std::string kind = argv[1];
+  const fs::path dir = argv[2];
+  try {
+    fs::create_directories(dir);
+    int n;
+    if (kind == "tokenizer") {
+      n = tokenizer_seeds(dir);
+    } else if (kind == "template") {
+      n = template_seeds(dir);
+    } else {
+      std::fprintf(stderr, "unknown corpus '%s' (tokenizer or template)\n", kind.c_str());
+      return 2;
+    }
+    std::printf("wrote %d %s seeds to %s\n", n, kind.c_str(), dir.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "text_seed_corpus: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,55 @@
+// Templates the fuzzer (fuzz/template_fuzz.cpp) or its dictionary-guided
+// probes broke the interpreter with: each must now end in a TemplateError (or
+// render), never in another exception, undefined behaviour or a huge allocation.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "chat/chat_template.h"
+
+namespace hearth::chat {
+namespace {
+
+std::string render(const std::string& source) {
+  return ChatTemplate(source).render(nlohmann::json::parse(R"({"x": [1, 2]})"));
+}
+
+// Renders `source` expecting a TemplateError whose message contains `what`.
+void expect_error(const std::string& source, const std::string& what) {
+  SCOPED_TRACE(source);
+  try {
+    render(source);
+    ADD_FAILURE() << "rendered without error";
+  } catch (const TemplateError& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+// A float argument where an integer is expected was cast to int64 even when
+// out of range (undefined behaviour).
+TEST(FuzzRegressions, HugeFloatAsIntegerArgument) {
+  expect_error("{{ [1]|tojson(indent=1e300) }}", "OverflowError");
+  expect_error("{{ [1, 2]|batch(1e300)|list }}", "OverflowError");
+  expect_error("{{ 'ab'|indent(-1e300) }}", "OverflowError");
+  expect_error("{{ 1.5|round(1e300) }}", "OverflowError");
+  expect_error("{{ 'a'|int(base=(1e300 * 1e300) - (1e300 * 1e300)) }}", "OverflowError");  // NaN
+  EXPECT_EQ(render("{{ [1, 2]|batch(1.0)|list|length }}"), "2");  // in range: still fine
+}
+
+// Long digit runs in attribute paths threw std::out_of_range out of stoll.
+TEST(FuzzRegressions, LongDigitAttributePath) {
+  EXPECT_EQ(render("{{ [{'a': 1}]|map(attribute='99999999999999999999')|list|length }}"), "1");
+  EXPECT_EQ(render("{{ [[5, 6]]|map(attribute='1')|list }}"), "[6]");
+  expect_error("{{ x.99999999999999999999 }}", "too large");
+  EXPECT_EQ(render("{{ x.1 }}"), "2");
+}
+
+// tojson's indentation was appended before the size check: a 2e9 indent
+// allocated gigabytes.
+TEST(FuzzRegressions, HugeJsonIndent) {
+  expect_error("{{ [[1]]|tojson(indent=2000000000) }}", "exceeds the limit");
+  EXPECT_EQ(render("{{ [1]|tojson(indent=2) }}"), "[\n  1\n]");
+}
+
+}  // namespace
+}  // namespace hearth::chat

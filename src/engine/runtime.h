@@ -1,0 +1,31 @@
+// A model ready to use: the backend that computes it, its weights and its tokenizer.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/backend.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth::engine {
+
+struct Runtime {
+  // Members are destroyed bottom-up: the tokenizer and model before the backend.
+  std::unique_ptr<kernels::Backend> backend;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+
+  // Loads the GGUF file at `path` on the CPU backend with `threads` threads
+  // (<= 0: one per physical core). Throws with the file named on any error.
+  static Runtime load(const std::string& path, int threads);
+
+  // The text's tokens as the model expects a prompt: BOS first when the
+  // vocabulary adds one, special-token syntax not parsed (user text).
+  std::vector<int32_t> encode_prompt(const std::string& text) const;
+  // Tokens of text hearth rendered itself (a chat template): special tokens
+  // parsed, BOS prepended only when the rendering did not already start with it.
+  std::vector<int32_t> encode_rendered(const std::string& text) const;
+};
+
+}  // namespace hearth::engine

@@ -1,0 +1,138 @@
+// Causal attention over the CPU KV cache, with GQA.
+//
+// Work items are (KV head, block of query tokens): each converts its head's keys
+// and values once to f32 and serves every query head of the group and every
+// token of the block.
+//
+// The row arithmetic follows llama.cpp's CPU flash attention, because greedy
+// tokens of quantized models are sensitive to it (activation quantization
+// amplifies small differences): batches under 64 tokens (generation, short
+// prompts) take its per-row path -- Q rounded to the cache's type, an online
+// softmax, and for an f16 cache the output accumulated in f16 -- while larger
+// batches take its tiled path: f32 Q, scores, softmax and accumulation.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu_backend_kv.h"
+#include "quant/fp16.h"
+
+namespace hearth::kernels {
+namespace {
+
+// llama.cpp's tile of query rows: batches at least this large take the tiled path.
+constexpr int64_t kTiledMinTokens = 64;
+
+// q.k for the per-row path with an f16 cache: below 64 dimensions llama.cpp's
+// f16 dot product runs its scalar tail, summing f32 products in double.
+float dot_f16_row(const float* q, const float* k, int64_t n) {
+  if (n >= 64) return ops::dot(q, k, n);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(q[i] * k[i]);
+  return static_cast<float>(s);
+}
+
+struct RowScratch {
+  float* qh;      // [hd] Q as the cache's dot product sees it
+  float* scores;  // [n_keys]
+  float* acc;     // [hd]
+};
+
+// One query row over keys 0..nk-1, online softmax (the per-row path).
+void attend_online(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
+                   float scale, KvType type, RowScratch& s, float* out) {
+  if (type == KvType::F16) {
+    for (int64_t d = 0; d < hd; ++d) s.qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(q[d]));
+  } else {
+    // Q is quantized to q8_0 like the keys; its dequantized values give the same dot.
+    quant::quantize_row(gguf::TensorType::Q8_0, q, s.scores, hd);  // scores as byte scratch
+    quant::dequantize_row(gguf::TensorType::Q8_0, s.scores, s.qh, hd);
+  }
+  float m = -INFINITY, sum = 0;
+  std::memset(s.acc, 0, static_cast<size_t>(hd) * 4);
+  for (int64_t j = 0; j < nk; ++j) {
+    const float* k = kf + j * hd;
+    const float score =
+        (type == KvType::F16 ? dot_f16_row(s.qh, k, hd) : ops::dot(s.qh, k, hd)) * scale;
+    float ms = 1, vs = 1;
+    if (score > m) {
+      ms = std::exp(m - score);
+      m = score;
+      ops::scale(s.acc, ms, hd);
+    } else {
+      vs = std::exp(score - m);
+    }
+    ops::axpy(vs, vf + j * hd, s.acc, hd);
+    if (type == KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp's f16 accumulator
+    sum = sum * ms + vs;
+  }
+  const float inv = sum == 0 ? 0 : 1.0f / sum;
+  for (int64_t d = 0; d < hd; ++d) out[d] = s.acc[d] * inv;
+}
+
+// One query row, scores then softmax then the weighted sum, all f32 (the tiled path).
+void attend_softmax(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
+                    float scale, RowScratch& s, float* out) {
+  for (int64_t j = 0; j < nk; ++j) s.scores[j] = ops::dot(q, kf + j * hd, hd) * scale;
+  ops::softmax(s.scores, nk);
+  std::memset(out, 0, static_cast<size_t>(hd) * 4);
+  for (int64_t j = 0; j < nk; ++j) ops::axpy(s.scores[j], vf + j * hd, out, hd);
+}
+
+}  // namespace
+
+void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
+                   int64_t layer, int64_t n_tokens, int64_t pos0, const AttentionParams& p,
+                   float* out) {
+  if (p.n_kv_heads != c.shape().n_kv_heads || p.head_dim != c.shape().head_dim ||
+      p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0)
+    throw std::invalid_argument("attention: heads " + std::to_string(p.n_heads) + "/" +
+                                std::to_string(p.n_kv_heads) + " do not fit the KV cache");
+  const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
+  const bool tiled = c.type() == KvType::F16 && n_tokens >= kTiledMinTokens;
+  const int64_t block = n_tokens <= 4 ? n_tokens : 8;
+  const int64_t n_blocks = (n_tokens + block - 1) / block;
+  const int64_t n_items = p.n_kv_heads * n_blocks;
+  const int64_t n_keys_max = pos0 + n_tokens;
+  // kf, vf [n_keys][hd]; scores [n_keys] (>= a q8_0 row of hd); qh, acc [hd].
+  const size_t need = static_cast<size_t>(n_keys_max * (2 * hd + 1) + 3 * hd);
+  scratch.resize(static_cast<size_t>(pool.size()));
+  for (auto& s : scratch)
+    if (s.size() < need) s.resize(need);
+
+  std::atomic<int64_t> next{0};
+  auto work = [&](int thread, int) {
+    float* kf = scratch[static_cast<size_t>(thread)].data();
+    float* vf = kf + n_keys_max * hd;
+    RowScratch rs{vf + n_keys_max * hd, nullptr, nullptr};
+    rs.acc = rs.qh + hd;
+    rs.scores = rs.acc + hd;
+    for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
+      const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
+      const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
+      const int64_t n_keys = pos0 + t1;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
+        c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t nk = pos0 + t + 1;
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          const float* qrow = q + (t * p.n_heads + h) * hd;
+          float* o = out + (t * p.n_heads + h) * hd;
+          if (tiled)
+            attend_softmax(qrow, kf, vf, nk, hd, p.scale, rs, o);
+          else
+            attend_online(qrow, kf, vf, nk, hd, p.scale, c.type(), rs, o);
+        }
+      }
+    }
+  };
+  if (n_items == 1)
+    work(0, 1);
+  else
+    pool.run(work);
+}
+
+}  // namespace hearth::kernels
