@@ -174,23 +174,6 @@ void dot_q45_k(int64_t n, const void* w, const uint8_t* a, size_t a_stride, floa
   for (int t = 0; t < T; ++t) out[t * out_stride] = hsum(acc[t]) - mins[t];
 }
 
-// Tokens in fours through the T = 4 variant, the rest one at a time.
-template <bool kFive, typename Block>
-void gemm_q45_k(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a,
-                size_t a_row_bytes, int nt, float* y, int64_t y_stride) {
-  const auto* wp = static_cast<const uint8_t*>(w);
-  const auto* ap = static_cast<const uint8_t*>(a);
-  for (int r = 0; r < nr; ++r) {
-    int t = 0;
-    for (; t + 4 <= nt; t += 4)
-      dot_q45_k<kFive, Block, 4>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
-                                 y + t * y_stride + r, y_stride);
-    for (; t < nt; ++t)
-      dot_q45_k<kFive, Block, 1>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
-                                 y + t * y_stride + r, y_stride);
-  }
-}
-
 // Q6_K: unsigned 6-bit q (0..63) times the activations, scaled per 16
 // weights; the -32 offset comes off as 32 * sum(sc * group sums).
 float dot_q6_k(int64_t n, const void* w, const void* a) {
@@ -269,44 +252,32 @@ float one_bf16(const void* p, int64_t i) {
   return q::bf16_to_fp32(static_cast<const uint16_t*>(p)[i]);
 }
 
-using DotFn = float (*)(int64_t, const void*, const void*);
-
-template <DotFn Dot>
-void gemm(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a, size_t a_row_bytes,
-          int nt, float* y, int64_t y_stride) {
-  const auto* wp = static_cast<const uint8_t*>(w);
-  const auto* ap = static_cast<const uint8_t*>(a);
-  for (int t = 0; t < nt; ++t)
-    for (int r = 0; r < nr; ++r)
-      y[t * y_stride + r] = Dot(n, wp + r * w_row_bytes, ap + t * a_row_bytes);
-}
-
 }  // namespace
 
 GemmKernel gemm_kernel_avx2(TensorType weight) {
   switch (weight) {
     case TensorType::F32:
-      return gemm<dot_float<load_f32, one_f32>>;
+      return gemm_by_rows<dot_float<load_f32, one_f32>>;
     case TensorType::F16:
-      return gemm<dot_float<load_f16, one_f16>>;
+      return gemm_by_rows<dot_float<load_f16, one_f16>>;
     case TensorType::BF16:
-      return gemm<dot_float<load_bf16, one_bf16>>;
+      return gemm_by_rows<dot_float<load_bf16, one_bf16>>;
     case TensorType::Q4_0:
-      return gemm<dot_q4_0>;
+      return gemm_by_rows<dot_q4_0>;
     case TensorType::Q5_0:
-      return gemm<dot_q5_0>;
+      return gemm_by_rows<dot_q5_0>;
     case TensorType::Q8_0:
-      return gemm<dot_q8_0>;
+      return gemm_by_rows<dot_q8_0>;
     case TensorType::Q4_1:
-      return gemm<dot_q4_1>;
+      return gemm_by_rows<dot_q4_1>;
     case TensorType::Q5_1:
-      return gemm<dot_q5_1>;
+      return gemm_by_rows<dot_q5_1>;
     case TensorType::Q4_K:
-      return gemm_q45_k<false, q::BlockQ4_K>;
+      return gemm_by_rows_x4<dot_q45_k<false, q::BlockQ4_K, 4>, dot_q45_k<false, q::BlockQ4_K, 1>>;
     case TensorType::Q5_K:
-      return gemm_q45_k<true, q::BlockQ5_K>;
+      return gemm_by_rows_x4<dot_q45_k<true, q::BlockQ5_K, 4>, dot_q45_k<true, q::BlockQ5_K, 1>>;
     case TensorType::Q6_K:
-      return gemm<dot_q6_k>;
+      return gemm_by_rows<dot_q6_k>;
     default:
       return nullptr;
   }

@@ -149,45 +149,16 @@ void dot_q45_k(int64_t n, const void* w, const uint8_t* a, size_t a_stride, floa
   }
 }
 
-// Tokens in fours through the T = 4 variant, the rest one at a time.
-template <bool kFive, typename Block>
-void gemm_q45_k(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a,
-                size_t a_row_bytes, int nt, float* y, int64_t y_stride) {
-  const auto* wp = static_cast<const uint8_t*>(w);
-  const auto* ap = static_cast<const uint8_t*>(a);
-  for (int r = 0; r < nr; ++r) {
-    int t = 0;
-    for (; t + 4 <= nt; t += 4)
-      dot_q45_k<kFive, Block, 4>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
-                                 y + t * y_stride + r, y_stride);
-    for (; t < nt; ++t)
-      dot_q45_k<kFive, Block, 1>(n, wp + r * w_row_bytes, ap + t * a_row_bytes, a_row_bytes,
-                                 y + t * y_stride + r, y_stride);
-  }
-}
-
-using DotFn = float (*)(int64_t, const void*, const void*);
-
-template <DotFn Dot>
-void gemm(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a, size_t a_row_bytes,
-          int nt, float* y, int64_t y_stride) {
-  const auto* wp = static_cast<const uint8_t*>(w);
-  const auto* ap = static_cast<const uint8_t*>(a);
-  for (int t = 0; t < nt; ++t)
-    for (int r = 0; r < nr; ++r)
-      y[t * y_stride + r] = Dot(n, wp + r * w_row_bytes, ap + t * a_row_bytes);
-}
-
 }  // namespace
 
 GemmKernel gemm_kernel_avx512(TensorType weight) {
   switch (weight) {
     case TensorType::Q4_K:
-      return gemm_q45_k<false, q::BlockQ4_K>;
+      return gemm_by_rows_x4<dot_q45_k<false, q::BlockQ4_K, 4>, dot_q45_k<false, q::BlockQ4_K, 1>>;
     case TensorType::Q5_K:
-      return gemm_q45_k<true, q::BlockQ5_K>;
+      return gemm_by_rows_x4<dot_q45_k<true, q::BlockQ5_K, 4>, dot_q45_k<true, q::BlockQ5_K, 1>>;
     case TensorType::Q6_K:
-      return gemm<dot_q6_k>;
+      return gemm_by_rows<dot_q6_k>;
     default:
       return nullptr;
   }

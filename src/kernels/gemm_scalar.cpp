@@ -90,44 +90,32 @@ float load_bf16(const void* p, int64_t i) {
   return q::bf16_to_fp32(static_cast<const uint16_t*>(p)[i]);
 }
 
-using DotFn = float (*)(int64_t, const void*, const void*);
-
-template <DotFn Dot>
-void gemm(int64_t n, const void* w, size_t w_row_bytes, int nr, const void* a, size_t a_row_bytes,
-          int nt, float* y, int64_t y_stride) {
-  const auto* wp = static_cast<const uint8_t*>(w);
-  const auto* ap = static_cast<const uint8_t*>(a);
-  for (int t = 0; t < nt; ++t)
-    for (int r = 0; r < nr; ++r)
-      y[t * y_stride + r] = Dot(n, wp + r * w_row_bytes, ap + t * a_row_bytes);
-}
-
 }  // namespace
 
 GemmKernel gemm_kernel_scalar(TensorType weight) {
   switch (weight) {
     case TensorType::F32:
-      return gemm<dot_float<load_f32, load_f32>>;
+      return gemm_by_rows<dot_float<load_f32, load_f32>>;
     case TensorType::F16:
-      return gemm<dot_float<load_f16, load_f16>>;
+      return gemm_by_rows<dot_float<load_f16, load_f16>>;
     case TensorType::BF16:
-      return gemm<dot_float<load_bf16, load_bf16>>;
+      return gemm_by_rows<dot_float<load_bf16, load_bf16>>;
     case TensorType::Q4_0:
-      return gemm<dot_x_q8_0<q::BlockQ4_0, decode::q4_0>>;
+      return gemm_by_rows<dot_x_q8_0<q::BlockQ4_0, decode::q4_0>>;
     case TensorType::Q5_0:
-      return gemm<dot_x_q8_0<q::BlockQ5_0, decode::q5_0>>;
+      return gemm_by_rows<dot_x_q8_0<q::BlockQ5_0, decode::q5_0>>;
     case TensorType::Q8_0:
-      return gemm<dot_x_q8_0<q::BlockQ8_0, decode_q8_0>>;
+      return gemm_by_rows<dot_x_q8_0<q::BlockQ8_0, decode_q8_0>>;
     case TensorType::Q4_1:
-      return gemm<dot_x_q8_1<q::BlockQ4_1, decode::q4_1>>;
+      return gemm_by_rows<dot_x_q8_1<q::BlockQ4_1, decode::q4_1>>;
     case TensorType::Q5_1:
-      return gemm<dot_x_q8_1<q::BlockQ5_1, decode::q5_1>>;
+      return gemm_by_rows<dot_x_q8_1<q::BlockQ5_1, decode::q5_1>>;
     case TensorType::Q4_K:
-      return gemm<dot_x_q8_k<q::BlockQ4_K, decode::q4_k>>;
+      return gemm_by_rows<dot_x_q8_k<q::BlockQ4_K, decode::q4_k>>;
     case TensorType::Q5_K:
-      return gemm<dot_x_q8_k<q::BlockQ5_K, decode::q5_k>>;
+      return gemm_by_rows<dot_x_q8_k<q::BlockQ5_K, decode::q5_k>>;
     case TensorType::Q6_K:
-      return gemm<dot_x_q8_k<q::BlockQ6_K, decode::q6_k>>;
+      return gemm_by_rows<dot_x_q8_k<q::BlockQ6_K, decode::q6_k>>;
     default:
       return nullptr;
   }
