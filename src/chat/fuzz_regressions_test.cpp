@@ -3,6 +3,7 @@
 // render), never in another exception, undefined behaviour or a huge allocation.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "chat/chat_template.h"
@@ -49,6 +50,29 @@ TEST(FuzzRegressions, LongDigitAttributePath) {
 TEST(FuzzRegressions, HugeJsonIndent) {
   expect_error("{{ [[1]]|tojson(indent=2000000000) }}", "exceeds the limit");
   EXPECT_EQ(render("{{ [1]|tojson(indent=2) }}"), "[\n  1\n]");
+}
+
+// Integer overflow (undefined behaviour) at the edges of int64.
+TEST(FuzzRegressions, Int64Edges) {
+  EXPECT_EQ(render("{{ range(-9223372036854775807, 9223372036854775807, 4611686018427387904)"
+                   "|list }}"),
+            "[-9223372036854775807, -4611686018427387903, 1, 4611686018427387905]");
+  EXPECT_EQ(render("{{ range(9223372036854775800, 9223372036854775807, 3)|list }}"),
+            "[9223372036854775800, 9223372036854775803, 9223372036854775806]");
+  EXPECT_EQ(render("{{ 'abc'[9223372036854775807] is defined }}"), "False");
+  EXPECT_EQ(render("{{ 'abc'[2] }}"), "c");
+}
+
+// Iterating a long string built one value per character before charging for
+// them: chained joins took over 10 s (sanitizer build) before failing.
+TEST(FuzzRegressions, LongStringIterationIsRefusedUpFront) {
+  const auto start = std::chrono::steady_clock::now();
+  expect_error("{{ ('a' * 8000000)|list|length }}", "exceeds the limit");
+  expect_error("{{ ('ab' * 4000)|join('0123456789')|join('0123456789')|join('x') }}",
+               "exceeds the limit");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(s, 2.0);
+  EXPECT_EQ(render("{{ 'h\u00e9'|list }}"), "['h', '\u00e9']");
 }
 
 }  // namespace

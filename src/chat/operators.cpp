@@ -196,13 +196,19 @@ List Interp::iterate(const Value& v) {
     case Kind::String: {
       List chars;
       const std::string& s = v.str();
+      // Charge before building: a long string makes millions of one-character
+      // values, which took seconds before the charge refused them.
+      std::size_t n = s.empty() ? 0 : 1;
+      for (std::size_t k = 1; k < s.size(); ++k)
+        n += (static_cast<unsigned char>(s[k]) & 0xC0) != 0x80;
+      charge(n * sizeof(Value));
+      chars.reserve(n);
       for (std::size_t k = 0; k < s.size();) {
         std::size_t len = 1;
         while (k + len < s.size() && (static_cast<unsigned char>(s[k + len]) & 0xC0) == 0x80) ++len;
         chars.push_back(Value::string(s.substr(k, len)));
         k += len;
       }
-      charge(chars.size() * sizeof(Value));
       return chars;
     }
     case Kind::Undefined:
@@ -260,6 +266,8 @@ Value Interp::get_item(const Value& obj, const Value& key) {
     case Kind::String:
       if (key.is_int()) {
         const std::int64_t k = key.as_int();
+        if (k == INT64_MAX)
+          return Value::undefined("string index out of range");  // k + 1 overflows
         Value one =
             slice(*this, obj, key, k == -1 ? Value::none() : Value::integer(k + 1), Value::none());
         if (!one.str().empty()) return one;
