@@ -75,5 +75,17 @@ TEST(FuzzRegressions, LongStringIterationIsRefusedUpFront) {
   EXPECT_EQ(render("{{ 'h\u00e9'|list }}"), "['h', '\u00e9']");
 }
 
+// rsplit with maxsplit inserted each part at the front: quadratic, about a
+// minute for 100000 parts. '%d' of a huge float cast it to long long (UB).
+TEST(FuzzRegressions, RsplitIsLinearAndPercentDChecksRange) {
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(render("{{ ('a ' * 100000).rsplit(' ', 100000)|length }}"), "100001");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  EXPECT_EQ(render("{{ 'a,b,c,d'.rsplit(',', 2) }}"), "['a,b', 'c', 'd']");
+  expect_error("{{ '%d' % 1e300 }}", "OverflowError");
+  expect_error("{{ '%i' % ((1e308 * 10) - (1e308 * 10)) }}", "OverflowError");  // NaN
+  EXPECT_EQ(render("{{ '%d' % 2.7 }}"), "2");
+}
+
 }  // namespace
 }  // namespace hearth::chat

@@ -68,6 +68,8 @@ Value all_cps(const std::string& s, Pred p) {
 
 Value str_list(Interp& in, std::vector<std::string> parts) {
   List out;
+  in.charge(parts.size() * sizeof(Value));  // refuse a huge list before converting it
+  out.reserve(parts.size());
   for (auto& p : parts) out.push_back(in.str(std::move(p)));
   return in.list(std::move(out));
 }

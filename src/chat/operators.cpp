@@ -368,6 +368,8 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
       out += s;
     } else if (conv == 'd' || conv == 'i') {
       if (!v.is_number()) fail("TypeError: %d format: a real number is required");
+      if (v.kind == Kind::Float && !(std::fabs(v.f) < 9.2e18))  // NaN too: the cast is UB
+        fail("OverflowError: %d format: cannot convert float " + to_str(v) + " to integer");
       std::snprintf(buf, sizeof buf, (spec + "lld").c_str(),
                     static_cast<long long>(v.kind == Kind::Float ? std::trunc(v.f) : v.as_int()));
       out += buf;
