@@ -87,5 +87,30 @@ TEST(FuzzRegressions, RsplitIsLinearAndPercentDChecksRange) {
   EXPECT_EQ(render("{{ '%d' % 2.7 }}"), "2");
 }
 
+// Builtins whose work grows with their input ran quadratic time in loops
+// within the step limit (minutes each): their inner work now counts as steps.
+TEST(FuzzRegressions, QuadraticBuiltinsRunOutOfSteps) {
+  const auto start = std::chrono::steady_clock::now();
+  expect_error("{{ range(100000)|unique|list|length }}", "evaluation steps");
+  expect_error(
+      "{% set l = range(100000)|list %}{% for i in range(100000) %}{% if i in l %}"
+      "{% endif %}{% endfor %}",
+      "evaluation steps");
+  expect_error("{% set l = range(100000)|list %}{{ l|select('in', l)|list|length }}",
+               "evaluation steps");
+  expect_error(
+      "{% set l = [] %}{% for i in range(100000) %}{% set _ = l.insert(0, i) %}"
+      "{% endfor %}",
+      "evaluation steps");
+  expect_error(
+      "{% set l = range(100000)|list %}{% for i in range(100000) %}"
+      "{% set _ = l.index(99999) %}{% endfor %}",
+      "evaluation steps");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  // Ordinary sizes are untouched.
+  EXPECT_EQ(render("{{ [3, 1, 3, 2, 1]|unique|list }}|{{ 2 in [1, 2] }}|{{ [1, 2, 1].index(2) }}"),
+            "[3, 1, 2]|True|1");
+}
+
 }  // namespace
 }  // namespace hearth::chat

@@ -170,8 +170,10 @@ bool Interp::contains(const Value& c, const Value& item) {
       return c.str().find(item.str()) != std::string::npos;
     case Kind::List:
     case Kind::Tuple:
-      for (const Value& x : c.list())
+      for (const Value& x : c.list()) {
+        step();
         if (equals(x, item)) return true;
+      }
       return false;
     case Kind::Dict:
     case Kind::Namespace:
