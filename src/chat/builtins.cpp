@@ -35,8 +35,14 @@ Value range_fn(Interp& in, Args& a) {
   if (count > kMaxRange)
     fail("OverflowError: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
   List out;
-  for (std::int64_t k = 0; k < static_cast<std::int64_t>(count); ++k)
-    out.push_back(Value::integer(start + k * step));
+  // Stepping (not start + k * step) keeps every value between start and stop,
+  // so nothing overflows; the step after the last one is not taken.
+  const auto n = static_cast<std::int64_t>(count);
+  std::int64_t value = start;
+  for (std::int64_t k = 0; k < n; ++k) {
+    out.push_back(Value::integer(value));
+    if (k + 1 < n) value += step;
+  }
   return in.list(std::move(out));
 }
 

@@ -296,6 +296,7 @@ Value f_unique(Interp& in, const Value& v, Args& a) {
   List out, seen;
   for (const Value& x : in.iterate(v)) {
     Value k = sort_key(in, x, attribute, cs);
+    in.steps(seen.size());  // the comparisons below: quadratic in the input
     bool dup = std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, k); });
     if (!dup) {
       seen.push_back(k);

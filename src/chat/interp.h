@@ -27,8 +27,13 @@ class Interp {
   std::string run(const Program& program, const Value& vars);
 
   // ---- budget ----
-  void step() {
-    if (++steps_ > limits_.max_steps)
+  void step() { steps(1); }
+  // Work inside one builtin that grows with its input (comparisons in `in`,
+  // unique, list.index; elements moved by list.insert): counted as steps, so
+  // that a loop over such calls cannot run quadratic time under the limit.
+  void steps(std::uint64_t n) {
+    steps_ += n;
+    if (steps_ > limits_.max_steps)
       fail("SecurityError: template exceeded " + std::to_string(limits_.max_steps) +
            " evaluation steps");
     // The stack grows down from where run() began.

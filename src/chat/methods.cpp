@@ -68,6 +68,8 @@ Value all_cps(const std::string& s, Pred p) {
 
 Value str_list(Interp& in, std::vector<std::string> parts) {
   List out;
+  in.charge(parts.size() * sizeof(Value));  // refuse a huge list before converting it
+  out.reserve(parts.size());
   for (auto& p : parts) out.push_back(in.str(std::move(p)));
   return in.list(std::move(out));
 }
@@ -303,6 +305,7 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
     std::int64_t n = static_cast<std::int64_t>(list.size());
     std::int64_t k = opt_int(a.get(0, "index"), m == "pop" ? -1 : 0);
     if (k < 0) k += n;
+    in.steps(static_cast<std::uint64_t>(n) / 16);  // the elements moved (memmove-fast)
     if (m == "insert") {
       k = std::clamp<std::int64_t>(k, 0, n);
       in.charge(sizeof(Value));
@@ -318,6 +321,7 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
   if (m == "index" || m == "count" || m == "remove") {
     Value x = a.get(0, "value");
     std::int64_t count = 0;
+    in.steps(list.size());  // the comparisons below
     for (std::size_t k = 0; k < list.size(); ++k)
       if (equals(list[k], x)) {
         if (m == "index") return Value::integer(static_cast<std::int64_t>(k));

@@ -180,8 +180,10 @@ bool Interp::contains(const Value& c, const Value& item) {
     case Kind::List:
     case Kind::Tuple:
     case Kind::Generator:
-      for (const Value& x : c.list())
+      for (const Value& x : c.list()) {
+        step();
         if (equals(x, item)) return true;
+      }
       return false;
     case Kind::Dict:
     case Kind::Namespace:
@@ -207,13 +209,19 @@ List Interp::iterate(const Value& v) {
     case Kind::String: {
       List chars;
       const std::string& s = v.str();
+      // Charge before building: a long string makes millions of one-character
+      // values, which took seconds before the charge refused them.
+      std::size_t n = s.empty() ? 0 : 1;
+      for (std::size_t k = 1; k < s.size(); ++k)
+        n += (static_cast<unsigned char>(s[k]) & 0xC0) != 0x80;
+      charge(n * sizeof(Value));
+      chars.reserve(n);
       for (std::size_t k = 0; k < s.size();) {
         std::size_t len = 1;
         while (k + len < s.size() && (static_cast<unsigned char>(s[k + len]) & 0xC0) == 0x80) ++len;
         chars.push_back(Value::string(s.substr(k, len)));
         k += len;
       }
-      charge(chars.size() * sizeof(Value));
       return chars;
     }
     case Kind::Undefined:
@@ -271,6 +279,8 @@ Value Interp::get_item(const Value& obj, const Value& key) {
     case Kind::String:
       if (key.is_int()) {
         const std::int64_t k = key.as_int();
+        if (k == INT64_MAX)
+          return Value::undefined("string index out of range");  // k + 1 overflows
         Value one =
             slice(*this, obj, key, k == -1 ? Value::none() : Value::integer(k + 1), Value::none());
         if (!one.str().empty()) return one;
@@ -373,12 +383,15 @@ std::string py_format(Interp& in, const std::string& fmt, const Value& args) {
       for (char ch : spec) {
         if (ch == '.') break;
         if (ch >= '0' && ch <= '9') width = width * 10 + static_cast<std::size_t>(ch - '0');
+        if (width > 4096) fail("ValueError: format width too large");
       }
       std::size_t len = utf8_length(s);
       std::string pad(width > len ? width - len : 0, ' ');
       out += spec.find('-') != std::string::npos ? s + pad : pad + s;
     } else if (conv == 'd' || conv == 'i') {
       if (!v.is_number()) fail("TypeError: %d format: a real number is required");
+      if (v.kind == Kind::Float && !(std::fabs(v.f) < 9.2e18))  // NaN too: the cast is UB
+        fail("OverflowError: %d format: cannot convert float " + to_str(v) + " to integer");
       std::snprintf(buf, sizeof buf, (spec + "lld").c_str(),
                     static_cast<long long>(v.kind == Kind::Float ? std::trunc(v.f) : v.as_int()));
       out += buf;

@@ -3,6 +3,8 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
+
 #include "chat/value.h"
 
 namespace hearth::chat::detail {
@@ -115,10 +117,13 @@ std::vector<std::string> py_rsplit(std::string_view s, const std::string* sep,
     if (end < sep->size()) break;
     std::size_t at = s.rfind(*sep, end - sep->size());
     if (at == std::string_view::npos) break;
-    out.emplace(out.begin(), s.substr(at + sep->size(), end - at - sep->size()));
+    // Collected back to front and reversed once: inserting at the front was
+    // quadratic (minutes for 100000 parts).
+    out.emplace_back(s.substr(at + sep->size(), end - at - sep->size()));
     end = at;
   }
-  out.emplace(out.begin(), s.substr(0, end));
+  out.emplace_back(s.substr(0, end));
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
