@@ -1,6 +1,7 @@
 // `hearth perplexity MODEL -f TEXT`: perplexity as llama-perplexity computes it
 // (engine/perplexity.h), so the figure compares with llama.cpp's. Progress per
 // window goes to stderr; the last line of stdout is `PPL = <value>`.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,7 +20,7 @@ namespace {
 struct PerplexityOptions {
   std::string model;
   std::string file;
-  int64_t n_ctx = 512;
+  int64_t n_ctx = 0;  // 0: 512, or the model's training context when smaller
   int threads = 0;
   std::string kv_type = "f16";
   bool json = false;
@@ -36,6 +37,8 @@ std::string read_text(const std::string& path) {
 void run_perplexity(const PerplexityOptions& o) {
   const std::string text = read_text(o.file);
   auto rt = engine::Runtime::load(store::resolve_model(o.model), o.threads);
+  const int64_t train = rt.model->hparams().n_ctx_train;
+  const int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(512, train > 0 ? train : 512);
   // As llama-perplexity: the whole text with BOS, which also starts every window.
   const auto& tok = *rt.tokenizer;
   const auto tokens = tok.encode(text, tok.add_bos_default(), /*parse_special=*/false);
@@ -43,10 +46,9 @@ void run_perplexity(const PerplexityOptions& o) {
   const auto kv = o.kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;
   if (!o.json)
     std::fprintf(stderr, "perplexity: %zu tokens, %zu windows of %lld\n", tokens.size(),
-                 tokens.size() / static_cast<size_t>(std::max<int64_t>(o.n_ctx, 1)),
-                 static_cast<long long>(o.n_ctx));
-  const auto r = engine::perplexity(
-      *rt.model, tokens, bos, o.n_ctx, kv, [&](const engine::PerplexityWindow& w) {
+                 tokens.size() / static_cast<size_t>(n_ctx), static_cast<long long>(n_ctx));
+  const auto r =
+      engine::perplexity(*rt.model, tokens, bos, n_ctx, kv, [&](const engine::PerplexityWindow& w) {
         if (!o.json)
           std::fprintf(stderr, "[%lld]%.4f,", static_cast<long long>(w.index + 1), w.running_ppl);
       });
@@ -77,7 +79,8 @@ void add_perplexity(CLI::App& app) {
   auto* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text file");
   cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
   cmd->add_option("-f,--file", o->file, "Text file")->required();
-  cmd->add_option("-c,--ctx", o->n_ctx, "Tokens per window")->check(CLI::Range(4, 1 << 20));
+  cmd->add_option("-c,--ctx", o->n_ctx, "Tokens per window (default 512, or the model's context)")
+      ->check(CLI::Range(4, 1 << 20));
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
   cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0"}));
   cmd->add_flag("--json", o->json, "Print one JSON object: the value and per-window figures");
