@@ -292,6 +292,15 @@ Flow Interp::exec_for(const Stmt& s) {
     slots[7].second = Value::integer(1);
     slots[8].second = Value::integer(0);
     slots[11].second = cycle;
+    // loop.changed(*values): true when the values differ from the last call's.
+    auto last = std::make_shared<std::pair<bool, Value>>(false, Value());
+    slots.emplace_back(Value::string("changed"),
+                       callable("changed", [last](Interp& in, Args& args) -> Value {
+                         Value now = in.list(args.pos, Kind::Tuple);
+                         if (last->first && equals(last->second, now)) return Value::boolean(false);
+                         *last = {true, now};
+                         return Value::boolean(true);
+                       }));
     for (std::int64_t k = 0; k < n; ++k) {
       step();
       frames_[frame].vars.clear();  // Jinja2: each iteration starts from the outer scope

@@ -420,6 +420,29 @@ Value f_attr(Interp& in, const Value& v, Args& a) {
 Value f_wordcount(Interp&, const Value& v, Args&) {
   return Value::integer(static_cast<std::int64_t>(py_split(to_str(v), nullptr, -1).size()));
 }
+Value f_truncate(Interp& in, const Value& v, Args& a) {
+  // Jinja2: length=255, killwords=False, end='...', leeway=5 (the default policy).
+  std::string s = to_str(v);
+  std::int64_t length = opt_int(a.get(0, "length"), 255);
+  bool killwords = opt_bool(a.get(1, "killwords"), false);
+  std::string end = opt_str(a.get(2, "end"), "...");
+  std::int64_t leeway = opt_int(a.get(3, "leeway"), 5);
+  if (length < static_cast<std::int64_t>(utf8_length(end)))
+    fail("FilterArgumentError: expected length >= " + std::to_string(utf8_length(end)));
+  if (leeway < 0) fail("FilterArgumentError: expected leeway >= 0");
+  if (static_cast<std::int64_t>(utf8_length(s)) <= length + leeway)
+    return v.is_string() ? v : in.str(s);
+  Value keep =
+      slice(in, Value::string(s), Value::none(),
+            Value::integer(length - static_cast<std::int64_t>(utf8_length(end))), Value::none());
+  std::string head = keep.str();
+  if (!killwords) {
+    std::size_t sp = head.rfind(' ');
+    if (sp != std::string::npos) head.resize(sp);
+  }
+  return in.str(head + end);
+}
+
 Value f_center(Interp& in, const Value& v, Args& a) {
   std::string s = to_str(v);
   std::int64_t width = std::min<std::int64_t>(opt_int(a.get(0, "width"), 80), 1 << 20);
@@ -476,6 +499,7 @@ const std::unordered_map<std::string, FilterFn>& table() {
       {"attr", f_attr},
       {"wordcount", f_wordcount},
       {"center", f_center},
+      {"truncate", f_truncate},
   };
   return t;
 }
