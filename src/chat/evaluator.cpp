@@ -392,10 +392,11 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
     }
     if (m.uses_kwargs) {
       Value kw = dict();
-      for (const auto& [k, v] : args.kw) {
+      for (const auto& entry : args.kw) {
+        const auto& name = entry.first;  // clang 14 cannot capture a structured binding
         bool known = std::any_of(m.params.begin(), m.params.end(),
-                                 [&](const Param& p) { return p.name == k; });
-        if (!known) kw.dict().set(Value::string(k), v);
+                                 [&](const Param& p) { return p.name == name; });
+        if (!known) kw.dict().set(Value::string(name), entry.second);
       }
       assign("kwargs", kw);
     }
