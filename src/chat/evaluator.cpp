@@ -383,7 +383,8 @@ Value Interp::call_macro(const Stmt& m, Args& args, const Value* caller) {
     }
     if (m.uses_kwargs) {
       Value kw = dict();
-      for (const auto& [k, v] : args.kw) {
+      for (const auto& [name, v] : args.kw) {
+        const std::string& k = name;  // clang 14 (the fuzz build) cannot capture a binding
         bool known = std::any_of(m.params.begin(), m.params.end(),
                                  [&](const Param& p) { return p.name == k; });
         if (!known) kw.dict().set(Value::string(k), v);
