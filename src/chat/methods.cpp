@@ -106,7 +106,8 @@ std::string str_format(Interp& in, const std::string& fmt, Args& a) {
     if (field.empty())
       v = a.get(auto_idx++, "\x01");
     else if (std::all_of(field.begin(), field.end(), ::isdigit))
-      v = a.get(std::stoul(field), "\x01");
+      // More than 18 digits: out of range like any missing index (stoul would throw).
+      v = a.get(field.size() <= 18 ? std::stoul(field) : SIZE_MAX - 1, "\x01");
     else
       v = a.get(SIZE_MAX, field);
     if (repr)
