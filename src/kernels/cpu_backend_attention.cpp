@@ -60,12 +60,13 @@ void attend_online(const float* q, const float* kf, const float* vf, int64_t nk,
       ms = std::exp(m - score);
       m = score;
       ops::scale(s.acc, ms, hd);
+      if (type == KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp rounds the scaled f16 too
     } else {
       vs = std::exp(score - m);
     }
     ops::axpy(vs, vf + j * hd, s.acc, hd);
     if (type == KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp's f16 accumulator
-    sum = sum * ms + vs;
+    sum = std::fma(sum, ms, vs);  // llama.cpp's build contracts this to an FMA
   }
   const float inv = sum == 0 ? 0 : 1.0f / sum;
   for (int64_t d = 0; d < hd; ++d) out[d] = s.acc[d] * inv;

@@ -33,10 +33,59 @@ inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// Q8_0 in llama.cpp's order (ggml_vec_dot_q8_0_q8_0 and its llamafile tile):
+// 8 f32 sums per row, lane L adding d_w d_x (sum of weights 4L..4L+3 times
+// activations) block by block, then added pairwise ((0+4)+(2+6))+((1+5)+(3+7)).
+// Its rounding steps, kept bit for bit: q8_0 activations round to the grid
+// again at the next matmul, so any last-bit difference can grow.
+template <int R, int T>
+void tile_q8(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
+             int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+  __m512 acc[8][R][T];
+  for (int L = 0; L < 8; ++L)
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[L][r][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < l.blocks; ++b) {
+    __m512 d[R][T];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wq = packed + (group + r) * l.group_bytes;
+      const auto* wd = reinterpret_cast<const uint16_t*>(wq + l.blocks * l.quant_bytes_per_block);
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wd + b * kPackRows)));
+      for (int t = 0; t < T; ++t) d[r][t] = _mm512_mul_ps(dw, _mm512_set1_ps(a.d(t0 + t)[b]));
+    }
+    for (int L = 0; L < 8; ++L)
+      for (int t = 0; t < T; ++t) {
+        const int8_t* x = a.q(t0 + t) + 32 * b + 4 * L;
+        const __m512i c = _mm512_set1_epi32(-l.offset * (x[0] + x[1] + x[2] + x[3]));
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* wq = packed + (group + r) * l.group_bytes;
+          const __m512i w = _mm512_load_si512(wq + b * l.quant_bytes_per_block + 64 * L);
+          const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, w, bcast4(x)));
+          acc[L][r][t] = _mm512_fmadd_ps(d[r][t], s, acc[L][r][t]);
+        }
+      }
+  }
+  for (int r = 0; r < R; ++r) {
+    const int64_t row0 = (group + r) * kPackRows;
+    const int64_t valid = std::min<int64_t>(kPackRows, n_rows - row0);
+    const __mmask16 m = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
+    for (int t = 0; t < T; ++t) {
+      const auto& v = acc;
+      const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0][r][t], v[4][r][t]),
+                                                     _mm512_add_ps(v[2][r][t], v[6][r][t])),
+                                       _mm512_add_ps(_mm512_add_ps(v[1][r][t], v[5][r][t]),
+                                                     _mm512_add_ps(v[3][r][t], v[7][r][t])));
+      _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + row0, m, sum);
+    }
+  }
+}
+
 // R row groups starting at `group`, T tokens starting at t0.
 template <int R, int T, bool kNibbles>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, int64_t t0,
           float* y, int64_t y_stride, int64_t n_rows) {
+  if constexpr (!kNibbles) return tile_q8<R, T>(l, packed, group, a, t0, y, y_stride, n_rows);
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();

@@ -122,11 +122,9 @@ TEST(Run, MissingModelIsAClearError) {
 }
 
 // Every quantization type of llama.cpp's goldens, made by hearth's quantizer.
-// f16 must give llama.cpp's 48 greedy tokens exactly, q8_0 too unless its top
-// two are tied within 0.001 (one prompt is: 0.16102 vs 0.16078); every type
-// follows llama.cpp's tokens until such a near-tie, with the top-5 probabilities
-// agreeing on the way: within 0.01 for f16 and q8_0, within 0.02 for the
-// 4-6 bit types (measured: up to 0.0125 -- see the engine report).
+// f16 and q8_0 must give llama.cpp's 48 greedy tokens exactly; every type's
+// top-5 probabilities agree within 0.01 wherever the tokens so far agree (the
+// 4-6 bit types may part from llama.cpp's tokens, and are compared up to there).
 TEST(Run, GreedyGoldensForEveryType) {
   const auto all = golden();
   char dir[] = "/tmp/hearth_goldens_XXXXXX";
@@ -140,7 +138,7 @@ TEST(Run, GreedyGoldensForEveryType) {
       ASSERT_EQ(q.code, 0) << q.err;
     }
     const bool exact = type == "f16" || type == "q8_0";
-    const double tol = exact ? 0.01 : 0.02, tie = exact ? 0.001 : 0.02;
+    const double tol = 0.01;
     for (const auto& g : cases) {
       // 20 probabilities, so that llama.cpp's 5th token is in our list even when we rank it 6th.
       const auto r =
@@ -150,8 +148,8 @@ TEST(Run, GreedyGoldensForEveryType) {
       ASSERT_EQ(j["prompt_tokens"], g["prompt_tokens"]) << type;
       const auto& want = g["tokens"];
       const auto& got = j["tokens"];
-      if (type == "f16") {
-        EXPECT_EQ(got, want) << g["prompt"];
+      if (exact) {
+        EXPECT_EQ(got, want) << type << " " << g["prompt"];
       }
       ASSERT_EQ(j["top"].size(), got.size());
       EXPECT_EQ(got.size(), 48u);
@@ -162,12 +160,7 @@ TEST(Run, GreedyGoldensForEveryType) {
             if (o[0] == w[0]) p = o[1];
           EXPECT_NEAR(p, w[1].get<double>(), tol) << type << " " << g["prompt"] << " @" << i;
         }
-        if (got[i] != want[i]) {
-          const double p0 = g["top5"][i][0][1], p1 = g["top5"][i][1][1];
-          EXPECT_LT(p0 - p1, tie) << type << " " << g["prompt"] << ": greedy token differs at "
-                                  << i;
-          break;
-        }
+        if (got[i] != want[i]) break;  // different contexts from here on
       }
     }
   }
