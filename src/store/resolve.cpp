@@ -32,7 +32,8 @@ std::string bundled_models_dir() {
   fs::path exe = exe_dir();
   for (const fs::path& candidate : {exe / ".." / "models", exe / "models"}) {
     std::error_code ec;
-    if (fs::exists(candidate / kBundled[0].file, ec)) return fs::weakly_canonical(candidate).string();
+    if (fs::exists(candidate / kBundled[0].file, ec))
+      return fs::weakly_canonical(candidate).string();
   }
   return fs::path(HEARTH_SOURCE_DIR) / "models";
 }
@@ -53,7 +54,8 @@ std::string resolve_model(const std::string& model) {
     }
   if (fs::path(model).has_extension() || model.find('/') != std::string::npos)
     throw std::runtime_error("model '" + model + "': no such file");
-  throw std::runtime_error("model '" + model + "': not a file and not a known model name (known: tiny-kjv)");
+  throw std::runtime_error("model '" + model +
+                           "': not a file and not a known model name (known: tiny-kjv)");
 }
 
 }  // namespace hearth::store
