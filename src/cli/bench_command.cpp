@@ -110,6 +110,9 @@ void run_bench(const BenchOptions& o) {
                 tg_tps, tg_tps * static_cast<double>(bytes) / 1e9, roofline * 100);
   std::printf("memory read bandwidth %.1f GB/s; tokens/s are medians of %d repetitions\n", bw,
               o.reps);
+  if (roofline > 1)
+    std::printf(
+        "(above 100%%: the weights fit in the CPU cache, so they are not read from memory)\n");
 }
 
 }  // namespace

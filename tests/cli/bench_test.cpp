@@ -52,7 +52,12 @@ TEST(Bench, JsonHasPositiveFigures) {
   // The weights one token reads: the 14.6 M-parameter f16 model minus its embedding table.
   EXPECT_GT(j["model_bytes"].get<double>(), 15e6);
   EXPECT_LT(j["model_bytes"].get<double>(), 30e6);
-  EXPECT_LT(j["roofline_fraction"].get<double>(), 1.5);
+  // The fraction is the weights streamed per second over the measured DRAM bandwidth. It is not
+  // bounded by 1 here: a 17 MB model stays in the last-level cache between tokens.
+  const double streamed = j["gen_tokens_per_s"].get<double>() * j["model_bytes"].get<double>();
+  EXPECT_NEAR(j["roofline_fraction"].get<double>(),
+              streamed / (j["read_bandwidth_gbs"].get<double>() * 1e9),
+              1e-9 * j["roofline_fraction"].get<double>());
 }
 
 TEST(Bench, TableByDefault) {
