@@ -1,46 +1,17 @@
 // `hearth bench`: speed figures with the roofline beside them, as JSON and as a table.
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
+
+#include "cli/hearth_process.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Result hearth(const std::string& args) {
-  char dir[] = "/tmp/hearth_bench_test_XXXXXX";
-  if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
-  const std::string d = dir;
-  const std::string cmd =
-      std::string(HEARTH_BIN) + " " + args + " </dev/null >" + d + "/out 2>" + d + "/err";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d + "/out");
-  r.err = slurp(d + "/err");
-  std::filesystem::remove_all(d);
-  return r;
-}
+using hearth::test::run_hearth;
 
 TEST(Bench, JsonHasPositiveFigures) {
-  const auto r = hearth("bench tiny-kjv -p 32 -n 8 -r 2 -t 2 --json");
+  const auto r = run_hearth("bench tiny-kjv -p 32 -n 8 -r 2 -t 2 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   for (const char* key : {"prompt_tokens_per_s", "gen_tokens_per_s", "model_bytes",
@@ -61,7 +32,7 @@ TEST(Bench, JsonHasPositiveFigures) {
 }
 
 TEST(Bench, TableByDefault) {
-  const auto r = hearth("bench tiny-kjv -p 16 -n 4 -r 1");
+  const auto r = run_hearth("bench tiny-kjv -p 16 -n 4 -r 1");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("pp16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tg4"), std::string::npos) << r.out;
@@ -69,8 +40,8 @@ TEST(Bench, TableByDefault) {
 }
 
 TEST(Bench, BadArgumentsFail) {
-  EXPECT_NE(hearth("bench tiny-kjv -p 0 -n 0").code, 0);
-  EXPECT_NE(hearth("bench no-such-model").code, 0);
+  EXPECT_NE(run_hearth("bench tiny-kjv -p 0 -n 0").code, 0);
+  EXPECT_NE(run_hearth("bench no-such-model").code, 0);
 }
 
 }  // namespace

@@ -4,55 +4,23 @@
 // longer than the context.
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
+
+#include "cli/hearth_process.h"
 
 namespace {
 
-const std::string kBin = HEARTH_BIN;
+using hearth::test::run_hearth;
+using hearth::test::shell_quote;
+using hearth::test::slurp;
+
 const std::string kData = std::string(HEARTH_SOURCE_DIR) + "/tests/data/golden/";
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs `hearth ARGS` through the shell with `input` on stdin.
-Result hearth(const std::string& args, const std::string& input = "") {
-  char dir[] = "/tmp/hearth_run_test_XXXXXX";
-  if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
-  const std::string d = dir;
-  std::ofstream(d + "/in") << input;
-  const std::string cmd = kBin + " " + args + " <" + d + "/in >" + d + "/out 2>" + d + "/err";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d + "/out");
-  r.err = slurp(d + "/err");
-  std::filesystem::remove_all(d);
-  return r;
-}
 
 nlohmann::json golden() { return nlohmann::json::parse(slurp(kData + "greedy.json")); }
 
@@ -61,7 +29,7 @@ const std::string kGreedy = " --temperature 0 --repeat-penalty 1 --ctx 256 ";
 
 TEST(Run, OneShotPrintsOnlyTheGeneratedText) {
   const auto r =
-      hearth("run tiny-kjv \"In the beginning\" --temperature 0 --repeat-penalty 1 -n 16");
+      run_hearth("run tiny-kjv \"In the beginning\" --temperature 0 --repeat-penalty 1 -n 16");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   ASSERT_FALSE(r.out.empty());
@@ -71,7 +39,7 @@ TEST(Run, OneShotPrintsOnlyTheGeneratedText) {
 }
 
 TEST(Run, VerbosePutsStatisticsOnStderr) {
-  const auto r = hearth("run tiny-kjv \"Jesus wept.\" -n 4 --seed 1 --verbose");
+  const auto r = run_hearth("run tiny-kjv \"Jesus wept.\" -n 4 --seed 1 --verbose");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("tokens/s"), std::string::npos);
@@ -79,7 +47,7 @@ TEST(Run, VerbosePutsStatisticsOnStderr) {
 
 TEST(Run, JsonHasTheGoldenF16Tokens) {
   const auto g = golden()["f16"][0];
-  const auto r = hearth("run tiny-kjv " + quote(g["prompt"]) + kGreedy + "-n 48 --json");
+  const auto r = run_hearth("run tiny-kjv " + shell_quote(g["prompt"]) + kGreedy + "-n 48 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prompt_tokens"], g["prompt_tokens"]);
@@ -90,14 +58,15 @@ TEST(Run, JsonHasTheGoldenF16Tokens) {
 }
 
 TEST(Run, ChatOverPipedStdin) {
-  const auto r = hearth("run tiny-kjv -n 8 --seed 3", "hello\n/set temperature 0.2\nand?\n/bye\n");
+  const auto r =
+      run_hearth("run tiny-kjv -n 8 --seed 3", "hello\n/set temperature 0.2\nand?\n/bye\n");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(r.out.empty());
   EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
 }
 
 TEST(Run, ChatEndsAtEndOfInput) {
-  const auto r = hearth("run tiny-kjv -n 4 --seed 3", "/clear\nhello\n");
+  const auto r = run_hearth("run tiny-kjv -n 4 --seed 3", "/clear\nhello\n");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(r.out.empty());
 }
@@ -105,18 +74,19 @@ TEST(Run, ChatEndsAtEndOfInput) {
 TEST(Run, PromptLongerThanTheContextIsAClearError) {
   std::string prompt;
   for (int i = 0; i < 20; ++i) prompt += "And the LORD spake unto Moses, saying, ";
-  const auto r = hearth("run tiny-kjv " + quote(prompt) + " --ctx 64 -n 4");
+  const auto r = run_hearth("run tiny-kjv " + shell_quote(prompt) + " --ctx 64 -n 4");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
   // --truncate keeps the prompt's end instead.
-  const auto t = hearth("run tiny-kjv " + quote(prompt) + " --ctx 64 -n 4 --truncate --json");
+  const auto t =
+      run_hearth("run tiny-kjv " + shell_quote(prompt) + " --ctx 64 -n 4 --truncate --json");
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_LE(nlohmann::json::parse(t.out)["prompt_tokens"].size(), 64u);
 }
 
 TEST(Run, MissingModelIsAClearError) {
-  const auto r = hearth("run no-such-model hello");
+  const auto r = run_hearth("run no-such-model hello");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("no-such-model"), std::string::npos) << r.err;
 }
@@ -134,15 +104,15 @@ TEST(Run, GreedyGoldensForEveryType) {
     std::string model = "tiny-kjv";
     if (type != "f16") {
       model = d + "/" + type + ".gguf";
-      const auto q = hearth("quantize tiny-kjv " + model + " " + type);
+      const auto q = run_hearth("quantize tiny-kjv " + model + " " + type);
       ASSERT_EQ(q.code, 0) << q.err;
     }
     const bool exact = type == "f16" || type == "q8_0";
     const double tol = 0.01;
     for (const auto& g : cases) {
       // 20 probabilities, so that llama.cpp's 5th token is in our list even when we rank it 6th.
-      const auto r =
-          hearth("run " + model + " " + quote(g["prompt"]) + kGreedy + "-n 48 --json --probs 20");
+      const auto r = run_hearth("run " + model + " " + shell_quote(g["prompt"]) + kGreedy +
+                                "-n 48 --json --probs 20");
       ASSERT_EQ(r.code, 0) << type << ": " << r.err;
       const auto j = nlohmann::json::parse(r.out);
       ASSERT_EQ(j["prompt_tokens"], g["prompt_tokens"]) << type;

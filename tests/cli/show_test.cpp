@@ -1,52 +1,26 @@
 // `hearth show` on the bundled model, on a broken file, and on an unknown name.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <string>
+
+#include "cli/hearth_process.h"
 
 namespace {
 
+using hearth::test::Result;
+using hearth::test::run_hearth;
 using ::testing::HasSubstr;
-
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `hearth ARGS` through the shell, capturing stdout and stderr.
-Result hearth(const std::string& args) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string out = (dir / ("show-out-" + std::to_string(::getpid()))).string();
-  const std::string err = (dir / ("show-err-" + std::to_string(::getpid()))).string();
-  const std::string cmd = std::string(HEARTH_BIN) + " " + args + " >" + out + " 2>" + err;
-  Result r;
-  const int status = std::system(cmd.c_str());
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
-  return r;
-}
 
 const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
 
 TEST(Show, DescribesTheBundledModelAsJson) {
-  Result r = hearth("show tiny-kjv --json");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  Result r = run_hearth("show tiny-kjv --json");
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["architecture"], "llama");
   EXPECT_EQ(j["parameters"], 14649792);
@@ -81,18 +55,18 @@ TEST(Show, DescribesTheBundledModelAsJson) {
 }
 
 TEST(Show, ContextOptionScalesTheKvCache) {
-  Result r = hearth("show " + kModel + " --json --ctx 1024");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  Result r = run_hearth("show " + kModel + " --json --ctx 1024");
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["memory"]["context"], 1024);
   EXPECT_EQ(j["memory"]["kv_cache"], 2 * 6 * 1024 * 2 * 32 * 2);
-  Result text = hearth("show tiny-kjv --ctx 1024");
+  Result text = run_hearth("show tiny-kjv --ctx 1024");
   EXPECT_THAT(text.out, HasSubstr("beyond the trained context of 256"));
 }
 
 TEST(Show, ListsTensorsAndMetadataInJson) {
-  Result r = hearth("show tiny-kjv --json --tensors --metadata");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  Result r = run_hearth("show tiny-kjv --json --tensors --metadata");
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["tensors"].size(), 57u);
   bool found = false;
@@ -114,8 +88,8 @@ TEST(Show, ListsTensorsAndMetadataInJson) {
 }
 
 TEST(Show, PrintsASummaryAsText) {
-  Result r = hearth("show tiny-kjv --tensors --metadata");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  Result r = run_hearth("show tiny-kjv --tensors --metadata");
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("14,649,792"));
   EXPECT_THAT(r.out, HasSubstr("llama"));
   EXPECT_THAT(r.out, HasSubstr("KV heads 2"));
@@ -128,9 +102,9 @@ TEST(Show, PrintsASummaryAsText) {
 }
 
 TEST(Show, DescribesAVocabOnlyFile) {
-  Result r = hearth("show " + std::string(HEARTH_SOURCE_DIR) +
-                    "/tests/data/vocab/ggml-vocab-gpt-2.gguf --json");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  Result r = run_hearth("show " + std::string(HEARTH_SOURCE_DIR) +
+                        "/tests/data/vocab/ggml-vocab-gpt-2.gguf --json");
+  ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["vocab_only"], true);
   EXPECT_EQ(j["parameters"], 0);
@@ -149,17 +123,17 @@ TEST(Show, RefusesABrokenFileClearly) {
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
     std::ofstream(path, std::ios::binary) << head;
   }
-  Result r = hearth("show " + path.string());
+  Result r = run_hearth("show " + path.string());
   std::filesystem::remove(path);
-  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr(path.string()));
   EXPECT_THAT(r.err, HasSubstr("tensor 'token_embd.weight' extends past end of file"));
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 TEST(Show, RefusesAnUnknownModelName) {
-  Result r = hearth("show no-such-model");
-  EXPECT_NE(r.rc, 0);
+  Result r = run_hearth("show no-such-model");
+  EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr("no-such-model"));
   EXPECT_THAT(r.err, HasSubstr("not a known model name"));
 }

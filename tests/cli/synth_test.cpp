@@ -1,16 +1,13 @@
 // `hearth synth`: shapes, metadata, weight statistics, determinism, quantized output.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <string>
 
+#include "cli/hearth_process.h"
 #include "gguf/reader.h"
 #include "quant/fp16.h"
 
@@ -18,40 +15,16 @@ namespace {
 
 using hearth::gguf::GgufFile;
 using hearth::gguf::TensorType;
+using hearth::test::run_hearth;
+using hearth::test::slurp;
+using hearth::test::TempDir;
 using ::testing::HasSubstr;
 
-std::string temp(const std::string& stem) {
-  return (std::filesystem::temp_directory_path() /
-          (stem + "-" + std::to_string(::getpid()) + ".gguf"))
-      .string();
-}
-
-// Runs `hearth ARGS`; returns the exit status, stderr in *err.
-int hearth(const std::string& args, std::string* err = nullptr) {
-  const std::string err_path = temp("synth-err");
-  const int status =
-      std::system((std::string(HEARTH_BIN) + " " + args + " >/dev/null 2>" + err_path).c_str());
-  if (err) {
-    std::ifstream in(err_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *err = ss.str();
-  }
-  std::filesystem::remove(err_path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(Synth, SmallF16HasTheShapeAndTokenizer) {
-  const std::string out = temp("synth-small");
-  std::string err;
-  ASSERT_EQ(hearth("synth --shape small --type f16 --seed 7 " + out, &err), 0) << err;
+  const TempDir dir;
+  const std::string out = dir.path() + "/synth-small.gguf";
+  const auto r = run_hearth("synth --shape small --type f16 --seed 7 " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
   auto f = GgufFile::open(out);
   EXPECT_EQ(f->get_string("general.architecture"), "llama");
   EXPECT_EQ(f->get_uint("llama.embedding_length", 0), 256u);
@@ -106,25 +79,26 @@ TEST(Synth, SmallF16HasTheShapeAndTokenizer) {
   const double stddev = std::sqrt(sq / static_cast<double>(n) - mean * mean);
   EXPECT_NEAR(mean, 0.0, 1e-4);
   EXPECT_NEAR(stddev, 0.02, 2e-4);
-  std::filesystem::remove(out);
 }
 
 TEST(Synth, SameSeedSameBytesOtherSeedOtherBytes) {
-  const std::string a = temp("synth-a"), b = temp("synth-b"), c = temp("synth-c");
-  ASSERT_EQ(hearth("synth --shape small --seed 42 --threads 1 " + a), 0);
-  ASSERT_EQ(hearth("synth --shape small --seed 42 --threads 3 " + b), 0);
-  ASSERT_EQ(hearth("synth --shape small --seed 43 " + c), 0);
+  const TempDir dir;
+  const std::string a = dir.path() + "/synth-a.gguf", b = dir.path() + "/synth-b.gguf",
+                    c = dir.path() + "/synth-c.gguf";
+  ASSERT_EQ(run_hearth("synth --shape small --seed 42 --threads 1 " + a).code, 0);
+  ASSERT_EQ(run_hearth("synth --shape small --seed 42 --threads 3 " + b).code, 0);
+  ASSERT_EQ(run_hearth("synth --shape small --seed 43 " + c).code, 0);
   const std::string bytes_a = slurp(a);
   EXPECT_GT(bytes_a.size(), 30000000u);
   EXPECT_TRUE(bytes_a == slurp(b)) << "same seed, different bytes";
   EXPECT_FALSE(bytes_a == slurp(c)) << "different seeds, same bytes";
-  for (const auto& p : {a, b, c}) std::filesystem::remove(p);
 }
 
 TEST(Synth, Q4_0GoesThroughTheQuantizer) {
-  const std::string out = temp("synth-q4");
-  std::string err;
-  ASSERT_EQ(hearth("synth --shape small --type q4_0 " + out, &err), 0) << err;
+  const TempDir dir;
+  const std::string out = dir.path() + "/synth-q4.gguf";
+  const auto r = run_hearth("synth --shape small --type q4_0 " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(std::filesystem::exists(out + ".f16.tmp"));
   auto f = GgufFile::open(out);
   EXPECT_EQ(f->get_uint("general.file_type", 0), 2u);  // llama.cpp's MOSTLY_Q4_0
@@ -133,16 +107,18 @@ TEST(Synth, Q4_0GoesThroughTheQuantizer) {
   EXPECT_EQ(f->find_tensor("blk.1.ffn_down.weight")->type, TensorType::Q4_0);
   EXPECT_EQ(f->find_tensor("blk.1.attn_norm.weight")->type, TensorType::F32);
   EXPECT_EQ(f->get_string_array("tokenizer.ggml.tokens").size(), 32000u);
-  std::filesystem::remove(out);
 }
 
 TEST(Synth, RefusesUnknownShapesAndTypes) {
-  std::string err;
-  EXPECT_NE(hearth("synth --shape llama-9000 " + temp("synth-x"), &err), 0);
-  EXPECT_THAT(err, HasSubstr("unknown shape 'llama-9000'"));
-  EXPECT_NE(hearth("synth --shape small --type q9_9 " + temp("synth-x"), &err), 0);
-  EXPECT_THAT(err, HasSubstr("unknown --type 'q9_9'"));
-  EXPECT_FALSE(std::filesystem::exists(temp("synth-x")));
+  const TempDir dir;
+  const std::string x = dir.path() + "/synth-x.gguf";
+  const auto shape = run_hearth("synth --shape llama-9000 " + x);
+  EXPECT_NE(shape.code, 0);
+  EXPECT_THAT(shape.err, HasSubstr("unknown shape 'llama-9000'"));
+  const auto type = run_hearth("synth --shape small --type q9_9 " + x);
+  EXPECT_NE(type.code, 0);
+  EXPECT_THAT(type.err, HasSubstr("unknown --type 'q9_9'"));
+  EXPECT_FALSE(std::filesystem::exists(x));
 }
 
 }  // namespace

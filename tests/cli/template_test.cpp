@@ -2,42 +2,23 @@
 // the variables from --context and the time from --now, and fails with the
 // template's message when it raises.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <string>
+
+#include "cli/hearth_process.h"
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout, or stdout + stderr when asked
-};
+using hearth::test::Result;
+using hearth::test::run_hearth;
+using hearth::test::shell_quote;
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Result run(const std::string& args, bool with_stderr = false) {
-  Result r;
-  const std::string cmd =
-      std::string(HEARTH_BIN) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
+// Writes `text` to NAME in a folder shared by this program's tests and removed at exit.
 std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/hearth_template_test_" + name;
+  static const hearth::test::TempDir dir;
+  std::string path = dir.path() + "/" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -57,9 +38,9 @@ TEST(TemplateCommand, RendersWithContextAndNowExactly) {
     for (const char* c : {"multi_turn/gen", "unicode/nogen"}) {
       SCOPED_TRACE(c);
       std::string ctx = write_temp("ctx.json", g["contexts"][c].dump());
-      Result r = run("template " + quote(tmpl) + " --context " + quote(ctx) + " --now " +
-                     g["now"].get<std::string>());
-      EXPECT_EQ(r.status, 0);
+      Result r = run_hearth("template " + shell_quote(tmpl) + " --context " + shell_quote(ctx) +
+                            " --now " + g["now"].get<std::string>());
+      EXPECT_EQ(r.code, 0);
       EXPECT_EQ(r.out, entry["expected"][c].get<std::string>());  // no added newline
     }
   }
@@ -69,9 +50,9 @@ TEST(TemplateCommand, NowAndNullContext) {
   std::string tmpl =
       write_temp("now.jinja", "{{ strftime_now('%d %B %Y') }}|{{ x }}|{{ x is none }}");
   std::string ctx = write_temp("now.json", R"({"x": null})");
-  Result r =
-      run("template " + quote(tmpl) + " --context " + quote(ctx) + " --now 2026-01-15T00:00:00");
-  EXPECT_EQ(r.status, 0);
+  Result r = run_hearth("template " + shell_quote(tmpl) + " --context " + shell_quote(ctx) +
+                        " --now 2026-01-15T00:00:00");
+  EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "15 January 2026|None|True");
 }
 
@@ -80,8 +61,8 @@ TEST(TemplateCommand, DefaultContextIsOneUserTurn) {
       write_temp("default.jinja",
                  "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}"
                  "{% if add_generation_prompt %}>{% endif %}{{ eos_token }}");
-  Result r = run("template " + quote(tmpl));
-  EXPECT_EQ(r.status, 0);
+  Result r = run_hearth("template " + shell_quote(tmpl));
+  EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "<s>[user:Hello]></s>");
 }
 
@@ -90,40 +71,44 @@ TEST(TemplateCommand, RaiseExceptionExitsNonZeroWithTheMessage) {
   std::string tmpl = write_temp(
       "mistral.jinja", g["templates"]["mistralai-Mistral-7B-Instruct-v0.1.jinja"]["template"]);
   std::string ctx = write_temp("sys.json", g["contexts"]["system_user/gen"].dump());
-  Result r = run("template " + quote(tmpl) + " --context " + quote(ctx), true);
-  EXPECT_NE(r.status, 0);
+  Result r = run_hearth("template " + shell_quote(tmpl) + " --context " + shell_quote(ctx));
+  r.out += r.err;  // the message is read from stdout and stderr together
+  EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("Conversation roles must alternate"), std::string::npos) << r.out;
 }
 
 TEST(TemplateCommand, SyntaxAndSandboxErrorsExitNonZero) {
-  Result syntax = run("template " + quote(write_temp("bad.jinja", "{% if x %}")), true);
-  EXPECT_NE(syntax.status, 0);
+  Result syntax = run_hearth("template " + shell_quote(write_temp("bad.jinja", "{% if x %}")));
+  syntax.out += syntax.err;  // the message is read from stdout and stderr together
+  EXPECT_NE(syntax.code, 0);
   EXPECT_NE(syntax.out.find("line 1"), std::string::npos) << syntax.out;
   Result loop =
-      run("template " + quote(write_temp("loop.jinja", "{% for x in range(10**9) %}{% endfor %}")),
-          true);
-  EXPECT_NE(loop.status, 0);
+      run_hearth("template " +
+                 shell_quote(write_temp("loop.jinja", "{% for x in range(10**9) %}{% endfor %}")));
+  loop.out += loop.err;
+  EXPECT_NE(loop.code, 0);
   EXPECT_NE(loop.out.find("Range too big"), std::string::npos) << loop.out;
 }
 
 TEST(TemplateCommand, BuiltinTemplateByName) {
-  Result r = run("template chatml");
-  EXPECT_EQ(r.status, 0);
+  Result r = run_hearth("template chatml");
+  EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(TemplateCommand, BadArgumentsExitNonZero) {
   std::string tmpl = write_temp("ok.jinja", "ok");
-  EXPECT_EQ(run("template " + quote(tmpl)).out, "ok");
-  EXPECT_NE(run("template /no/such/file.jinja").status, 0);
-  EXPECT_NE(run("template " + quote(tmpl) + " --now yesterday").status, 0);
-  EXPECT_NE(
-      run("template " + quote(tmpl) + " --context " + quote(write_temp("bad.json", "{not json")))
-          .status,
-      0);
-  EXPECT_NE(
-      run("template " + quote(tmpl) + " --context " + quote(write_temp("arr.json", "[1]"))).status,
-      0);
+  EXPECT_EQ(run_hearth("template " + shell_quote(tmpl)).out, "ok");
+  EXPECT_NE(run_hearth("template /no/such/file.jinja").code, 0);
+  EXPECT_NE(run_hearth("template " + shell_quote(tmpl) + " --now yesterday").code, 0);
+  EXPECT_NE(run_hearth("template " + shell_quote(tmpl) + " --context " +
+                       shell_quote(write_temp("bad.json", "{not json")))
+                .code,
+            0);
+  EXPECT_NE(run_hearth("template " + shell_quote(tmpl) + " --context " +
+                       shell_quote(write_temp("arr.json", "[1]")))
+                .code,
+            0);
 }
 
 }  // namespace

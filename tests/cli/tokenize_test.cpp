@@ -1,77 +1,48 @@
 // `hearth tokenize` as a user runs it: on the bundled model and on each
 // vocab-only GGUF of tests/data/vocab, against llama.cpp's test vectors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/hearth_process.h"
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-Result run(const std::string& args) {
-  Result r;
-  const std::string cmd = std::string(HEARTH_BIN) + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using hearth::test::Result;
+using hearth::test::run_hearth;
+using hearth::test::shell_quote;
+using hearth::test::slurp;
 
 std::string vocab(const std::string& name) {
   return std::string(HEARTH_SOURCE_DIR) + "/tests/data/vocab/ggml-vocab-" + name + ".gguf";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(TokenizeCli, BundledModelStartsWithBos) {
-  const Result r = run("tokenize tiny-kjv -p 'In the beginning'");
-  ASSERT_EQ(r.status, 0) << r.out;
+  const Result r = run_hearth("tokenize tiny-kjv -p 'In the beginning'");
+  ASSERT_EQ(r.code, 0) << r.out;
   const auto ids = nlohmann::json::parse(r.out);
   ASSERT_TRUE(ids.is_array());
   ASSERT_GT(ids.size(), 1u);
   EXPECT_EQ(ids[0], 1);
   EXPECT_EQ(r.out.substr(0, 4), "[1, ");
 
-  const Result nobos = run("tokenize tiny-kjv -p 'In the beginning' --no-bos");
-  ASSERT_EQ(nobos.status, 0);
+  const Result nobos = run_hearth("tokenize tiny-kjv -p 'In the beginning' --no-bos");
+  ASSERT_EQ(nobos.code, 0);
   auto rest = nlohmann::json::array();
   for (size_t i = 1; i < ids.size(); ++i) rest.push_back(ids[i]);
   EXPECT_EQ(nlohmann::json::parse(nobos.out), rest);
 }
 
 TEST(TokenizeCli, ParseSpecialOnlyWhenAsked) {
-  const Result plain = run("tokenize tiny-kjv -p 'a</s>b' --no-bos");
-  const Result special = run("tokenize tiny-kjv -p 'a</s>b' --no-bos --parse-special");
-  ASSERT_EQ(plain.status, 0);
-  ASSERT_EQ(special.status, 0);
+  const Result plain = run_hearth("tokenize tiny-kjv -p 'a</s>b' --no-bos");
+  const Result special = run_hearth("tokenize tiny-kjv -p 'a</s>b' --no-bos --parse-special");
+  ASSERT_EQ(plain.code, 0);
+  ASSERT_EQ(special.code, 0);
   const auto p = nlohmann::json::parse(plain.out);
   const auto s = nlohmann::json::parse(special.out);
   EXPECT_EQ(std::count(p.begin(), p.end(), 2), 0) << plain.out;
@@ -79,9 +50,9 @@ TEST(TokenizeCli, ParseSpecialOnlyWhenAsked) {
 }
 
 TEST(TokenizeCli, PiecesOnePerLine) {
-  const Result r = run("tokenize tiny-kjv -p 'In the beginning' --pieces");
-  ASSERT_EQ(r.status, 0);
-  const Result ids = run("tokenize tiny-kjv -p 'In the beginning'");
+  const Result r = run_hearth("tokenize tiny-kjv -p 'In the beginning' --pieces");
+  ASSERT_EQ(r.code, 0);
+  const Result ids = run_hearth("tokenize tiny-kjv -p 'In the beginning'");
   const auto arr = nlohmann::json::parse(ids.out);
   std::istringstream lines(r.out);
   std::string line, text;
@@ -98,21 +69,23 @@ TEST(TokenizeCli, PiecesOnePerLine) {
 }
 
 TEST(TokenizeCli, UsageErrors) {
-  EXPECT_NE(run("tokenize tiny-kjv").status, 0);
-  EXPECT_NE(run("tokenize /no/such/model.gguf -p x").status, 0);
-  EXPECT_NE(run("tokenize tiny-kjv -p x -f /etc/hostname").status, 0);
+  EXPECT_NE(run_hearth("tokenize tiny-kjv").code, 0);
+  EXPECT_NE(run_hearth("tokenize /no/such/model.gguf -p x").code, 0);
+  EXPECT_NE(run_hearth("tokenize tiny-kjv -p x -f /etc/hostname").code, 0);
 }
 
 TEST(TokenizeCli, BenchPrintsSpeed) {
-  const Result r = run("tokenize tiny-kjv -p 'In the beginning God created the heaven' --bench");
-  ASSERT_EQ(r.status, 0);
+  const Result r =
+      run_hearth("tokenize tiny-kjv -p 'In the beginning God created the heaven' --bench");
+  ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("MB/s"), std::string::npos) << r.out;
 }
 
 // For each vocabulary, some of llama.cpp's vectors through the program (-f
 // keeps the bytes exact). The unit tests run all of them in-process.
 TEST(TokenizeCli, VocabFilesMatchLlamaCpp) {
-  const std::string tmp = testing::TempDir() + "hearth_tokenize_input.txt";
+  const hearth::test::TempDir dir;
+  const std::string tmp = dir.path() + "/input.txt";
   for (const char* name : {"llama-spm", "gpt-2", "falcon", "deepseek-llm"}) {
     const std::string inp = slurp(vocab(name) + ".inp");
     const std::string outs = slurp(vocab(name) + ".out");
@@ -130,8 +103,9 @@ TEST(TokenizeCli, VocabFilesMatchLlamaCpp) {
     ASSERT_EQ(texts.size(), lines.size()) << name;
     for (size_t i = 0; i < texts.size(); i += 7) {
       std::ofstream(tmp, std::ios::binary) << texts[i];
-      const Result r = run("tokenize " + quote(vocab(name)) + " -f " + quote(tmp) + " --no-bos");
-      ASSERT_EQ(r.status, 0) << name << " vector " << i;
+      const Result r = run_hearth("tokenize " + shell_quote(vocab(name)) + " -f " +
+                                  shell_quote(tmp) + " --no-bos");
+      ASSERT_EQ(r.code, 0) << name << " vector " << i;
       std::vector<int> expected;
       std::istringstream ids(lines[i]);
       for (int id; ids >> id;) expected.push_back(id);

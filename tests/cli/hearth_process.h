@@ -1,0 +1,79 @@
+// Helpers shared by the integration tests in tests/cli: run the real `hearth`
+// binary (HEARTH_BIN) through the shell and capture what a user would see,
+// plus small file and temporary-folder utilities. Header-only, test code only.
+#pragma once
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace hearth::test {
+
+// What one run of `hearth` produced: exit status (-1 when it did not exit
+// normally), stdout and stderr, each captured separately and byte for byte.
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+// The whole file at `path` as bytes; empty when it cannot be read.
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `s` as one shell word: single-quoted, embedded quotes written as '\''.
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// A fresh folder under /tmp (mkdtemp), removed with everything in it when the
+// object goes out of scope.
+class TempDir {
+ public:
+  TempDir() {
+    char templ[] = "/tmp/hearth_test_XXXXXX";
+    if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed under /tmp");
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `HEARTH_BIN ARGS` through the shell (so ARGS may hold quoted words)
+// with `stdin_text` on stdin, and returns its exit status, stdout and stderr.
+inline Result run_hearth(const std::string& args, const std::string& stdin_text = "") {
+  const TempDir dir;
+  const std::string& d = dir.path();
+  std::ofstream(d + "/in", std::ios::binary) << stdin_text;
+  const std::string cmd =
+      std::string(HEARTH_BIN) + " " + args + " <" + d + "/in >" + d + "/out 2>" + d + "/err";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(d + "/out");
+  r.err = slurp(d + "/err");
+  return r;
+}
+
+}  // namespace hearth::test
