@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libutf8proc-dev libssl-dev
+  libboost1.81-dev libedit-dev libsqlite3-dev libsodium-dev libseccomp-dev
   bible-kjv bible-kjv-text
 )
 
