@@ -9,11 +9,12 @@
 #include <random>
 #include <span>
 
+#include "sampling/param_error.h"
 #include "sampling/stop_strings.h"
 
 namespace hearth::sampling {
 
-// Ollama's defaults (llama.cpp's differ: top_p 0.95, min_p 0.05, repeat_penalty 1.0).
+// Ollama's defaults (llama.cpp's differ: top_p 0.95, min_p 0.05).
 struct SamplerParams {
   static constexpr uint64_t kRandomSeed = ~uint64_t{0};  // seed from std::random_device
 
@@ -22,16 +23,22 @@ struct SamplerParams {
   float top_p = 0.9f;           // >= 1: off
   float min_p = 0.0f;           // <= 0: off; keeps p >= min_p * p_max
   float typical_p = 1.0f;       // >= 1: off
-  float repeat_penalty = 1.1f;  // 1: off; logit > 0 ? logit / r : logit * r
+  float repeat_penalty = 1.0f;  // 1: off; logit > 0 ? logit / r : logit * r
   int repeat_last_n = 64;       // tokens of history penalized; 0: off, -1: all
   float presence_penalty = 0;   // subtracted once from a token seen in the window
   float frequency_penalty = 0;  // subtracted per occurrence in the window
   uint64_t seed = kRandomSeed;
 };
 
+// Throws ParamError (named by the Ollama option, e.g. "top_p") when a field is
+// outside its meaning: temperature finite and >= 0; top_k >= 0; top_p and
+// typical_p in (0, 1]; min_p in [0, 1]; repeat_penalty finite and > 0;
+// repeat_last_n >= -1; presence and frequency penalties finite.
+void validate(const SamplerParams& p);
+
 class Sampler {
  public:
-  explicit Sampler(SamplerParams p);
+  explicit Sampler(SamplerParams p);  // does not validate: call validate() on user input
 
   // Picks a token from `logits` (one per vocabulary entry). The penalties are
   // applied to `logits` in place; the rest works on a copy. Throws

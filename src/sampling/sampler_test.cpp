@@ -26,7 +26,7 @@ TEST(Sampler, DefaultsAreOllamas) {
   EXPECT_EQ(p.top_k, 40);
   EXPECT_FLOAT_EQ(p.top_p, 0.9f);
   EXPECT_FLOAT_EQ(p.min_p, 0.0f);
-  EXPECT_FLOAT_EQ(p.repeat_penalty, 1.1f);
+  EXPECT_FLOAT_EQ(p.repeat_penalty, 1.0f);
   EXPECT_EQ(p.repeat_last_n, 64);
   EXPECT_EQ(p.seed, SamplerParams::kRandomSeed);
 }
