@@ -19,5 +19,8 @@ void add_template(CLI::App& app);
 void add_run(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_serve(CLI::App& app);
+void add_ps(CLI::App& app);
+void add_stop(CLI::App& app);
 
 }  // namespace hearth::cli

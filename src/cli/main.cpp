@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   hearth::cli::add_run(app);
   hearth::cli::add_bench(app);
   hearth::cli::add_perplexity(app);
+  hearth::cli::add_serve(app);
+  hearth::cli::add_ps(app);
+  hearth::cli::add_stop(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

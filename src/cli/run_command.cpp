@@ -3,22 +3,27 @@
 //
 // stdout carries only generated text (or, with --json, one JSON object);
 // statistics and the chat's own messages go to stderr.
+#include <editline/readline.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "engine/generate.h"
+#include "engine/prompt.h"
 #include "engine/runtime.h"
 #include "store/resolve.h"
 
@@ -32,7 +37,8 @@ struct RunOptions {
   bool json = false;
   bool verbose = false;
   bool truncate = false;
-  int64_t num_predict = 128;  // Ollama's classic num_predict; -1: until the context is full
+  bool local = false;
+  int64_t num_predict = -1;  // Ollama's num_predict: -1 until the context is full
   int64_t n_ctx = 0;
   int threads = 0;
   int n_probs = 0;
@@ -70,92 +76,52 @@ bool stream_out(std::string_view piece) {
   return !g_interrupted.load();
 }
 
-// Generates, streaming to stdout when `stream`; a chat reply starts at its first
-// visible character (SentencePiece pieces carry a leading space), a raw
-// completion keeps it (it is part of the continuation).
-engine::GenerateResult generate_reply(engine::Session& session, const engine::Runtime& rt,
-                                      const std::vector<int32_t>& prompt,
-                                      const engine::GenerateOptions& opts, bool chat, bool stream) {
-  bool started = !chat;
-  auto out = [&](std::string_view piece) {
-    if (!started) {
-      const auto first = piece.find_first_not_of(" \t");
-      if (first == std::string_view::npos) return !g_interrupted.load();
-      piece.remove_prefix(first);
-      started = true;
-    }
-    return stream ? stream_out(piece) : !g_interrupted.load();
-  };
-  g_generating = true;
-  auto r = engine::generate(session, *rt.tokenizer, prompt, opts, out);
-  g_generating = false;
-  if (chat) {
-    const auto lead = r.text.find_first_not_of(" \t");
-    r.text.erase(0, lead == std::string::npos ? r.text.size() : lead);
-  }
-  return r;
-}
-
-// Keeps BOS (when the prompt starts with it) and the last tokens that leave room
-// for `reserve` generated ones.
-std::vector<int32_t> truncate_prompt(const std::vector<int32_t>& ids, int32_t bos, int64_t n_ctx,
-                                     int64_t reserve) {
-  const int64_t keep = std::max<int64_t>(n_ctx - reserve, 1);
-  if (static_cast<int64_t>(ids.size()) <= keep) return ids;
-  const bool has_bos = bos >= 0 && !ids.empty() && ids[0] == bos;
-  std::vector<int32_t> out;
-  if (has_bos) out.push_back(bos);
-  out.insert(out.end(), ids.end() - (keep - (has_bos ? 1 : 0)), ids.end());
-  return out;
-}
-
-engine::GenerateOptions generate_options(const RunOptions& o) {
+engine::GenerateOptions generate_options(const RunOptions& o, bool chat) {
   engine::GenerateOptions g;
   g.max_tokens = o.num_predict;
   g.sampler = o.sampler;
   g.stop = o.stop;
   g.n_probs = o.n_probs;
+  g.trim_leading_space = chat;
   return g;
 }
 
-std::string render_chat(const chat::ChatTemplate& tmpl, const engine::Runtime& rt,
-                        const std::vector<chat::Message>& messages) {
-  const auto& tok = *rt.tokenizer;
-  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
-  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  return tmpl.apply(messages, /*add_generation_prompt=*/true, bos, eos);
+// Generates, streaming to stdout when `stream`; Ctrl-C stops the reply.
+engine::GenerateResult generate_reply(engine::Session& session, const engine::Runtime& rt,
+                                      const std::vector<int32_t>& prompt,
+                                      const engine::GenerateOptions& opts, bool stream) {
+  auto out = [&](std::string_view piece) {
+    return stream ? stream_out(piece) : !g_interrupted.load();
+  };
+  g_generating = true;
+  auto r = engine::generate(session, *rt.tokenizer, prompt, opts, out);
+  g_generating = false;
+  return r;
 }
 
-chat::ChatTemplate load_template(const RunOptions& o, const engine::Runtime& rt) {
-  const std::string model_template = rt.model->file().get_string("tokenizer.chat_template");
-  return chat::ChatTemplate(chat::resolve_template(o.template_name, model_template));
+// The template text --template names (empty: the model's own).
+std::string template_text(const RunOptions& o, const engine::Runtime& rt) {
+  if (o.template_name.empty()) return "";
+  return chat::resolve_template(o.template_name,
+                                rt.model->file().get_string("tokenizer.chat_template"));
 }
 
 int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session) {
-  std::vector<int32_t> prompt;
-  if (o.chat) {
-    std::vector<chat::Message> messages;
-    if (!o.system.empty()) messages.push_back({"system", o.system});
-    messages.push_back({"user", o.prompt});
-    prompt = rt.encode_rendered(render_chat(load_template(o, rt), rt, messages));
-  } else {
-    prompt = rt.encode_prompt(o.prompt);
-  }
-  if (prompt.empty()) throw std::runtime_error("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) >= session.n_ctx()) {
-    if (!o.truncate)
-      throw engine::ContextError(fmt::format(
-          "the prompt has {} tokens but the context holds {} (raise --ctx, or pass --truncate "
-          "to keep the prompt's end)",
-          prompt.size(), session.n_ctx()));
-    const int64_t reserve =
-        o.num_predict > 0 ? std::min(o.num_predict, session.n_ctx() / 2) : session.n_ctx() / 4;
-    prompt = truncate_prompt(prompt, rt.tokenizer->bos(), session.n_ctx(), reserve);
-  }
-  const auto opts = generate_options(o);
+  engine::PromptSpec spec;
+  spec.chat = o.chat;
+  spec.raw = !o.chat;
+  spec.system = o.system;
+  spec.template_text = template_text(o, rt);
+  if (o.chat)
+    spec.messages = {{"user", o.prompt}};
+  else
+    spec.prompt = o.prompt;
+  const auto prompt =
+      engine::build_prompt(rt, spec, {session.n_ctx(), o.num_predict, o.truncate}).tokens;
+  const auto opts = generate_options(o, o.chat);
   engine::GenerateResult r;
   if (o.json) {
-    r = generate_reply(session, rt, prompt, opts, o.chat, /*stream=*/false);
+    r = generate_reply(session, rt, prompt, opts, /*stream=*/false);
     nlohmann::json j = {{"text", r.text},
                         {"tokens", r.tokens},
                         {"prompt_tokens", prompt},
@@ -173,9 +139,10 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
       }
       j["top"] = top;
     }
-    std::printf("%s\n", j.dump().c_str());
+    // Generated bytes that are not UTF-8 become U+FFFD in the string; `tokens` keeps the ids.
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    r = generate_reply(session, rt, prompt, opts, o.chat, /*stream=*/true);
+    r = generate_reply(session, rt, prompt, opts, /*stream=*/true);
     if (isatty(STDOUT_FILENO) && (r.text.empty() || r.text.back() != '\n')) std::printf("\n");
   }
   std::fflush(stdout);
@@ -237,21 +204,42 @@ std::string show_params(const RunOptions& o) {
       o.num_predict, o.system);
 }
 
-int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
-  const chat::ChatTemplate tmpl = load_template(o, rt);
+// One line typed at the chat prompt: with line editing and history when stdin
+// is a terminal (libedit), plain reads otherwise. nullopt at end of input.
+std::optional<std::string> read_line(bool tty) {
+  if (tty) {
+    char* l = readline(">>> ");
+    if (!l) return std::nullopt;
+    std::string line(l);
+    std::free(l);
+    if (!line.empty()) add_history(line.c_str());
+    return line;
+  }
+  std::string line;
+  if (!std::getline(std::cin, line)) return std::nullopt;
+  return line;
+}
+
+// Answers the conversation so far (its last message is the user's), streaming
+// the reply to stdout; returns the reply, or nullopt when the turn could not be
+// answered (it is dropped). May drop the oldest turns from `history`.
+using ReplyFn = std::function<std::optional<std::string>(std::vector<chat::Message>& history,
+                                                         const RunOptions& o)>;
+
+// The interactive chat, standalone or through a server.
+int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
+              const std::function<void()>& on_clear) {
   const bool tty = isatty(STDIN_FILENO);
   std::vector<chat::Message> history;
-  if (tty)
-    std::fprintf(stderr, "chatting with %s (context %lld tokens); /? for help, /bye to leave\n",
-                 o.model.c_str(), static_cast<long long>(session.n_ctx()));
+  if (tty) std::fprintf(stderr, "%s; /? for help, /bye to leave\n", banner.c_str());
   std::signal(SIGINT, on_sigint);
-  std::string line;
   while (true) {
-    if (tty) std::fprintf(stderr, ">>> ");
-    if (!std::getline(std::cin, line)) {
+    const auto got = read_line(tty);
+    if (!got) {
       if (tty) std::fprintf(stderr, "\n");  // after Ctrl-D, leave the shell a clean line
       break;
     }
+    const std::string& line = *got;
     if (line.empty()) continue;
     if (line[0] == '/') {
       const auto sp = line.find(' ');
@@ -260,7 +248,7 @@ int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
       if (cmd == "/bye" || cmd == "/exit") break;
       if (cmd == "/clear") {
         history.clear();
-        session.clear();
+        if (on_clear) on_clear();
         std::fprintf(stderr, "conversation cleared\n");
       } else if (cmd == "/set") {
         const auto sp2 = rest.find(' ');
@@ -276,35 +264,138 @@ int run_chat(RunOptions o, engine::Runtime& rt, engine::Session& session) {
       }
       continue;
     }
-
     history.push_back({"user", line});
-    // Oldest turns give way when the conversation outgrows the context, keeping
-    // room for a reply of a quarter of it.
-    std::vector<int32_t> prompt;
-    while (true) {
-      std::vector<chat::Message> messages;
-      if (!o.system.empty()) messages.push_back({"system", o.system});
-      messages.insert(messages.end(), history.begin(), history.end());
-      prompt = rt.encode_rendered(render_chat(tmpl, rt, messages));
-      if (static_cast<int64_t>(prompt.size()) <= session.n_ctx() * 3 / 4 || history.size() <= 1)
-        break;
-      history.erase(history.begin(), history.begin() + std::min<size_t>(2, history.size() - 1));
-    }
-    if (static_cast<int64_t>(prompt.size()) >= session.n_ctx()) {
-      std::fprintf(stderr,
-                   "that message has %zu tokens with the template; the context holds %lld\n",
-                   prompt.size(), static_cast<long long>(session.n_ctx()));
+    g_interrupted = false;
+    g_generating = true;
+    const auto r = reply(history, o);
+    g_generating = false;
+    if (!r) {
       history.pop_back();
       continue;
     }
-    g_interrupted = false;
-    const auto r = generate_reply(session, rt, prompt, generate_options(o), true, true);
-    std::printf(r.text.empty() || r.text.back() != '\n' ? "\n\n" : "\n");
+    std::printf(r->empty() || r->back() != '\n' ? "\n\n" : "\n");
     std::fflush(stdout);
-    history.push_back({"assistant", r.text});
-    if (o.verbose) print_stats(r.timings);
+    history.push_back({"assistant", *r});
   }
   return 0;
+}
+
+int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session) {
+  const std::string tmpl = template_text(o, rt);
+  auto reply = [&](std::vector<chat::Message>& history,
+                   const RunOptions& opts) -> std::optional<std::string> {
+    engine::PromptSpec spec;
+    spec.chat = true;
+    spec.system = opts.system;
+    spec.template_text = tmpl;
+    spec.messages = history;
+    std::vector<int32_t> prompt;
+    try {
+      const auto p = engine::build_prompt(rt, spec, {session.n_ctx(), opts.num_predict, true});
+      // The turns the context could not hold are forgotten for good.
+      history.erase(history.begin(), history.begin() + p.dropped_messages);
+      prompt = p.tokens;
+    } catch (const engine::ContextError& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return std::nullopt;
+    }
+    const auto r = generate_reply(session, rt, prompt, generate_options(opts, true), true);
+    if (opts.verbose) print_stats(r.timings);
+    return r.text;
+  };
+  return chat_loop(o, fmt::format("chatting with {} (context {} tokens)", o.model, session.n_ctx()),
+                   reply, [&] { session.clear(); });
+}
+
+// ---- through a running server (hearth serve), as Ollama's CLI does
+
+// The options the user set explicitly, by Ollama's names: the model's stored
+// parameters stay in force for the rest.
+nlohmann::json server_options(const RunOptions& o, const CLI::App& cmd) {
+  nlohmann::json j = nlohmann::json::object();
+  auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  const auto& s = o.sampler;
+  if (given("--temperature")) j["temperature"] = s.temperature;
+  if (given("--top-k")) j["top_k"] = s.top_k;
+  if (given("--top-p")) j["top_p"] = s.top_p;
+  if (given("--min-p")) j["min_p"] = s.min_p;
+  if (given("--repeat-penalty")) j["repeat_penalty"] = s.repeat_penalty;
+  if (given("--repeat-last-n")) j["repeat_last_n"] = s.repeat_last_n;
+  if (given("--seed")) j["seed"] = o.seed;
+  if (given("--num-predict")) j["num_predict"] = o.num_predict;
+  if (given("--ctx")) j["num_ctx"] = o.n_ctx;
+  if (given("--stop")) j["stop"] = o.stop;
+  return j;
+}
+
+// Streams one request's answer to stdout; returns the text, nullopt on an error
+// (printed). `field` picks the text out of each line.
+std::optional<std::string> stream_from_server(const ServerAddress& a, const std::string& path,
+                                              const nlohmann::json& body, bool verbose) {
+  std::string text;
+  nlohmann::json last;
+  std::string error;
+  const auto r = http_call(a, "POST", path, body.dump(), [&](const nlohmann::json& line) {
+    if (line.contains("error")) {
+      error = line["error"].is_string() ? line["error"].get<std::string>() : line.dump();
+      return false;
+    }
+    std::string piece;
+    if (line.contains("response")) piece = line["response"].get<std::string>();
+    if (line.contains("message")) piece = line["message"].value("content", "");
+    text += piece;
+    stream_out(piece);
+    if (line.value("done", false)) last = line;
+    return !g_interrupted.load();
+  });
+  if (r.status != 200) error = error_message(r);
+  if (!error.empty()) {
+    std::fprintf(stderr, "hearth: error: %s\n", error.c_str());
+    return std::nullopt;
+  }
+  if (verbose && last.is_object()) {
+    const double pe = last.value("prompt_eval_duration", 0.0) / 1e9;
+    const double ev = last.value("eval_duration", 0.0) / 1e9;
+    const int64_t pc = last.value("prompt_eval_count", 0), ec = last.value("eval_count", 0);
+    std::fprintf(stderr,
+                 "prompt: %lld tokens, %.2f tokens/s\ngeneration: %lld tokens, %.2f tokens/s\n",
+                 static_cast<long long>(pc), pe > 0 ? pc / pe : 0.0, static_cast<long long>(ec),
+                 ev > 0 ? ec / ev : 0.0);
+  }
+  return text;
+}
+
+int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress& a) {
+  const auto options = server_options(o, cmd);
+  if (!o.prompt.empty()) {
+    g_generating = true;
+    std::signal(SIGINT, on_sigint);
+    nlohmann::json body;
+    if (o.chat) {
+      auto msgs = nlohmann::json::array();
+      if (!o.system.empty()) msgs.push_back({{"role", "system"}, {"content", o.system}});
+      msgs.push_back({{"role", "user"}, {"content", o.prompt}});
+      body = {{"model", o.model}, {"messages", msgs}, {"options", options}};
+    } else {
+      body = {{"model", o.model}, {"prompt", o.prompt}, {"raw", true}, {"options", options}};
+    }
+    const auto r = stream_from_server(a, o.chat ? "/api/chat" : "/api/generate", body, o.verbose);
+    if (!r) return 1;
+    if (isatty(STDOUT_FILENO) && (r->empty() || r->back() != '\n')) std::printf("\n");
+    return 0;
+  }
+  auto reply = [&](std::vector<chat::Message>& history,
+                   const RunOptions& opts) -> std::optional<std::string> {
+    auto msgs = nlohmann::json::array();
+    if (!opts.system.empty()) msgs.push_back({{"role", "system"}, {"content", opts.system}});
+    for (const auto& m : history) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    return stream_from_server(a, "/api/chat",
+                              {{"model", opts.model}, {"messages", msgs}, {"options", options}},
+                              opts.verbose);
+  };
+  return chat_loop(o,
+                   fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port),
+                   reply, {});
 }
 
 }  // namespace
@@ -319,7 +410,7 @@ void add_run(CLI::App& app) {
                 "Print one JSON object {text, tokens, prompt_tokens, eval_count, done_reason}");
   cmd->add_flag("--verbose", o->verbose, "Print prompt and generation speed to stderr");
   cmd->add_option("-n,--num-predict", o->num_predict,
-                  "Tokens to generate at most (default 128; -1: until the context is full)");
+                  "Tokens to generate at most (-1: until the context is full)");
   cmd->add_option("--ctx", o->n_ctx, "Context size in tokens (default: the model's, at most 4096)");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
   cmd->add_option("--temperature", o->sampler.temperature, "Sampling temperature (0: greedy)");
@@ -337,10 +428,26 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--truncate", o->truncate, "Keep the end of a prompt longer than the context");
   cmd->add_option("--probs", o->n_probs, "With --json: the top N tokens' probabilities per step")
       ->check(CLI::Range(0, 100));
-  cmd->callback([o] {
+  cmd->add_flag("--local", o->local, "Run in this process even when a server answers");
+  cmd->callback([o, cmd] {
     o->sampler.seed = o->seed >= 0 ? static_cast<uint64_t>(o->seed) : std::random_device{}();
     if (o->json && o->prompt.empty())
       throw std::runtime_error("--json needs a prompt (it is for one-shot runs)");
+    // A model name (not a file) goes to a running server when one answers and
+    // nothing asks for this process's own engine (--json, --probs, --template,
+    // --kv-type, -t, --truncate).
+    const bool is_path = o->model.find('/') != std::string::npos ||
+                         (o->model.size() > 5 && o->model.ends_with(".gguf"));
+    const bool local_only = o->local || o->json || o->n_probs > 0 || !o->template_name.empty() ||
+                            cmd->count("--kv-type") || cmd->count("--threads") || o->truncate;
+    if (!is_path && !local_only) {
+      const auto a = server_address();
+      if (server_answers(a)) {
+        const int code = run_via_server(*o, *cmd, a);
+        if (code != 0) throw CommandExit{code};
+        return;
+      }
+    }
     auto rt = engine::Runtime::load(store::resolve_model(o->model), o->threads);
     engine::SessionOptions so;
     so.n_ctx = o->n_ctx;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "chat/chat_template.h"
 #include "kernels/backend.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -15,6 +16,12 @@ struct Runtime {
   std::unique_ptr<kernels::Backend> backend;
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  // The model's chat template (tokenizer.chat_template), ChatML when it has
+  // none; null with `template_error` set when the model's does not parse (raw
+  // completions still work).
+  std::unique_ptr<chat::ChatTemplate> chat_template;
+  std::string template_error;
+  std::string path;  // the GGUF file
 
   // Loads the GGUF file at `path` on the CPU backend with `threads` threads
   // (<= 0: one per physical core). Throws with the file named on any error.
@@ -23,9 +30,6 @@ struct Runtime {
   // The text's tokens as the model expects a prompt: BOS first when the
   // vocabulary adds one, special-token syntax not parsed (user text).
   std::vector<int32_t> encode_prompt(const std::string& text) const;
-  // Tokens of text hearth rendered itself (a chat template): special tokens
-  // parsed, BOS prepended only when the rendering did not already start with it.
-  std::vector<int32_t> encode_rendered(const std::string& text) const;
 };
 
 }  // namespace hearth::engine

@@ -26,7 +26,15 @@ size_t search(std::string_view text, size_t from, size_t to, const std::string& 
 
 }  // namespace
 
-std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, bool parse_special) {
+std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, bool parse_special,
+                                        std::span<const std::pair<size_t, size_t>> literal) {
+  // A control token inside a literal range is text: users cannot type markup.
+  auto in_literal = [&](int32_t id, size_t at, size_t len) {
+    if (!(v.attr[id] & (kAttrControl | kAttrUnknown))) return false;
+    for (const auto& [b, e] : literal)
+      if (at < e && at + len > b) return true;
+    return false;
+  };
   std::vector<Fragment> frags;
   if (text.empty()) return frags;
   frags.push_back(Fragment{-1, 0, text.size()});
@@ -72,7 +80,9 @@ std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, b
       size_t off = f.offset;
       size_t end = f.offset + f.length;
       while (off < end) {
-        const size_t hit = search(text, off, end, tok);
+        size_t hit = search(text, off, end, tok);
+        while (hit != std::string_view::npos && in_literal(id, hit, tok.size()))
+          hit = search(text, hit + 1, end, tok);
         if (hit == std::string_view::npos) break;
         if (hit > off) next.push_back(Fragment{-1, off, hit - off});
         next.push_back(Fragment{id, hit, tok.size()});

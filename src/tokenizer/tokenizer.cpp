@@ -34,11 +34,22 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GgufFile& file) {
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
                                        bool parse_special) const {
+  return encode_impl(text, add_bos, parse_special, {});
+}
+
+std::vector<int32_t> Tokenizer::encode_rendered(
+    std::string_view text, bool add_bos, std::span<const std::pair<size_t, size_t>> literal) const {
+  return encode_impl(text, add_bos, /*parse_special=*/true, literal);
+}
+
+std::vector<int32_t> Tokenizer::encode_impl(
+    std::string_view text, bool add_bos, bool parse_special,
+    std::span<const std::pair<size_t, size_t>> literal) const {
   const Vocab& v = *vocab_;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_bos && v.bos >= 0) out.push_back(v.bos);
-  const std::vector<Fragment> frags = partition_special(v, text, parse_special);
+  const std::vector<Fragment> frags = partition_special(v, text, parse_special, literal);
   std::string buf;
   bool prev_special = true;  // SPM: a space is prefixed to text at the start and after specials
   for (const Fragment& f : frags) {

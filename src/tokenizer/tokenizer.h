@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gguf/reader.h"
@@ -46,6 +47,12 @@ class Tokenizer {
   // tokenizer.ggml.add_eos_token is set (pass add_bos_default() to do what
   // the model asks). parse_special: see the file comment. Thread-safe.
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
+  // As above with parse_special, except that control tokens are not matched
+  // where they overlap a `literal` byte range [first, second) of `text`: text
+  // hearth rendered around what users wrote (a chat template's markup is
+  // parsed, the messages' content is not).
+  std::vector<int32_t> encode_rendered(std::string_view text, bool add_bos,
+                                       std::span<const std::pair<size_t, size_t>> literal) const;
   // tokenizer.ggml.add_bos_token (llama: default true; gpt2: default false).
   bool add_bos_default() const;
   bool add_eos_default() const;
@@ -78,6 +85,8 @@ class Tokenizer {
 
  private:
   Tokenizer();
+  std::vector<int32_t> encode_impl(std::string_view text, bool add_bos, bool parse_special,
+                                   std::span<const std::pair<size_t, size_t>> literal) const;
   std::unique_ptr<Vocab> vocab_;
 };
 

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gguf/reader.h"
@@ -129,7 +131,10 @@ struct Fragment {
   int32_t token = -1;  // >= 0: a special token
   size_t offset = 0, length = 0;
 };
-std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, bool parse_special);
+// `literal`: byte ranges [first, second) of `text` where no control token may
+// be matched (message content inside a rendered chat template).
+std::vector<Fragment> partition_special(const Vocab& v, std::string_view text, bool parse_special,
+                                        std::span<const std::pair<size_t, size_t>> literal = {});
 
 // whole: merge the text as one run without cuts or reuse (the slow
 // reference the tests compare the fast path with).

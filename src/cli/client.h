@@ -1,0 +1,42 @@
+// The CLI's HTTP client of a running `hearth serve` (HEARTH_HOST, default
+// 127.0.0.1:11434): `run`, `list`, `ps`, `show`, `rm` and `stop` use the
+// server when one answers, so a model already loaded there serves the
+// terminal too, and work standalone otherwise.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace hearth::cli {
+
+struct ServerAddress {
+  std::string host = "127.0.0.1";
+  int port = 11434;
+  bool explicit_ = false;  // HEARTH_HOST was set
+};
+
+// HEARTH_HOST as Ollama reads OLLAMA_HOST: "host", "host:port", "http://host:port", ":port".
+ServerAddress server_address();
+void parse_host(std::string s, std::string& host, int& port);
+
+struct ClientResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Whether a hearth (or Ollama) server answers at `a` within `timeout_ms`.
+bool server_answers(const ServerAddress& a, int timeout_ms = 300);
+
+// One request; `on_line` (when given) receives each NDJSON line of a streamed
+// answer as it arrives and may return false to hang up. Throws
+// std::runtime_error when the server cannot be reached.
+ClientResponse http_call(const ServerAddress& a, const std::string& method,
+                         const std::string& target, const std::string& body = "",
+                         const std::function<bool(const nlohmann::json&)>& on_line = {});
+
+// The server's {"error": ...} message of a failed response, else the body.
+std::string error_message(const ClientResponse& r);
+
+}  // namespace hearth::cli

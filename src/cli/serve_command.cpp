@@ -1,0 +1,212 @@
+// `hearth serve`: Ollama's API (and more) on 127.0.0.1:11434 by default.
+//
+// Every setting comes from, in order of precedence: a flag, an environment
+// variable, the config file ($HEARTH_HOME/config.json or --config), the
+// default. docs/server.md has the table.
+#include <fmt/format.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "server/ollama_types.h"
+#include "server/server.h"
+
+namespace hearth::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string host, keep_alive, max_memory, config, kv_type, response_cache;
+  int port = -1, parallel = -1, max_loaded = -1, threads = -1;
+  int64_t max_queue = -1, ctx = -1;
+  bool verbose = false;
+};
+
+// "8GiB", "512MiB", "8G", "1.5g", "1073741824" -> bytes.
+uint64_t parse_bytes(const std::string& s, const std::string& what) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument(fmt::format("{}: '{}' is not a size (e.g. 8GiB, 512MiB)", what, s));
+  }
+  std::string unit = s.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double mul = 1;
+  if (unit == "" || unit == "b")
+    mul = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    mul = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    mul = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    mul = 1024.0 * 1024 * 1024;
+  else if (unit == "t" || unit == "tb" || unit == "tib")
+    mul = 1024.0 * 1024 * 1024 * 1024;
+  else
+    throw std::invalid_argument(fmt::format("{}: unknown unit in '{}'", what, s));
+  if (!(v >= 0) || v * mul > 1e18)
+    throw std::invalid_argument(fmt::format("{}: '{}' is out of range", what, s));
+  return static_cast<uint64_t>(v * mul);
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string hearth_home() {
+  if (auto h = env("HEARTH_HOME"); !h.empty()) return h;
+  return env("HOME") + "/.hearth";
+}
+
+void serve(const ServeFlags& f) {
+  server::ServerOptions o;
+  o.home = hearth_home();
+  // Config file first: environment and flags override it.
+  nlohmann::json cfg = nlohmann::json::object();
+  const std::string cfg_path = !f.config.empty() ? f.config : o.home + "/config.json";
+  if (std::ifstream in(cfg_path); in) {
+    try {
+      cfg = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("config file '{}': {}", cfg_path, e.what()));
+    }
+    if (!cfg.is_object())
+      throw std::runtime_error(fmt::format("config file '{}': not a JSON object", cfg_path));
+  } else if (!f.config.empty()) {
+    throw std::runtime_error(fmt::format("config file '{}' cannot be read", f.config));
+  }
+  auto setting = [&](const char* key, const char* env_name, const std::string& flag) {
+    if (!flag.empty()) return flag;
+    if (auto e = env(env_name); !e.empty()) return e;
+    if (cfg.contains(key)) {
+      const auto& v = cfg[key];
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    return std::string();
+  };
+  auto num = [](int64_t flag) { return flag >= 0 ? std::to_string(flag) : std::string(); };
+  auto to_int = [](const std::string& s, const char* what, int64_t lo, int64_t hi) {
+    int64_t v = 0;
+    try {
+      size_t used = 0;
+      v = std::stoll(s, &used);
+      if (used != s.size()) throw std::invalid_argument(s);
+    } catch (const std::exception&) {
+      throw std::invalid_argument(fmt::format("{}: '{}' is not a whole number", what, s));
+    }
+    if (v < lo || v > hi)
+      throw std::invalid_argument(fmt::format("{} must be in [{}, {}], got {}", what, lo, hi, v));
+    return v;
+  };
+
+  std::string host = "127.0.0.1";
+  int port = 11434;
+  if (auto h = setting("host", "HEARTH_HOST", f.host); !h.empty()) parse_host(h, host, port);
+  if (auto p = setting("port", "HEARTH_PORT", num(f.port)); !p.empty())
+    port = static_cast<int>(to_int(p, "--port", 0, 65535));
+  if (host == "localhost") host = "127.0.0.1";
+  o.http.host = host;
+  o.http.port = static_cast<uint16_t>(port);
+  if (auto v = setting("parallel", "HEARTH_NUM_PARALLEL", num(f.parallel)); !v.empty())
+    o.models.n_parallel = static_cast<int>(to_int(v, "--parallel", 1, 256));
+  if (auto v = setting("max_queue", "HEARTH_MAX_QUEUE", num(f.max_queue)); !v.empty())
+    o.models.max_queue = to_int(v, "--max-queue", 0, 1'000'000);
+  if (auto v = setting("max_loaded_models", "HEARTH_MAX_LOADED_MODELS", num(f.max_loaded));
+      !v.empty())
+    o.models.max_loaded = static_cast<int>(to_int(v, "--max-loaded-models", 1, 64));
+  if (auto v = setting("max_memory", "HEARTH_MAX_MEMORY", f.max_memory); !v.empty())
+    o.models.max_memory = parse_bytes(v, "--max-memory");
+  if (auto v = setting("threads", "HEARTH_NUM_THREADS", num(f.threads)); !v.empty())
+    o.models.threads = static_cast<int>(to_int(v, "--threads", 1, 4096));
+  if (auto v = setting("ctx", "HEARTH_CONTEXT_LENGTH", num(f.ctx)); !v.empty())
+    o.default_num_ctx = to_int(v, "--ctx", 16, 1 << 20);
+  if (auto v = setting("kv_type", "HEARTH_KV_CACHE_TYPE", f.kv_type); !v.empty()) {
+    if (v != "f16" && v != "q8_0")
+      throw std::invalid_argument("--kv-type must be f16 or q8_0, got " + v);
+    o.models.kv_type = v == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;
+  }
+  if (auto v = setting("response_cache", "HEARTH_RESPONSE_CACHE", f.response_cache); !v.empty())
+    o.response_cache_bytes = parse_bytes(v, "--response-cache");
+  if (auto v = setting("keep_alive", "HEARTH_KEEP_ALIVE", f.keep_alive); !v.empty()) {
+    nlohmann::ordered_json j;
+    try {
+      j = nlohmann::ordered_json::parse(v);  // a number of seconds
+    } catch (const std::exception&) {
+      j = v;  // a duration such as "5m"
+    }
+    const auto k = server::ollama::parse_keep_alive(j);
+    o.default_keep_alive =
+        k.is_forever() ? engine::KeepAlive::never_expire() : engine::KeepAlive{k.duration(), false};
+  }
+
+  // SIGINT and SIGTERM stop the server; they are waited for on a thread of their own.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  server::Server srv(o);
+  spdlog::info("hearth {} listening on {}:{} (models under {})", HEARTH_VERSION, host, srv.port(),
+               o.home);
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("stopping ({})", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    srv.stop();
+  });
+  srv.run();
+  // run() returned: stopped by a signal, or an error; wake the signal thread if it still waits.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app) {
+  auto f = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Serve Ollama's API (127.0.0.1:11434 by default)");
+  cmd->add_option("--host", f->host,
+                  "Address to listen on, or host:port (env HEARTH_HOST; default 127.0.0.1)");
+  cmd->add_option("--port", f->port, "Port (env HEARTH_PORT; default 11434)");
+  cmd->add_option("--parallel", f->parallel,
+                  "Sequences decoded together per model (env HEARTH_NUM_PARALLEL; default from "
+                  "memory, at least 4)");
+  cmd->add_option("--max-queue", f->max_queue,
+                  "Requests waiting per model before 503 (env HEARTH_MAX_QUEUE; default 512)");
+  cmd->add_option(
+      "--max-memory", f->max_memory,
+      "Memory for loaded models, e.g. 8GiB (env HEARTH_MAX_MEMORY; default 3/4 of RAM)");
+  cmd->add_option("--max-loaded-models", f->max_loaded,
+                  "Models loaded at once (env HEARTH_MAX_LOADED_MODELS; default 3)");
+  cmd->add_option(
+      "--keep-alive", f->keep_alive,
+      "How long an idle model stays loaded: 5m, 1h, -1 forever (env HEARTH_KEEP_ALIVE)");
+  cmd->add_option("--ctx", f->ctx,
+                  "Default context per sequence (env HEARTH_CONTEXT_LENGTH; default the model's, "
+                  "at most 4096)");
+  cmd->add_option("-t,--threads", f->threads,
+                  "Threads per forward pass (env HEARTH_NUM_THREADS; default one per core)");
+  cmd->add_option("--kv-type", f->kv_type, "KV cache type: f16 or q8_0 (env HEARTH_KV_CACHE_TYPE)");
+  cmd->add_option("--response-cache", f->response_cache,
+                  "Bytes of replayable deterministic answers, 0 off (env HEARTH_RESPONSE_CACHE; "
+                  "default 64MiB)");
+  cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
+  cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
+  cmd->callback([f] {
+    if (f->verbose) spdlog::set_level(spdlog::level::debug);
+    serve(*f);
+  });
+}
+
+}  // namespace hearth::cli

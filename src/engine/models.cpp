@@ -1,0 +1,254 @@
+#include "engine/models.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "gguf/model_info.h"
+
+namespace hearth::engine {
+
+namespace {
+
+uint64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                               : uint64_t{8} << 30;
+}
+
+std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", b / double(1ull << 30)); }
+
+}  // namespace
+
+uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_parallel,
+                                int64_t* resolved_ctx) {
+  const auto file = gguf::GgufFile::open(path);
+  const auto info = gguf::describe_model(*file);
+  const int64_t train = static_cast<int64_t>(info.context_length);
+  const int64_t ctx = n_ctx > 0 ? n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
+  if (resolved_ctx) *resolved_ctx = ctx;
+  const auto e = gguf::estimate_memory(info, static_cast<uint64_t>(ctx));
+  return e.weights + e.kv_cache * static_cast<uint64_t>(std::max(n_parallel, 1)) + e.compute;
+}
+
+ModelManager::Lease& ModelManager::Lease::operator=(Lease&& o) noexcept {
+  if (this != &o) {
+    reset();
+    m_ = o.m_;
+    model_ = std::move(o.model_);
+    ka_ = o.ka_;
+    o.m_ = nullptr;
+  }
+  return *this;
+}
+
+void ModelManager::Lease::reset() {
+  if (m_ && model_) m_->release(model_, ka_);
+  m_ = nullptr;
+  model_.reset();
+}
+
+ModelManager::ModelManager(ModelManagerOptions o) : o_(o) {
+  if (o_.max_memory == 0) o_.max_memory = physical_memory() / 4 * 3;
+  if (o_.max_loaded < 1) throw std::invalid_argument("max_loaded_models must be >= 1");
+  reaper_ = std::thread([this] { reaper(); });
+}
+
+ModelManager::~ModelManager() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  reaper_.join();
+  std::map<std::string, std::shared_ptr<LoadedModel>> all;
+  {
+    std::lock_guard lk(mu_);
+    all.swap(loaded_);
+  }
+  all.clear();  // schedulers cancel and join outside the lock
+}
+
+uint64_t ModelManager::used_bytes() const {
+  std::lock_guard lk(mu_);
+  uint64_t b = 0;
+  for (const auto& [k, m] : loaded_) b += m->bytes;
+  return b;
+}
+
+std::vector<std::shared_ptr<LoadedModel>> ModelManager::make_room(uint64_t need) {
+  std::vector<std::shared_ptr<LoadedModel>> out;
+  auto used = [&] {
+    uint64_t b = 0;
+    for (const auto& [k, m] : loaded_) b += m->bytes;
+    return b;
+  };
+  while (!loaded_.empty() &&
+         (used() + need > o_.max_memory || static_cast<int>(loaded_.size()) >= o_.max_loaded)) {
+    auto victim = loaded_.end();
+    for (auto it = loaded_.begin(); it != loaded_.end(); ++it) {
+      if (it->second->leases > 0 || !it->second->scheduler->idle()) continue;
+      if (victim == loaded_.end() || it->second->last_used < victim->second->last_used) victim = it;
+    }
+    if (victim == loaded_.end()) break;
+    out.push_back(victim->second);
+    loaded_.erase(victim);
+  }
+  return out;
+}
+
+ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
+                                          double* load_seconds) {
+  if (load_seconds) *load_seconds = 0;
+  std::shared_ptr<std::mutex> loading;
+  {
+    std::lock_guard lk(mu_);
+    auto& l = loading_[spec.key];
+    if (!l) l = std::make_shared<std::mutex>();
+    loading = l;
+  }
+  // One loader per model: a second request for a model being loaded waits for it.
+  std::lock_guard load_lock(*loading);
+  std::vector<std::shared_ptr<LoadedModel>> doomed;
+  {
+    std::lock_guard lk(mu_);
+    auto it = loaded_.find(spec.key);
+    if (it != loaded_.end()) {
+      auto& m = it->second;
+      const bool too_small = spec.n_ctx > m->scheduler->options().n_ctx;
+      if (!too_small || m->leases > 0 || !m->scheduler->idle()) {
+        ++m->leases;
+        m->last_used = std::chrono::steady_clock::now();
+        return Lease(this, m, ka);
+      }
+      // A larger context than loaded: reload while nobody uses it.
+      doomed.push_back(m);
+      loaded_.erase(it);
+    }
+  }
+  doomed.clear();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  int n_parallel = o_.n_parallel;
+  int64_t ctx = 0;
+  if (n_parallel <= 0) {
+    // At least 4 sequences; 8 when eight KV caches take under a quarter of the budget.
+    const uint64_t four = estimate_serving_bytes(spec.path, spec.n_ctx, 4, &ctx);
+    const uint64_t one = estimate_serving_bytes(spec.path, spec.n_ctx, 1);
+    const uint64_t kv = (four - one) / 3;
+    n_parallel = kv * 8 <= o_.max_memory / 4 ? 8 : 4;
+  }
+  const uint64_t need = estimate_serving_bytes(spec.path, spec.n_ctx, n_parallel, &ctx);
+  if (need > o_.max_memory)
+    throw OutOfMemory(fmt::format(
+        "model '{}' needs {} at context {} with {} parallel sequences, more than the memory "
+        "budget of {} (lower num_ctx or --parallel, or raise --max-memory)",
+        spec.name, gib(need), ctx, n_parallel, gib(o_.max_memory)));
+  {
+    std::unique_lock lk(mu_);
+    doomed = make_room(need);
+    uint64_t used = 0;
+    for (const auto& [k, m] : loaded_) used += m->bytes;
+    if (used + need > o_.max_memory || static_cast<int>(loaded_.size()) >= o_.max_loaded) {
+      lk.unlock();
+      doomed.clear();
+      throw OutOfMemory(fmt::format(
+          "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded, at "
+          "most {}); try again when they are idle",
+          spec.name, gib(need), gib(used), gib(o_.max_memory), loaded_.size(), o_.max_loaded));
+    }
+  }
+  doomed.clear();
+
+  auto m = std::make_shared<LoadedModel>();
+  m->key = spec.key;
+  m->name = spec.name;
+  m->path = spec.path;
+  m->rt = Runtime::load(spec.path, o_.threads);
+  SchedulerOptions so;
+  so.n_slots = n_parallel;
+  so.n_ctx = ctx;
+  so.max_queue = o_.max_queue;
+  so.kv_type = o_.kv_type;
+  m->scheduler = std::make_unique<Scheduler>(m->rt, so);
+  m->bytes = need;
+  m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (load_seconds) *load_seconds = m->load_seconds;
+  std::lock_guard lk(mu_);
+  m->leases = 1;
+  m->last_used = std::chrono::steady_clock::now();
+  loaded_[spec.key] = m;
+  return Lease(this, m, ka);
+}
+
+void ModelManager::release(const std::shared_ptr<LoadedModel>& m, KeepAlive ka) {
+  {
+    std::lock_guard lk(mu_);
+    --m->leases;
+    m->last_used = std::chrono::steady_clock::now();
+    m->forever = ka.forever;
+    m->expires_at = std::chrono::system_clock::now() +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(ka.duration);
+  }
+  cv_.notify_all();  // the reaper looks again
+}
+
+bool ModelManager::unload(const std::string& key) {
+  std::lock_guard lk(mu_);
+  auto it = loaded_.find(key);
+  if (it == loaded_.end()) return false;
+  it->second->forever = false;
+  it->second->expires_at = std::chrono::system_clock::now();
+  cv_.notify_all();
+  return true;
+}
+
+std::vector<ModelStatus> ModelManager::status() const {
+  std::lock_guard lk(mu_);
+  std::vector<ModelStatus> out;
+  for (const auto& [k, m] : loaded_) {
+    ModelStatus s;
+    s.key = k;
+    s.name = m->name;
+    s.path = m->path;
+    s.bytes = m->bytes;
+    s.n_ctx = m->scheduler->options().n_ctx;
+    s.in_use = m->leases > 0;
+    s.forever = m->forever;
+    s.expires_at = m->expires_at;
+    s.scheduler = m->scheduler->stats();
+    out.push_back(s);
+  }
+  return out;
+}
+
+void ModelManager::reaper() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    const auto now = std::chrono::system_clock::now();
+    auto next = now + std::chrono::hours(1);
+    std::vector<std::shared_ptr<LoadedModel>> doomed;
+    for (auto it = loaded_.begin(); it != loaded_.end();) {
+      auto& m = it->second;
+      const bool idle = m->leases == 0 && m->scheduler->idle();
+      if (idle && !m->forever && m->expires_at <= now) {
+        doomed.push_back(m);
+        it = loaded_.erase(it);
+        continue;
+      }
+      if (idle && !m->forever) next = std::min(next, m->expires_at);
+      // In use: look again shortly after its requests end (release() notifies).
+      ++it;
+    }
+    if (!doomed.empty()) {
+      lk.unlock();
+      doomed.clear();  // schedulers join outside the lock
+      lk.lock();
+      continue;
+    }
+    cv_.wait_until(lk, next);
+  }
+}
+
+}  // namespace hearth::engine

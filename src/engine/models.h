@@ -1,0 +1,133 @@
+// The models a server keeps loaded: each a Runtime and its Scheduler, loaded on
+// first use, kept `keep_alive` after its last request, and evicted least
+// recently used first when a new one would not fit the memory budget or the
+// count limit. A model in use is never evicted.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/runtime.h"
+#include "engine/scheduler.h"
+
+namespace hearth::engine {
+
+// How long a model stays loaded after a request: a duration, or forever.
+struct KeepAlive {
+  std::chrono::nanoseconds duration{std::chrono::minutes(5)};  // 0: unload after the request
+  bool forever = false;
+  static KeepAlive never_expire() { return {std::chrono::nanoseconds(0), true}; }
+};
+
+// The model cannot be loaded within the memory budget (the message has the numbers).
+class OutOfMemory : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LoadSpec {
+  std::string key;    // identity of the weights (a digest or the path)
+  std::string name;   // as listed (/api/ps)
+  std::string path;   // GGUF file
+  int64_t n_ctx = 0;  // context per sequence (<= 0: the model's, at most 4096)
+};
+
+struct LoadedModel {
+  std::string key, name, path;
+  Runtime rt;
+  std::unique_ptr<Scheduler> scheduler;
+  uint64_t bytes = 0;  // estimated memory: weights + every slot's KV cache + scratch
+  double load_seconds = 0;
+  // Managed by ModelManager under its lock:
+  int leases = 0;
+  std::chrono::system_clock::time_point expires_at{};  // when idle
+  bool forever = false;
+  std::chrono::steady_clock::time_point last_used{};
+};
+
+struct ModelStatus {
+  std::string key, name, path;
+  uint64_t bytes = 0;
+  int64_t n_ctx = 0;
+  bool in_use = false;
+  bool forever = false;
+  std::chrono::system_clock::time_point expires_at{};
+  SchedulerStats scheduler;
+};
+
+struct ModelManagerOptions {
+  uint64_t max_memory = 0;  // bytes for all loaded models (0: 3/4 of physical memory)
+  int max_loaded = 3;
+  int n_parallel = 0;  // sequences per model (0: from memory, at least 4)
+  int threads = 0;     // per forward pass (0: one per physical core)
+  int64_t max_queue = 512;
+  kernels::KvType kv_type = kernels::KvType::F16;
+};
+
+// Memory to serve a model: weights, `n_parallel` KV caches of `n_ctx`, scratch.
+uint64_t estimate_serving_bytes(const std::string& gguf_path, int64_t n_ctx, int n_parallel,
+                                int64_t* resolved_ctx = nullptr);
+
+class ModelManager {
+ public:
+  explicit ModelManager(ModelManagerOptions options);
+  ~ModelManager();  // unloads everything (requests in flight are cancelled)
+
+  // A request's hold on a loaded model: while any lease lives, the model stays.
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(ModelManager* m, std::shared_ptr<LoadedModel> model, KeepAlive ka)
+        : m_(m), model_(std::move(model)), ka_(ka) {}
+    Lease(Lease&& o) noexcept { *this = std::move(o); }
+    Lease& operator=(Lease&& o) noexcept;
+    ~Lease() { reset(); }
+    void reset();
+    LoadedModel* operator->() const { return model_.get(); }
+    LoadedModel& operator*() const { return *model_; }
+    explicit operator bool() const { return model_ != nullptr; }
+    void set_keep_alive(KeepAlive ka) { ka_ = ka; }
+
+   private:
+    ModelManager* m_ = nullptr;
+    std::shared_ptr<LoadedModel> model_;
+    KeepAlive ka_;
+  };
+
+  // Loads the model if needed (evicting idle ones to make room) and leases it;
+  // `load_seconds` gets the time spent loading (0 when it was loaded). Throws
+  // OutOfMemory, or the loader's error naming the file.
+  Lease acquire(const LoadSpec& spec, KeepAlive keep_alive, double* load_seconds = nullptr);
+  // Unloads the model now if idle, else when its requests end (Ollama's
+  // keep_alive 0). Returns false when it is not loaded.
+  bool unload(const std::string& key);
+  std::vector<ModelStatus> status() const;
+  const ModelManagerOptions& options() const { return o_; }
+  uint64_t used_bytes() const;
+
+ private:
+  void release(const std::shared_ptr<LoadedModel>& m, KeepAlive ka);
+  void reaper();
+  // Unloads idle models, least recently used first, until `need` more bytes
+  // and one more model fit. Returns the models to destroy (outside the lock).
+  std::vector<std::shared_ptr<LoadedModel>> make_room(uint64_t need);
+
+  ModelManagerOptions o_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<LoadedModel>> loaded_;
+  std::map<std::string, std::shared_ptr<std::mutex>> loading_;  // one loader per key
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace hearth::engine

@@ -1,0 +1,57 @@
+// hearth's one prompt policy, shared by `hearth run` and every API: from what a
+// user asked (a raw prompt, or chat messages) to the tokens the model
+// continues -- template choice and rendering, BOS, the system message, what
+// gives way when the conversation outgrows the context.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chat/chat_template.h"
+#include "engine/runtime.h"
+
+namespace hearth::engine {
+
+struct PromptSpec {
+  // Chat: `messages` rendered with the template. Completion (`chat` false):
+  // `prompt` continued as is when `raw`, else wrapped as one user message.
+  bool chat = false;
+  std::vector<chat::Message> messages;
+  std::string prompt;
+  bool raw = false;
+  // A system message put first (a messages list that has its own keeps it).
+  std::string system;
+  // Jinja chat template text; empty: the model's (or ChatML without one).
+  std::string template_text;
+  // Tokens of an earlier exchange this prompt continues (Ollama's `context`).
+  std::vector<int32_t> context;
+};
+
+struct PromptLimits {
+  int64_t n_ctx = 0;
+  // Tokens the reply may take (< 0: unbounded): room is kept for up to a
+  // quarter of the context.
+  int64_t num_predict = -1;
+  // When the prompt does not fit: true drops the oldest turns (chat) or the
+  // start of the text, keeping BOS (completion); false throws ContextError.
+  bool truncate = true;
+};
+
+struct Prompt {
+  std::vector<int32_t> tokens;
+  int64_t dropped_messages = 0;  // oldest turns left out to fit the context
+  bool truncated = false;        // a completion prompt lost its start
+};
+
+// Throws ContextError (session.h) when the prompt cannot fit, chat::TemplateError
+// when the template fails, std::invalid_argument for an empty prompt.
+Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimits& limits);
+
+// Renders `messages` with `tmpl` and the generation prompt, and tokenizes it so
+// that the template's markup is parsed as special tokens and the messages'
+// content is not (a user typing "</s>" gets text, not end-of-sequence).
+std::vector<int32_t> render_chat(const Runtime& rt, const chat::ChatTemplate& tmpl,
+                                 const std::vector<chat::Message>& messages);
+
+}  // namespace hearth::engine

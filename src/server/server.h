@@ -1,0 +1,38 @@
+// `hearth serve`: the HTTP server, its model manager and its model store,
+// and the routes of every API. The engine does the work; this module knows
+// HTTP and the wire types (one file per API: ollama_types.h, ...).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/models.h"
+#include "server/http.h"
+
+namespace hearth::server {
+
+struct ServerOptions {
+  HttpOptions http;
+  engine::ModelManagerOptions models;
+  std::string home;                             // $HEARTH_HOME: the store lives under it
+  uint64_t response_cache_bytes = 64ull << 20;  // 0: no response cache
+  engine::KeepAlive default_keep_alive;         // 5 minutes
+  int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);  // binds; throws naming the address
+  ~Server();
+  uint16_t port() const;
+  void run();   // until stop()
+  void stop();  // thread-safe
+
+  struct Impl;  // server_impl.h
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth::server

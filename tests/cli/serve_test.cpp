@@ -1,0 +1,289 @@
+// `hearth serve` speaking Ollama's API: a real server on a loopback port,
+// real HTTP. Model: the bundled tiny-kjv (greedy output as llama.cpp's).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "cli/hearth_server.h"
+
+namespace hearth::test {
+namespace {
+
+using nlohmann::json;
+
+// One server for the tests that do not need their own settings.
+HearthServer& shared() {
+  static HearthServer s("--parallel 4");
+  return s;
+}
+
+json greedy(int n) { return {{"temperature", 0}, {"num_predict", n}}; }
+
+TEST(Serve, RootVersionAndUnknownRoutes) {
+  auto& s = shared();
+  auto r = s.get("/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "Ollama is running");
+  r = s.get("/api/version");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.json()["version"].is_string());
+  EXPECT_EQ(http_request(s.port(), "HEAD", "/api/version").status, 200);
+  r = s.get("/api/nothing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(r.json()["error"].is_string());
+  r = s.get("/api/generate");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_TRUE(r.json()["error"].is_string());
+}
+
+TEST(Serve, GenerateWholeAnswerMatchesLlamaCppGreedy) {
+  auto& s = shared();
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                    {"prompt", "In the beginning"},
+                                    {"raw", true},
+                                    {"stream", false},
+                                    {"options", greedy(8)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json; charset=utf-8");
+  const auto j = r.json();
+  // llama.cpp's greedy tokens for this prompt (tests/data/golden/greedy.json).
+  EXPECT_EQ(j["response"], ", and the word of the LORD came");
+  EXPECT_EQ(j["model"], "tiny-kjv:latest");
+  EXPECT_EQ(j["done"], true);
+  EXPECT_EQ(j["done_reason"], "length");
+  EXPECT_EQ(j["eval_count"], 8);
+  EXPECT_EQ(j["prompt_eval_count"], 4);
+  for (const char* k : {"total_duration", "load_duration", "prompt_eval_duration", "eval_duration"})
+    EXPECT_TRUE(j[k].is_number_integer()) << k;
+  EXPECT_TRUE(std::regex_match(j["created_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")));
+  EXPECT_FALSE(j.contains("context"));  // raw mode has no context
+}
+
+TEST(Serve, GenerateStreamsNdjson) {
+  auto& s = shared();
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                    {"prompt", "And the LORD said unto Moses,"},
+                                    {"raw", true},
+                                    {"options", greedy(12)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/x-ndjson");
+  const auto lines = r.ndjson();
+  ASSERT_GE(lines.size(), 2u);
+  std::string text;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["done"], false);
+    text += lines[i]["response"].get<std::string>();
+  }
+  const auto& last = lines.back();
+  EXPECT_EQ(last["done"], true);
+  EXPECT_EQ(last["response"], "");
+  EXPECT_EQ(last["eval_count"], 12);
+  // The same request whole gives the same text.
+  auto whole = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                        {"prompt", "And the LORD said unto Moses,"},
+                                        {"raw", true},
+                                        {"stream", false},
+                                        {"options", greedy(12)}});
+  EXPECT_EQ(whole.json()["response"], text);
+}
+
+TEST(Serve, ChatWholeAndStreamed) {
+  auto& s = shared();
+  const json msgs = json::array({{{"role", "user"}, {"content", "Who made the heaven?"}}});
+  auto r = s.post(
+      "/api/chat",
+      {{"model", "tiny-kjv"}, {"messages", msgs}, {"stream", false}, {"options", greedy(10)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = r.json();
+  EXPECT_EQ(j["message"]["role"], "assistant");
+  const std::string whole = j["message"]["content"];
+  EXPECT_FALSE(whole.empty());
+  EXPECT_NE(whole[0], ' ');  // a chat reply starts at its first visible character
+  r = s.post("/api/chat", {{"model", "tiny-kjv"}, {"messages", msgs}, {"options", greedy(10)}});
+  std::string streamed;
+  const auto lines = r.ndjson();
+  for (const auto& l : lines) streamed += l["message"]["content"].get<std::string>();
+  EXPECT_EQ(streamed, whole);
+  EXPECT_EQ(lines.back()["done"], true);
+}
+
+TEST(Serve, ErrorsAreJsonWithOllamasStatuses) {
+  auto& s = shared();
+  auto r = s.post("/api/generate", {{"model", "no-such-model"}, {"prompt", "x"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.json()["error"], "model \"no-such-model\" not found");
+  r = s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "x"}, {"options", {{"temperature", "hot"}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.json()["error"].get<std::string>().find("temperature"), std::string::npos);
+  r = s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "x"}, {"options", {{"top_p", 1.5}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.json()["error"].get<std::string>().find("top_p"), std::string::npos);
+  r = http_request(s.port(), "POST", "/api/generate", "{not json");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.json()["error"].is_string());
+  r = s.post("/api/pull", {{"model", "llama3"}});
+  EXPECT_GE(r.status, 400);
+  EXPECT_TRUE(r.json()["error"].is_string());
+}
+
+TEST(Serve, EmptyPromptLoadsAndKeepAliveZeroUnloads) {
+  HearthServer s;
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["done_reason"], "load");
+  auto ps = s.get("/api/ps").json();
+  ASSERT_EQ(ps["models"].size(), 1u);
+  EXPECT_EQ(ps["models"][0]["name"], "tiny-kjv:latest");
+  r = s.post("/api/generate", {{"model", "tiny-kjv"}, {"keep_alive", 0}});
+  EXPECT_EQ(r.json()["done_reason"], "unload");
+  for (int i = 0; i < 100 && !s.get("/api/ps").json()["models"].empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(s.get("/api/ps").json()["models"].empty());
+}
+
+TEST(Serve, KeepAliveExpires) {
+  HearthServer s;
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                    {"prompt", "In"},
+                                    {"stream", false},
+                                    {"keep_alive", "1s"},
+                                    {"options", greedy(2)}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(s.get("/api/ps").json()["models"].size(), 1u);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = s.get("/api/ps").json()["models"].empty();
+  }
+  EXPECT_TRUE(gone) << "still loaded 10 s after a keep_alive of 1 s";
+}
+
+TEST(Serve, ARepeatedGreedyRequestIsAnsweredFromTheCache) {
+  auto& s = shared();
+  const json req = {{"model", "tiny-kjv"},
+                    {"prompt", "Blessed are the"},
+                    {"raw", true},
+                    {"stream", false},
+                    {"options", greedy(16)}};
+  auto first = s.post("/api/generate", req);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.headers.count("x-hearth-cache"), 0u);
+  auto second = s.post("/api/generate", req);
+  EXPECT_EQ(second.headers["x-hearth-cache"], "hit");
+  EXPECT_EQ(second.json()["response"], first.json()["response"]);
+}
+
+TEST(Serve, TheNextTurnEvaluatesOnlyItsNewTokens) {
+  HearthServer s("--response-cache 0");
+  json msgs = json::array({{{"role", "user"}, {"content", "Who made the heaven and the earth?"}}});
+  auto r = s.post(
+      "/api/chat",
+      {{"model", "tiny-kjv"}, {"messages", msgs}, {"stream", false}, {"options", greedy(12)}});
+  ASSERT_EQ(r.status, 200);
+  const int64_t first = r.json()["prompt_eval_count"];
+  msgs.push_back(r.json()["message"]);
+  msgs.push_back({{"role", "user"}, {"content", "And what then?"}});
+  r = s.post(
+      "/api/chat",
+      {{"model", "tiny-kjv"}, {"messages", msgs}, {"stream", false}, {"options", greedy(4)}});
+  ASSERT_EQ(r.status, 200);
+  const int64_t second = r.json()["prompt_eval_count"];
+  // The second prompt holds the whole first exchange, but only its new part is evaluated.
+  EXPECT_GT(second, 0);
+  EXPECT_LT(second, first + 12);
+}
+
+TEST(Serve, ConcurrentGreedyRequestsEachGetTheirAloneAnswer) {
+  auto& s = shared();
+  const std::vector<std::string> prompts = {"In the beginning", "Blessed are the",
+                                            "The LORD is my shepherd;", "Jesus wept."};
+  auto ask = [&](const std::string& p, int cache_buster) {
+    return s
+        .post("/api/generate",
+              {{"model", "tiny-kjv"},
+               {"prompt", p},
+               {"raw", true},
+               {"stream", false},
+               {"options", {{"temperature", 0}, {"num_predict", 20 + cache_buster}}}})
+        .json()["response"]
+        .get<std::string>();
+  };
+  std::vector<std::string> alone;
+  for (const auto& p : prompts) alone.push_back(ask(p, 0));
+  std::vector<std::future<std::string>> together;
+  for (const auto& p : prompts) together.push_back(std::async(std::launch::async, ask, p, 1));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto t = together[i].get();
+    // One more token was asked for (no cache hit): the alone answer is its prefix.
+    EXPECT_EQ(t.substr(0, alone[i].size()), alone[i]) << prompts[i];
+  }
+}
+
+TEST(Serve, AFullQueueAnswers503WithRetryAfter) {
+  HearthServer s("--parallel 1 --max-queue 1 --response-cache 0");
+  const json long_req = {{"model", "tiny-kjv"},
+                         {"prompt", "In the beginning"},
+                         {"raw", true},
+                         {"options", {{"temperature", 0}, {"num_predict", -1}}}};
+  std::atomic<bool> first_started{false};
+  auto first = std::async(std::launch::async, [&] {
+    return http_request(s.port(), "POST", "/api/generate", long_req.dump(), {},
+                        [&](const std::string&) {
+                          first_started = true;
+                          return true;
+                        });
+  });
+  while (!first_started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto second = std::async(std::launch::async, [&] { return s.post("/api/generate", long_req); });
+  // Wait until the second is queued (ps shows it waiting), then a third is refused.
+  for (int i = 0; i < 200; ++i) {
+    auto ps = s.get("/api/ps").json();
+    if (!ps["models"].empty() && ps["models"][0]["queue"]["waiting"] == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto third = s.post("/api/generate", long_req);
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.headers["retry-after"], "1");
+  EXPECT_TRUE(third.json()["error"].is_string());
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+}
+
+TEST(Serve, AClientThatHangsUpFreesItsSlot) {
+  HearthServer s("--parallel 1 --response-cache 0");
+  // Reads the first piece, then hangs up in the middle of a generation that
+  // would otherwise run to the end of the context.
+  auto r = http_request(s.port(), "POST", "/api/generate",
+                        json{{"model", "tiny-kjv"},
+                             {"prompt", "In the beginning"},
+                             {"raw", true},
+                             {"options", {{"temperature", 0}, {"num_predict", -1}}}}
+                            .dump(),
+                        {}, [](const std::string&) { return false; });
+  bool freed = false;
+  for (int i = 0; i < 200 && !freed; ++i) {
+    auto ps = s.get("/api/ps").json();
+    freed = !ps["models"].empty() && ps["models"][0]["queue"]["active"] == 0;
+    if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(freed);
+  // The one slot serves the next request.
+  auto next =
+      s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "In"}, {"stream", false}, {"options", greedy(2)}});
+  EXPECT_EQ(next.status, 200);
+}
+
+TEST(Serve, StopsCleanlyOnSigterm) {
+  HearthServer s;
+  EXPECT_EQ(s.stop(), 0);
+}
+
+}  // namespace
+}  // namespace hearth::test
