@@ -26,3 +26,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "setup: all dependencies present"
+
+# Node test tools (the official ollama client, ajv) for tests/ollama_client, pinned by
+# package-lock.json. `npm ci` reinstalls from scratch, so it runs only when the lock
+# file changed since the last install (its hash is stamped into node_modules/).
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing nodejs npm"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+stamp=node_modules/.hearth-package-lock.sha256
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+  echo "setup: node_modules matches package-lock.json"
+else
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >"$stamp"
+fi
