@@ -19,5 +19,10 @@ void add_template(CLI::App& app);
 void add_run(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_import(CLI::App& app);
+void add_create(CLI::App& app);
+void add_list(CLI::App& app);
+void add_cp(CLI::App& app);
+void add_rm(CLI::App& app);
 
 }  // namespace hearth::cli
