@@ -85,7 +85,9 @@ std::string resolve_model(const std::string& model) {
   if (looks_like_path(model)) {
     std::error_code ec;
     if (fs::is_regular_file(model, ec)) return model;
-    if (!is_valid_name(model) || fs::exists(model, ec))
+    // "alice/foo" is also a model name: a path only when it names no file.
+    const bool gguf = model.size() >= 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
+    if (gguf || !is_valid_name(model) || fs::exists(model, ec))
       throw std::runtime_error("model '" + model + "': no such file");
   }
   try {

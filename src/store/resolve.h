@@ -8,9 +8,9 @@
 
 namespace hearth::store {
 
-// MODEL is a path when it contains '/' or ends in ".gguf" (a file in the
-// current folder never shadows a model name); otherwise, or when no such file
-// exists and MODEL is a valid name ("alice/foo:q4"), a name resolved through
+// MODEL is a path when it ends in ".gguf" or contains '/' (a file in the
+// current folder never shadows a model name); otherwise, or when it has a '/'
+// but names no file and is a valid name ("alice/foo:q4"), a name resolved through
 // the store at Store::default_root(), bundled models included. Throws
 // std::runtime_error naming the model and what is wrong.
 std::string resolve_model(const std::string& model);
