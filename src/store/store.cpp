@@ -626,7 +626,8 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
       m = Manifest::parse(read_small(found->path, kMaxTextBlob), found->path);
     } else {
       const ModelRecord r = resolve(spec.from);  // bundled, or ModelNotFound
-      m.layers.push_back(link_layer(r.gguf_path, r.model_digest, progress));
+      if (spec.quantize.empty())                 // else the quantized blob replaces the link
+        m.layers.push_back(link_layer(r.gguf_path, r.model_digest, progress));
     }
     gguf_path = resolve(spec.from).gguf_path;  // checks the blobs and links it uses
   }

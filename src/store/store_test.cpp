@@ -229,6 +229,23 @@ TEST_F(StoreTest, CreateFromARelativePathCopiesIntoABlob) {
   for (const std::string& b : blobs()) EXPECT_EQ(b.rfind("sha256-", 0), 0u) << b;
 }
 
+TEST_F(StoreTest, CreateQuantizesIntoAVerifiedBlob) {
+  Store s(root_);
+  CreateSpec spec;
+  spec.from = "tiny-kjv";
+  spec.quantize = "q8_0";
+  s.create("kjv-q8", spec);
+  const ModelRecord r = s.resolve("kjv-q8");
+  EXPECT_EQ(r.gguf_path, s.blob_path(r.model_digest));
+  EXPECT_EQ(sha256_file(r.gguf_path), r.model_digest);
+  EXPECT_LT(r.size, stdfs::file_size(kModel));
+  EXPECT_EQ(blobs().size(), 2u);  // the model and the config: no link, no temporary file
+  spec.quantize = "q9_9";
+  EXPECT_THROW(s.create("bad", spec), std::runtime_error);
+  EXPECT_EQ(blobs().size(), 2u);
+  EXPECT_FALSE(s.exists("bad"));
+}
+
 TEST_F(StoreTest, ADamagedManifestIsReportedAndDoesNotHideOthers) {
   Store s(root_);
   s.import_gguf("good", model_copy(), false);
