@@ -22,5 +22,10 @@ void add_perplexity(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_ps(CLI::App& app);
 void add_stop(CLI::App& app);
+void add_import(CLI::App& app);
+void add_create(CLI::App& app);
+void add_list(CLI::App& app);
+void add_cp(CLI::App& app);
+void add_rm(CLI::App& app);
 
 }  // namespace hearth::cli

@@ -3,8 +3,10 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "fs/atomic_file.h"
 
 int main(int argc, char** argv) {
+  hearth::fs::install_cleanup_handlers();  // no temporary file outlives a Ctrl-C
   CLI::App app{"hearth: run language models privately on your own machine", "hearth"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hearth 0.1.0");
@@ -19,6 +21,11 @@ int main(int argc, char** argv) {
   hearth::cli::add_serve(app);
   hearth::cli::add_ps(app);
   hearth::cli::add_stop(app);
+  hearth::cli::add_import(app);
+  hearth::cli::add_create(app);
+  hearth::cli::add_list(app);
+  hearth::cli::add_cp(app);
+  hearth::cli::add_rm(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,45 @@
+// hearth create NAME -f Modelfile [--quantize TYPE]
+//
+// Builds model NAME from a Modelfile (FROM, PARAMETER, TEMPLATE, SYSTEM,
+// MESSAGE, LICENSE), like `ollama create`. FROM paths are relative to the
+// Modelfile's folder; --quantize requantizes the base model's weights.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+
+#include "cli/commands.h"
+#include "store/modelfile.h"
+#include "store/store.h"
+
+namespace hearth::cli {
+
+void add_create(CLI::App& app) {
+  struct Options {
+    std::string name, modelfile = "Modelfile", quantize;
+  };
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("create", "Create a model from a Modelfile");
+  cmd->add_option("NAME", opts->name, "model name, [namespace/]model[:tag]")->required();
+  cmd->add_option("-f,--file", opts->modelfile, "the Modelfile (default: ./Modelfile)");
+  cmd->add_option("-q,--quantize", opts->quantize, "quantize the weights (q8_0, q4_k_m, ...)");
+  cmd->callback([opts] {
+    const std::string display = store::parse_name(opts->name).display();  // fail early
+    std::ifstream in(opts->modelfile, std::ios::binary);
+    if (!in || std::filesystem::is_directory(opts->modelfile))
+      throw std::runtime_error("cannot read the Modelfile '" + opts->modelfile + "'");
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const store::Modelfile mf = store::parse_modelfile(text, opts->modelfile);
+    std::string dir = std::filesystem::path(opts->modelfile).parent_path().string();
+    store::CreateSpec spec = store::CreateSpec::from_modelfile(mf, dir.empty() ? "." : dir);
+    spec.quantize = opts->quantize;
+    store::Store s(store::Store::default_root());
+    s.create(opts->name, spec,
+             [](const std::string& status) { std::fprintf(stderr, "%s\n", status.c_str()); });
+    std::printf("created %s\n", display.c_str());
+  });
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,31 @@
+// hearth rm NAME...: removes models, and the blobs no other model uses.
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "cli/commands.h"
+#include "store/store.h"
+
+namespace hearth::cli {
+
+void add_rm(CLI::App& app) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto* cmd = app.add_subcommand("rm", "Remove models");
+  cmd->add_option("NAME", *names, "models to remove")->required();
+  cmd->callback([names] {
+    store::Store s(store::Store::default_root());
+    int failed = 0;
+    for (const std::string& n : *names) {
+      try {
+        s.remove(n);
+        std::printf("deleted '%s'\n", store::parse_name(n).display().c_str());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "hearth: error: %s\n", e.what());
+        failed = 1;
+      }
+    }
+    if (failed) throw CommandExit{1};
+  });
+}
+
+}  // namespace hearth::cli

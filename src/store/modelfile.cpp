@@ -1,0 +1,281 @@
+#include "store/modelfile.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace hearth::store {
+
+namespace {
+
+enum class Kind { Int, Float, Bool, StringList };
+
+struct ParamType {
+  const char* name;
+  Kind kind;
+};
+
+// The options an Ollama Modelfile's PARAMETER may set, and their types.
+constexpr ParamType kParams[] = {
+    {"num_ctx", Kind::Int},
+    {"num_predict", Kind::Int},
+    {"top_k", Kind::Int},
+    {"seed", Kind::Int},
+    {"repeat_last_n", Kind::Int},
+    {"num_keep", Kind::Int},
+    {"num_batch", Kind::Int},
+    {"num_thread", Kind::Int},
+    {"num_gpu", Kind::Int},
+    {"main_gpu", Kind::Int},
+    {"temperature", Kind::Float},
+    {"top_p", Kind::Float},
+    {"min_p", Kind::Float},
+    {"typical_p", Kind::Float},
+    {"repeat_penalty", Kind::Float},
+    {"presence_penalty", Kind::Float},
+    {"frequency_penalty", Kind::Float},
+    {"use_mmap", Kind::Bool},
+    {"stop", Kind::StringList},
+};
+
+const ParamType* find_param(const std::string& name) {
+  for (const ParamType& p : kParams)
+    if (name == p.name) return &p;
+  return nullptr;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+// A cursor over the text that knows its line.
+class Cursor {
+ public:
+  Cursor(std::string_view text, const std::string& where) : text_(text), where_(where) {}
+
+  bool done() const { return pos_ >= text_.size(); }
+  char peek() const { return done() ? '\0' : text_[pos_]; }
+  int line() const { return line_; }
+  void skip_spaces() {
+    while (!done() && is_space(text_[pos_])) ++pos_;
+  }
+  void next_line() {
+    while (!done() && text_[pos_] != '\n') ++pos_;
+    if (!done()) {
+      ++pos_;
+      ++line_;
+    }
+  }
+  // Letters, digits and '_' up to a space.
+  std::string word() {
+    const size_t start = pos_;
+    while (!done() && !is_space(text_[pos_]) && text_[pos_] != '\n') ++pos_;
+    return std::string(text_.substr(start, pos_ - start));
+  }
+  bool at_line_end() {
+    skip_spaces();
+    return done() || peek() == '\n';
+  }
+
+  // The value: """multi-line""", "quoted" or the rest of the line, trimmed.
+  std::string value(const std::string& instruction) {
+    skip_spaces();
+    if (done() || peek() == '\n') fail(instruction + " needs a value");
+    if (text_.substr(pos_, 3) == "\"\"\"") {
+      const int start_line = line_;
+      const size_t end = text_.find("\"\"\"", pos_ + 3);
+      if (end == std::string_view::npos)
+        fail_at(start_line, instruction + ": the \"\"\" opened here is never closed");
+      std::string v(text_.substr(pos_ + 3, end - pos_ - 3));
+      for (size_t i = pos_; i < end; ++i)
+        if (text_[i] == '\n') ++line_;
+      pos_ = end + 3;
+      if (!at_line_end()) fail(instruction + ": unexpected text after the closing \"\"\"");
+      return v;
+    }
+    if (peek() == '"') {
+      ++pos_;
+      std::string v;
+      for (;;) {
+        if (done() || peek() == '\n') fail(instruction + ": the quoted value is never closed");
+        char c = text_[pos_++];
+        if (c == '"') break;
+        if (c == '\\' && !done() && (peek() == '"' || peek() == '\\')) c = text_[pos_++];
+        v += c;
+      }
+      if (!at_line_end()) fail(instruction + ": unexpected text after the closing quote");
+      return v;
+    }
+    const size_t start = pos_;
+    while (!done() && peek() != '\n') ++pos_;
+    std::string_view v = text_.substr(start, pos_ - start);
+    while (!v.empty() && is_space(v.back())) v.remove_suffix(1);
+    return std::string(v);
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { fail_at(line_, what); }
+  [[noreturn]] void fail_at(int line, const std::string& what) const {
+    throw ModelfileError(where_ + ":" + std::to_string(line) + ": " + what);
+  }
+
+ private:
+  std::string_view text_;
+  const std::string& where_;
+  size_t pos_ = 0;
+  int line_ = 1;
+};
+
+}  // namespace
+
+nlohmann::json parse_parameter(const std::string& name, const std::string& value) {
+  const ParamType* p = find_param(name);
+  if (!p) throw std::invalid_argument("unknown parameter '" + name + "'");
+  const auto wrong = [&](const char* want) -> nlohmann::json {
+    throw std::invalid_argument("parameter '" + name + "' wants " + want + ", got '" + value + "'");
+  };
+  const char* first = value.data();
+  const char* last = value.data() + value.size();
+  switch (p->kind) {
+    case Kind::Int: {
+      int64_t v = 0;
+      const auto [ptr, ec] = std::from_chars(first, last, v);
+      if (ec != std::errc() || ptr != last || value.empty()) return wrong("an integer");
+      return v;
+    }
+    case Kind::Float: {
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v))
+        return wrong("a number");
+      return v;
+    }
+    case Kind::Bool: {
+      const std::string l = lower(value);
+      if (l == "true") return true;
+      if (l == "false") return false;
+      return wrong("true or false");
+    }
+    case Kind::StringList:
+      return nlohmann::json::array({value});
+  }
+  return nullptr;
+}
+
+void check_parameters(const nlohmann::json& parameters) {
+  if (!parameters.is_object()) throw std::invalid_argument("parameters must be a JSON object");
+  for (const auto& [name, v] : parameters.items()) {
+    const ParamType* p = find_param(name);
+    if (!p) throw std::invalid_argument("unknown parameter '" + name + "'");
+    bool ok = false;
+    switch (p->kind) {
+      case Kind::Int:
+        ok = v.is_number_integer();
+        break;
+      case Kind::Float:
+        ok = v.is_number();
+        break;
+      case Kind::Bool:
+        ok = v.is_boolean();
+        break;
+      case Kind::StringList:
+        ok = v.is_string() || (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& s) {
+                                 return s.is_string();
+                               }));
+        break;
+    }
+    if (!ok)
+      throw std::invalid_argument("parameter '" + name +
+                                  "' has a value of the wrong type: " + v.dump());
+  }
+}
+
+void check_template(std::string_view text) {
+  static constexpr std::string_view kGoWords[] = {"if",       "range",  "with",  "end", "else",
+                                                  "template", "define", "block", "len", "and",
+                                                  "or",       "not",    "eq",    "ne"};
+  for (size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at + 2)) {
+    size_t i = at + 2;
+    if (i < text.size() && text[i] == '-') ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n')) ++i;
+    bool go = i < text.size() && (text[i] == '.' || text[i] == '$');
+    for (const std::string_view w : kGoWords) {
+      if (go || text.substr(i, w.size()) != w) continue;
+      const size_t after = i + w.size();
+      go = after >= text.size() || text[after] == ' ' || text[after] == '.' || text[after] == '}' ||
+           text[after] == '-' || text[after] == '$';
+    }
+    if (go) {
+      size_t end = text.find("}}", at);
+      end = end == std::string_view::npos ? std::min(text.size(), at + 24) : end + 2;
+      throw std::invalid_argument(
+          "TEMPLATE uses Go template syntax ('" + std::string(text.substr(at, end - at)) +
+          "'); hearth's templates are Jinja, the Hugging Face chat template syntax (for example "
+          "{% for message in messages %}{{ message['content'] }}{% endfor %})");
+    }
+  }
+}
+
+Modelfile parse_modelfile(std::string_view text, const std::string& where) {
+  Modelfile mf;
+  Cursor c(text, where);
+  bool has_from = false;
+  int from_line = 0;
+  for (; !c.done(); c.next_line()) {
+    c.skip_spaces();
+    if (c.done() || c.peek() == '\n' || c.peek() == '#') continue;
+    const int line = c.line();
+    const std::string word = c.word();
+    const std::string instruction = lower(word);
+    try {
+      if (instruction == "from") {
+        if (has_from)
+          c.fail("a second FROM (the first is on line " + std::to_string(from_line) + ")");
+        mf.from = c.value("FROM");
+        has_from = true;
+        from_line = line;
+      } else if (instruction == "parameter") {
+        c.skip_spaces();
+        const std::string name = lower(c.word());
+        if (name.empty()) c.fail("PARAMETER needs a name and a value");
+        const std::string value = c.value("PARAMETER " + name);
+        nlohmann::json v = parse_parameter(name, value);
+        if (v.is_array() && mf.parameters.contains(name))
+          mf.parameters[name].push_back(v[0]);
+        else
+          mf.parameters[name] = std::move(v);
+      } else if (instruction == "template") {
+        std::string t = c.value("TEMPLATE");
+        check_template(t);
+        mf.template_text = std::move(t);
+      } else if (instruction == "system") {
+        mf.system = c.value("SYSTEM");
+      } else if (instruction == "license") {
+        std::string l = c.value("LICENSE");
+        mf.license = mf.license ? *mf.license + "\n\n" + l : l;
+      } else if (instruction == "message") {
+        c.skip_spaces();
+        const std::string role = lower(c.word());
+        if (role != "system" && role != "user" && role != "assistant")
+          c.fail("MESSAGE role must be system, user or assistant, not '" + role + "'");
+        mf.messages.push_back({role, c.value("MESSAGE " + role)});
+      } else if (instruction == "adapter") {
+        c.fail("ADAPTER is not supported yet");
+      } else {
+        c.fail("unknown instruction '" + word +
+               "' (expected FROM, PARAMETER, TEMPLATE, SYSTEM, MESSAGE or LICENSE)");
+      }
+    } catch (const std::invalid_argument& e) {
+      c.fail_at(line, e.what());
+    }
+  }
+  if (!has_from) throw ModelfileError(where + ": no FROM line (FROM names the base model)");
+  return mf;
+}
+
+}  // namespace hearth::store

@@ -1,0 +1,50 @@
+// Ollama's Modelfile: FROM, PARAMETER, TEMPLATE, SYSTEM, MESSAGE, LICENSE
+// (ADAPTER is refused). Instruction names are case-insensitive, '#' starts
+// a comment line, a value is the rest of the line, a "quoted" string or a
+// """multi-line""" string. Parameters are typed by their known type; a
+// repeated `PARAMETER stop` accumulates. TEMPLATE is a Jinja (Hugging Face
+// chat template) text in hearth: Go template syntax is refused.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth::store {
+
+// "Modelfile:3: unknown parameter 'foo'": the file, the line and what is wrong.
+class ModelfileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Message {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
+struct Modelfile {
+  std::string from;  // as written: a model name, a GGUF path or a blob digest
+  std::optional<std::string> template_text, system, license;
+  nlohmann::json parameters = nlohmann::json::object();  // Ollama option name -> typed value
+  std::vector<Message> messages;
+};
+
+// `where` names the text in errors (the file's path). Throws ModelfileError.
+Modelfile parse_modelfile(std::string_view text, const std::string& where);
+
+// One parameter's value typed by its name: int, float, bool or string.
+// Throws std::invalid_argument naming the parameter ("unknown parameter 'x'",
+// "parameter 'top_k' wants an integer, got 'abc'").
+nlohmann::json parse_parameter(const std::string& name, const std::string& value);
+// Checks a parameters object (as an API client sends it): known names, values
+// of their type; `stop` a string or an array of strings. Throws std::invalid_argument.
+void check_parameters(const nlohmann::json& parameters);
+// Refuses Go template syntax ({{ .Prompt }}, {{- if .System }}, {{ end }}) with
+// a message that hearth's templates are Jinja. Throws std::invalid_argument.
+void check_template(std::string_view text);
+
+}  // namespace hearth::store

@@ -1,0 +1,93 @@
+// The Modelfile parser: Ollama's syntax, typed parameters, errors with line numbers.
+#include "store/modelfile.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace hearth::store;
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_modelfile(text, "Modelfile");
+  } catch (const ModelfileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Modelfile, ParsesEveryInstruction) {
+  const Modelfile mf = parse_modelfile(R"(# a comment
+from tiny-kjv
+PARAMETER temperature 0.7
+PARAMETER num_ctx 4096
+PARAMETER stop "<|end|>"
+parameter stop User:
+PARAMETER use_mmap true
+SYSTEM """You are
+a helpful assistant."""
+TEMPLATE "{{ messages[0]['content'] }}"
+MESSAGE user Hello
+MESSAGE assistant "Hi there"
+LICENSE MIT
+)",
+                                       "Modelfile");
+  EXPECT_EQ(mf.from, "tiny-kjv");
+  EXPECT_EQ(mf.parameters["temperature"], 0.7);
+  EXPECT_TRUE(mf.parameters["temperature"].is_number_float());
+  EXPECT_EQ(mf.parameters["num_ctx"], 4096);
+  EXPECT_TRUE(mf.parameters["num_ctx"].is_number_integer());
+  EXPECT_EQ(mf.parameters["stop"], nlohmann::json::array({"<|end|>", "User:"}));
+  EXPECT_EQ(mf.parameters["use_mmap"], true);
+  EXPECT_EQ(*mf.system, "You are\na helpful assistant.");
+  EXPECT_EQ(*mf.template_text, "{{ messages[0]['content'] }}");
+  ASSERT_EQ(mf.messages.size(), 2u);
+  EXPECT_EQ(mf.messages[0].role, "user");
+  EXPECT_EQ(mf.messages[0].content, "Hello");
+  EXPECT_EQ(mf.messages[1].content, "Hi there");
+  EXPECT_EQ(*mf.license, "MIT");
+}
+
+TEST(Modelfile, ErrorsNameTheLine) {
+  EXPECT_EQ(error_of("FROM x\n\nPARAMETER foo 1\n"), "Modelfile:3: unknown parameter 'foo'");
+  EXPECT_EQ(error_of("FROM x\nPARAMETER top_k abc\n"),
+            "Modelfile:2: parameter 'top_k' wants an integer, got 'abc'");
+  EXPECT_EQ(error_of("FROM x\nPARAMETER temperature hot\n"),
+            "Modelfile:2: parameter 'temperature' wants a number, got 'hot'");
+  EXPECT_EQ(error_of("FROM x\nADAPTER ./lora.gguf\n"), "Modelfile:2: ADAPTER is not supported yet");
+  EXPECT_EQ(
+      error_of("FROM x\nFROBNICATE y\n").rfind("Modelfile:2: unknown instruction 'FROBNICATE'", 0),
+      0u);
+  EXPECT_EQ(error_of("FROM x\nSYSTEM \"\"\"never\nclosed\n"),
+            "Modelfile:2: SYSTEM: the \"\"\" opened here is never closed");
+  EXPECT_EQ(error_of("FROM x\nSYSTEM \"open\n"),
+            "Modelfile:2: SYSTEM: the quoted value is never closed");
+  EXPECT_EQ(error_of("FROM x\nMESSAGE robot hi\n").rfind("Modelfile:2: MESSAGE role", 0), 0u);
+  EXPECT_EQ(error_of("FROM x\nSYSTEM\n"), "Modelfile:2: SYSTEM needs a value");
+  EXPECT_EQ(error_of("PARAMETER top_k 1\n"), "Modelfile: no FROM line (FROM names the base model)");
+  EXPECT_NE(error_of("FROM x\nFROM y\n").find("second FROM"), std::string::npos);
+  // The line count continues past a multi-line value.
+  EXPECT_EQ(error_of("FROM x\nSYSTEM \"\"\"a\nb\nc\"\"\"\nPARAMETER bad 1\n"),
+            "Modelfile:5: unknown parameter 'bad'");
+}
+
+TEST(Modelfile, RefusesGoTemplates) {
+  for (const char* t :
+       {"{{ .Prompt }}", "{{- if .System }}x{{ end }}", "{{ range .Messages }}", "{{$x := 1}}"}) {
+    const std::string e = error_of(std::string("FROM x\nTEMPLATE \"\"\"") + t + "\"\"\"\n");
+    EXPECT_NE(e.find("Modelfile:2: TEMPLATE uses Go template syntax"), std::string::npos) << e;
+    EXPECT_NE(e.find("Jinja"), std::string::npos) << e;
+  }
+  EXPECT_NO_THROW(check_template(
+      "{% for message in messages %}{{ message['role'] }}{% if loop.last %}{{ eos_token }}{% "
+      "endif %}{% endfor %}{{ range(3) | list }}"));
+}
+
+TEST(Modelfile, CheckParametersForTheApi) {
+  EXPECT_NO_THROW(check_parameters({{"temperature", 1}, {"stop", {"a", "b"}}, {"seed", 3}}));
+  EXPECT_THROW(check_parameters({{"seed", 1.5}}), std::invalid_argument);
+  EXPECT_THROW(check_parameters({{"nope", 1}}), std::invalid_argument);
+  EXPECT_THROW(check_parameters(nlohmann::json::array()), std::invalid_argument);
+}
+
+}  // namespace

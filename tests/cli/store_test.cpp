@@ -1,0 +1,143 @@
+// The model store from the command line: import (linked and copied), list,
+// cp, rm, create from a Modelfile, and `hearth run` on an imported name, each
+// with HEARTH_HOME pointing at a fresh folder.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "cli/hearth_process.h"
+
+namespace {
+
+using hearth::test::Result;
+using hearth::test::run_hearth;
+using hearth::test::shell_quote;
+using hearth::test::TempDir;
+
+const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+
+class StoreCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("HEARTH_HOME", (dir_.path() + "/home").c_str(), 1);
+    model_ = dir_.path() + "/my model.gguf";
+    std::filesystem::copy_file(kModel, model_);
+  }
+  void TearDown() override { unsetenv("HEARTH_HOME"); }
+
+  nlohmann::json list_json() {
+    const Result r = run_hearth("list --json");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+
+  TempDir dir_;
+  std::string model_;
+};
+
+TEST_F(StoreCli, AnEmptyStoreListsTheBundledModel) {
+  const Result r = run_hearth("list");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("NAME", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("ID"), std::string::npos);
+  EXPECT_NE(r.out.find("SIZE"), std::string::npos);
+  EXPECT_NE(r.out.find("MODIFIED"), std::string::npos);
+  EXPECT_NE(r.out.find("tiny-kjv:latest"), std::string::npos);
+  EXPECT_NE(r.out.find("30 MB"), std::string::npos) << r.out;
+  const auto j = list_json();
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["bundled"], true);
+}
+
+TEST_F(StoreCli, ImportListRunCopyRemove) {
+  Result r = run_hearth("import kjv " + shell_quote(model_));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("kjv:latest"), std::string::npos) << r.out;
+
+  r = run_hearth("run kjv \"In the beginning\" -n 4 --temperature 0");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Result bundled = run_hearth("run tiny-kjv \"In the beginning\" -n 4 --temperature 0");
+  ASSERT_EQ(bundled.code, 0) << bundled.err;
+  EXPECT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out, bundled.out);  // the same weights
+
+  r = run_hearth("cp kjv alice/kjv:v2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = list_json();
+  ASSERT_EQ(j.size(), 3u) << j.dump();
+  std::set<std::string> names;
+  for (const auto& m : j) names.insert(m["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"kjv:latest", "alice/kjv:v2", "tiny-kjv:latest"}));
+
+  r = run_hearth("rm kjv alice/kjv:v2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(list_json().size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(model_));  // the imported file itself is never removed
+
+  r = run_hearth("rm kjv");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("not a known model name"), std::string::npos) << r.err;
+}
+
+TEST_F(StoreCli, ImportWithCopySurvivesTheOriginal) {
+  Result r = run_hearth("import kjv " + shell_quote(model_) + " --copy");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::filesystem::remove(model_);
+  r = run_hearth("run kjv \"In the beginning\" -n 2 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(StoreCli, AChangedImportIsReported) {
+  ASSERT_EQ(run_hearth("import kjv " + shell_quote(model_)).code, 0);
+  std::ofstream(model_, std::ios::app) << "x";
+  const Result r = run_hearth("run kjv hello -n 1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("which has changed since (re-import it"), std::string::npos) << r.err;
+}
+
+TEST_F(StoreCli, CreateFromAModelfile) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM ./my model.gguf\nSYSTEM \"\"\"You are a scribe.\"\"\"\n"
+                       "PARAMETER temperature 0.2\nPARAMETER stop Amen\n";
+  Result r = run_hearth("create scribe -f " + shell_quote(mf));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("scribe:latest"), std::string::npos) << r.out;
+  r = run_hearth("run scribe \"In the beginning\" -n 4 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  // The layers are Ollama's.
+  const std::string manifest = hearth::test::slurp(
+      dir_.path() + "/home/models/manifests/registry.ollama.ai/library/scribe/latest");
+  const auto m = nlohmann::json::parse(manifest);
+  std::set<std::string> types;
+  for (const auto& l : m["layers"]) types.insert(l["mediaType"].get<std::string>());
+  EXPECT_EQ(types, (std::set<std::string>{"application/vnd.ollama.image.model",
+                                          "application/vnd.ollama.image.system",
+                                          "application/vnd.ollama.image.params"}));
+}
+
+TEST_F(StoreCli, BadInputIsAClearErrorAndWritesNothing) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM tiny-kjv\nPARAMETER wibble 3\n";
+  Result r = run_hearth("create x -f " + shell_quote(mf));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find(mf + ":2: unknown parameter 'wibble'"), std::string::npos) << r.err;
+  r = run_hearth("import ../../etc/passwd " + shell_quote(model_));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("invalid model name '../../etc/passwd'"), std::string::npos) << r.err;
+  r = run_hearth("cp tiny-kjv x:../y");
+  EXPECT_NE(r.code, 0);
+  r = run_hearth("import junk " + shell_quote(mf));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("not a readable GGUF"), std::string::npos) << r.err;
+  EXPECT_EQ(list_json().size(), 1u);
+  std::error_code ec;
+  EXPECT_FALSE(std::filesystem::exists(
+      dir_.path() + "/home/models/manifests/registry.ollama.ai/library/x", ec));
+}
+
+}  // namespace
