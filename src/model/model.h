@@ -28,8 +28,8 @@ struct SeqChunk {
   const int32_t* tokens = nullptr;  // [n_tokens] token ids, host memory
   int64_t n_tokens = 0;             // >= 1
   int64_t pos0 = 0;                 // position of tokens[0]; the cache holds 0..pos0-1 already
-  kernels::KvCache* cache =
-      nullptr;  // this sequence's own; positions pos0..pos0+n_tokens-1 written
+  // This sequence's own cache; forward_batch writes positions pos0..pos0+n_tokens-1.
+  kernels::KvCache* cache = nullptr;
   // nullptr: no logits. Else host memory [n_logits][n_vocab]: the logits after
   // each of the chunk's last n_logits tokens (1 <= n_logits <= n_tokens).
   float* logits = nullptr;
