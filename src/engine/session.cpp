@@ -3,18 +3,21 @@
 #include <algorithm>
 #include <string>
 
-#include "model/scratch.h"
-
 namespace hearth::engine {
 
 Session::Session(const model::Model& model, const SessionOptions& o) : model_(model) {
   const int64_t train = model.hparams().n_ctx_train;
   n_ctx_ = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
   n_batch_ = std::clamp<int64_t>(o.n_batch, 1, n_ctx_);
+  all_logits_ = o.all_logits;
   cache_ = model.make_kv_cache(n_ctx_, o.kv_type);
-  // Logit rows: a whole batch for eval_all (perplexity), else only the last token's.
-  scratch_ = model.make_scratch(n_batch_, o.all_logits ? n_batch_ : 1);
   last_logits_.resize(static_cast<size_t>(model.hparams().n_vocab));
+}
+
+model::Scratch& Session::scratch() {
+  // Logit rows: a whole batch for eval_all (perplexity), else only the last token's.
+  if (!scratch_) scratch_ = model_.make_scratch(n_batch_, all_logits_ ? n_batch_ : 1);
+  return *scratch_;
 }
 
 Session::~Session() = default;
@@ -35,7 +38,7 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens) {
   for (int64_t b = 0; b < n; b += n_batch_) {
     const int64_t m = std::min(n_batch_, n - b);
     const bool last = b + m == n;
-    model_.forward(tokens.data() + b, m, n_past(), *cache_, *scratch_, last ? m - 1 : m,
+    model_.forward(tokens.data() + b, m, n_past(), *cache_, scratch(), last ? m - 1 : m,
                    last_logits_.data());
     tokens_.insert(tokens_.end(), tokens.begin() + b, tokens.begin() + b + m);
     n_evaluated_ += m;
@@ -46,7 +49,7 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens) {
 void Session::eval_all(std::span<const int32_t> tokens, int64_t from, std::vector<float>& logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0 || from < 0 || from >= n) throw std::invalid_argument("eval_all: bad range");
-  if (scratch_->max_logit_rows < std::min(n_batch_, n - from))
+  if (!all_logits_ && std::min(n_batch_, n - from) > 1)
     throw std::logic_error("eval_all on a session made without all_logits");
   check_fits(n);
   const int64_t V = n_vocab();
@@ -55,7 +58,7 @@ void Session::eval_all(std::span<const int32_t> tokens, int64_t from, std::vecto
     const int64_t m = std::min(n_batch_, n - b);
     const int64_t first = std::clamp<int64_t>(from - b, 0, m);  // rows of this batch wanted
     float* dst = first < m ? logits.data() + (b + first - from) * V : nullptr;
-    model_.forward(tokens.data() + b, m, n_past(), *cache_, *scratch_, first, dst);
+    model_.forward(tokens.data() + b, m, n_past(), *cache_, scratch(), first, dst);
     tokens_.insert(tokens_.end(), tokens.begin() + b, tokens.begin() + b + m);
     n_evaluated_ += m;
   }

@@ -1,5 +1,6 @@
 // A Session is one sequence being evaluated by a Model: its KV cache, the
-// tokens in it, and the scratch buffers of the forward pass, all allocated once.
+// tokens in it, and the scratch buffers of its own forward passes (allocated on
+// the first eval; a session evaluated only through a BatchEvaluator has none).
 #pragma once
 
 #include <cstdint>
@@ -10,10 +11,6 @@
 
 #include "kernels/backend.h"
 #include "model/model.h"
-
-namespace hearth::model {
-class Scratch;
-}
 
 namespace hearth::engine {
 
@@ -42,6 +39,9 @@ class Session {
   const std::vector<int32_t>& tokens() const { return tokens_; }
   uint64_t kv_bytes() const;
   int64_t n_evaluated() const { return n_evaluated_; }  // tokens run through the model so far
+  // The logits after the last token evaluated by eval, eval_prefix_cached or a
+  // BatchEvaluator ([n_vocab]; zeros before any).
+  std::span<const float> logits() const { return last_logits_; }
 
   // Appends `tokens` (in batches of n_batch) and returns the logits after the last
   // one ([n_vocab], valid until the next call). Throws ContextError when they do not fit.
@@ -57,13 +57,16 @@ class Session {
   void truncate(int64_t n_past);  // keeps the first n_past tokens
 
  private:
+  friend class BatchEvaluator;  // evaluates the session in a shared pass: cache_, tokens_
   void check_fits(int64_t n_new) const;
+  model::Scratch& scratch();
 
   const model::Model& model_;
   int64_t n_ctx_ = 0;
   int64_t n_batch_ = 0;
+  bool all_logits_ = false;
   std::unique_ptr<kernels::KvCache> cache_;
-  std::unique_ptr<model::Scratch> scratch_;
+  model::ScratchPtr scratch_;  // allocated by the first eval
   std::vector<int32_t> tokens_;
   std::vector<float> last_logits_;
   int64_t n_evaluated_ = 0;

@@ -184,6 +184,39 @@ TEST(WeightMatrix, EveryVariantMatchesReference) {
   }
 }
 
+// Batch invariance: a token's outputs do not depend on the other tokens of the
+// call (how many, or where it sits among them), bit for bit, for every type and
+// SIMD level. Batched serving relies on it: a sequence decoded beside others
+// must get exactly the logits it gets alone.
+TEST(WeightMatrix, EachTokensOutputIsIndependentOfTheBatch) {
+  for (TensorType type : kTypes) {
+    const int64_t cols = test_cols(type), rows = 80;  // 80: 5 packed groups of 16
+    const auto w = random_weights(type, rows, cols, 31);
+    const int64_t max_nt = 70;
+    const auto x = random_activations(max_nt * cols, 32);
+    ThreadPool pool(2);
+    for (SimdLevel level : supported_levels()) {
+      WeightMatrix m(type, w.data(), rows, cols, level);
+      // Each token alone.
+      std::vector<float> alone(max_nt * rows);
+      for (int64_t t = 0; t < max_nt; ++t)
+        m.multiply(x.data() + t * cols, 1, alone.data() + t * rows, pool);
+      for (int64_t nt : {2, 3, 4, 5, 7, 8, 13, 49, 64, 65, 70}) {
+        // Tokens [off, off + nt) of x, so that a token also changes its place in the tile.
+        for (int64_t off : {int64_t{0}, max_nt - nt}) {
+          std::vector<float> y(nt * rows, NAN);
+          m.multiply(x.data() + off * cols, nt, y.data(), pool);
+          for (int64_t t = 0; t < nt; ++t)
+            ASSERT_EQ(0, std::memcmp(y.data() + t * rows, alone.data() + (off + t) * rows,
+                                     rows * sizeof(float)))
+                << gguf::type_name(type) << " level " << simd_level_name(m.level()) << " token "
+                << t << " of " << nt << " (offset " << off << ")";
+        }
+      }
+    }
+  }
+}
+
 // The reference's integer formulation equals float arithmetic on the
 // dequantized weights, up to the activations' rounding: at most half a step
 // (max|x| of its block / 254) for the Q8 types, 2^-11 |x| for F16, 2^-8 |x|

@@ -1,19 +1,15 @@
 // The falcon block: one LayerNorm (two in the 40B layout) feeding attention and
 // the GELU MLP in parallel, a fused QKV projection, multi-query attention with
 // NEOX RoPE, and x + attention + MLP as the block's output.
-#include <cmath>
-
 #include "model/model.h"
 #include "model/scratch.h"
 
 namespace hearth::model {
 
-void Model::forward_falcon(int64_t n, int64_t pos0, kernels::KvCache& cache, Scratch& s) const {
+void Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const {
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd, qd = h.q_dim(), kvd = h.kv_dim(), qkvd = qd + 2 * kvd;
-  const kernels::AttentionParams ap{h.n_head, h.n_head_kv, h.head_dim,
-                                    1.0f / std::sqrt(static_cast<float>(h.head_dim))};
   float *x = s.x->data(), *xn = s.xn->data(), *xn2 = s.xn2->data(), *qkv = s.qkv->data(),
         *q = s.q->data(), *k = s.k->data(), *v = s.v->data(), *att = s.att->data(),
         *proj = s.proj->data(), *up = s.up->data();
@@ -31,10 +27,7 @@ void Model::forward_falcon(int64_t n, int64_t pos0, kernels::KvCache& cache, Scr
     b.copy(qkv, qkvd, q, qd, n, qd);
     b.copy(qkv + qd, qkvd, k, kvd, n, kvd);
     b.copy(qkv + qd + kvd, qkvd, v, kvd, n, kvd);
-    b.rope(q, n, h.n_head, h.head_dim, pos0, h.rope);
-    b.rope(k, n, h.n_head_kv, h.head_dim, pos0, h.rope);
-    b.kv_store(cache, il, k, v, n, pos0);
-    b.attention(q, cache, il, n, pos0, ap, att);
+    attend(chunks, il, q, k, v, att);
     b.matmul(*l.wo, att, n, proj);
     if (l.bo) b.add_bias(proj, l.bo->data(), n, E);
     b.add(x, proj, x, n * E);

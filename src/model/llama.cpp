@@ -1,19 +1,15 @@
 // The llama (Llama 2/3, Mistral, TinyLlama, SmolLM) and qwen2 blocks: pre-norm
 // RMSNorm, attention with GQA and RoPE (qwen2 adds Q/K/V biases and uses NEOX
 // pairs), SwiGLU feed-forward, residual adds.
-#include <cmath>
-
 #include "model/model.h"
 #include "model/scratch.h"
 
 namespace hearth::model {
 
-void Model::forward_llama(int64_t n, int64_t pos0, kernels::KvCache& cache, Scratch& s) const {
+void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const {
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd;
-  const kernels::AttentionParams ap{h.n_head, h.n_head_kv, h.head_dim,
-                                    1.0f / std::sqrt(static_cast<float>(h.head_dim))};
   float *x = s.x->data(), *xn = s.xn->data(), *q = s.q->data(), *k = s.k->data(), *v = s.v->data(),
         *att = s.att->data(), *proj = s.proj->data(), *gate = s.gate->data(), *up = s.up->data();
   for (int64_t il = 0; il < h.n_layer; ++il) {
@@ -25,10 +21,7 @@ void Model::forward_llama(int64_t n, int64_t pos0, kernels::KvCache& cache, Scra
     if (l.bq) b.add_bias(q, l.bq->data(), n, h.q_dim());
     if (l.bk) b.add_bias(k, l.bk->data(), n, h.kv_dim());
     if (l.bv) b.add_bias(v, l.bv->data(), n, h.kv_dim());
-    b.rope(q, n, h.n_head, h.head_dim, pos0, h.rope);
-    b.rope(k, n, h.n_head_kv, h.head_dim, pos0, h.rope);
-    b.kv_store(cache, il, k, v, n, pos0);
-    b.attention(q, cache, il, n, pos0, ap, att);
+    attend(chunks, il, q, k, v, att);
     b.matmul(*l.wo, att, n, proj);
     b.add(x, proj, x, n * E);
 

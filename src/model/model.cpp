@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -164,9 +165,11 @@ std::unique_ptr<kernels::KvCache> Model::make_kv_cache(int64_t n_ctx, kernels::K
   return backend_.alloc_kv_cache({hp_.n_layer, n_ctx, hp_.n_head_kv, hp_.head_dim}, type);
 }
 
-std::unique_ptr<Scratch> Model::make_scratch(int64_t max_tokens, int64_t max_logit_rows) const {
+void ScratchDeleter::operator()(Scratch* s) const { delete s; }
+
+ScratchPtr Model::make_scratch(int64_t max_tokens, int64_t max_logit_rows) const {
   if (max_tokens <= 0) throw std::invalid_argument("scratch for no tokens");
-  auto s = std::make_unique<Scratch>();
+  ScratchPtr s(new Scratch);
   auto& b = backend_;
   const int64_t T = max_tokens;
   s->max_tokens = T;
@@ -191,33 +194,95 @@ std::unique_ptr<Scratch> Model::make_scratch(int64_t max_tokens, int64_t max_log
 
 void Model::forward(const int32_t* tokens, int64_t n, int64_t pos0, kernels::KvCache& cache,
                     Scratch& s, int64_t logits_from, float* logits) const {
+  if (logits_from < 0)
+    throw std::invalid_argument("forward: logits from " + std::to_string(logits_from));
   const int64_t n_rows = n - logits_from;
-  if (n <= 0 || n > s.max_tokens || logits_from < 0 || n_rows > s.max_logit_rows)
-    throw std::invalid_argument("forward: " + std::to_string(n) + " tokens, logits from " +
-                                std::to_string(logits_from) + " do not fit the scratch (" +
-                                std::to_string(s.max_tokens) + " tokens, " +
-                                std::to_string(s.max_logit_rows) + " logit rows)");
-  if (pos0 < 0 || pos0 + n > cache.n_ctx())
-    throw std::out_of_range("forward: positions " + std::to_string(pos0) + ".." +
-                            std::to_string(pos0 + n) + " exceed the context of " +
-                            std::to_string(cache.n_ctx()));
+  const SeqChunk chunk{tokens, n, pos0, &cache, n_rows > 0 ? logits : nullptr, n_rows};
+  forward_batch(std::span(&chunk, 1), s);
+}
+
+void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
+  int64_t n = 0, n_rows = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SeqChunk& c = chunks[i];
+    const std::string which =
+        "forward: sequence " + std::to_string(i) + " of " + std::to_string(chunks.size()) + ": ";
+    if (!c.tokens || c.n_tokens <= 0 || !c.cache)
+      throw std::invalid_argument(which + std::to_string(c.n_tokens) + " tokens" +
+                                  (c.cache ? "" : ", no KV cache"));
+    if (c.logits && (c.n_logits < 1 || c.n_logits > c.n_tokens))
+      throw std::invalid_argument(which + std::to_string(c.n_logits) + " rows of logits from " +
+                                  std::to_string(c.n_tokens) + " tokens");
+    if (c.pos0 < 0 || c.pos0 + c.n_tokens > c.cache->n_ctx())
+      throw std::out_of_range(which + "positions " + std::to_string(c.pos0) + ".." +
+                              std::to_string(c.pos0 + c.n_tokens) + " exceed the context of " +
+                              std::to_string(c.cache->n_ctx()));
+    for (size_t j = 0; j < i; ++j)
+      if (chunks[j].cache == c.cache)
+        throw std::invalid_argument(which + "shares its KV cache with sequence " +
+                                    std::to_string(j));
+    n += c.n_tokens;
+    if (c.logits) n_rows += c.n_logits;
+  }
+  if (n <= 0 || n > s.max_tokens || n_rows > s.max_logit_rows)
+    throw std::invalid_argument(
+        "forward: " + std::to_string(n) + " tokens and " + std::to_string(n_rows) +
+        " rows of logits do not fit the scratch (" + std::to_string(s.max_tokens) + " tokens, " +
+        std::to_string(s.max_logit_rows) + " logit rows)");
   auto& b = backend_;
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
-  b.get_rows(*tok_embd_, tokens, n, s.x->data());
+  float *x = s.x->data(), *xn = s.xn->data();
+  int64_t off = 0;
+  for (const SeqChunk& c : chunks) {
+    b.get_rows(*tok_embd_, c.tokens, c.n_tokens, x + off * E);
+    off += c.n_tokens;
+  }
   if (hp_.arch == Arch::Falcon)
-    forward_falcon(n, pos0, cache, s);
+    forward_falcon(chunks, n, s);
   else
-    forward_llama(n, pos0, cache, s);
-  if (n_rows <= 0) return;
-  // Only the rows whose logits are wanted go through the output norm and matrix.
-  const float* x = s.x->data() + logits_from * E;
-  float* xn = s.xn->data();
+    forward_llama(chunks, n, s);
+  if (n_rows == 0) return;
+  // Only the rows whose logits are wanted go through the output norm and matrix:
+  // gathered into xn, so that the vocabulary matmul runs over n_rows rows.
+  off = 0;
+  int64_t row = 0;
+  for (const SeqChunk& c : chunks) {
+    if (c.logits) {
+      b.copy(x + (off + c.n_tokens - c.n_logits) * E, E, xn + row * E, E, c.n_logits, E);
+      row += c.n_logits;
+    }
+    off += c.n_tokens;
+  }
   if (hp_.arch == Arch::Falcon)
-    b.layernorm(x, output_norm_->data(), output_norm_b_->data(), n_rows, E, hp_.norm_eps, xn);
+    b.layernorm(xn, output_norm_->data(), output_norm_b_->data(), n_rows, E, hp_.norm_eps, xn);
   else
-    b.rmsnorm(x, output_norm_->data(), n_rows, E, hp_.norm_eps, xn);
+    b.rmsnorm(xn, output_norm_->data(), n_rows, E, hp_.norm_eps, xn);
   b.matmul(tied_output_ ? *tok_embd_ : *output_, xn, n_rows, s.logits->data());
-  b.download(s.logits->data(), logits, n_rows * V);
+  row = 0;
+  for (const SeqChunk& c : chunks) {
+    if (!c.logits) continue;
+    b.download(s.logits->data() + row * V, c.logits, c.n_logits * V);
+    row += c.n_logits;
+  }
+}
+
+void Model::attend(std::span<const SeqChunk> chunks, int64_t il, float* q, float* k, const float* v,
+                   float* att) const {
+  auto& b = backend_;
+  const Hparams& h = hp_;
+  const int64_t qd = h.q_dim(), kvd = h.kv_dim();
+  const kernels::AttentionParams ap{h.n_head, h.n_head_kv, h.head_dim,
+                                    1.0f / std::sqrt(static_cast<float>(h.head_dim))};
+  int64_t off = 0;
+  for (const SeqChunk& c : chunks) {
+    const int64_t m = c.n_tokens;
+    float *cq = q + off * qd, *ck = k + off * kvd;
+    b.rope(cq, m, h.n_head, h.head_dim, c.pos0, h.rope);
+    b.rope(ck, m, h.n_head_kv, h.head_dim, c.pos0, h.rope);
+    b.kv_store(*c.cache, il, ck, v + off * kvd, m, c.pos0);
+    b.attention(cq, *c.cache, il, m, c.pos0, ap, att + off * qd);
+    off += m;
+  }
 }
 
 }  // namespace hearth::model

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,25 @@ namespace hearth::model {
 
 // Activation buffers of one forward pass, sized once for up to `max_tokens`
 // tokens per call and `max_logit_rows` rows of logits, reused by every call.
+// Its definition is internal to src/model; other modules hold a ScratchPtr.
 class Scratch;
+struct ScratchDeleter {
+  void operator()(Scratch* s) const;
+};
+using ScratchPtr = std::unique_ptr<Scratch, ScratchDeleter>;
+
+// One sequence's share of a batched forward pass (Model::forward_batch).
+struct SeqChunk {
+  const int32_t* tokens = nullptr;  // [n_tokens] token ids, host memory
+  int64_t n_tokens = 0;             // >= 1
+  int64_t pos0 = 0;                 // position of tokens[0]; the cache holds 0..pos0-1 already
+  // This sequence's own cache; forward_batch writes positions pos0..pos0+n_tokens-1.
+  kernels::KvCache* cache = nullptr;
+  // nullptr: no logits. Else host memory [n_logits][n_vocab]: the logits after
+  // each of the chunk's last n_logits tokens (1 <= n_logits <= n_tokens).
+  float* logits = nullptr;
+  int64_t n_logits = 1;
+};
 
 struct LayerWeights {
   std::unique_ptr<kernels::Weight> wq, wk, wv, wqkv, wo;  // wqkv: falcon's fused projection
@@ -41,20 +60,40 @@ class Model {
   uint64_t n_params() const;
 
   std::unique_ptr<kernels::KvCache> make_kv_cache(int64_t n_ctx, kernels::KvType type) const;
-  std::unique_ptr<Scratch> make_scratch(int64_t max_tokens, int64_t max_logit_rows) const;
+  // Room for max_tokens tokens per forward pass (all chunks together) and
+  // max_logit_rows rows of logits (all chunks together). Memory: max_tokens x
+  // (3 n_embd + 2 q_dim + 2 kv_dim + 2 n_ff) floats (falcon: 4 n_embd +
+  // 3 q_dim + 4 kv_dim + n_ff) plus max_logit_rows x n_vocab floats.
+  ScratchPtr make_scratch(int64_t max_tokens, int64_t max_logit_rows) const;
 
-  // Runs tokens[0..n_tokens) at positions pos0.. through the model, storing their
-  // keys and values in `cache`, and writes the logits of tokens logits_from..n_tokens-1
-  // to `logits` (host memory, [n_tokens - logits_from][n_vocab]). n_tokens must fit
-  // the scratch; n_tokens - logits_from its logit rows (0 rows: no logits).
+  // Runs several sequences through the model in one pass: the matmuls, norms
+  // and elementwise ops run once over all chunks' tokens stacked (one read of
+  // the weights serves every sequence); RoPE, the KV store and attention run
+  // per chunk on its own rows and cache. Each chunk's results are bitwise the
+  // same as when it runs alone (the kernels compute every row in the same
+  // order whatever the rows beside it). Chunks must use distinct caches; the
+  // total of n_tokens must fit the scratch, as must the total of n_logits over
+  // the chunks that want logits. Throws std::invalid_argument (or out_of_range
+  // for positions beyond a cache) before anything is computed.
+  void forward_batch(std::span<const SeqChunk> chunks, Scratch& scratch) const;
+
+  // One sequence: runs tokens[0..n_tokens) at positions pos0.. through the model,
+  // storing their keys and values in `cache`, and writes the logits of tokens
+  // logits_from..n_tokens-1 to `logits` (host memory, [n_tokens - logits_from][n_vocab];
+  // logits_from >= n_tokens: no logits). A forward_batch of one chunk.
   void forward(const int32_t* tokens, int64_t n_tokens, int64_t pos0, kernels::KvCache& cache,
                Scratch& scratch, int64_t logits_from, float* logits) const;
 
  private:
   Model(std::unique_ptr<gguf::GgufFile> file, kernels::Backend& backend);
   void load_weights();
-  void forward_llama(int64_t n, int64_t pos0, kernels::KvCache& cache, Scratch& s) const;
-  void forward_falcon(int64_t n, int64_t pos0, kernels::KvCache& cache, Scratch& s) const;
+  // The blocks over n stacked tokens in s.x (the chunks' rows in order).
+  void forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
+  void forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
+  // RoPE on q and k, the KV store and attention of layer il, chunk by chunk over
+  // its rows of q, k, v [n][...] and its cache: att [n][q_dim].
+  void attend(std::span<const SeqChunk> chunks, int64_t il, float* q, float* k, const float* v,
+              float* att) const;
 
   std::unique_ptr<gguf::GgufFile> file_;
   kernels::Backend& backend_;
