@@ -345,6 +345,19 @@ TEST(Accept, DisallowedTokensThrow) {
   EXPECT_THROW(c->accept(v.tok->find("7")), std::logic_error);
 }
 
+TEST(Accept, CloneIsIndependent) {
+  const Vocab& v = vocab("gpt-2");
+  auto c = TokenConstraint::json(
+      nlohmann::json::parse(R"({"type":"array","items":{"type":"integer"}})"), v.index);
+  c->accept(v.tok->find("["));
+  auto d = c->clone();
+  d->accept(v.tok->find("]"));
+  EXPECT_TRUE(d->complete());
+  EXPECT_FALSE(c->complete());
+  c->accept(v.tok->find("1"));
+  EXPECT_THROW(d->accept(v.tok->find("1")), std::logic_error);
+}
+
 // --- the matcher on whole texts ------------------------------------------------
 
 struct Compiled {
@@ -548,6 +561,11 @@ TEST(Schema, FormatJsonMeansAnyObject) {
 TEST(Mask, Timing) {
   for (const char* name : {"llama-spm", "gpt-2"}) {
     const Vocab& v = vocab(name);
+    const auto b0 = std::chrono::steady_clock::now();
+    (void)VocabIndex::build(*v.tok);
+    std::printf(
+        "VocabIndex::build %-9s %6.2f ms\n", name,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - b0).count());
     std::vector<float> logits(v.index->n_vocab);
     const struct {
       const char* what;
