@@ -109,9 +109,12 @@ class TokenConstraint {
   ~TokenConstraint();
 
   // Sets to -INFINITY the logits of every token that cannot continue a valid
-  // document: tokens with empty pieces, and end-of-generation tokens until
-  // the document is complete (after that, only EOG and bounded whitespace).
+  // document: tokens with empty pieces (control tokens), and end-of-generation
+  // tokens until the document is complete. Once complete, EOG is allowed next
+  // to whatever still extends the document (bounded trailing whitespace, more
+  // digits of a top-level number). Other logits are left as they are.
   // logits: [n_vocab]. Not thread-safe (uses scratch space of the object).
+  // Engine use: per step, copy logits -> mask() -> sample -> accept(token).
   void mask(std::span<float> logits) const;
   // Which tokens mask() would leave alone: allowed[id] for id in [0, n_vocab).
   void allowed(std::vector<bool>& allowed) const;
