@@ -4,6 +4,7 @@
 //   text_seed_corpus template DIR   each template of tests/data/templates/golden.json,
 //                                   and each case of features.json as its
 //                                   template, a NUL byte and its context JSON
+//   text_seed_corpus schema DIR     JSON schemas of the kinds grammar/ supports
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -67,11 +68,33 @@ int template_seeds(const fs::path& dir) {
   return n;
 }
 
+int schema_seeds(const fs::path& dir) {
+  static const char* const kSchemas[] = {
+      "null",
+      R"("json")",
+      (R"({"type":"object","properties":{"name":{"type":"string","maxLength":12},)"
+       R"("age":{"type":"integer","minimum":0,"maximum":150},"role":{"enum":["a","b"]},)"
+       R"("ok":{"type":"boolean"},"tags":{"type":"array","items":{"type":"string"},"maxItems":3}},)"
+       R"("required":["name","age"]})"),
+      R"({"type":"integer","minimum":-5,"maximum":5})",
+      R"({"type":"number","minimum":0.5,"exclusiveMaximum":2.5})",
+      R"({"anyOf":[{"type":"string","minLength":2},{"type":"null"},{"type":"number"}]})",
+      (R"({"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},)"
+       R"("kids":{"type":"array","items":{"$ref":"#/$defs/n"}}},"required":["v"]}},)"
+       R"("$ref":"#/$defs/n"})"),
+      R"({"type":"object","properties":{"a":{"const":1}},"additionalProperties":{"type":"null"}})",
+      R"({"type":["string","integer"],"enum":["x",1,2.5,null,{"k":[]}]})",
+  };
+  int n = 0;
+  for (const char* s : kSchemas) save(dir / ("schema-" + std::to_string(n++)), s);
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s tokenizer|template DIR\n", argv[0]);
+    std::fprintf(stderr, "usage: %s tokenizer|template|schema DIR\n", argv[0]);
     return 2;
   }
   const std::string kind = argv[1];
@@ -83,8 +106,10 @@ int main(int argc, char** argv) {
       n = tokenizer_seeds(dir);
     } else if (kind == "template") {
       n = template_seeds(dir);
+    } else if (kind == "schema") {
+      n = schema_seeds(dir);
     } else {
-      std::fprintf(stderr, "unknown corpus '%s' (tokenizer or template)\n", kind.c_str());
+      std::fprintf(stderr, "unknown corpus '%s' (tokenizer, template or schema)\n", kind.c_str());
       return 2;
     }
     std::printf("wrote %d %s seeds to %s\n", n, kind.c_str(), dir.c_str());

@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers with libFuzzer (clang 14, ASan + UBSan): the GGUF reader for
 # SECONDS (default 60), then the tokenizers and the chat-template interpreter for
-# SECONDS/2 each. Builds only the fuzz targets in build-fuzz/, writes the seed
-# corpora to fuzz-corpus/*-seed and keeps what the fuzzers find in
-# fuzz-corpus/{gguf,tokenizer,template}. Exits non-zero on a finding (crash,
+# SECONDS/2 each, then the JSON-schema constraint (grammar/) for SECONDS/3
+# (20 s by default). Builds only the fuzz targets in build-fuzz/, writes the
+# seed corpora to fuzz-corpus/*-seed and keeps what the fuzzers find in
+# fuzz-corpus/{gguf,tokenizer,template,schema}. Exits non-zero on a finding (crash,
 # leak, timeout, OOM); the reproducer is left as fuzz-corpus/crash-* (or leak-*,
 # timeout-*, oom-*). Reproduce one with: build-fuzz/fuzz/<target> FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 half=$(((seconds + 1) / 2))
+third=$(((seconds + 2) / 3))
 
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target gguf_reader_fuzz tokenizer_fuzz template_fuzz \
-  gguf_seed_corpus text_seed_corpus
+  schema_fuzz gguf_seed_corpus text_seed_corpus
 
-mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template
+mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template fuzz-corpus/schema
 ./build-fuzz/fuzz/gguf_seed_corpus fuzz-corpus/gguf-seed
 ./build-fuzz/fuzz/text_seed_corpus tokenizer fuzz-corpus/tokenizer-seed
 ./build-fuzz/fuzz/text_seed_corpus template fuzz-corpus/template-seed
+./build-fuzz/fuzz/text_seed_corpus schema fuzz-corpus/schema-seed
 
 common=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix=fuzz-corpus/ -print_final_stats=1)
 status=0
@@ -36,4 +39,5 @@ run() {  # run TARGET CORPUS SECONDS EXTRA-ARGS...: one fuzzer; remembers a fail
 run gguf_reader_fuzz gguf "$seconds" -max_len=8192
 run tokenizer_fuzz tokenizer "$half" -max_len=1024
 run template_fuzz template "$half" -max_len=20000 -dict=fuzz/jinja.dict
+run schema_fuzz schema "$third" -max_len=4096 -dict=fuzz/schema.dict
 exit "$status"

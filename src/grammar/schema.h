@@ -1,0 +1,17 @@
+// Internal to src/grammar: JSON schema -> Grammar (json_matcher.h). The subset
+// and the choices are documented in json_constraint.h.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "grammar/json_matcher.h"
+
+namespace hearth::grammar::detail {
+
+inline constexpr int kMaxSchemaDepth = 64;  // nested subschemas and $ref hops
+
+// null or "json": any JSON object. Throws SchemaError.
+Grammar compile_schema(const nlohmann::json& schema);
+Grammar compile_schema(const nlohmann::ordered_json& schema);
+
+}  // namespace hearth::grammar::detail
