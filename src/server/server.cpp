@@ -39,7 +39,7 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (ollama(ex)) return;
+    if (ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers);

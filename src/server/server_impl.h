@@ -45,8 +45,10 @@ struct Server::Impl {
   // Throws HttpError 404 `model "NAME" not found`.
   ResolvedModel resolve(const std::string& name) const;
 
-  // Ollama's routes (ollama_routes.cpp); false when the path is not one of them.
-  bool ollama(const std::shared_ptr<Exchange>& ex);
+  // Ollama's routes; each returns false when the path is not one of its own.
+  bool ollama(const std::shared_ptr<Exchange>& ex);         // ollama_routes.cpp: generate, chat, ps, version
+  bool ollama_models(const std::shared_ptr<Exchange>& ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
+  bool ollama_embed(const std::shared_ptr<Exchange>& ex);   // ollama_embed.cpp: embed, embeddings
 };
 
 // Sends {"error": message} with `status`.

@@ -1,0 +1,8 @@
+// Ollama's models routes (to be written).
+#include "server/server_impl.h"
+
+namespace hearth::server {
+
+bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>&) { return false; }
+
+}  // namespace hearth::server
