@@ -233,11 +233,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       ollama::RunningModel r;
       r.name = s.name;
       r.size = static_cast<int64_t>(s.bytes);
-      r.digest = s.key;
-      try {
-        r.digest = resolve(s.name).digest;
-      } catch (...) {
-      }
+      r.digest = s.key.rfind("sha256:", 0) == 0 ? s.key.substr(7) : "";
       if (!s.forever) r.expires_at = s.expires_at;
       r.context_length = s.n_ctx;
       r.queue.active = s.scheduler.active;

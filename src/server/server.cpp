@@ -5,7 +5,6 @@
 #include "sampling/param_error.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
-#include "store/resolve.h"
 
 namespace hearth::server {
 
@@ -20,17 +19,34 @@ void send_error(Exchange& ex, int status, const std::string& message, Headers he
 }
 
 Server::Impl::Impl(ServerOptions opts)
-    : o(std::move(opts)), cache(o.response_cache_bytes), models(o.models) {}
+    : o(std::move(opts)),
+      cache(o.response_cache_bytes),
+      models(o.models),
+      store(o.home.empty() ? store::Store::default_root() : o.home + "/models") {}
 
 ResolvedModel Server::Impl::resolve(const std::string& name) const {
-  ResolvedModel m;
+  if (name.empty()) throw HttpError(400, "model is required");
+  store::ModelRecord rec;
   try {
-    m.path = store::resolve_model(name);
-  } catch (const std::exception&) {
+    rec = store.resolve(name);
+  } catch (const store::ModelNotFound&) {
     throw HttpError(404, "model \"" + name + "\" not found");
+  } catch (const store::InvalidName& e) {
+    throw HttpError(400, e.what());
+  } catch (const store::StoreError& e) {
+    throw HttpError(500, e.what());
   }
-  m.name = name.find(':') == std::string::npos ? name + ":latest" : name;
-  m.key = m.path;
+  ResolvedModel m;
+  m.name = rec.name;
+  m.path = rec.gguf_path;
+  m.digest = rec.model_digest.rfind("sha256:", 0) == 0 ? rec.model_digest.substr(7)
+                                                        : rec.model_digest;
+  // The weights' identity: two names of the same GGUF share one loaded model.
+  m.key = rec.model_digest.empty() ? rec.gguf_path : rec.model_digest;
+  m.template_text = rec.template_text;
+  m.system = rec.system;
+  m.parameters = nlohmann::ordered_json::parse(rec.parameters.dump());
+  for (const auto& msg : rec.messages) m.messages.emplace_back(msg.role, msg.content);
   return m;
 }
 

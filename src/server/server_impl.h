@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include "server/http.h"
 #include "server/server.h"
+#include "store/store.h"
 
 namespace hearth::server {
 
@@ -39,10 +40,12 @@ struct Server::Impl {
   // cancelled requests still reach the cache), then the cache.
   engine::ResponseCache cache;
   engine::ModelManager models;
+  store::Store store;
   std::unique_ptr<HttpServer> http;
 
   void handle(const std::shared_ptr<Exchange>& ex);
-  // Throws HttpError 404 `model "NAME" not found`.
+  // Through the store. Throws HttpError 404 `model "NAME" not found`, 400 for
+  // an invalid name, 500 for a damaged store entry.
   ResolvedModel resolve(const std::string& name) const;
 
   // Ollama's routes; each returns false when the path is not one of its own.
