@@ -1,11 +1,26 @@
 #include "engine/runtime.h"
 
+#include <mutex>
+
+#include "grammar/json_constraint.h"
 #include "kernels/cpu_backend.h"
 
 namespace hearth::engine {
 
+struct Runtime::Lazy {
+  std::mutex mu;
+  std::shared_ptr<const grammar::VocabIndex> vocab_index;
+};
+
+std::shared_ptr<const grammar::VocabIndex> Runtime::vocab_index() const {
+  std::lock_guard lk(lazy_->mu);
+  if (!lazy_->vocab_index) lazy_->vocab_index = grammar::VocabIndex::build(*tokenizer);
+  return lazy_->vocab_index;
+}
+
 Runtime Runtime::load(const std::string& path, int threads) {
   Runtime r;
+  r.lazy_ = std::make_shared<Lazy>();
   r.backend = kernels::make_cpu_backend(threads);
   r.model = model::Model::load(path, *r.backend);
   r.tokenizer = tokenizer::Tokenizer::from_gguf(r.model->file());

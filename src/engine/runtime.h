@@ -9,6 +9,10 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
+namespace hearth::grammar {
+class VocabIndex;
+}
+
 namespace hearth::engine {
 
 struct Runtime {
@@ -23,6 +27,10 @@ struct Runtime {
   std::string template_error;
   std::string path;  // the GGUF file
 
+  // The vocabulary indexed for output constraints (src/grammar), built on
+  // first use (tens of ms) and shared by every request. Thread-safe.
+  std::shared_ptr<const grammar::VocabIndex> vocab_index() const;
+
   // Loads the GGUF file at `path` on the CPU backend with `threads` threads
   // (<= 0: one per physical core). Throws with the file named on any error.
   static Runtime load(const std::string& path, int threads);
@@ -30,6 +38,10 @@ struct Runtime {
   // The text's tokens as the model expects a prompt: BOS first when the
   // vocabulary adds one, special-token syntax not parsed (user text).
   std::vector<int32_t> encode_prompt(const std::string& text) const;
+
+ private:
+  struct Lazy;
+  std::shared_ptr<Lazy> lazy_;
 };
 
 }  // namespace hearth::engine

@@ -57,6 +57,7 @@ Scheduler::Scheduler(const Runtime& rt, SchedulerOptions o) : rt_(rt), o_(o) {
     o_.n_ctx = s->session->n_ctx();
     slots_.push_back(std::move(s));
   }
+  evaluator_ = std::make_unique<BatchEvaluator>(*rt.model, o_.max_batch_tokens, o_.n_slots);
   thread_ = std::thread([this] { worker(); });
 }
 
@@ -104,8 +105,13 @@ std::shared_ptr<Job> Scheduler::submit(Request request) {
 
 SchedulerStats Scheduler::stats() const {
   std::lock_guard lk(mu_);
-  return {static_cast<int>(slots_.size()), active_, static_cast<int64_t>(queue_.size()), completed_,
-          reused_};
+  return {static_cast<int>(slots_.size()),
+          active_,
+          static_cast<int64_t>(queue_.size()),
+          completed_,
+          reused_,
+          passes_,
+          tokens_};
 }
 
 bool Scheduler::idle() const {
@@ -222,18 +228,34 @@ void Scheduler::step() {
   }
   if (active.empty()) return;
 
-  {
-    std::lock_guard compute(compute_mutex());
-    for (Slot* s : active) {
-      try {
-        s->logits = s->session->eval(s->chunk);
-      } catch (...) {
-        s->gen->cancel();
-        finish(*s, std::current_exception());
-        s->chunk.clear();
-      }
-    }
+  // One forward pass for every active sequence.
+  std::vector<BatchItem> items;
+  int64_t n_tokens = 0;
+  for (Slot* s : active) {
+    const bool last = s->next || s->prompt_pos + s->chunk.size() == s->job->req_.prompt.size();
+    items.push_back({s->session.get(), s->chunk, last});
+    n_tokens += static_cast<int64_t>(s->chunk.size());
   }
+  try {
+    std::lock_guard compute(compute_mutex());
+    evaluator_->eval(items);
+  } catch (...) {
+    // Nothing was evaluated (the evaluator refuses a step whole): the step's
+    // sequences end with the error.
+    const auto err = std::current_exception();
+    for (Slot* s : active) {
+      s->gen->cancel();
+      finish(*s, err);
+      s->chunk.clear();
+    }
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    ++passes_;
+    tokens_ += n_tokens;
+  }
+  for (Slot* s : active) s->logits = s->session->logits();
 
   for (Slot* s : active) {
     if (!s->job || s->chunk.empty()) continue;

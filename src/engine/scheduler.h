@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/batch.h"
 #include "engine/generation.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
@@ -77,6 +78,8 @@ struct SchedulerStats {
   int64_t queued = 0;                // requests waiting
   int64_t completed = 0;             // requests finished since start
   int64_t prompt_tokens_reused = 0;  // prompt tokens served from a slot's cache
+  int64_t passes = 0;                // batched forward passes run
+  int64_t tokens = 0;                // tokens those passes evaluated (prompt and generated)
 };
 
 class Scheduler {
@@ -107,11 +110,12 @@ class Scheduler {
   const Runtime& rt_;
   SchedulerOptions o_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::unique_ptr<BatchEvaluator> evaluator_;  // one scratch for every slot's passes
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   int active_ = 0;
-  int64_t completed_ = 0, reused_ = 0;
+  int64_t completed_ = 0, reused_ = 0, passes_ = 0, tokens_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };

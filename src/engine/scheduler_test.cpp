@@ -77,8 +77,13 @@ TEST(Scheduler, BatchedGreedyEqualsAlone) {
     EXPECT_EQ(o.streamed, o.result.text);
     EXPECT_EQ(o.result.done_reason, "length");
   }
-  EXPECT_EQ(sched.stats().completed, 4);
+  const auto st = sched.stats();
+  EXPECT_EQ(st.completed, 4);
   EXPECT_TRUE(sched.idle());
+  // The four ran together: about one pass per generated token, not one per token of each.
+  EXPECT_GT(st.passes, 0);
+  EXPECT_LT(st.passes, 2 * 24);
+  EXPECT_GE(st.tokens, 4 * 23);
 }
 
 TEST(Scheduler, QueueBeyondItsBoundIsRefused) {

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <mutex>
 
+#include "engine/format.h"
 #include "engine/prompt.h"
+#include "grammar/json_constraint.h"
 #include "sampling/param_error.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
@@ -278,8 +280,6 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     Settings st = settings(rm, *opts, o.default_num_ctx);
     if (*think && (*think)->enabled)
       throw HttpError(400, fmt::format("\"{}\" does not support thinking", name));
-    if (format->kind != ollama::Format::Kind::kNone)
-      throw HttpError(501, "structured output (format) is not available yet in this build");
     if (is_chat && !c.tools.empty())
       throw HttpError(400, fmt::format("{} does not support tools", rm.name));
     if (!is_chat && !g.suffix.empty())
@@ -335,6 +335,18 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       throw HttpError(400, std::string("template error: ") + e.what());
     }
     st.gen.trim_leading_space = is_chat || !g.raw;
+    // A format is enforced while sampling: the output always parses and matches.
+    std::string format_key;
+    if (format->kind != ollama::Format::Kind::kNone) {
+      const Json schema =
+          format->kind == ollama::Format::Kind::kJson ? Json("json") : format->schema;
+      try {
+        st.gen.constraint = engine::json_format(rt, schema);
+      } catch (const grammar::SchemaError& e) {
+        throw HttpError(400, std::string("format: ") + e.what());
+      }
+      format_key = schema.dump();
+    }
 
     auto r = std::make_shared<Run>();
     r->ex = exp;
@@ -346,7 +358,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     r->t0 = t0;
     r->load = secs(load_s);
     if (engine::ResponseCache::deterministic(st.gen.sampler) && o.response_cache_bytes > 0)
-      r->cache_key = cache_key(rm, prompt.tokens, st.gen, "", n_ctx);
+      r->cache_key = cache_key(rm, prompt.tokens, st.gen, format_key, n_ctx);
     const std::string model_name = rm.name;
     if (is_chat) {
       r->chunk = [model_name](std::string_view piece) {

@@ -39,8 +39,8 @@ ResolvedModel Server::Impl::resolve(const std::string& name) const {
   ResolvedModel m;
   m.name = rec.name;
   m.path = rec.gguf_path;
-  m.digest = rec.model_digest.rfind("sha256:", 0) == 0 ? rec.model_digest.substr(7)
-                                                        : rec.model_digest;
+  m.digest =
+      rec.model_digest.rfind("sha256:", 0) == 0 ? rec.model_digest.substr(7) : rec.model_digest;
   // The weights' identity: two names of the same GGUF share one loaded model.
   m.key = rec.model_digest.empty() ? rec.gguf_path : rec.model_digest;
   m.template_text = rec.template_text;

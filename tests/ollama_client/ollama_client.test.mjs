@@ -362,7 +362,7 @@ if (!fs.existsSync(ollamaPackage)) {
     assert.equal(shown.details.family, (await client.show({ model: MODEL })).details.family);
     await client.delete({ model: copy });  // ollama-js sends {name}
     assert.ok(!(await client.list()).models.some((e) => isModel(e, copy)));
-    await assertRefused(client.delete({ model: copy }), 404, `model '${copy}' not found`);
+    await assertRefused(client.delete({ model: copy }), 404, `model "${copy}" not found`);
     await assertRefused(client.copy({ source: 'no-such-model', destination: 'x' }), 404,
       'model "no-such-model" not found');
   }));
@@ -392,12 +392,12 @@ if (!fs.existsSync(ollamaPackage)) {
   test('errors a client sees', withLog(async () => {
     const missing = 'no-such-model';
     await assertRefused(client.generate({ model: missing, prompt: 'hi' }), 404,
-      `model '${missing}' not found`);
+      `model "${missing}" not found`);
     await assertRefused(client.generate({ model: missing, prompt: 'hi', stream: true }), 404,
-      `model '${missing}' not found`);
+      `model "${missing}" not found`);
     await assertRefused(client.chat({ model: missing, messages: [{ role: 'user', content: 'hi' }] }),
-      404, `model '${missing}' not found`);
-    await assertRefused(client.show({ model: missing }), 404, `model '${missing}' not found`);
+      404, `model "${missing}" not found`);
+    await assertRefused(client.show({ model: missing }), 404, `model "${missing}" not found`);
     await assertRefused(client.chat({ model: '', messages: [] }), 400, 'model is required');
     await assertRefused(
       client.generate({ model: MODEL, prompt: 'hi', options: { temperature: 'hot' } }), 400,
