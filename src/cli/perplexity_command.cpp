@@ -20,8 +20,8 @@ namespace {
 struct PerplexityOptions {
   std::string model;
   std::string file;
-  int64_t n_ctx = 0;  // 0: 512, or the model's training context when smaller
-  int threads = 0;
+  int64_t n_ctx = 0;           // 0: 512, or the model's training context when smaller
+  std::optional<int> threads;  // nullopt: one per physical core
   std::string kv_type = "f16";
   bool json = false;
 };

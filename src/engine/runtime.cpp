@@ -4,9 +4,10 @@
 
 namespace hearth::engine {
 
-Runtime Runtime::load(const std::string& path, int threads) {
+Runtime Runtime::load(const std::string& path, std::optional<int> threads) {
   Runtime r;
-  r.backend = kernels::make_cpu_backend(threads);
+  r.pool = std::make_unique<threads::ThreadPool>(threads);
+  r.backend = kernels::make_cpu_backend(*r.pool);
   r.model = model::Model::load(path, *r.backend);
   r.tokenizer = tokenizer::Tokenizer::from_gguf(r.model->file());
   return r;

@@ -5,11 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include "threads/thread_pool.h"
+
 namespace hearth::quant {
 
 struct QuantizeOptions {
   std::string type;       // "f32", "f16", "bf16", "q8_0", ..., "q4_k_m", "q5_k_m"
-  int threads = 0;        // <= 0: all physical cores
   bool progress = false;  // a progress line on stderr
 };
 
@@ -21,8 +22,9 @@ struct QuantizeSummary {
   double bpw_after = 0;
 };
 
-// Throws std::runtime_error (unknown type, unreadable input, unwritable output).
+// Converts the tensors on `pool`. Throws std::runtime_error (unknown type,
+// unreadable input, unwritable output).
 QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options);
+                               const QuantizeOptions& options, threads::ThreadPool& pool);
 
 }  // namespace hearth::quant
