@@ -1,9 +1,11 @@
 // `hearth show MODEL`: what a model file is and the memory it needs.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/limits.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "store/resolve.h"
@@ -24,7 +26,7 @@ struct ShowOptions {
   bool json = false;
   bool tensors = false;
   bool metadata = false;
-  uint64_t ctx = 0;  // 0: the model's context length
+  std::optional<int64_t> ctx;  // nullopt: the model's context length
 };
 
 // 14649792 -> "14,649,792"
@@ -263,7 +265,9 @@ void run_show(const ShowOptions& o) {
   auto file = gguf::GgufFile::open(path);
   const gguf::ModelInfo info = gguf::describe_model(*file);
   // A file that does not say its context length is shown at 2048 unless --ctx says.
-  const uint64_t ctx = o.ctx ? o.ctx : (info.context_length ? info.context_length : 2048);
+  if (o.ctx) engine::validate_context_range(*o.ctx);
+  const uint64_t ctx =
+      o.ctx ? static_cast<uint64_t>(*o.ctx) : (info.context_length ? info.context_length : 2048);
   const gguf::MemoryEstimate mem = gguf::estimate_memory(info, ctx);
   if (o.json)
     print_json(*file, info, mem, o);
@@ -282,8 +286,7 @@ void add_show(CLI::App& app) {
   cmd->add_flag("--metadata", opts->metadata, "list every metadata key (long arrays abbreviated)");
   cmd->add_option("--ctx", opts->ctx,
                   "context length for the memory estimate (default: the "
-                  "model's)")
-      ->check(CLI::PositiveNumber);
+                  "model's)");
   cmd->callback([opts] { run_show(*opts); });
 }
 
