@@ -194,7 +194,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
-  if (fd_ < 0) throw FileError("cannot write " + quoted(dest_) + ": the file is already closed");
+  if (fd_ < 0) throw FileError("cannot write " + quoted(dest_) + ": the file is not open");
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd_, p, n);
@@ -207,13 +207,40 @@ void AtomicFile::write(const void* data, size_t n) {
   }
 }
 
+void AtomicFile::clear_for_writer() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  unlink(temp_.c_str());
+}
+
+void AtomicFile::commit_as(std::string dest) {
+  dest_ = std::move(dest);
+  commit();
+}
+
 void AtomicFile::commit() {
   if (committed_) return;
-  if (fd_ < 0) throw FileError("cannot write " + quoted(dest_) + ": the file is already closed");
-  if (fsync(fd_) != 0)
-    throw FileError("cannot write " + quoted(dest_) + ": fsync: " + errno_text(errno));
-  const int fd = fd_;
+  // The bytes may have been written through temp_path() by a library that
+  // replaced the file: flush what is there now, by name, without following links.
+  const int fd = fd_ >= 0 ? fd_ : open(temp_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   fd_ = -1;
+  if (fd < 0)
+    throw FileError("cannot write " + quoted(dest_) + ": " + quoted(temp_) + ": " +
+                    errno_text(errno));
+  struct stat by_fd, by_name;
+  if (fstat(fd, &by_fd) == 0 && lstat(temp_.c_str(), &by_name) == 0 &&
+      (by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev)) {
+    const int named = open(temp_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (named >= 0) {
+      fsync(named);
+      close(named);
+    }
+  }
+  if (fsync(fd) != 0) {
+    const int err = errno;
+    close(fd);
+    throw FileError("cannot write " + quoted(dest_) + ": fsync: " + errno_text(err));
+  }
   if (close(fd) != 0)
     throw FileError("cannot write " + quoted(dest_) + ": close: " + errno_text(errno));
   // Again: something may have appeared at the destination while we wrote.

@@ -63,9 +63,18 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void write(std::string_view bytes) { write(bytes.data(), bytes.size()); }
 
+  // For a library that creates its output file itself (and may refuse an
+  // existing one): closes and removes the temporary file but keeps its name
+  // reserved for cleanup; the library then creates temp_path() and commit()
+  // publishes what it wrote.
+  void clear_for_writer();
+
   // fsync, close, re-check the destination, rename over it, fsync the folder.
   // After a failure the temporary file is still removed by the destructor.
   void commit();
+  // commit() under another name in the same folder: for content-addressed
+  // files, whose name is known only once their bytes are.
+  void commit_as(std::string dest);
   bool committed() const { return committed_; }
 
  private:

@@ -340,3 +340,34 @@ TEST(AtomicFile, ACommittedFileSurvivesTheSignal) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AtomicFile, ALibraryThatCreatesItsOwnFileCanWriteTheTemporaryName) {
+  TempDir d;
+  std::string temp;
+  {
+    AtomicFile f(d / "out");
+    f.clear_for_writer();
+    temp = f.temp_path();
+    EXPECT_FALSE(std::filesystem::exists(temp));
+    // Such a library writes NAME.tmp and renames it over NAME.
+    spit(temp + ".tmp", "by the library");
+    std::filesystem::rename(temp + ".tmp", temp);
+    f.commit_as(d / "renamed");
+  }
+  EXPECT_EQ(slurp(d / "renamed"), "by the library");
+  EXPECT_EQ(entries(d.path()), std::vector<std::string>{"renamed"});
+}
+
+TEST(AtomicFile, AClearedFileIsStillRemovedWhenNotCommitted) {
+  TempDir d;
+  {
+    AtomicFile f(d / "out");
+    f.clear_for_writer();
+    spit(f.temp_path(), "half");
+  }
+  EXPECT_TRUE(entries(d.path()).empty());
+}
+
+}  // namespace
