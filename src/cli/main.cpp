@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "fs/atomic_file.h"
 #include "sampling/param_error.h"
 
 namespace {
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
   hearth::cli::add_run(app);
   hearth::cli::add_bench(app);
   hearth::cli::add_perplexity(app);
+  // Temporary files of an interrupted write are removed on SIGINT/SIGTERM/SIGHUP.
+  hearth::fs::install_cleanup_handlers();
   int code = 0;
   try {
     app.parse(argc, argv);

@@ -23,6 +23,7 @@ struct QuantizeArgs {
   std::string output;
   std::string type;
   std::optional<int> threads;  // nullopt: one per physical core
+  bool force = false;
 };
 
 std::string type_list() {
@@ -59,6 +60,7 @@ void run_quantize(const QuantizeArgs& args) {
   quant::QuantizeOptions options;
   options.type = std::string(target->name);
   options.progress = isatty(fileno(stderr)) != 0;
+  options.force = args.force;
   threads::ThreadPool pool(args.threads);
   const quant::QuantizeSummary s = quant::quantize_model(in, args.output, options, pool);
   std::printf("quantized %s -> %s (%s, general.file_type %u)\n", in.c_str(), args.output.c_str(),
@@ -81,6 +83,7 @@ void add_quantize(CLI::App& app) {
                   "Target type: " + type_list() + " (q4_k = q4_k_m, q5_k = q5_k_m)")
       ->required();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: one per physical core)");
+  cmd->add_flag("-f,--force", args->force, "Replace the output file if it exists");
   cmd->callback([args] { run_quantize(*args); });
 }
 

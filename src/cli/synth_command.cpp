@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "fs/atomic_file.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/fp16.h"
@@ -57,6 +58,7 @@ struct SynthOptions {
   std::string type = "f16";
   uint64_t seed = 0;
   std::optional<int> threads;  // nullopt: one per physical core
+  bool force = false;
   std::string out;
 };
 
@@ -117,9 +119,9 @@ const Shape& find_shape(const std::string& name) {
   throw std::runtime_error("unknown shape '" + name + "' (known: " + known + ")");
 }
 
-// Writes the model with weights in `weight_type` (f32 or f16) to `path`.
+// Writes the model with weights in `weight_type` (f32 or f16) into `out`.
 void write_model(const Shape& s, TensorType weight_type, uint64_t seed, threads::ThreadPool& pool,
-                 const std::string& path) {
+                 fs::AtomicFile& out) {
   const auto vocab = gguf::GgufFile::open(store::resolve_model("tiny-kjv"));
   gguf::GgufWriter w;
   w.set_string("general.architecture", "llama");
@@ -165,16 +167,21 @@ void write_model(const Shape& s, TensorType weight_type, uint64_t seed, threads:
   }
   norm("output_norm.weight");
   weight("output.weight", s.dim, s.vocab);
-  w.write(path);
+  w.write(out);
 }
 
 void run_synth(const SynthOptions& o) {
   const Shape& shape = find_shape(o.shape);
   threads::ThreadPool pool(o.threads);
+  fs::AtomicFileOptions output;
+  output.force = o.force;
+  fs::check_destination(o.out, output);  // before the long work
   std::string type = o.type;
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (type == "f32" || type == "f16") {
-    write_model(shape, type == "f32" ? TensorType::F32 : TensorType::F16, o.seed, pool, o.out);
+    fs::AtomicFile out(o.out, output);
+    write_model(shape, type == "f32" ? TensorType::F32 : TensorType::F16, o.seed, pool, out);
+    out.commit();
   } else {
     if (!quant::find_file_type(type)) {
       std::string known;
@@ -182,18 +189,15 @@ void run_synth(const SynthOptions& o) {
         known += std::string(known.empty() ? "" : ", ") + std::string(f.name);
       throw std::runtime_error("unknown --type '" + type + "' (known: " + known + ")");
     }
-    // f16 first, then requantized: the path llama.cpp's files take (convert, then quantize).
-    const std::string f16 = o.out + ".f16.tmp";
-    try {
-      write_model(shape, TensorType::F16, o.seed, pool, f16);
-      quant::QuantizeOptions q;
-      q.type = type;
-      quant::quantize_model(f16, o.out, q, pool);
-    } catch (...) {
-      std::filesystem::remove(f16);
-      throw;
-    }
-    std::filesystem::remove(f16);
+    // f16 first, then requantized: the path llama.cpp's files take (convert,
+    // then quantize). The f16 file is a temporary beside the output that is
+    // never committed: removed when done, on errors and on SIGINT/SIGTERM.
+    fs::AtomicFile f16(o.out, output);
+    write_model(shape, TensorType::F16, o.seed, pool, f16);
+    quant::QuantizeOptions q;
+    q.type = type;
+    q.force = o.force;
+    quant::quantize_model(f16.temp_path(), o.out, q, pool);
   }
   const auto file = gguf::GgufFile::open(o.out);
   uint64_t params = 0;
@@ -214,6 +218,7 @@ void add_synth(CLI::App& app) {
   cmd->add_option("--type", opts->type, "f16 (default), f32, or any `hearth quantize` type");
   cmd->add_option("--seed", opts->seed, "random seed (default 0): same seed, same bytes");
   cmd->add_option("-t,--threads", opts->threads, "threads (default: one per physical core)");
+  cmd->add_flag("-f,--force", opts->force, "replace OUT if it exists");
   cmd->add_option("OUT", opts->out, "output GGUF file")->required();
   cmd->callback([opts] { run_synth(*opts); });
 }

@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <stdexcept>
 #include <vector>
 
+#include "fs/atomic_file.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/mix.h"
@@ -115,11 +115,10 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
     throw std::runtime_error("unknown quantization type '" + options.type +
                              "' (expected one of: " + known_types() + ")");
   }
-  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-    throw std::runtime_error("cannot write '" + out_path + "': folder '" + parent.string() +
-                             "' does not exist");
-  }
+  fs::AtomicFileOptions output;
+  output.force = options.force;
+  output.same_file_forbidden = in_path;
+  fs::check_destination(out_path, output);  // before the long work
   std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
 
   std::vector<TensorShape> shapes;
@@ -199,7 +198,7 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
                                               : std::span<const uint8_t>(job.out);
     writer.add_tensor(t.name, job.out_type, std::move(dims), data);
   }
-  writer.write(out_path);
+  writer.write(out_path, output);
 
   if (summary.n_params > 0) {
     const double params = static_cast<double>(summary.n_params);

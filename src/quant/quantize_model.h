@@ -12,6 +12,7 @@ namespace hearth::quant {
 struct QuantizeOptions {
   std::string type;       // "f32", "f16", "bf16", "q8_0", ..., "q4_k_m", "q5_k_m"
   bool progress = false;  // a progress line on stderr
+  bool force = false;     // replace an existing output file (never the input itself)
 };
 
 struct QuantizeSummary {
@@ -22,8 +23,11 @@ struct QuantizeSummary {
   double bpw_after = 0;
 };
 
-// Converts the tensors on `pool`. Throws std::runtime_error (unknown type,
-// unreadable input, unwritable output).
+// Converts the tensors on `pool` and writes the output through fs::AtomicFile:
+// refused (fs::FileError, before any work) when it exists and !force, when it
+// is the input file (by any name), or when it is not a regular file. Throws
+// std::runtime_error (unknown type, unreadable input, unwritable output);
+// leaves no temporary file behind.
 QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
                                const QuantizeOptions& options, threads::ThreadPool& pool);
 
