@@ -9,15 +9,17 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "engine/limits.h"
+#include "engine/runtime.h"
 #include "engine/session.h"
 #include "kernels/bandwidth.h"
-#include "kernels/cpu_backend.h"
 #include "model/model.h"
 #include "store/resolve.h"
 
@@ -28,7 +30,7 @@ struct BenchOptions {
   std::string model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
-  int threads = 0;
+  std::optional<int> threads;  // nullopt: one per physical core
   int reps = 5;
   bool json = false;
 };
@@ -44,14 +46,37 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+constexpr int kMaxRepetitions = 1000;
+
+// -p, -n and -r in range before anything is loaded: each count at most
+// engine::kMaxContext, so that their sum cannot overflow.
+void check_counts(const BenchOptions& o) {
+  auto check = [](const char* flag, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi)
+      throw std::invalid_argument(
+          fmt::format("bench: {} must be between {} and {}, got {}", flag, lo, hi, v));
+  };
+  check("-p (prompt tokens)", o.n_prompt, 0, engine::kMaxContext);
+  check("-n (generated tokens)", o.n_gen, 0, engine::kMaxContext);
+  check("-r (repetitions)", o.reps, 1, kMaxRepetitions);
+  if (o.n_prompt + o.n_gen == 0) throw std::invalid_argument("bench: -p and -n are both 0");
+}
+
 void run_bench(const BenchOptions& o) {
-  if (o.n_prompt < 0 || o.n_gen < 0 || o.n_prompt + o.n_gen == 0 || o.reps < 1)
-    throw std::invalid_argument("bench: -p and -n must be >= 0 (not both 0) and -r >= 1");
-  auto backend = kernels::make_cpu_backend(o.threads);
-  auto model = model::Model::load(store::resolve_model(o.model), *backend);
+  check_counts(o);
+  engine::Runtime rt = engine::Runtime::load(store::resolve_model(o.model), o.threads);
+  model::Model* model = rt.model.get();
   const auto& hp = model->hparams();
   // The benchmark's own context: the prompt and the generated tokens must fit.
-  engine::Session session(*model, {.n_ctx = o.n_prompt + o.n_gen + 1, .n_batch = 512});
+  const int64_t n_ctx = std::max(engine::kMinContext, o.n_prompt + o.n_gen + 1);
+  try {
+    engine::validate_context(hp, n_ctx);
+  } catch (const engine::ParamError& e) {
+    throw std::invalid_argument(
+        fmt::format("bench: -p {} and -n {} need a context of {} tokens: {}", o.n_prompt, o.n_gen,
+                    n_ctx, e.what()));
+  }
+  engine::Session session(*model, {.n_ctx = n_ctx, .n_batch = 512});
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> any_token(0, static_cast<int32_t>(hp.n_vocab - 1));
   std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
@@ -78,14 +103,14 @@ void run_bench(const BenchOptions& o) {
   }
   const double pp_tps = median(pp), tg_tps = median(tg);
   const uint64_t bytes = model->bytes_per_token();
-  const double bw = kernels::measure_read_bandwidth(backend->threads());
+  const double bw = kernels::measure_read_bandwidth(*rt.pool);
   const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
   const std::string file = model->file().path();
 
   if (o.json) {
     const nlohmann::json j = {{"model", file},
                               {"n_params", model->n_params()},
-                              {"threads", backend->threads()},
+                              {"threads", rt.pool->size()},
                               {"n_prompt", o.n_prompt},
                               {"n_gen", o.n_gen},
                               {"reps", o.reps},
@@ -99,7 +124,7 @@ void run_bench(const BenchOptions& o) {
   }
   std::printf("model: %s (%s, %.1f M parameters, %.1f MB read per token), %d threads\n",
               file.c_str(), hp.arch_name.c_str(), static_cast<double>(model->n_params()) / 1e6,
-              static_cast<double>(bytes) / 1e6, backend->threads());
+              static_cast<double>(bytes) / 1e6, rt.pool->size());
   std::printf("| %-8s | %12s | %15s | %10s |\n", "test", "tokens/s", "GB/s of weights", "roofline");
   std::printf("|----------|--------------|-----------------|------------|\n");
   if (o.n_prompt > 0)

@@ -1,9 +1,43 @@
 // hearth: a private, local LLM server and command-line tool.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "fs/atomic_file.h"
+#include "sampling/param_error.h"
+
+namespace {
+
+// The flag that sets an Ollama option: "top_p" -> "--top-p"; the context and
+// prediction lengths have shorter names on the command line.
+std::string flag_of(const std::string& option) {
+  if (option == "num_ctx") return "--ctx";
+  if (option == "num_predict") return "--num-predict";
+  if (option == "num_thread") return "--threads";
+  std::string flag = "--" + option;
+  for (char& c : flag)
+    if (c == '_') c = '-';
+  return flag;
+}
+
+// A command's output that could not be written (a full disk, a closed pipe)
+// is a failure, not a silent success: 0 when everything reached stdout.
+int check_stdout() {
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;  // std::cout writes through stdout
+  const int err = errno;
+  std::cout.flush();
+  if (flushed && !std::ferror(stdout) && std::cout.good()) return 0;
+  std::fprintf(stderr, "hearth: error: cannot write the output: %s\n",
+               err ? std::strerror(err) : "write error");
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   hearth::fs::install_cleanup_handlers();  // no temporary file outlives a Ctrl-C
@@ -26,15 +60,23 @@ int main(int argc, char** argv) {
   hearth::cli::add_list(app);
   hearth::cli::add_cp(app);
   hearth::cli::add_rm(app);
+  int code = 0;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    code = app.exit(e);
   } catch (const hearth::cli::CommandExit& e) {
-    return e.code;
+    code = e.code;
+  } catch (const hearth::sampling::ParamError& e) {
+    // "top_p must be ..." -> "--top-p must be ...": the name the user typed.
+    std::string what = e.what();
+    if (what.starts_with(e.name)) what = flag_of(e.name) + what.substr(e.name.size());
+    std::fprintf(stderr, "hearth: error: %s\n", what.c_str());
+    code = 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hearth: error: %s\n", e.what());
-    return 1;
+    code = 1;
   }
-  return 0;
+  const int output = check_stdout();
+  return code != 0 ? code : output;
 }

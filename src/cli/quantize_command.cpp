@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,7 +22,8 @@ struct QuantizeArgs {
   std::string input;
   std::string output;
   std::string type;
-  int threads = 0;
+  std::optional<int> threads;  // nullopt: one per physical core
+  bool force = false;
 };
 
 std::string type_list() {
@@ -57,9 +59,10 @@ void run_quantize(const QuantizeArgs& args) {
   const std::string in = store::resolve_model(args.input);
   quant::QuantizeOptions options;
   options.type = std::string(target->name);
-  options.threads = args.threads;
   options.progress = isatty(fileno(stderr)) != 0;
-  const quant::QuantizeSummary s = quant::quantize_model(in, args.output, options);
+  options.force = args.force;
+  threads::ThreadPool pool(args.threads);
+  const quant::QuantizeSummary s = quant::quantize_model(in, args.output, options, pool);
   std::printf("quantized %s -> %s (%s, general.file_type %u)\n", in.c_str(), args.output.c_str(),
               std::string(target->name).c_str(), target->llama_ftype);
   std::printf("  tensors: %s\n", type_counts(args.output).c_str());
@@ -79,8 +82,8 @@ void add_quantize(CLI::App& app) {
   cmd->add_option("type", args->type,
                   "Target type: " + type_list() + " (q4_k = q4_k_m, q5_k = q5_k_m)")
       ->required();
-  cmd->add_option("-t,--threads", args->threads, "Worker threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", args->threads, "Threads (default: one per physical core)");
+  cmd->add_flag("-f,--force", args->force, "Replace the output file if it exists");
   cmd->callback([args] { run_quantize(*args); });
 }
 

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "server/ollama_types.h"
 #include "server/server.h"
+#include "threads/thread_pool.h"
 
 namespace hearth::cli {
 
@@ -127,7 +128,8 @@ void serve(const ServeFlags& f) {
   if (auto v = setting("max_memory", "HEARTH_MAX_MEMORY", f.max_memory); !v.empty())
     o.models.max_memory = parse_bytes(v, "--max-memory");
   if (auto v = setting("threads", "HEARTH_NUM_THREADS", num(f.threads)); !v.empty())
-    o.models.threads = static_cast<int>(to_int(v, "--threads", 1, 4096));
+    o.models.threads = threads::resolve_thread_count(
+        static_cast<int>(to_int(v, "--threads", 1, threads::max_threads())));
   if (auto v = setting("ctx", "HEARTH_CONTEXT_LENGTH", num(f.ctx)); !v.empty())
     o.default_num_ctx = to_int(v, "--ctx", 16, 1 << 20);
   if (auto v = setting("kv_type", "HEARTH_KV_CACHE_TYPE", f.kv_type); !v.empty()) {

@@ -1,9 +1,13 @@
 // `hearth show MODEL`: what a model file is and the memory it needs.
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
+#include "engine/limits.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "store/resolve.h"
@@ -24,7 +28,7 @@ struct ShowOptions {
   bool json = false;
   bool tensors = false;
   bool metadata = false;
-  uint64_t ctx = 0;  // 0: the model's context length
+  std::optional<int64_t> ctx;  // nullopt: the model's context length
 };
 
 // 14649792 -> "14,649,792"
@@ -61,27 +65,66 @@ std::string human_count(uint64_t n) {
   return buf;
 }
 
-// A string quoted and escaped for one line of text, cut after `limit` bytes.
-std::string quoted(const std::string& s, size_t limit) {
-  std::string out = "\"";
+// Whether s[i] starts a C1 control character (U+0080..U+009F: UTF-8 C2 80..C2 9F),
+// which some terminals obey like ESC sequences (U+009B is CSI).
+bool c1_control_at(std::string_view s, size_t i) {
+  return i + 1 < s.size() && static_cast<unsigned char>(s[i]) == 0xc2 &&
+         static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+         static_cast<unsigned char>(s[i + 1]) <= 0x9f;
+}
+
+// Text from the model file made safe to print: every control character (below
+// 0x20, 0x7f, and the C1 range) written as an escape ("\x1b", "\u009b"), so
+// that a crafted model cannot send escape sequences to the terminal. With
+// `quote`, also " and \ escaped, for a quoted string.
+std::string terminal_safe(std::string_view s, bool quote = false, size_t limit = SIZE_MAX) {
+  std::string out;
   for (size_t i = 0; i < s.size() && i < limit; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\n')
+    char buf[8];
+    if (c == '\n') {
       out += "\\n";
-    else if (c == '\t')
+    } else if (c == '\t') {
       out += "\\t";
-    else if (c == '"' || c == '\\')
+    } else if (quote && (c == '"' || c == '\\')) {
       out += std::string("\\") + static_cast<char>(c);
-    else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
+    } else if (c < 0x20 || c == 0x7f) {
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else if (c1_control_at(s, i)) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[++i]));
       out += buf;
     } else {
       out += static_cast<char>(c);
     }
   }
-  out += "\"";
+  return out;
+}
+
+// A string quoted and escaped for one line of text, cut after `limit` bytes.
+std::string quoted(const std::string& s, size_t limit) {
+  std::string out = "\"" + terminal_safe(s, /*quote=*/true, limit) + "\"";
   if (s.size() > limit) out += "... (" + grouped(s.size()) + " bytes)";
+  return out;
+}
+
+// JSON text with DEL and the C1 controls, which JSON allows raw, written as
+// \u escapes too (the others are escaped by the JSON writer; these bytes occur
+// only inside strings, so the result is the same JSON).
+std::string json_terminal_safe(const std::string& json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    char buf[8];
+    if (static_cast<unsigned char>(json[i]) == 0x7f) {
+      out += "\\u007f";
+    } else if (c1_control_at(json, i)) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(json[++i]));
+      out += buf;
+    } else {
+      out += json[i];
+    }
+  }
   return out;
 }
 
@@ -203,15 +246,16 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
     for (const auto& [key, v] : file.metadata()) meta[key] = value_json(v);
     j["metadata"] = meta;
   }
-  std::puts(j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+  std::puts(json_terminal_safe(j.dump(2, ' ', false, Json::error_handler_t::replace)).c_str());
 }
 
 void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
                 const gguf::MemoryEstimate& mem, const ShowOptions& o) {
+  // Every value below can come from the file: printed through terminal_safe.
   auto row = [](const char* label, const std::string& value) {
-    std::printf("  %-16s %s\n", label, value.c_str());
+    std::printf("  %-16s %s\n", label, terminal_safe(value).c_str());
   };
-  std::printf("model %s\n", m.path.c_str());
+  std::printf("model %s\n", terminal_safe(m.path).c_str());
   row("architecture", m.architecture.empty() ? "(not set)" : m.architecture);
   if (!m.name.empty()) row("name", m.name);
   row("parameters", grouped(m.n_params) + " (" + human_count(m.n_params) + ")");
@@ -247,14 +291,14 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   if (o.tensors) {
     std::printf("tensors (%zu)\n", file.tensors().size());
     for (const gguf::TensorInfo& t : file.tensors())
-      std::printf("  %-32s %-5s %-18s %s\n", t.name.c_str(),
+      std::printf("  %-32s %-5s %-18s %s\n", terminal_safe(t.name).c_str(),
                   std::string(gguf::type_name(t.type)).c_str(), dims_text(t).c_str(),
                   grouped(t.n_bytes).c_str());
   }
   if (o.metadata) {
     std::printf("metadata (%zu keys)\n", file.metadata().size());
     for (const auto& [key, v] : file.metadata())
-      std::printf("  %s = %s\n", key.c_str(), value_text(v).c_str());
+      std::printf("  %s = %s\n", terminal_safe(key).c_str(), value_text(v).c_str());
   }
 }
 
@@ -263,7 +307,9 @@ void run_show(const ShowOptions& o) {
   auto file = gguf::GgufFile::open(path);
   const gguf::ModelInfo info = gguf::describe_model(*file);
   // A file that does not say its context length is shown at 2048 unless --ctx says.
-  const uint64_t ctx = o.ctx ? o.ctx : (info.context_length ? info.context_length : 2048);
+  if (o.ctx) engine::validate_context_range(*o.ctx);
+  const uint64_t ctx =
+      o.ctx ? static_cast<uint64_t>(*o.ctx) : (info.context_length ? info.context_length : 2048);
   const gguf::MemoryEstimate mem = gguf::estimate_memory(info, ctx);
   if (o.json)
     print_json(*file, info, mem, o);
@@ -282,8 +328,7 @@ void add_show(CLI::App& app) {
   cmd->add_flag("--metadata", opts->metadata, "list every metadata key (long arrays abbreviated)");
   cmd->add_option("--ctx", opts->ctx,
                   "context length for the memory estimate (default: the "
-                  "model's)")
-      ->check(CLI::PositiveNumber);
+                  "model's)");
   cmd->callback([opts] { run_show(*opts); });
 }
 

@@ -14,19 +14,21 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
+#include "fs/atomic_file.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/fp16.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
+#include "threads/thread_pool.h"
 
 namespace hearth::cli {
 
@@ -55,7 +57,8 @@ struct SynthOptions {
   std::string shape;
   std::string type = "f16";
   uint64_t seed = 0;
-  int threads = 0;
+  std::optional<int> threads;  // nullopt: one per physical core
+  bool force = false;
   std::string out;
 };
 
@@ -73,13 +76,13 @@ struct SplitMix64 {
   float uniform() { return static_cast<float>((next() >> 40) + 1) * (1.0f / 16777216.0f); }
 };
 
-// Fills `out` with N(0, kStddev) weights of `type` (f32 or f16), chunk by chunk on `threads`.
+// Fills `out` with N(0, kStddev) weights of `type` (f32 or f16), chunk by chunk on `pool`.
 void fill_normal(std::span<uint8_t> out, TensorType type, uint64_t seed, uint64_t tensor_index,
-                 unsigned threads) {
+                 threads::ThreadPool& pool) {
   const uint64_t n = out.size() / (type == TensorType::F32 ? 4 : 2);
   const uint64_t n_chunks = (n + kChunk - 1) / kChunk;
   std::atomic<uint64_t> next{0};
-  auto work = [&] {
+  pool.run([&](int, int) {
     for (uint64_t c; (c = next.fetch_add(1)) < n_chunks;) {
       SplitMix64 base{seed ^ (tensor_index * 0xd1b54a32d192ed03ull)};
       SplitMix64 rng{base.next() + c * 0x9e3779b97f4a7c15ull};
@@ -100,11 +103,7 @@ void fill_normal(std::span<uint8_t> out, TensorType type, uint64_t seed, uint64_
         }
       }
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  });
 }
 
 void fill_ones_f32(std::span<uint8_t> out) {
@@ -120,9 +119,9 @@ const Shape& find_shape(const std::string& name) {
   throw std::runtime_error("unknown shape '" + name + "' (known: " + known + ")");
 }
 
-// Writes the model with weights in `weight_type` (f32 or f16) to `path`.
-void write_model(const Shape& s, TensorType weight_type, uint64_t seed, unsigned threads,
-                 const std::string& path) {
+// Writes the model with weights in `weight_type` (f32 or f16) into `out`.
+void write_model(const Shape& s, TensorType weight_type, uint64_t seed, threads::ThreadPool& pool,
+                 fs::AtomicFile& out) {
   const auto vocab = gguf::GgufFile::open(store::resolve_model("tiny-kjv"));
   gguf::GgufWriter w;
   w.set_string("general.architecture", "llama");
@@ -145,8 +144,9 @@ void write_model(const Shape& s, TensorType weight_type, uint64_t seed, unsigned
   uint64_t index = 0;
   auto weight = [&](const std::string& name, uint64_t cols, uint64_t rows) {
     const uint64_t i = index++;
-    w.add_tensor(name, weight_type, {cols, rows},
-                 [=](std::span<uint8_t> out) { fill_normal(out, weight_type, seed, i, threads); });
+    w.add_tensor(name, weight_type, {cols, rows}, [=, &pool](std::span<uint8_t> out) {
+      fill_normal(out, weight_type, seed, i, pool);
+    });
   };
   auto norm = [&](const std::string& name) {
     ++index;
@@ -167,17 +167,21 @@ void write_model(const Shape& s, TensorType weight_type, uint64_t seed, unsigned
   }
   norm("output_norm.weight");
   weight("output.weight", s.dim, s.vocab);
-  w.write(path);
+  w.write(out);
 }
 
 void run_synth(const SynthOptions& o) {
   const Shape& shape = find_shape(o.shape);
-  const unsigned threads = o.threads > 0 ? static_cast<unsigned>(o.threads)
-                                         : std::max(1u, std::thread::hardware_concurrency());
+  threads::ThreadPool pool(o.threads);
+  fs::AtomicFileOptions output;
+  output.force = o.force;
+  fs::check_destination(o.out, output);  // before the long work
   std::string type = o.type;
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (type == "f32" || type == "f16") {
-    write_model(shape, type == "f32" ? TensorType::F32 : TensorType::F16, o.seed, threads, o.out);
+    fs::AtomicFile out(o.out, output);
+    write_model(shape, type == "f32" ? TensorType::F32 : TensorType::F16, o.seed, pool, out);
+    out.commit();
   } else {
     if (!quant::find_file_type(type)) {
       std::string known;
@@ -185,19 +189,15 @@ void run_synth(const SynthOptions& o) {
         known += std::string(known.empty() ? "" : ", ") + std::string(f.name);
       throw std::runtime_error("unknown --type '" + type + "' (known: " + known + ")");
     }
-    // f16 first, then requantized: the path llama.cpp's files take (convert, then quantize).
-    const std::string f16 = o.out + ".f16.tmp";
-    try {
-      write_model(shape, TensorType::F16, o.seed, threads, f16);
-      quant::QuantizeOptions q;
-      q.type = type;
-      q.threads = static_cast<int>(threads);
-      quant::quantize_model(f16, o.out, q);
-    } catch (...) {
-      std::filesystem::remove(f16);
-      throw;
-    }
-    std::filesystem::remove(f16);
+    // f16 first, then requantized: the path llama.cpp's files take (convert,
+    // then quantize). The f16 file is a temporary beside the output that is
+    // never committed: removed when done, on errors and on SIGINT/SIGTERM.
+    fs::AtomicFile f16(o.out, output);
+    write_model(shape, TensorType::F16, o.seed, pool, f16);
+    quant::QuantizeOptions q;
+    q.type = type;
+    q.force = o.force;
+    quant::quantize_model(f16.temp_path(), o.out, q, pool);
   }
   const auto file = gguf::GgufFile::open(o.out);
   uint64_t params = 0;
@@ -217,7 +217,8 @@ void add_synth(CLI::App& app) {
       ->required();
   cmd->add_option("--type", opts->type, "f16 (default), f32, or any `hearth quantize` type");
   cmd->add_option("--seed", opts->seed, "random seed (default 0): same seed, same bytes");
-  cmd->add_option("--threads", opts->threads, "threads (default: all cores)");
+  cmd->add_option("-t,--threads", opts->threads, "threads (default: one per physical core)");
+  cmd->add_flag("-f,--force", opts->force, "replace OUT if it exists");
   cmd->add_option("OUT", opts->out, "output GGUF file")->required();
   cmd->callback([opts] { run_synth(*opts); });
 }

@@ -18,10 +18,11 @@ std::shared_ptr<const grammar::VocabIndex> Runtime::vocab_index() const {
   return lazy_->vocab_index;
 }
 
-Runtime Runtime::load(const std::string& path, int threads) {
+Runtime Runtime::load(const std::string& path, std::optional<int> threads) {
   Runtime r;
   r.lazy_ = std::make_shared<Lazy>();
-  r.backend = kernels::make_cpu_backend(threads);
+  r.pool = std::make_unique<threads::ThreadPool>(threads);
+  r.backend = kernels::make_cpu_backend(*r.pool);
   r.model = model::Model::load(path, *r.backend);
   r.tokenizer = tokenizer::Tokenizer::from_gguf(r.model->file());
   r.path = path;

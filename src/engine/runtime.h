@@ -2,11 +2,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "chat/chat_template.h"
 #include "kernels/backend.h"
 #include "model/model.h"
+#include "threads/thread_pool.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::grammar {
@@ -16,7 +18,9 @@ class VocabIndex;
 namespace hearth::engine {
 
 struct Runtime {
-  // Members are destroyed bottom-up: the tokenizer and model before the backend.
+  // Members are destroyed bottom-up: the tokenizer and model before the
+  // backend, the backend before the pool it computes on.
+  std::unique_ptr<threads::ThreadPool> pool;
   std::unique_ptr<kernels::Backend> backend;
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
@@ -31,9 +35,17 @@ struct Runtime {
   // first use (tens of ms) and shared by every request. Thread-safe.
   std::shared_ptr<const grammar::VocabIndex> vocab_index() const;
 
-  // Loads the GGUF file at `path` on the CPU backend with `threads` threads
-  // (<= 0: one per physical core). Throws with the file named on any error.
-  static Runtime load(const std::string& path, int threads);
+  // Loads the GGUF file at `path` on the CPU backend with a pool of `threads`
+  // threads (nullopt: one per physical core; otherwise 1 ..
+  // threads::max_threads(), else std::invalid_argument naming the limit).
+  // Throws with the file named on any other error.
+  static Runtime load(const std::string& path, std::optional<int> threads);
+  // Transitional, for callers that still spell "the default" as 0: 0 ->
+  // nullopt, anything else is checked as above (so -1 is refused). New code
+  // passes std::optional so that `-t 0` can be refused too.
+  static Runtime load(const std::string& path, int threads) {
+    return load(path, threads == 0 ? std::nullopt : std::optional<int>(threads));
+  }
 
   // The text's tokens as the model expects a prompt: BOS first when the
   // vocabulary adds one, special-token syntax not parsed (user text).

@@ -38,7 +38,7 @@ std::vector<double> softmax(std::span<const float> v) {
 class SessionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    backend_ = kernels::make_cpu_backend(0).release();
+    backend_ = kernels::make_cpu_backend(std::nullopt).release();
     model_ = model::Model::load(kModel, *backend_).release();
   }
   static void TearDownTestSuite() {

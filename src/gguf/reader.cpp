@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <string_view>
 
 namespace hearth::gguf {
 
@@ -21,6 +23,65 @@ constexpr size_t kMaxTensorName = 64;         // llama.cpp's GGML_MAX_NAME, incl
 bool known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::F64); }
 
 std::string fmt_u64(uint64_t v) { return std::to_string(v); }
+
+// Where `s` stops being well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF), or npos when it is valid throughout.
+size_t invalid_utf8_at(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// "byte 0xff at offset 3" for an error message.
+std::string utf8_error(std::string_view s, size_t at) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "byte 0x%02x at offset %zu",
+                static_cast<unsigned>(static_cast<unsigned char>(s[at])), at);
+  return buf;
+}
+
+// A name from the file shown in an error: control bytes and bytes >= 0x80 as
+// \xNN, so that a crafted file cannot write escape sequences to the terminal.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -78,12 +139,19 @@ class Cursor {
     return len <= remaining() - 8;
   }
 
-  std::string read_string(const std::string& what) {
+  // A string; GGUF strings are UTF-8, and one that is not is an error naming
+  // `what` (for an array element, what_index() names it, built only then).
+  std::string read_string(const std::string& what,
+                          const std::function<std::string()>& what_index = nullptr) {
     uint64_t len = read<uint64_t>(what + " length");
     if (len > remaining())
       (file_.*fail_)(what + ": string length " + fmt_u64(len) + " exceeds the " +
                      fmt_u64(remaining()) + " bytes left in the file");
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
+    if (const size_t bad = invalid_utf8_at(s); bad != std::string_view::npos)
+      (file_.*fail_)((what_index ? what_index() : what) + ": string is not valid UTF-8 (" +
+                     utf8_error(s, bad) + "): \"" + printable(s.substr(0, 64)) +
+                     (s.size() > 64 ? "...\"" : "\""));
     pos_ += len;
     return s;
   }
@@ -171,11 +239,12 @@ void GgufFile::parse_all() {
   metadata_.reserve(std::min(n_kv, kReserveLimit));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string("metadata key " + fmt_u64(i));
-    uint32_t type = c.read<uint32_t>("type of metadata '" + key + "'");
+    uint32_t type = c.read<uint32_t>("type of metadata '" + printable(key) + "'");
     if (!known_value_type(type))
-      fail("metadata '" + key + "' has unknown value type " + fmt_u64(type));
-    Value v = read_value(c, static_cast<ValueType>(type), "metadata '" + key + "'", 0, failer);
-    if (metadata_index_.count(key)) fail("duplicate metadata key '" + key + "'");
+      fail("metadata '" + printable(key) + "' has unknown value type " + fmt_u64(type));
+    Value v =
+        read_value(c, static_cast<ValueType>(type), "metadata '" + printable(key) + "'", 0, failer);
+    if (metadata_index_.count(key)) fail("duplicate metadata key '" + printable(key) + "'");
     metadata_index_.emplace(key, metadata_.size());
     metadata_.emplace_back(std::move(key), std::move(v));
   }
@@ -197,7 +266,7 @@ void GgufFile::parse_all() {
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
     t.name = c.read_string("tensor " + fmt_u64(i) + " name");
-    const std::string tn = "tensor '" + t.name + "'";
+    const std::string tn = "tensor '" + printable(t.name) + "'";
     if (t.name.size() >= kMaxTensorName)
       fail(tn + ": name is " + fmt_u64(t.name.size()) + " bytes, the limit is " +
            fmt_u64(kMaxTensorName - 1));
@@ -234,7 +303,7 @@ void GgufFile::parse_all() {
     if (t.offset % alignment_ != 0)
       fail(tn + " offset " + fmt_u64(t.offset) + " is not a multiple of the alignment " +
            fmt_u64(alignment_));
-    if (tensor_index_.count(t.name)) fail("duplicate tensor name '" + t.name + "'");
+    if (tensor_index_.count(t.name)) fail("duplicate tensor name '" + printable(t.name) + "'");
     tensor_index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));
   }
@@ -248,8 +317,9 @@ void GgufFile::parse_all() {
   const uint64_t blob = bytes_.size() - data_offset_;
   for (TensorInfo& t : tensors_) {
     if (t.offset > blob || t.n_bytes > blob - t.offset)
-      fail("tensor '" + t.name + "' extends past end of file (offset " + fmt_u64(t.offset) +
-           ", size " + fmt_u64(t.n_bytes) + ", data blob " + fmt_u64(blob) + ")");
+      fail("tensor '" + printable(t.name) + "' extends past end of file (offset " +
+           fmt_u64(t.offset) + ", size " + fmt_u64(t.n_bytes) + ", data blob " + fmt_u64(blob) +
+           ")");
     t.data = bytes_.data() + data_offset_ + t.offset;
   }
   std::vector<const TensorInfo*> by_offset;
@@ -318,7 +388,8 @@ Value read_value(Cursor& c, ValueType type, const std::string& what, int depth,
         for (uint64_t i = 0; i < n; ++i) {
           // The element's name is built only for the error (a vocabulary has 10^5 strings).
           if (c.string_fits())
-            elems.push_back(c.read_string(what));
+            elems.push_back(
+                c.read_string(what, [&] { return what + "[" + std::to_string(i) + "]"; }));
           else
             c.read_string(what + "[" + std::to_string(i) + "]");
         }

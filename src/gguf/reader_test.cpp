@@ -253,6 +253,44 @@ TEST(GgufReader, RefusesOverlongTensorNames) {
   EXPECT_THAT(refusal(c.bytes), HasSubstr("name is 64 bytes, the limit is 63"));
 }
 
+TEST(GgufReader, RefusesInvalidUtf8NamingTheKey) {
+  const std::string bad_bytes[] = {"\xff",         "ab\xc3",           "\xc0\xaf",
+                                   "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"};
+  for (const std::string& bad : bad_bytes) {
+    // A key.
+    Craft k;
+    k.header(0, 1).str("general." + bad).u32(4).u32(1);
+    EXPECT_THAT(refusal(k.bytes), HasSubstr("metadata key 0: string is not valid UTF-8"));
+    // A string value: the key is named.
+    Craft v;
+    v.header(0, 2).kv_u32("a", 1).str("general.name").u32(8).str("model " + bad);
+    const std::string m = refusal(v.bytes);
+    EXPECT_THAT(m, HasSubstr("metadata 'general.name': string is not valid UTF-8"));
+    EXPECT_THAT(m, HasSubstr(bad.starts_with("ab") ? "at offset 8" : "at offset 6"));
+    // An element of a string array: the key and the index.
+    Craft a;
+    a.header(0, 1).str("tokenizer.ggml.tokens").u32(9).u32(8).u64(3).str("a").str("b").str(bad);
+    EXPECT_THAT(refusal(a.bytes),
+                HasSubstr("metadata 'tokenizer.ggml.tokens'[2]: string is not valid UTF-8"));
+  }
+  // A tensor name.
+  Craft t;
+  t.header(1, 0).tensor("blk.\x80", {4}, 0, 0).data(16);
+  EXPECT_THAT(refusal(t.bytes), HasSubstr("tensor 0 name: string is not valid UTF-8"));
+}
+
+TEST(GgufReader, AcceptsValidUtf8AndControlCharacters) {
+  // Valid UTF-8 of every length, and an ESC (valid UTF-8; show escapes it).
+  Craft c;
+  c.header(0, 1)
+      .str("general.name")
+      .u32(8)
+      .str("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x1b[31m\xef\xbf\xbf");
+  auto f = GgufFile::parse(c.bytes, "ok.gguf");
+  EXPECT_EQ(f->get_string("general.name"),
+            "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x1b[31m\xef\xbf\xbf");
+}
+
 TEST(GgufReader, LoadsAVocabOnlyFile) {
   // A vocabulary-only file (as llama.cpp's ggml-vocab-*.gguf): metadata, no tensors,
   // ending right after the header.

@@ -220,31 +220,20 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
   return out;
 }
 
+void GgufWriter::write(fs::AtomicFile& out) const {
+  emit([&](const uint8_t* p, size_t n) { out.write(p, n); });
+}
+
+void GgufWriter::write(const std::string& path, const fs::AtomicFileOptions& options) const {
+  fs::AtomicFile out(path, options);
+  write(out);
+  out.commit();
+}
+
 void GgufWriter::write(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot create '" + tmp + "': " + std::strerror(errno));
-  try {
-    emit([&](const uint8_t* p, size_t n) {
-      if (std::fwrite(p, 1, n, f) != n)
-        throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(errno));
-    });
-  } catch (...) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  if (std::fclose(f) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path +
-                             "': " + std::strerror(err));
-  }
+  fs::AtomicFileOptions replace;
+  replace.force = true;
+  write(path, replace);
 }
 
 }  // namespace hearth::gguf

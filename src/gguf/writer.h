@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/atomic_file.h"
 #include "gguf/types.h"
 #include "gguf/value.h"
 
@@ -43,10 +44,16 @@ class GgufWriter {
                   std::span<const uint8_t> data);
   void add_tensor(const std::string& name, TensorType type, std::vector<uint64_t> dims, Fill fill);
 
-  // Writes to `path` through `path.tmp`, renamed into place once complete;
-  // throws std::runtime_error (and removes the temporary file) on failure,
-  // including an exception from a fill callback.
+  // Writes to `path` through an fs::AtomicFile (an exclusive temporary
+  // sibling, renamed into place once complete) with `options`: anything but a
+  // regular file (a directory, a device, a symlink) is refused. Throws
+  // std::runtime_error (fs::FileError for the destination) and leaves no
+  // temporary file on failure, including an exception from a fill callback.
+  void write(const std::string& path, const fs::AtomicFileOptions& options) const;
+  // The same, replacing an existing regular file.
   void write(const std::string& path) const;
+  // Writes the file into `out`, which the caller commits (or abandons).
+  void write(fs::AtomicFile& out) const;
   // The whole file image in memory (tests, fuzz corpus).
   std::vector<uint8_t> to_bytes() const;
 

@@ -214,6 +214,35 @@ TEST(GgufWriter, AFailingFillLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
+// Output goes through fs::AtomicFile: nothing left behind on failure, a link
+// planted at the old fixed temporary name is never followed, and only a
+// regular file is replaced.
+TEST(GgufWriter, WritesSafely) {
+  const std::filesystem::path dir = temp_path("hearth-writer-safe");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "m.gguf").string();
+  GgufWriter bad;
+  bad.add_tensor("x", TensorType::F32, {8},
+                 [](std::span<uint8_t>) { throw std::runtime_error("generator failed"); });
+  EXPECT_THROW(bad.write(path), std::runtime_error);
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+
+  const std::string victim = (dir / "victim").string();
+  std::ofstream(victim) << "precious";
+  std::filesystem::create_symlink(victim, path + ".tmp");
+  GgufWriter w;
+  w.set_string("general.name", "ok");
+  w.write(path);
+  EXPECT_EQ(read_all(victim), std::vector<uint8_t>({'p', 'r', 'e', 'c', 'i', 'o', 'u', 's'}));
+  EXPECT_EQ(read_all(path), w.to_bytes());
+
+  std::filesystem::create_directory(dir / "sub.gguf");
+  EXPECT_THROW(w.write((dir / "sub.gguf").string()), fs::FileError);
+  EXPECT_THROW(w.write(path, fs::AtomicFileOptions()), fs::FileError);  // exists, no force
+  std::filesystem::remove_all(dir);
+}
+
 TEST(GgufWriter, RefusesBadTensors) {
   GgufWriter w;
   std::vector<uint8_t> d(18);

@@ -42,8 +42,7 @@ uint64_t read_plain(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-double measure_read_bandwidth(int threads, size_t bytes, int repeats) {
-  ThreadPool pool(threads);
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
   bytes = std::max<size_t>(bytes / 4096 * 4096, 4096);
   std::unique_ptr<uint8_t, decltype(&std::free)> buf(
       static_cast<uint8_t*>(std::aligned_alloc(4096, bytes)), &std::free);

@@ -4,10 +4,13 @@
 
 #include <cstddef>
 
+#include "threads/thread_pool.h"
+
 namespace hearth::kernels {
 
 // GB/s (1e9 bytes per second), the best of `repeats` passes over `bytes`
-// (default 1 GiB, far past L3) split evenly over `threads` threads.
-double measure_read_bandwidth(int threads, size_t bytes = size_t{1} << 30, int repeats = 5);
+// (default 1 GiB, far past L3) split evenly over the pool's threads.
+double measure_read_bandwidth(threads::ThreadPool& pool, size_t bytes = size_t{1} << 30,
+                              int repeats = 5);
 
 }  // namespace hearth::kernels

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,7 +61,9 @@ class CpuBuffer final : public Buffer {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) : pool_(n_threads) {}
+  explicit CpuBackend(std::optional<int> n_threads)
+      : owned_pool_(std::make_unique<ThreadPool>(n_threads)), pool_(*owned_pool_) {}
+  explicit CpuBackend(ThreadPool& pool) : pool_(pool) {}
 
   std::string name() const override { return "cpu"; }
   int threads() const override { return pool_.size(); }
@@ -172,14 +176,19 @@ class CpuBackend final : public Backend {
                               std::to_string(c.n_ctx()) + " positions");
   }
 
-  ThreadPool pool_;
+  std::unique_ptr<ThreadPool> owned_pool_;  // null when the pool is the caller's
+  ThreadPool& pool_;
   AttentionScratch scratch_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+std::unique_ptr<Backend> make_cpu_backend(std::optional<int> n_threads) {
   return std::make_unique<CpuBackend>(n_threads);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool) {
+  return std::make_unique<CpuBackend>(pool);
 }
 
 }  // namespace hearth::kernels

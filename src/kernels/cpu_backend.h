@@ -3,12 +3,18 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "kernels/backend.h"
+#include "threads/thread_pool.h"
 
 namespace hearth::kernels {
 
-// n_threads <= 0: one per physical core.
-std::unique_ptr<Backend> make_cpu_backend(int n_threads);
+// A backend with its own pool of `n_threads` threads (nullopt: one per physical
+// core; otherwise 1 .. threads::max_threads(), else std::invalid_argument).
+std::unique_ptr<Backend> make_cpu_backend(std::optional<int> n_threads);
+// A backend on the caller's pool, which must outlive it and not run anything
+// else while the backend computes (the pool is not reentrant).
+std::unique_ptr<Backend> make_cpu_backend(threads::ThreadPool& pool);
 
 }  // namespace hearth::kernels

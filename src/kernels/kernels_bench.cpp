@@ -83,7 +83,7 @@ void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t
 
 void BM_ReadBandwidth(benchmark::State& state) {
   double gbs = 0;
-  for (auto _ : state) gbs = measure_read_bandwidth(bench_threads(), size_t{1} << 30, 3);
+  for (auto _ : state) gbs = measure_read_bandwidth(pool(), size_t{1} << 30, 3);
   state.counters["GB/s"] = gbs;
 }
 BENCHMARK(BM_ReadBandwidth)->Iterations(1)->Unit(benchmark::kMillisecond);

@@ -53,7 +53,8 @@ TEST_P(GoldenHashes, EveryTensorMatchesLlamaQuantize) {
   const std::string out = (dir / (type + ".gguf")).string();
   QuantizeOptions options;
   options.type = type;
-  const QuantizeSummary summary = quantize_model(kModel, out, options);
+  threads::ThreadPool pool;
+  const QuantizeSummary summary = quantize_model(kModel, out, options, pool);
   EXPECT_GT(summary.n_params, 14'000'000u);
 
   auto file = gguf::GgufFile::open(out);

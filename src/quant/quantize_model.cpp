@@ -1,5 +1,5 @@
-// Model requantization: choose each tensor's type (mix.h), convert rows on a
-// pool of threads (via f32, as llama.cpp does), write a new GGUF file.
+// Model requantization: choose each tensor's type (mix.h), convert rows on the
+// program's thread pool (via f32, as llama.cpp does), write a new GGUF file.
 #include "quant/quantize_model.h"
 
 #include <algorithm>
@@ -7,14 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
+#include "fs/atomic_file.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/mix.h"
@@ -110,17 +109,16 @@ void print_progress(uint64_t done, uint64_t total, bool final) {
 }  // namespace
 
 QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options) {
+                               const QuantizeOptions& options, threads::ThreadPool& pool) {
   const std::optional<FileType> target = find_file_type(options.type);
   if (!target) {
     throw std::runtime_error("unknown quantization type '" + options.type +
                              "' (expected one of: " + known_types() + ")");
   }
-  const std::filesystem::path parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-    throw std::runtime_error("cannot write '" + out_path + "': folder '" + parent.string() +
-                             "' does not exist");
-  }
+  fs::AtomicFileOptions output;
+  output.force = options.force;
+  output.same_file_forbidden = in_path;
+  fs::check_destination(out_path, output);  // before the long work
   std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
 
   std::vector<TensorShape> shapes;
@@ -156,51 +154,36 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
     }
   }
 
-  // Workers take chunks in order; the first error stops them all.
+  // The pool's threads take chunks in order; the first error stops them all.
+  // Whichever thread finishes a chunk more than 100 ms after the last progress
+  // line redraws it.
+  using Clock = std::chrono::steady_clock;
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> done{0};
   std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  const auto work = [&] {
+  std::mutex progress_mutex;
+  Clock::time_point last_progress = Clock::now();
+  pool.run([&](int, int) {
     std::vector<float> scratch;
     for (size_t c; !failed && (c = next.fetch_add(1)) < chunks.size();) {
       const Chunk& ch = chunks[c];
       try {
         convert_rows(jobs[ch.job], ch.row_begin, ch.row_end, scratch);
       } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
         failed = true;
+        throw;  // the pool hands the first exception to its caller
       }
       done += (ch.row_end - ch.row_begin) * jobs[ch.job].in->dims[0];
-    }
-  };
-  unsigned n_threads = options.threads > 0 ? static_cast<unsigned>(options.threads)
-                                           : std::max(1u, std::thread::hardware_concurrency());
-  n_threads =
-      static_cast<unsigned>(std::min<size_t>(n_threads, std::max<size_t>(1, chunks.size())));
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < n_threads; ++i) pool.emplace_back(work);
-  if (options.progress) {
-    // A reporter thread redraws the line while this thread works with the pool.
-    std::atomic<bool> finished{false};
-    std::thread reporter([&] {
-      while (!finished) {
-        print_progress(done, convert_total, false);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (options.progress) {
+        std::unique_lock lock(progress_mutex, std::try_to_lock);
+        if (lock && Clock::now() - last_progress > std::chrono::milliseconds(100)) {
+          last_progress = Clock::now();
+          print_progress(done, convert_total, false);
+        }
       }
-    });
-    work();
-    for (auto& t : pool) t.join();
-    finished = true;
-    reporter.join();
-    if (!error) print_progress(done, convert_total, true);
-  } else {
-    work();
-    for (auto& t : pool) t.join();
-  }
-  if (error) std::rethrow_exception(error);
+    }
+  });
+  if (options.progress) print_progress(done, convert_total, true);
 
   gguf::GgufWriter writer;
   writer.copy_metadata(*in);
@@ -215,7 +198,7 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
                                               : std::span<const uint8_t>(job.out);
     writer.add_tensor(t.name, job.out_type, std::move(dims), data);
   }
-  writer.write(out_path);
+  writer.write(out_path, output);
 
   if (summary.n_params > 0) {
     const double params = static_cast<double>(summary.n_params);

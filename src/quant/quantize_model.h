@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <string>
 
+#include "threads/thread_pool.h"
+
 namespace hearth::quant {
 
 struct QuantizeOptions {
   std::string type;       // "f32", "f16", "bf16", "q8_0", ..., "q4_k_m", "q5_k_m"
-  int threads = 0;        // <= 0: all physical cores
   bool progress = false;  // a progress line on stderr
+  bool force = false;     // replace an existing output file (never the input itself)
 };
 
 struct QuantizeSummary {
@@ -21,8 +23,12 @@ struct QuantizeSummary {
   double bpw_after = 0;
 };
 
-// Throws std::runtime_error (unknown type, unreadable input, unwritable output).
+// Converts the tensors on `pool` and writes the output through fs::AtomicFile:
+// refused (fs::FileError, before any work) when it exists and !force, when it
+// is the input file (by any name), or when it is not a regular file. Throws
+// std::runtime_error (unknown type, unreadable input, unwritable output);
+// leaves no temporary file behind.
 QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options);
+                               const QuantizeOptions& options, threads::ThreadPool& pool);
 
 }  // namespace hearth::quant
