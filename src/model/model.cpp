@@ -241,9 +241,27 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
     forward_falcon(chunks, n, s);
   else
     forward_llama(chunks, n, s);
-  if (n_rows == 0) return;
-  // Only the rows whose logits are wanted go through the output norm and matrix:
-  // gathered into xn, so that the vocabulary matmul runs over n_rows rows.
+  bool hidden = false;
+  for (const SeqChunk& c : chunks) hidden = hidden || c.hidden;
+  if (n_rows == 0 && !hidden) return;
+  // The output norm runs in place over every row when hidden states are wanted
+  // (a norm is cheap beside the layers), else only over the rows whose logits
+  // are wanted. The vocabulary matmul runs over those rows only, gathered into xn.
+  const auto output_norm = [&](float* rows, int64_t m) {
+    if (hp_.arch == Arch::Falcon)
+      b.layernorm(rows, output_norm_->data(), output_norm_b_->data(), m, E, hp_.norm_eps, rows);
+    else
+      b.rmsnorm(rows, output_norm_->data(), m, E, hp_.norm_eps, rows);
+  };
+  if (hidden) {
+    output_norm(x, n);
+    off = 0;
+    for (const SeqChunk& c : chunks) {
+      if (c.hidden) b.download(x + off * E, c.hidden, c.n_tokens * E);
+      off += c.n_tokens;
+    }
+    if (n_rows == 0) return;
+  }
   off = 0;
   int64_t row = 0;
   for (const SeqChunk& c : chunks) {
@@ -253,10 +271,7 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
     }
     off += c.n_tokens;
   }
-  if (hp_.arch == Arch::Falcon)
-    b.layernorm(xn, output_norm_->data(), output_norm_b_->data(), n_rows, E, hp_.norm_eps, xn);
-  else
-    b.rmsnorm(xn, output_norm_->data(), n_rows, E, hp_.norm_eps, xn);
+  if (!hidden) output_norm(xn, n_rows);
   b.matmul(tied_output_ ? *tok_embd_ : *output_, xn, n_rows, s.logits->data());
   row = 0;
   for (const SeqChunk& c : chunks) {

@@ -34,6 +34,11 @@ struct SeqChunk {
   // each of the chunk's last n_logits tokens (1 <= n_logits <= n_tokens).
   float* logits = nullptr;
   int64_t n_logits = 1;
+  // nullptr: none. Else host memory [n_tokens][n_embd]: the final hidden state
+  // of every token of the chunk (after the output norm, before the output
+  // projection), for embeddings. A pass in which no chunk wants logits skips
+  // the vocabulary matmul.
+  float* hidden = nullptr;
 };
 
 struct LayerWeights {
@@ -69,12 +74,12 @@ class Model {
   // Runs several sequences through the model in one pass: the matmuls, norms
   // and elementwise ops run once over all chunks' tokens stacked (one read of
   // the weights serves every sequence); RoPE, the KV store and attention run
-  // per chunk on its own rows and cache. Each chunk's results are bitwise the
-  // same as when it runs alone (the kernels compute every row in the same
-  // order whatever the rows beside it). Chunks must use distinct caches; the
-  // total of n_tokens must fit the scratch, as must the total of n_logits over
-  // the chunks that want logits. Throws std::invalid_argument (or out_of_range
-  // for positions beyond a cache) before anything is computed.
+  // per chunk on its own rows and cache. Each chunk's results (logits and
+  // hidden states) are bitwise the same as when it runs alone (the kernels
+  // compute every row in the same order whatever the rows beside it). Chunks
+  // must use distinct caches; the total of n_tokens must fit the scratch, as
+  // must the total of n_logits over the chunks that want logits. Throws std::invalid_argument (or
+  // out_of_range for positions beyond a cache) before anything is computed.
   void forward_batch(std::span<const SeqChunk> chunks, Scratch& scratch) const;
 
   // One sequence: runs tokens[0..n_tokens) at positions pos0.. through the model,
