@@ -23,6 +23,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "engine/generate.h"
+#include "engine/limits.h"
 #include "engine/prompt.h"
 #include "engine/runtime.h"
 #include "store/resolve.h"
@@ -40,7 +41,7 @@ struct RunOptions {
   bool local = false;
   int64_t num_predict = -1;  // Ollama's num_predict: -1 until the context is full
   int64_t n_ctx = 0;
-  int threads = 0;
+  std::optional<int> threads;  // nullopt: one per physical core
   int n_probs = 0;
   std::string kv_type = "f16";
   std::string template_name;
@@ -448,7 +449,13 @@ void add_run(CLI::App& app) {
         return;
       }
     }
+    // Every number is checked before any work: the same checks as the API's.
+    sampling::validate(o->sampler);
+    engine::validate_num_predict(o->num_predict);
     auto rt = engine::Runtime::load(store::resolve_model(o->model), o->threads);
+    if (o->n_ctx != 0)
+      engine::validate_context(rt.model->hparams(), o->n_ctx,
+                               o->kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16);
     engine::SessionOptions so;
     so.n_ctx = o->n_ctx;
     so.kv_type = o->kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;

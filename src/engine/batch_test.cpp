@@ -13,6 +13,7 @@
 
 #include "kernels/cpu_backend.h"
 #include "quant/quantize_model.h"
+#include "threads/thread_pool.h"
 
 namespace hearth::engine {
 namespace {
@@ -34,7 +35,8 @@ class BatchTest : public ::testing::Test {
     backend_ = kernels::make_cpu_backend(2).release();
     f16_ = model::Model::load(kModel, *backend_).release();
     q4_0_path_ = "/tmp/hearth_engine_batch_test_" + std::to_string(getpid()) + "_q4_0.gguf";
-    quant::quantize_model(kModel, q4_0_path_, {.type = "q4_0", .threads = 2});
+    threads::ThreadPool pool(2);
+    quant::quantize_model(kModel, q4_0_path_, {.type = "q4_0"}, pool);
     q4_0_ = model::Model::load(q4_0_path_, *backend_).release();
   }
   static void TearDownTestSuite() {

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "engine/limits.h"
 #include "gguf/model_info.h"
+#include "model/hparams.h"
 
 namespace hearth::engine {
 
@@ -28,6 +30,8 @@ uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_pa
   const int64_t train = static_cast<int64_t>(info.context_length);
   const int64_t ctx = n_ctx > 0 ? n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
   if (resolved_ctx) *resolved_ctx = ctx;
+  // A context the model cannot take is the request's error (ParamError, a 400).
+  if (n_ctx > 0) validate_context(model::read_hparams(*file), ctx);
   const auto e = gguf::estimate_memory(info, static_cast<uint64_t>(ctx));
   return e.weights + e.kv_cache * static_cast<uint64_t>(std::max(n_parallel, 1)) + e.compute;
 }

@@ -67,8 +67,8 @@ struct ModelStatus {
 struct ModelManagerOptions {
   uint64_t max_memory = 0;  // bytes for all loaded models (0: 3/4 of physical memory)
   int max_loaded = 3;
-  int n_parallel = 0;  // sequences per model (0: from memory, at least 4)
-  int threads = 0;     // per forward pass (0: one per physical core)
+  int n_parallel = 0;          // sequences per model (0: from memory, at least 4)
+  std::optional<int> threads;  // per forward pass (nullopt: one per physical core)
   int64_t max_queue = 512;
   kernels::KvType kv_type = kernels::KvType::F16;
 };

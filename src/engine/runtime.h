@@ -43,9 +43,6 @@ struct Runtime {
   // Transitional, for callers that still spell "the default" as 0: 0 ->
   // nullopt, anything else is checked as above (so -1 is refused). New code
   // passes std::optional so that `-t 0` can be refused too.
-  static Runtime load(const std::string& path, int threads) {
-    return load(path, threads == 0 ? std::nullopt : std::optional<int>(threads));
-  }
 
   // The text's tokens as the model expects a prompt: BOS first when the
   // vocabulary adds one, special-token syntax not parsed (user text).

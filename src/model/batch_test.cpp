@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "model/tiny_test_model.h"
 #include "quant/quantize_model.h"
+#include "threads/thread_pool.h"
 
 namespace hearth::model {
 namespace {
@@ -88,7 +89,8 @@ class ForwardBatch : public ::testing::Test {
     for (const char* type : {"q8_0", "q4_0", "q4_k_m"}) {
       const std::string path =
           "/tmp/hearth_batch_test_" + std::to_string(getpid()) + "_" + type + ".gguf";
-      quant::quantize_model(kModel, path, {.type = type, .threads = 2});
+      threads::ThreadPool pool(2);
+      quant::quantize_model(kModel, path, {.type = type}, pool);
       quantized_.push_back(path);
     }
   }

@@ -20,6 +20,7 @@
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
 #include "store/sha256.h"
+#include "threads/thread_pool.h"
 
 namespace stdfs = std::filesystem;
 
@@ -639,7 +640,9 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     out.clear_for_writer();
     quant::QuantizeOptions qo;
     qo.type = spec.quantize;
-    quant::quantize_model(gguf_path, out.temp_path(), qo);
+    // Quantizing is a rare, long job of its own: its pool lives as long as it.
+    threads::ThreadPool pool(std::nullopt);
+    quant::quantize_model(gguf_path, out.temp_path(), qo, pool);
     const std::string digest = sha256_file(out.temp_path());
     struct stat st;
     if (stat(out.temp_path().c_str(), &st) != 0)
