@@ -14,6 +14,7 @@ void axpy(float a, const float* x, float* y, int64_t n);
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
 void round_to_f16(float* x, int64_t n);
+void rope_head(float* x, const float* cos_sin, const RopeParams& p);
 }  // namespace avx2
 
 namespace {
@@ -103,14 +104,17 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
 }
 
 void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+  if (has_avx2()) return avx2::rope_head(x, cos_sin, p);
   const int64_t half = p.n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
     const int64_t i0 = p.mode == RopeMode::Normal ? 2 * i : i;
     const int64_t i1 = p.mode == RopeMode::Normal ? 2 * i + 1 : i + half;
     const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
     const float x0 = x[i0], x1 = x[i1];
-    x[i0] = x0 * c - x1 * s;
-    x[i1] = x0 * s + x1 * c;
+    // ggml's rotate_pairs as its -march=native build contracts it: the x0
+    // products fused, the x1 products rounded first.
+    x[i0] = std::fma(x0, c, -(x1 * s));
+    x[i1] = std::fma(x0, s, x1 * c);
   }
 }
 

@@ -4,7 +4,9 @@
 //
 // Numerics follow llama.cpp's CPU reference where greedy tokens depend on them:
 // norms and softmax sum in double, RoPE angles come from an iterated f32
-// theta_scale = base^(-2/n_rot), SiLU is x / (1 + exp(-x)) in f32.
+// theta_scale = base^(-2/n_rot) and rotate with the x0 products fused
+// (fma(x0, cos, -(x1 sin)), as ggml's native build compiles it), SiLU is
+// x / (1 + exp(-x)) in f32.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,8 @@ void add(const float* a, const float* b, float* out, int64_t n);
 
 // cos_sin[2i], cos_sin[2i+1] = cos, sin of pair i's angle at position `pos`, i < n_rot/2.
 void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin);
-// Rotates the first n_rot values of one head (the rest pass through) by the angles.
+// Rotates the first n_rot values of one head (the rest pass through) by the angles:
+// x0' = fma(x0, cos, -(x1 sin)), x1' = fma(x0, sin, x1 cos), bit for bit on every level.
 void rope_head(float* x, const float* cos_sin, const RopeParams& p);
 
 // Vector primitives (AVX2/F16C when the CPU has them, else scalar).

@@ -2,8 +2,10 @@
 // those flags; ops.cpp calls them only on CPUs that have them).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
+#include "kernels/ops.h"
 #include "quant/fp16.h"
 
 namespace hearth::kernels::ops::avx2 {
@@ -56,6 +58,35 @@ void round_to_f16(float* x, int64_t n) {
     _mm256_storeu_ps(
         x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
   for (; i < n; ++i) x[i] = quant::fp16_to_fp32(quant::fp32_to_fp16(x[i]));
+}
+
+// ops.cpp's rope_head compiled with FMA: std::fma becomes one vfmadd (the
+// scalar build calls libm's, same result).
+void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+  const int64_t half = p.n_rot / 2;
+  if (p.mode == RopeMode::Neox) {
+    int64_t i = 0;
+    for (; i + 8 <= half; i += 8) {
+      // cos_sin holds (cos, sin) pairs: split 8 of them into a cos and a sin vector.
+      const __m256 a = _mm256_loadu_ps(cos_sin + 2 * i), b = _mm256_loadu_ps(cos_sin + 2 * i + 8);
+      const __m256 lo = _mm256_permute2f128_ps(a, b, 0x20), hi = _mm256_permute2f128_ps(a, b, 0x31);
+      const __m256 c = _mm256_shuffle_ps(lo, hi, 0x88), s = _mm256_shuffle_ps(lo, hi, 0xDD);
+      const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + half);
+      _mm256_storeu_ps(x + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+      _mm256_storeu_ps(x + i + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+    }
+    for (; i < half; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1], x0 = x[i], x1 = x[i + half];
+      x[i] = std::fma(x0, c, -(x1 * s));
+      x[i + half] = std::fma(x0, s, x1 * c);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1], x0 = x[2 * i], x1 = x[2 * i + 1];
+    x[2 * i] = std::fma(x0, c, -(x1 * s));
+    x[2 * i + 1] = std::fma(x0, s, x1 * c);
+  }
 }
 
 }  // namespace hearth::kernels::ops::avx2
