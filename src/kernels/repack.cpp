@@ -4,12 +4,13 @@
 #include <cstring>
 #include <new>
 
-#include "kernels/block_decode.h"
 #include "quant/blocks.h"
+#include "quant/decode.h"
 
 namespace hearth::kernels {
 
 namespace q = hearth::quant;
+namespace decode = hearth::quant::decode;
 using gguf::TensorType;
 
 void FreeDeleter::operator()(void* p) const { std::free(p); }
