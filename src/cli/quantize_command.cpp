@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "gguf/reader.h"
+#include "model/hparams.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
@@ -59,7 +60,8 @@ void run_quantize(const QuantizeArgs& args) {
   options.type = std::string(target->name);
   options.threads = args.threads;
   options.progress = isatty(fileno(stderr)) != 0;
-  const quant::QuantizeSummary s = quant::quantize_model(in, args.output, options);
+  const quant::QuantizeSummary s =
+      quant::quantize_model(in, model::mix_shape(*gguf::GgufFile::open(in)), args.output, options);
   std::printf("quantized %s -> %s (%s, general.file_type %u)\n", in.c_str(), args.output.c_str(),
               std::string(target->name).c_str(), target->llama_ftype);
   std::printf("  tensors: %s\n", type_counts(args.output).c_str());

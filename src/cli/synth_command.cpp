@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
+#include "model/hparams.h"
 #include "quant/fp16.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
@@ -192,7 +193,7 @@ void run_synth(const SynthOptions& o) {
       quant::QuantizeOptions q;
       q.type = type;
       q.threads = static_cast<int>(threads);
-      quant::quantize_model(f16, o.out, q);
+      quant::quantize_model(f16, model::mix_shape(*gguf::GgufFile::open(f16)), o.out, q);
     } catch (...) {
       std::filesystem::remove(f16);
       throw;

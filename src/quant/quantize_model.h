@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/mix.h"
+
 namespace hearth::quant {
 
 struct QuantizeOptions {
@@ -21,8 +23,10 @@ struct QuantizeSummary {
   double bpw_after = 0;
 };
 
-// Throws std::runtime_error (unknown type, unreadable input, unwritable output).
-QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options);
+// `model` is what the type mixes need to know of the input (model::mix_shape
+// reads it: ARCH.* keys are the model module's to read). Throws
+// std::runtime_error (unknown type, unreadable input, unwritable output).
+QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& model,
+                               const std::string& out_path, const QuantizeOptions& options);
 
 }  // namespace hearth::quant
