@@ -517,6 +517,44 @@ TEST(BackendOps, RopeRoundsAsGgml) {
       }
 }
 
+// SwiGLU as llama.cpp computes it with AVX-512 (ggml_v_silu: a polynomial exp, not
+// std::exp): these bits are ggml's own output for silu(x) * 1 (ggml, August 2026,
+// GGML_NATIVE on AVX-512). Every length and level gives the scalar formula's bits.
+TEST(BackendOps, SwigluRoundsAsGgml) {
+  const std::pair<float, uint32_t> kGgml[] = {
+      {-0x1.9ep+6, 0x80000000},     {-0x1.5f999ap+6, 0x834824e2}, {-0x1.4p+4, 0xb3310d40},
+      {-0x1.d9999ap+1, 0xbdb6d32d}, {-0x1p-1, 0xbe414d03},        {-0x1.0624dep-10, 0xba0301a8},
+      {0x0p+0, 0x00000000},         {0x1.0624dep-10, 0x3a032336}, {0x1.99999ap-4, 0x3d57080f},
+      {0x1.666666p-1, 0x3eef7a7e},  {0x1.4cccccp+0, 0x3f82c350},  {0x1.2p+1, 0x40024509},
+      {0x1.79999ap+2, 0x40bc48c2},  {0x1.1p+4, 0x41880000},       {0x1.4p+5, 0x42200000},
+      {0x1.62p+6, 0x42b10000}};
+  std::vector<float> g, ones(16, 1.0f), out(16);
+  for (const auto& [x, bits] : kGgml) g.push_back(x);
+  ops::swiglu(g.data(), ones.data(), out.data(), 16);  // 16 lanes: the vector path
+  for (int i = 0; i < 16; ++i) {
+    uint32_t got, one;
+    const float s = ops::silu(g[i]);
+    std::memcpy(&got, &out[i], 4);
+    std::memcpy(&one, &s, 4);
+    EXPECT_EQ(got, kGgml[i].second) << "silu(" << g[i] << ") = " << out[i];
+    EXPECT_EQ(one, kGgml[i].second) << "scalar silu(" << g[i] << ")";
+  }
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.f, 6.f);
+  for (int64_t n = 1; n <= 67; ++n) {
+    std::vector<float> a(n), b(n), y(n);
+    for (int64_t i = 0; i < n; ++i) a[i] = normal(rng), b[i] = normal(rng);
+    ops::swiglu(a.data(), b.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = ops::silu(a[i]) * b[i];
+      ASSERT_EQ(std::memcmp(&y[i], &want, 4), 0) << "n " << n << " i " << i;
+      // ggml's exp is within 2 ulp of exp: tolerance of the double check below.
+      const double e = std::exp(double(a[i]));
+      ASSERT_NEAR(ops::exp_ggml(a[i]), e, 2.5 * 2 * kU * e) << a[i];
+    }
+  }
+}
+
 // Norms, softmax, SwiGLU, GELU, add against double, at every length to 67 and at
 // magnitudes from 1e-15 to 1e15 (squares stay inside f32).
 TEST(BackendOps, RowOpsMatchDouble) {
