@@ -15,6 +15,7 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
 void round_to_f16(float* x, int64_t n);
 void rope_head(float* x, const float* cos_sin, const RopeParams& p);
+int64_t swiglu(const float* gate, const float* up, float* out, int64_t n);
 }  // namespace avx2
 
 // AVX-512 variants (ops_avx512.cpp): each returns how many values it did.
@@ -99,7 +100,10 @@ void softmax(float* x, int64_t n) {
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   int64_t i = 0;
-  if (has_avx512()) i = avx512::swiglu(gate, up, out, n);
+  if (has_avx512())
+    i = avx512::swiglu(gate, up, out, n);
+  else if (has_avx2())
+    i = avx2::swiglu(gate, up, out, n);
   for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
