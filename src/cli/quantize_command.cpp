@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "gguf/reader.h"
+#include "model/hparams.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
@@ -62,7 +63,8 @@ void run_quantize(const QuantizeArgs& args) {
   options.progress = isatty(fileno(stderr)) != 0;
   options.force = args.force;
   threads::ThreadPool pool(args.threads);
-  const quant::QuantizeSummary s = quant::quantize_model(in, args.output, options, pool);
+  const quant::QuantizeSummary s = quant::quantize_model(
+      in, model::mix_shape(*gguf::GgufFile::open(in)), args.output, options, pool);
   std::printf("quantized %s -> %s (%s, general.file_type %u)\n", in.c_str(), args.output.c_str(),
               std::string(target->name).c_str(), target->llama_ftype);
   std::printf("  tensors: %s\n", type_counts(args.output).c_str());

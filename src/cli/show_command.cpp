@@ -1,5 +1,6 @@
 // `hearth show MODEL`: what a model file is and the memory it needs.
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,6 +11,8 @@
 #include "engine/limits.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
+#include "model/hparams.h"
+#include "model/memory.h"
 #include "store/resolve.h"
 
 namespace hearth::cli {
@@ -29,6 +32,15 @@ struct ShowOptions {
   bool tensors = false;
   bool metadata = false;
   std::optional<int64_t> ctx;  // nullopt: the model's context length
+};
+
+// What show prints: file-level facts, architecture facts, and the memory
+// estimate (KV cache and compute only for an architecture hearth runs).
+struct Description {
+  gguf::ModelInfo info;
+  model::ArchFacts arch;
+  model::MemoryEstimate mem;
+  std::string no_estimate;  // why KV cache and compute are not estimated ("" when they are)
 };
 
 // 14649792 -> "14,649,792"
@@ -200,8 +212,10 @@ std::string dims_text(const gguf::TensorInfo& t) {
   return s + "]";
 }
 
-void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
-                const gguf::MemoryEstimate& mem, const ShowOptions& o) {
+void print_json(const gguf::GgufFile& file, const Description& d, const ShowOptions& o) {
+  const gguf::ModelInfo& m = d.info;
+  const model::ArchFacts& a = d.arch;
+  const model::MemoryEstimate& mem = d.mem;
   Json tokenizer{{"model", m.tokenizer_model}};
   tokenizer["bos_token_id"] = m.bos_id ? Json(*m.bos_id) : Json(nullptr);
   tokenizer["eos_token_id"] = m.eos_id ? Json(*m.eos_id) : Json(nullptr);
@@ -210,15 +224,15 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
          {"architecture", m.architecture},
          {"name", m.name},
          {"parameters", m.n_params},
-         {"context_length", m.context_length},
-         {"embedding_length", m.embedding_length},
-         {"block_count", m.block_count},
-         {"feed_forward_length", m.feed_forward_length},
-         {"head_count", m.head_count},
-         {"head_count_kv", m.head_count_kv},
-         {"head_dim", m.head_dim},
-         {"vocab_size", m.vocab_size},
-         {"rope_freq_base", m.rope_freq_base},
+         {"context_length", a.n_ctx_train},
+         {"embedding_length", a.n_embd},
+         {"block_count", a.n_layer},
+         {"feed_forward_length", a.n_ff},
+         {"head_count", a.n_head},
+         {"head_count_kv", a.n_head_kv},
+         {"head_dim", a.head_dim},
+         {"vocab_size", a.n_vocab},
+         {"rope_freq_base", a.rope_freq_base},
          {"quantization", m.quantization},
          {"vocab_only", file.tensors().empty()},
          {"tensor_types", m.type_counts},
@@ -231,6 +245,7 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
            {"kv_cache", mem.kv_cache},
            {"compute", mem.compute},
            {"total", mem.total()}}}};
+  if (!d.no_estimate.empty()) j["memory"]["not_estimated"] = d.no_estimate;
   if (o.tensors) {
     Json list = Json::array();
     for (const gguf::TensorInfo& t : file.tensors())
@@ -249,8 +264,10 @@ void print_json(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   std::puts(json_terminal_safe(j.dump(2, ' ', false, Json::error_handler_t::replace)).c_str());
 }
 
-void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
-                const gguf::MemoryEstimate& mem, const ShowOptions& o) {
+void print_text(const gguf::GgufFile& file, const Description& d, const ShowOptions& o) {
+  const gguf::ModelInfo& m = d.info;
+  const model::ArchFacts& a = d.arch;
+  const model::MemoryEstimate& mem = d.mem;
   // Every value below can come from the file: printed through terminal_safe.
   auto row = [](const char* label, const std::string& value) {
     std::printf("  %-16s %s\n", label, terminal_safe(value).c_str());
@@ -259,13 +276,13 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   row("architecture", m.architecture.empty() ? "(not set)" : m.architecture);
   if (!m.name.empty()) row("name", m.name);
   row("parameters", grouped(m.n_params) + " (" + human_count(m.n_params) + ")");
-  row("context length", grouped(m.context_length));
-  row("embedding size", grouped(m.embedding_length));
-  row("layers", std::to_string(m.block_count));
-  row("heads", std::to_string(m.head_count) + " (KV heads " + std::to_string(m.head_count_kv) +
-                   ", head size " + std::to_string(m.head_dim) + ")");
-  row("feed-forward", grouped(m.feed_forward_length));
-  row("vocabulary", grouped(m.vocab_size));
+  row("context length", grouped(a.n_ctx_train));
+  row("embedding size", grouped(a.n_embd));
+  row("layers", std::to_string(a.n_layer));
+  row("heads", std::to_string(a.n_head) + " (KV heads " + std::to_string(a.n_head_kv) +
+                   ", head size " + std::to_string(a.head_dim) + ")");
+  row("feed-forward", grouped(a.n_ff));
+  row("vocabulary", grouped(a.n_vocab));
   std::string types;
   for (const auto& [type, n] : m.type_counts)
     types += (types.empty() ? "" : ", ") + type + ": " + std::to_string(n);
@@ -279,14 +296,17 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
   tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
   row("tokenizer", tok);
   row("chat template", m.has_chat_template ? "yes" : "no");
-  const bool beyond = m.context_length && mem.context > m.context_length;
-  std::printf(
-      "memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
-      grouped(mem.batch).c_str(),
-      beyond ? ("; beyond the trained context of " + grouped(m.context_length)).c_str() : "");
+  const bool beyond = a.n_ctx_train && mem.context > a.n_ctx_train;
+  std::printf("memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
+              grouped(mem.batch).c_str(),
+              beyond ? ("; beyond the trained context of " + grouped(a.n_ctx_train)).c_str() : "");
   row("weights", human_bytes(mem.weights));
-  row("KV cache (f16)", human_bytes(mem.kv_cache));
-  row("compute (est.)", human_bytes(mem.compute));
+  if (d.no_estimate.empty()) {
+    row("KV cache (f16)", human_bytes(mem.kv_cache));
+    row("compute (est.)", human_bytes(mem.compute));
+  } else {
+    row("KV, compute", "not estimated: " + d.no_estimate);
+  }
   row("total", human_bytes(mem.total()));
   if (o.tensors) {
     std::printf("tensors (%zu)\n", file.tensors().size());
@@ -305,16 +325,30 @@ void print_text(const gguf::GgufFile& file, const gguf::ModelInfo& m,
 void run_show(const ShowOptions& o) {
   const std::string path = store::resolve_model(o.model);
   auto file = gguf::GgufFile::open(path);
-  const gguf::ModelInfo info = gguf::describe_model(*file);
+  Description d{gguf::describe_model(*file), model::read_arch_facts(*file), {}, {}};
   // A file that does not say its context length is shown at 2048 unless --ctx says.
   if (o.ctx) engine::validate_context_range(*o.ctx);
-  const uint64_t ctx =
-      o.ctx ? static_cast<uint64_t>(*o.ctx) : (info.context_length ? info.context_length : 2048);
-  const gguf::MemoryEstimate mem = gguf::estimate_memory(info, ctx);
+  const int64_t ctx =
+      o.ctx ? static_cast<int64_t>(*o.ctx) : (d.arch.n_ctx_train > 0 ? d.arch.n_ctx_train : 2048);
+  const int64_t batch = std::min<int64_t>(ctx, 512);
+  std::optional<model::Hparams> h;
+  try {
+    h = model::read_hparams(*file);
+  } catch (const gguf::GgufError& e) {
+    d.no_estimate = e.what();
+  }
+  if (h) {
+    d.mem = model::estimate_memory(*h, d.info.weights_bytes, ctx, 1, batch, kernels::KvType::F16);
+  } else {
+    d.mem.context = ctx;
+    d.mem.parallel = 1;
+    d.mem.batch = batch;
+    d.mem.weights = d.info.weights_bytes;
+  }
   if (o.json)
-    print_json(*file, info, mem, o);
+    print_json(*file, d, o);
   else
-    print_text(*file, info, mem, o);
+    print_text(*file, d, o);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "fs/atomic_file.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
+#include "model/hparams.h"
 #include "quant/fp16.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
@@ -197,7 +198,8 @@ void run_synth(const SynthOptions& o) {
     quant::QuantizeOptions q;
     q.type = type;
     q.force = o.force;
-    quant::quantize_model(f16.temp_path(), o.out, q, pool);
+    quant::quantize_model(f16.temp_path(), model::mix_shape(*gguf::GgufFile::open(f16.temp_path())),
+                          o.out, q, pool);
   }
   const auto file = gguf::GgufFile::open(o.out);
   uint64_t params = 0;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/cpu_backend.h"
+#include "model/hparams.h"
 #include "quant/quantize_model.h"
 #include "threads/thread_pool.h"
 
@@ -36,7 +37,8 @@ class BatchTest : public ::testing::Test {
     f16_ = model::Model::load(kModel, *backend_).release();
     q4_0_path_ = "/tmp/hearth_engine_batch_test_" + std::to_string(getpid()) + "_q4_0.gguf";
     threads::ThreadPool pool(2);
-    quant::quantize_model(kModel, q4_0_path_, {.type = "q4_0"}, pool);
+    quant::quantize_model(kModel, model::mix_shape(*gguf::GgufFile::open(kModel)), q4_0_path_,
+                          {.type = "q4_0"}, pool);
     q4_0_ = model::Model::load(q4_0_path_, *backend_).release();
   }
   static void TearDownTestSuite() {

@@ -8,6 +8,7 @@
 #include "engine/limits.h"
 #include "gguf/model_info.h"
 #include "model/hparams.h"
+#include "model/memory.h"
 
 namespace hearth::engine {
 
@@ -24,16 +25,19 @@ std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", b / double(1ull <
 }  // namespace
 
 uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_parallel,
-                                int64_t* resolved_ctx) {
+                                int64_t* resolved_ctx, kernels::KvType kv_type) {
   const auto file = gguf::GgufFile::open(path);
-  const auto info = gguf::describe_model(*file);
-  const int64_t train = static_cast<int64_t>(info.context_length);
+  const auto hp = model::read_hparams(*file);
+  const int64_t train = hp.n_ctx_train;
   const int64_t ctx = n_ctx > 0 ? n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
   if (resolved_ctx) *resolved_ctx = ctx;
   // A context the model cannot take is the request's error (ParamError, a 400).
-  if (n_ctx > 0) validate_context(model::read_hparams(*file), ctx);
-  const auto e = gguf::estimate_memory(info, static_cast<uint64_t>(ctx));
-  return e.weights + e.kv_cache * static_cast<uint64_t>(std::max(n_parallel, 1)) + e.compute;
+  if (n_ctx > 0) validate_context(hp, ctx, kv_type);
+  const uint64_t weights = gguf::describe_model(*file).weights_bytes;
+  // The scheduler's passes hold at most 512 tokens.
+  return model::estimate_memory(hp, weights, ctx, std::max(n_parallel, 1),
+                                std::min<int64_t>(ctx, 512), kv_type)
+      .total();
 }
 
 ModelManager::Lease& ModelManager::Lease::operator=(Lease&& o) noexcept {
@@ -138,12 +142,12 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   int64_t ctx = 0;
   if (n_parallel <= 0) {
     // At least 4 sequences; 8 when eight KV caches take under a quarter of the budget.
-    const uint64_t four = estimate_serving_bytes(spec.path, spec.n_ctx, 4, &ctx);
-    const uint64_t one = estimate_serving_bytes(spec.path, spec.n_ctx, 1);
+    const uint64_t four = estimate_serving_bytes(spec.path, spec.n_ctx, 4, &ctx, o_.kv_type);
+    const uint64_t one = estimate_serving_bytes(spec.path, spec.n_ctx, 1, nullptr, o_.kv_type);
     const uint64_t kv = (four - one) / 3;
     n_parallel = kv * 8 <= o_.max_memory / 4 ? 8 : 4;
   }
-  const uint64_t need = estimate_serving_bytes(spec.path, spec.n_ctx, n_parallel, &ctx);
+  const uint64_t need = estimate_serving_bytes(spec.path, spec.n_ctx, n_parallel, &ctx, o_.kv_type);
   if (need > o_.max_memory)
     throw OutOfMemory(fmt::format(
         "model '{}' needs {} at context {} with {} parallel sequences, more than the memory "

@@ -74,8 +74,12 @@ struct ModelManagerOptions {
 };
 
 // Memory to serve a model: weights, `n_parallel` KV caches of `n_ctx`, scratch.
+// The context used is n_ctx, or (<= 0) the model's training context, at most
+// 4096 (`resolved_ctx` gets it). Throws ParamError for a context the model
+// cannot take.
 uint64_t estimate_serving_bytes(const std::string& gguf_path, int64_t n_ctx, int n_parallel,
-                                int64_t* resolved_ctx = nullptr);
+                                int64_t* resolved_ctx = nullptr,
+                                kernels::KvType kv_type = kernels::KvType::F16);
 
 class ModelManager {
  public:

@@ -49,22 +49,6 @@ ModelInfo describe_model(const GgufFile& f) {
     bytes_by_type[type] += t.n_bytes;
   }
 
-  const std::string a = m.architecture + ".";
-  m.context_length = f.get_uint(a + "context_length", 0);
-  m.embedding_length = f.get_uint(a + "embedding_length", 0);
-  m.block_count = f.get_uint(a + "block_count", 0);
-  m.feed_forward_length = f.get_uint(a + "feed_forward_length", 0);
-  m.head_count = f.get_uint(a + "attention.head_count", 0);
-  m.head_count_kv = f.get_uint(a + "attention.head_count_kv", m.head_count);
-  m.head_dim =
-      f.get_uint(a + "attention.key_length", m.head_count ? m.embedding_length / m.head_count : 0);
-  m.rope_freq_base = f.get_float(a + "rope.freq_base", 0);
-  m.vocab_size = f.get_uint(a + "vocab_size", 0);
-  if (m.vocab_size == 0)
-    if (const Value* tokens = f.find("tokenizer.ggml.tokens");
-        tokens && tokens->type() == ValueType::ARRAY)
-      m.vocab_size = tokens->array_size();
-
   if (f.has("general.file_type")) {
     const uint64_t id = f.get_uint("general.file_type", 0);
     m.quantization = file_type_name(id).value_or("unknown (" + std::to_string(id) + ")");
@@ -81,23 +65,6 @@ ModelInfo describe_model(const GgufFile& f) {
   if (f.has("tokenizer.ggml.eos_token_id")) m.eos_id = f.get_int("tokenizer.ggml.eos_token_id", 0);
   m.has_chat_template = !f.get_string("tokenizer.chat_template").empty();
   return m;
-}
-
-MemoryEstimate estimate_memory(const ModelInfo& m, uint64_t context) {
-  MemoryEstimate e;
-  e.context = context;
-  e.batch = std::min<uint64_t>(context, 512);
-  e.weights = m.weights_bytes;
-  const uint64_t kv_dim = m.head_count_kv * m.head_dim;
-  e.kv_cache = 2 * m.block_count * context * kv_dim * 2;
-  const uint64_t q_dim = m.head_count * m.head_dim;
-  const uint64_t per_token = 2 * m.embedding_length        // residual stream, normalized copy
-                             + q_dim + 2 * kv_dim + q_dim  // Q, K, V, attention output
-                             + m.head_count * context      // scores against the whole context
-                             + 3 * m.feed_forward_length   // gate, up, gated product
-                             + m.vocab_size;               // logits
-  e.compute = 4 * e.batch * per_token;
-  return e;
 }
 
 }  // namespace hearth::gguf

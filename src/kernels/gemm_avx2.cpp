@@ -6,13 +6,14 @@
 
 #include <cstring>
 
-#include "kernels/block_decode.h"
 #include "kernels/gemm.h"
+#include "quant/decode.h"
 
 namespace hearth::kernels::detail {
 namespace {
 
 namespace q = hearth::quant;
+namespace decode = hearth::quant::decode;
 using gguf::TensorType;
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }

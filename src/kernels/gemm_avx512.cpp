@@ -6,14 +6,15 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
-#include "kernels/block_decode.h"
 #include "kernels/gemm.h"
 #include "quant/blocks.h"
+#include "quant/decode.h"
 
 namespace hearth::kernels::detail {
 namespace {
 
 namespace q = hearth::quant;
+namespace decode = hearth::quant::decode;
 using gguf::TensorType;
 
 inline float hsum(__m512 v) {

@@ -3,13 +3,14 @@
 // every SIMD variant is tested against them (matmul_test.cpp).
 #include <cmath>
 
-#include "kernels/block_decode.h"
 #include "kernels/gemm.h"
+#include "quant/decode.h"
 
 namespace hearth::kernels::detail {
 namespace {
 
 namespace q = hearth::quant;
+namespace decode = hearth::quant::decode;
 using gguf::TensorType;
 
 // 32-weight blocks times Q8_0: sum of d_w * d_a * sum(q_w * q_a).

@@ -9,15 +9,14 @@
 #include <vector>
 
 #include "kernels/act_quant.h"
-#include "kernels/block_decode.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_packed.h"
 #include "kernels/repack.h"
+#include "quant/rows.h"
 
 namespace hearth::kernels {
 
 using gguf::TensorType;
-namespace q = hearth::quant;
 
 GemmKernel gemm_kernel(TensorType weight, SimdLevel level) {
   switch (level) {
@@ -192,82 +191,8 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
 }
 
 void WeightMatrix::dequantize_row(int64_t r, float* out) const {
-  const uint8_t* row = static_cast<const uint8_t*>(data_) + r * impl_->w_row_bytes;
-  const int64_t n = cols_;
-  auto blocks32 = [&](auto decode_block) {
-    for (int64_t b = 0; b < n / q::kQK; ++b) decode_block(b, out + b * q::kQK);
-  };
-  auto blocks_k = [&](auto decode_block) {
-    for (int64_t b = 0; b < n / q::kQK_K; ++b) {
-      decode::KBlock k;
-      decode_block(b, k);
-      float* o = out + b * q::kQK_K;
-      for (int i = 0; i < 256; ++i) {
-        const int g = i / k.group;
-        o[i] = k.d * static_cast<float>(k.sc[g]) * k.q[i] - k.dmin * static_cast<float>(k.mn[g]);
-      }
-    }
-  };
-  switch (type_) {
-    case TensorType::F32:
-      std::copy_n(reinterpret_cast<const float*>(row), n, out);
-      return;
-    case TensorType::F16:
-      for (int64_t i = 0; i < n; ++i)
-        out[i] = q::fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]);
-      return;
-    case TensorType::BF16:
-      for (int64_t i = 0; i < n; ++i)
-        out[i] = q::bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[i]);
-      return;
-    case TensorType::Q4_0:
-      return blocks32([&](int64_t b, float* o) {
-        int8_t qs[32];
-        const float d = decode::q4_0(reinterpret_cast<const q::BlockQ4_0*>(row)[b], qs);
-        for (int j = 0; j < 32; ++j) o[j] = d * qs[j];
-      });
-    case TensorType::Q5_0:
-      return blocks32([&](int64_t b, float* o) {
-        int8_t qs[32];
-        const float d = decode::q5_0(reinterpret_cast<const q::BlockQ5_0*>(row)[b], qs);
-        for (int j = 0; j < 32; ++j) o[j] = d * qs[j];
-      });
-    case TensorType::Q8_0:
-      return blocks32([&](int64_t b, float* o) {
-        const auto& blk = reinterpret_cast<const q::BlockQ8_0*>(row)[b];
-        const float d = q::fp16_to_fp32(blk.d);
-        for (int j = 0; j < 32; ++j) o[j] = d * blk.qs[j];
-      });
-    case TensorType::Q4_1:
-      return blocks32([&](int64_t b, float* o) {
-        int8_t qs[32];
-        float d, m;
-        decode::q4_1(reinterpret_cast<const q::BlockQ4_1*>(row)[b], qs, d, m);
-        for (int j = 0; j < 32; ++j) o[j] = d * qs[j] + m;
-      });
-    case TensorType::Q5_1:
-      return blocks32([&](int64_t b, float* o) {
-        int8_t qs[32];
-        float d, m;
-        decode::q5_1(reinterpret_cast<const q::BlockQ5_1*>(row)[b], qs, d, m);
-        for (int j = 0; j < 32; ++j) o[j] = d * qs[j] + m;
-      });
-    case TensorType::Q4_K:
-      return blocks_k([&](int64_t b, decode::KBlock& k) {
-        decode::q4_k(reinterpret_cast<const q::BlockQ4_K*>(row)[b], k);
-      });
-    case TensorType::Q5_K:
-      return blocks_k([&](int64_t b, decode::KBlock& k) {
-        decode::q5_k(reinterpret_cast<const q::BlockQ5_K*>(row)[b], k);
-      });
-    case TensorType::Q6_K:
-      return blocks_k([&](int64_t b, decode::KBlock& k) {
-        decode::q6_k(reinterpret_cast<const q::BlockQ6_K*>(row)[b], k);
-      });
-    default:
-      throw std::invalid_argument("dequantize_row: no decoder for " +
-                                  std::string(gguf::type_name(type_)));
-  }
+  quant::dequantize_row(type_, static_cast<const uint8_t*>(data_) + r * impl_->w_row_bytes, out,
+                        cols_);
 }
 
 }  // namespace hearth::kernels

@@ -1,6 +1,6 @@
 // Every compiled kernel variant against the scalar reference on random data,
-// the reference against float arithmetic on the dequantized weights, and the
-// block decoders against hand-built blocks.
+// and the reference against float arithmetic on the dequantized weights
+// (backend_ops_test.cpp holds every variant to the double-precision contract).
 #include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
@@ -302,23 +302,6 @@ TEST(WeightMatrix, RejectsBadShapesAndTypes) {
   EXPECT_THROW(WeightMatrix(TensorType::Q8_1, data.data(), 2, 64), std::invalid_argument);
   EXPECT_THROW(WeightMatrix(TensorType::Q4_0, nullptr, 2, 64), std::invalid_argument);
   EXPECT_THROW(WeightMatrix(TensorType::Q4_K, data.data(), 2, 128), std::invalid_argument);
-}
-
-// The kernels' block decoders against the quant module's dequantizers (written
-// separately from llama.cpp's reference): the same floats for every type.
-TEST(WeightMatrix, DequantizeRowMatchesQuantModule) {
-  for (TensorType type : kTypes) {
-    const int64_t cols = test_cols(type), rows = 3;
-    const auto w = random_weights(type, rows, cols, 21);
-    WeightMatrix m(type, w.data(), rows, cols);
-    std::vector<float> mine(cols), theirs(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      m.dequantize_row(r, mine.data());
-      q::dequantize_row(type, w.data() + r * gguf::row_bytes(type, cols), theirs.data(), cols);
-      for (int64_t c = 0; c < cols; ++c)
-        ASSERT_EQ(mine[c], theirs[c]) << gguf::type_name(type) << " row " << r << " col " << c;
-    }
-  }
 }
 
 }  // namespace

@@ -14,7 +14,14 @@ void axpy(float a, const float* x, float* y, int64_t n);
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
 void round_to_f16(float* x, int64_t n);
+void rope_head(float* x, const float* cos_sin, const RopeParams& p);
+int64_t swiglu(const float* gate, const float* up, float* out, int64_t n);
 }  // namespace avx2
+
+// AVX-512 variants (ops_avx512.cpp): each returns how many values it did.
+namespace avx512 {
+int64_t swiglu(const float* gate, const float* up, float* out, int64_t n);
+}  // namespace avx512
 
 namespace {
 
@@ -22,8 +29,29 @@ bool has_avx2() {
   static const bool yes = best_simd_level() >= SimdLevel::kAvx2;
   return yes;
 }
+bool has_avx512() {
+  static const bool yes = best_simd_level() >= SimdLevel::kAvx512;
+  return yes;
+}
 
 }  // namespace
+
+float exp_ggml(float x) {
+  if (std::isnan(x)) return x;
+  const float shift = 0x1.8p23f;  // adding it rounds x log2(e) to an integer n
+  const float z = std::fma(x, 0x1.715476p+0f, shift);
+  const float n = z - shift;
+  // b = x - n ln2, ln2 in two parts
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                    std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  if (std::fabs(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+  return std::ldexp(j, static_cast<int>(n));  // exact, or rounded once when subnormal
+}
+
+float silu(float x) { return x / (1.0f + exp_ggml(0.0f - x)); }
 
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
   double sum = 0;
@@ -71,10 +99,12 @@ void softmax(float* x, int64_t n) {
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  int64_t i = 0;
+  if (has_avx512())
+    i = avx512::swiglu(gate, up, out, n);
+  else if (has_avx2())
+    i = avx2::swiglu(gate, up, out, n);
+  for (; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
 void gelu(float* x, int64_t n) {
@@ -103,14 +133,17 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
 }
 
 void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+  if (has_avx2()) return avx2::rope_head(x, cos_sin, p);
   const int64_t half = p.n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
     const int64_t i0 = p.mode == RopeMode::Normal ? 2 * i : i;
     const int64_t i1 = p.mode == RopeMode::Normal ? 2 * i + 1 : i + half;
     const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
     const float x0 = x[i0], x1 = x[i1];
-    x[i0] = x0 * c - x1 * s;
-    x[i1] = x0 * s + x1 * c;
+    // ggml's rotate_pairs as its -march=native build contracts it: the x0
+    // products fused, the x1 products rounded first.
+    x[i0] = std::fma(x0, c, -(x1 * s));
+    x[i1] = std::fma(x0, s, x1 * c);
   }
 }
 

@@ -4,12 +4,13 @@
 #include <cstring>
 #include <new>
 
-#include "kernels/block_decode.h"
 #include "quant/blocks.h"
+#include "quant/decode.h"
 
 namespace hearth::kernels {
 
 namespace q = hearth::quant;
+namespace decode = hearth::quant::decode;
 using gguf::TensorType;
 
 void FreeDeleter::operator()(void* p) const { std::free(p); }
@@ -66,7 +67,9 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
   }
   l.blocks = cols / q::kQK;
   l.quant_bytes_per_block = type == TensorType::Q4_0 ? 256 : 512;
-  l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * kPackRows);
+  // Padded to 64 bytes: the kernels load each group's quants with aligned zmm
+  // loads, and an odd number of blocks leaves 32 bytes over (288 or 544 a block).
+  l.group_bytes = (l.blocks * (l.quant_bytes_per_block + 2 * kPackRows) + 63) / 64 * 64;
   l.offset = type == TensorType::Q4_0 ? 8 : 128;
   return l;
 }

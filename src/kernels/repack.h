@@ -39,7 +39,7 @@ struct PackedLayout {
   gguf::TensorType type = gguf::TensorType::Q4_0;
   int64_t groups = 0, blocks = 0;
   size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K)
-  size_t group_bytes = 0;            // quants then scales of one row group
+  size_t group_bytes = 0;            // quants then scales of one row group, padded to 64 bytes
   int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K)
 };
 

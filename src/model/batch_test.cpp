@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu_backend.h"
+#include "model/hparams.h"
 #include "model/model.h"
 #include "model/tiny_test_model.h"
 #include "quant/quantize_model.h"
@@ -90,7 +91,8 @@ class ForwardBatch : public ::testing::Test {
       const std::string path =
           "/tmp/hearth_batch_test_" + std::to_string(getpid()) + "_" + type + ".gguf";
       threads::ThreadPool pool(2);
-      quant::quantize_model(kModel, path, {.type = type}, pool);
+      quant::quantize_model(kModel, mix_shape(*gguf::GgufFile::open(kModel)), path, {.type = type},
+                            pool);
       quantized_.push_back(path);
     }
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/decode.h"
 #include "quant/fp16.h"
 #include "quant/row_impl.h"
 
@@ -245,7 +246,7 @@ void quantize_affine_superblock(const float* x, int nmax, float rmin, int nstep,
   const float fm = fp16_to_fp32(*dmin);
   for (int j = 0; j < 8; ++j) {
     int sc, m;
-    unpack_scale_min(j, scales12, &sc, &m);
+    decode::k_scale_min(scales12, j, sc, m);
     const float dj = fd * static_cast<float>(sc);
     if (dj == 0.0f) continue;  // keep the levels of the search
     const float mj = fm * static_cast<float>(m);

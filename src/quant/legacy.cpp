@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "quant/decode.h"
 #include "quant/fp16.h"
 #include "quant/row_impl.h"
 
@@ -40,12 +41,6 @@ void min_max(const float* x, float* lo, float* hi) {
 
 void store_u32_le(uint8_t* dst, uint32_t v) {
   for (int k = 0; k < 4; ++k) dst[k] = static_cast<uint8_t>(v >> (8 * k));
-}
-
-uint32_t load_u32_le(const uint8_t* src) {
-  uint32_t v = 0;
-  for (int k = 0; k < 4; ++k) v |= static_cast<uint32_t>(src[k]) << (8 * k);
-  return v;
 }
 
 }  // namespace
@@ -144,52 +139,45 @@ void quantize_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
   }
 }
 
-void dequantize_q4_0(const BlockQ4_0* x, float* y, int64_t n) {
+namespace {
+
+// The 32-weight dequantizers decode each block to integers (decode.h) and scale
+// them as ggml's reference does: x = q * d (+ m).
+template <typename Block, float (*Decode)(const Block&, int8_t*)>
+void dequantize_symmetric(const Block* x, float* y, int64_t n) {
+  int8_t q[kQK];
   for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
-    const float d = fp16_to_fp32(x[b].d);
-    for (int j = 0; j < kQK / 2; ++j) {
-      y[j] = static_cast<float>((x[b].qs[j] & 0xF) - 8) * d;
-      y[j + kQK / 2] = static_cast<float>((x[b].qs[j] >> 4) - 8) * d;
-    }
+    const float d = Decode(x[b], q);
+    for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(q[j]) * d;
   }
+}
+
+template <typename Block, void (*Decode)(const Block&, int8_t*, float&, float&)>
+void dequantize_affine(const Block* x, float* y, int64_t n) {
+  int8_t q[kQK];
+  for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
+    float d, m;
+    Decode(x[b], q, d, m);
+    for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(q[j]) * d + m;
+  }
+}
+
+}  // namespace
+
+void dequantize_q4_0(const BlockQ4_0* x, float* y, int64_t n) {
+  dequantize_symmetric<BlockQ4_0, decode::q4_0>(x, y, n);
 }
 
 void dequantize_q4_1(const BlockQ4_1* x, float* y, int64_t n) {
-  for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
-    const float d = fp16_to_fp32(x[b].d);
-    const float m = fp16_to_fp32(x[b].m);
-    for (int j = 0; j < kQK / 2; ++j) {
-      y[j] = static_cast<float>(x[b].qs[j] & 0xF) * d + m;
-      y[j + kQK / 2] = static_cast<float>(x[b].qs[j] >> 4) * d + m;
-    }
-  }
+  dequantize_affine<BlockQ4_1, decode::q4_1>(x, y, n);
 }
 
 void dequantize_q5_0(const BlockQ5_0* x, float* y, int64_t n) {
-  for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
-    const float d = fp16_to_fp32(x[b].d);
-    const uint32_t high_bits = load_u32_le(x[b].qh);
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (x[b].qs[j] & 0xF) | static_cast<int>(((high_bits >> j) & 1) << 4);
-      const int hi = (x[b].qs[j] >> 4) | static_cast<int>(((high_bits >> (j + 16)) & 1) << 4);
-      y[j] = static_cast<float>(lo - 16) * d;
-      y[j + kQK / 2] = static_cast<float>(hi - 16) * d;
-    }
-  }
+  dequantize_symmetric<BlockQ5_0, decode::q5_0>(x, y, n);
 }
 
 void dequantize_q5_1(const BlockQ5_1* x, float* y, int64_t n) {
-  for (int64_t b = 0; b < n / kQK; ++b, y += kQK) {
-    const float d = fp16_to_fp32(x[b].d);
-    const float m = fp16_to_fp32(x[b].m);
-    const uint32_t high_bits = load_u32_le(x[b].qh);
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (x[b].qs[j] & 0xF) | static_cast<int>(((high_bits >> j) & 1) << 4);
-      const int hi = (x[b].qs[j] >> 4) | static_cast<int>(((high_bits >> (j + 16)) & 1) << 4);
-      y[j] = static_cast<float>(lo) * d + m;
-      y[j + kQK / 2] = static_cast<float>(hi) * d + m;
-    }
-  }
+  dequantize_affine<BlockQ5_1, decode::q5_1>(x, y, n);
 }
 
 void dequantize_q8_0(const BlockQ8_0* x, float* y, int64_t n) {

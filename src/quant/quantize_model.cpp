@@ -68,22 +68,6 @@ bool can_dequantize(TensorType t) {
   }
 }
 
-ModelShape model_shape(const gguf::GgufFile& f) {
-  ModelShape m;
-  m.arch = f.get_string("general.architecture");
-  int max_layer = -1;
-  for (const auto& t : f.tensors()) {
-    int layer = -1;
-    if (std::sscanf(t.name.c_str(), "blk.%d.", &layer) == 1) max_layer = std::max(max_layer, layer);
-  }
-  const std::string a = m.arch + ".";
-  m.n_layer = static_cast<int>(f.get_uint(a + "block_count", static_cast<uint64_t>(max_layer + 1)));
-  m.n_expert = static_cast<int>(f.get_uint(a + "expert_count", 0));
-  m.n_head = static_cast<int>(f.get_uint(a + "attention.head_count", 0));
-  m.n_head_kv = static_cast<int>(f.get_uint(a + "attention.head_count_kv", m.n_head));
-  return m;
-}
-
 // Converts rows [begin, end) of one tensor; `scratch` holds one row of f32.
 void convert_rows(Job& job, uint64_t begin, uint64_t end, std::vector<float>& scratch) {
   const gguf::TensorInfo& t = *job.in;
@@ -108,8 +92,9 @@ void print_progress(uint64_t done, uint64_t total, bool final) {
 
 }  // namespace
 
-QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options, threads::ThreadPool& pool) {
+QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& model,
+                               const std::string& out_path, const QuantizeOptions& options,
+                               threads::ThreadPool& pool) {
   const std::optional<FileType> target = find_file_type(options.type);
   if (!target) {
     throw std::runtime_error("unknown quantization type '" + options.type +
@@ -123,7 +108,7 @@ QuantizeSummary quantize_model(const std::string& in_path, const std::string& ou
 
   std::vector<TensorShape> shapes;
   for (const auto& t : in->tensors()) shapes.push_back({t.name, t.type, t.n_dims, t.dims[0]});
-  const std::vector<TensorType> types = choose_tensor_types(*target, model_shape(*in), shapes);
+  const std::vector<TensorType> types = choose_tensor_types(*target, model, shapes);
 
   QuantizeSummary summary;
   std::vector<Job> jobs(in->tensors().size());

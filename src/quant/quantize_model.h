@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/mix.h"
 #include "threads/thread_pool.h"
 
 namespace hearth::quant {
@@ -23,12 +24,15 @@ struct QuantizeSummary {
   double bpw_after = 0;
 };
 
-// Converts the tensors on `pool` and writes the output through fs::AtomicFile:
-// refused (fs::FileError, before any work) when it exists and !force, when it
-// is the input file (by any name), or when it is not a regular file. Throws
+// `model` is what the type mixes need to know of the input (model::mix_shape
+// reads it: ARCH.* keys are the model module's to read). Converts the tensors
+// on `pool` and writes the output through fs::AtomicFile: refused
+// (fs::FileError, before any work) when it exists and !force, when it is the
+// input file (by any name), or when it is not a regular file. Throws
 // std::runtime_error (unknown type, unreadable input, unwritable output);
 // leaves no temporary file behind.
-QuantizeSummary quantize_model(const std::string& in_path, const std::string& out_path,
-                               const QuantizeOptions& options, threads::ThreadPool& pool);
+QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& model,
+                               const std::string& out_path, const QuantizeOptions& options,
+                               threads::ThreadPool& pool);
 
 }  // namespace hearth::quant

@@ -18,6 +18,8 @@ namespace hearth::quant {
 namespace {
 
 const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+// What the type mixes need of tiny-kjv (model::mix_shape reads it in the program).
+const ModelShape kTinyKjv{"llama", 6, 0, 6, 2};
 
 class QuantizeModel : public ::testing::Test {
  protected:
@@ -45,7 +47,7 @@ std::vector<char> read_all(const std::string& p) {
 TEST_F(QuantizeModel, CopiesMetadataAndSetsFileType) {
   QuantizeOptions o;
   o.type = "q4_0";
-  const QuantizeSummary s = quantize_model(kModel, path("q4.gguf"), o, pool());
+  const QuantizeSummary s = quantize_model(kModel, kTinyKjv, path("q4.gguf"), o, pool());
   auto in = gguf::GgufFile::open(kModel);
   auto out = gguf::GgufFile::open(path("q4.gguf"));
   EXPECT_EQ(out->get_uint("general.file_type", 999), 2u);  // LLAMA_FTYPE_MOSTLY_Q4_0
@@ -76,7 +78,7 @@ TEST_F(QuantizeModel, FloatTargetsConvertEachValue) {
   for (const char* type : {"bf16", "f32"}) {
     QuantizeOptions o;
     o.type = type;
-    quantize_model(kModel, path(std::string(type) + ".gguf"), o, pool());
+    quantize_model(kModel, kTinyKjv, path(std::string(type) + ".gguf"), o, pool());
     auto out = gguf::GgufFile::open(path(std::string(type) + ".gguf"));
     const gguf::TensorInfo* src = in->find_tensor("blk.1.attn_q.weight");
     const gguf::TensorInfo* dst = out->find_tensor("blk.1.attn_q.weight");
@@ -102,8 +104,8 @@ TEST_F(QuantizeModel, SameBytesWithAnyThreadCount) {
   QuantizeOptions o;
   o.type = "q4_k_m";
   threads::ThreadPool one(1), three(3);
-  quantize_model(kModel, path("a.gguf"), o, one);
-  quantize_model(kModel, path("b.gguf"), o, three);
+  quantize_model(kModel, kTinyKjv, path("a.gguf"), o, one);
+  quantize_model(kModel, kTinyKjv, path("b.gguf"), o, three);
   const auto a = read_all(path("a.gguf"));
   EXPECT_GT(a.size(), 1000000u);
   EXPECT_TRUE(a == read_all(path("b.gguf")));
@@ -113,7 +115,7 @@ TEST_F(QuantizeModel, ErrorsAreClear) {
   QuantizeOptions o;
   o.type = "q9_9";
   try {
-    quantize_model(kModel, path("x.gguf"), o, pool());
+    quantize_model(kModel, kTinyKjv, path("x.gguf"), o, pool());
     FAIL() << "no error for an unknown type";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("q9_9"), std::string::npos) << e.what();
@@ -121,12 +123,12 @@ TEST_F(QuantizeModel, ErrorsAreClear) {
   }
   o.type = "q8_0";
   try {
-    quantize_model(path("missing.gguf"), path("x.gguf"), o, pool());
+    quantize_model(path("missing.gguf"), kTinyKjv, path("x.gguf"), o, pool());
     FAIL() << "no error for a missing input";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("missing.gguf"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(quantize_model(kModel, path("no/such/dir/x.gguf"), o, pool()), std::runtime_error);
+  EXPECT_THROW(quantize_model(kModel, kTinyKjv, path("no/such/dir/x.gguf"), o, pool()), std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(path("x.gguf")));
 }
 

@@ -22,18 +22,6 @@ inline int nearest_int(float v) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
-// Q4_K/Q5_K sub-block j (0..7): its 6-bit scale and 6-bit min from the
-// 12 packed bytes (see pack_scales_mins in kquants.cpp).
-inline void unpack_scale_min(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // 32-weight block types (legacy.cpp).
 void quantize_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 void quantize_q4_1(const float* x, BlockQ4_1* y, int64_t n);

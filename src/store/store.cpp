@@ -17,6 +17,7 @@
 #include "fs/atomic_file.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
+#include "model/hparams.h"
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
 #include "store/sha256.h"
@@ -642,7 +643,8 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     qo.type = spec.quantize;
     // Quantizing is a rare, long job of its own: its pool lives as long as it.
     threads::ThreadPool pool(std::nullopt);
-    quant::quantize_model(gguf_path, out.temp_path(), qo, pool);
+    quant::quantize_model(gguf_path, model::mix_shape(*gguf::GgufFile::open(gguf_path)),
+                          out.temp_path(), qo, pool);
     const std::string digest = sha256_file(out.temp_path());
     struct stat st;
     if (stat(out.temp_path().c_str(), &st) != 0)

@@ -1,6 +1,7 @@
-// Scalar decoders of ggml's quantized blocks into small integers and scales:
-// the shared ground truth of the reference kernels, of dequantize_row and of
-// the tests. Internal to kernels. Layouts: quant/blocks.h.
+// Scalar decoders of ggml's quantized blocks into small integers and scales: the
+// one place that knows the bit layouts (quant/blocks.h). quant's dequantizers
+// (rows.h), the kernels' scalar reference dot products, the repacker and the
+// kernel tests all decode through these.
 #pragma once
 
 #include <cstdint>
@@ -9,12 +10,10 @@
 #include "quant/blocks.h"
 #include "quant/fp16.h"
 
-namespace hearth::kernels::decode {
-
-using quant::fp16_to_fp32;
+namespace hearth::quant::decode {
 
 // Q4_0: q[i] in [-8, 7], x = d * q. Returns d.
-inline float q4_0(const quant::BlockQ4_0& b, int8_t q[32]) {
+inline float q4_0(const BlockQ4_0& b, int8_t q[32]) {
   for (int j = 0; j < 16; ++j) {
     q[j] = static_cast<int8_t>((b.qs[j] & 0xF) - 8);
     q[j + 16] = static_cast<int8_t>((b.qs[j] >> 4) - 8);
@@ -23,7 +22,7 @@ inline float q4_0(const quant::BlockQ4_0& b, int8_t q[32]) {
 }
 
 // Q4_1: q[i] in [0, 15], x = d * q + m.
-inline void q4_1(const quant::BlockQ4_1& b, int8_t q[32], float& d, float& m) {
+inline void q4_1(const BlockQ4_1& b, int8_t q[32], float& d, float& m) {
   for (int j = 0; j < 16; ++j) {
     q[j] = static_cast<int8_t>(b.qs[j] & 0xF);
     q[j + 16] = static_cast<int8_t>(b.qs[j] >> 4);
@@ -41,7 +40,7 @@ inline void q5_high_bits(const uint8_t qh_bytes[4], int j, int& lo, int& hi) {
 }
 
 // Q5_0: q[i] in [-16, 15], x = d * q. Returns d.
-inline float q5_0(const quant::BlockQ5_0& b, int8_t q[32]) {
+inline float q5_0(const BlockQ5_0& b, int8_t q[32]) {
   for (int j = 0; j < 16; ++j) {
     int lo, hi;
     q5_high_bits(b.qh, j, lo, hi);
@@ -52,7 +51,7 @@ inline float q5_0(const quant::BlockQ5_0& b, int8_t q[32]) {
 }
 
 // Q5_1: q[i] in [0, 31], x = d * q + m.
-inline void q5_1(const quant::BlockQ5_1& b, int8_t q[32], float& d, float& m) {
+inline void q5_1(const BlockQ5_1& b, int8_t q[32], float& d, float& m) {
   for (int j = 0; j < 16; ++j) {
     int lo, hi;
     q5_high_bits(b.qh, j, lo, hi);
@@ -83,7 +82,7 @@ struct KBlock {
   float d, dmin;
 };
 
-inline void q4_k(const quant::BlockQ4_K& b, KBlock& k) {
+inline void q4_k(const BlockQ4_K& b, KBlock& k) {
   k.group = 32;
   k.d = fp16_to_fp32(b.d);
   k.dmin = fp16_to_fp32(b.dmin);
@@ -96,7 +95,7 @@ inline void q4_k(const quant::BlockQ4_K& b, KBlock& k) {
     }
 }
 
-inline void q5_k(const quant::BlockQ5_K& b, KBlock& k) {
+inline void q5_k(const BlockQ5_K& b, KBlock& k) {
   k.group = 32;
   k.d = fp16_to_fp32(b.d);
   k.dmin = fp16_to_fp32(b.dmin);
@@ -110,7 +109,7 @@ inline void q5_k(const quant::BlockQ5_K& b, KBlock& k) {
     }
 }
 
-inline void q6_k(const quant::BlockQ6_K& b, KBlock& k) {
+inline void q6_k(const BlockQ6_K& b, KBlock& k) {
   k.group = 16;
   k.d = fp16_to_fp32(b.d);
   k.dmin = 0;
@@ -134,4 +133,4 @@ inline void q6_k(const quant::BlockQ6_K& b, KBlock& k) {
   }
 }
 
-}  // namespace hearth::kernels::decode
+}  // namespace hearth::quant::decode
