@@ -98,6 +98,12 @@ double float32_decimal(float f) {
   return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
 }
 
+// A float as Go's encoding/json writes it: a whole number without ".0".
+Json float_json(double x) {
+  if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15) return static_cast<int64_t>(x);
+  return x;
+}
+
 Json scalar_json(const gguf::Value& v) {
   using T = gguf::ValueType;
   switch (v.type()) {
@@ -106,9 +112,9 @@ Json scalar_json(const gguf::Value& v) {
     case T::STRING:
       return v.as_string();
     case T::F32:
-      return float32_decimal(static_cast<float>(v.as_float()));
+      return float_json(float32_decimal(static_cast<float>(v.as_float())));
     case T::F64:
-      return v.as_float();
+      return float_json(v.as_float());
     case T::I8:
     case T::I16:
     case T::I32:
