@@ -279,7 +279,13 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   if (p == "/api/show") {
     if (m != "POST") throw HttpError(405, "method not allowed");
     const auto r = ollama::parse_show_request(ollama::parse_body(req.body));
-    const ResolvedModel rm = resolve(r.model);
+    ResolvedModel rm;
+    try {
+      rm = resolve(r.model);
+    } catch (const HttpError& e) {
+      if (e.status != 404) throw;
+      throw HttpError(404, fmt::format("model '{}' not found", r.model));  // Ollama's words
+    }
     store::ModelRecord rec;
     try {
       rec = store.resolve(r.model);

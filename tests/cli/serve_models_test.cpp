@@ -3,6 +3,7 @@
 // against a real server with its own store. Model: the bundled tiny-kjv.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -180,7 +181,7 @@ TEST(ServeModels, ShowDescribesTheModel) {
   EXPECT_EQ(r.json()["system"], "Be brief.");
   r = s.post("/api/show", {{"model", "nope"}});
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.json()["error"], "model \"nope\" not found");
+  EXPECT_EQ(r.json()["error"], "model 'nope' not found");
   r = http_request(s.port(), "POST", "/api/show");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.json()["error"], "missing request body");
@@ -259,6 +260,33 @@ TEST(ServeModels, ABlobWithTheWrongDigestIsRefusedAndNotKept) {
   EXPECT_EQ(head(s.port(), "/api/blobs/" + claimed), 404);
   EXPECT_EQ(head(s.port(), "/api/blobs/" + digest_of(bytes)), 404);
   // The server goes on answering.
+  EXPECT_EQ(s.get("/api/version").status, 200);
+}
+
+TEST(ServeModels, AnUploadCutShortLeavesNothingBehind) {
+  auto& s = shared();
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  const std::string digest = digest_of("a blob never finished");
+  {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                          static_cast<unsigned short>(s.port())));
+    http::request<http::empty_body> req(http::verb::post, "/api/blobs/" + digest, 11);
+    req.set(http::field::host, "127.0.0.1");
+    req.content_length(10u << 20);
+    http::request_serializer<http::empty_body> sr(req);
+    http::write_header(stream, sr);
+    const std::string part(1 << 20, 'z');
+    net::write(stream, net::buffer(part));
+  }  // hangs up 9 MiB short
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + digest), 404);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(s.home() + "/models/blobs", ec))
+    EXPECT_EQ(e.path().filename().string().rfind("sha256-", 0), 0u) << e.path();
   EXPECT_EQ(s.get("/api/version").status, 200);
 }
 
