@@ -209,12 +209,28 @@ store::ModelName valid_name(const std::string& text, const char* what) {
   }
 }
 
+// A blob a create names, checked to be there and to be a GGUF (400 else).
+std::string gguf_blob(const store::Store& store, const std::string& digest,
+                      const std::string& what) {
+  const std::string d = store::parse_digest(digest);
+  if (!store.has_blob(d))
+    throw HttpError(400, fmt::format("{} not found: upload it to /api/blobs/{} first", what, d));
+  try {
+    gguf::GgufFile::open(store.blob_path(d));
+  } catch (const std::exception& e) {
+    throw HttpError(400,
+                    fmt::format("supplied file was not in GGUF format: {}: {}", what, e.what()));
+  }
+  return d;
+}
+
 // A create's base model as the store takes it: a name or a blob digest.
 // Paths are refused: over HTTP a client could otherwise make the server read
 // any GGUF on its disk into the store.
 std::string create_base(const ollama::CreateRequest& r, const store::Store& store) {
   if (!r.from.empty()) {
-    if (store::is_digest(r.from)) return store::parse_digest(r.from);
+    if (store::is_digest(r.from))
+      return gguf_blob(store, r.from, fmt::format("blob \"{}\"", r.from));
     const bool looks_like_path =
         r.from.find('/') != std::string::npos || r.from.find('\\') != std::string::npos ||
         (r.from.size() > 5 && r.from.compare(r.from.size() - 5, 5, ".gguf") == 0);
@@ -238,12 +254,7 @@ std::string create_base(const ollama::CreateRequest& r, const store::Store& stor
     std::string lower = file;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower.size() < 5 || lower.compare(lower.size() - 5, 5, ".gguf") != 0) continue;
-    const std::string d = store::parse_digest(digest);
-    if (!store.has_blob(d))
-      throw HttpError(400, fmt::format("blob \"{}\" of file \"{}\" not found: upload it to "
-                                       "/api/blobs/{} first",
-                                       digest, file, d));
-    return d;
+    return gguf_blob(store, digest, fmt::format("blob \"{}\" of file \"{}\"", digest, file));
   }
   throw HttpError(400,
                   "supplied file was not in GGUF format (hearth creates models from GGUF "

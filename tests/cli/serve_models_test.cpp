@@ -221,7 +221,13 @@ TEST(ServeModels, DeletingALoadedModelUnloadsIt) {
   generate(s, "loaded", greedy(2));
   EXPECT_EQ(s.get("/api/ps").json()["models"].size(), 1u);
   ASSERT_EQ(send(s, "DELETE", "/api/delete", {{"model", "loaded"}}).status, 200);
-  EXPECT_EQ(s.get("/api/ps").json()["models"].size(), 0u);
+  // Unloaded once its last request has let go of it (just after its answer).
+  size_t loaded = 1;
+  for (int i = 0; i < 100 && loaded > 0; ++i) {
+    loaded = s.get("/api/ps").json()["models"].size();
+    if (loaded > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(loaded, 0u);
 }
 
 TEST(ServeModels, UploadABlobInChunksThenCreateFromFiles) {
@@ -397,6 +403,17 @@ TEST(ServeModels, CreateRefusesWhatItCannotDo) {
     if (!c.error.empty()) {
       EXPECT_EQ(r.json()["error"].get<std::string>().rfind(c.error, 0), 0u) << r.body;
     }
+  }
+  // A blob that is not a GGUF.
+  const std::string text = "not a model";
+  ASSERT_EQ(http_request(s.port(), "POST", "/api/blobs/" + digest_of(text), text).status, 201);
+  for (const json& body : {json{{"model", "x"}, {"files", {{"m.gguf", digest_of(text)}}}},
+                           json{{"model", "x"}, {"from", digest_of(text)}}}) {
+    auto r = s.post("/api/create", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json()["error"].get<std::string>().rfind("supplied file was not in GGUF format", 0),
+              0u)
+        << r.body;
   }
   EXPECT_FALSE(listed(s, "x:latest"));
   EXPECT_EQ(s.get("/api/create").status, 405);
