@@ -43,14 +43,15 @@ class Exchange {
   virtual ~Exchange() = default;
   virtual const HttpRequest& request() const = 0;
 
-  // The request body, pulled in pieces: up to `cap` bytes into `buf`, 0 at the
-  // end. For a streamed body (body_streamed()) this blocks the calling thread
-  // (a handler's work thread, never the I/O thread) until the connection has
-  // received more; the body is only read from the socket once the handler
-  // asks for it. Throws BodyError when the client goes away, sends nothing
-  // for read_timeout_s, sends more than max_blob_bytes, or the server stops. For a buffered body it
-  // reads request().body. Not thread-safe: one reader. A handler may answer without reading the
-  // whole body; the connection is then closed after the answer.
+  // The request body, pulled in pieces: up to `cap` bytes into `buf`, 0 at
+  // the end. For a buffered body this reads request().body. For a streamed
+  // one (body_streamed()) it blocks the calling thread (a handler's work
+  // thread, never the I/O thread; an upload holds that thread until it ends)
+  // until the connection has received more; the socket is read only while
+  // the handler asks for more. Throws BodyError when the client goes away,
+  // sends nothing for read_timeout_s, sends more than max_blob_bytes, or the
+  // server stops. One reader at a time. A handler may answer without reading
+  // the whole body: the connection is then closed after the answer.
   virtual size_t read_body(char* buf, size_t cap) = 0;
   virtual bool body_streamed() const = 0;
 
