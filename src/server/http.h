@@ -3,6 +3,13 @@
 // The transport (Boost.Beast, asynchronous, bounded headers and bodies,
 // timeouts against slow clients) lives in http_server.cpp; the handlers know
 // nothing of sockets.
+//
+// Request bodies are buffered (HttpRequest::body, at most max_body_bytes),
+// except the POST bodies of the paths under HttpOptions::streamed_body_paths
+// (blob uploads, which can be GBs): the handler is started once the headers
+// have arrived and pulls such a body with Exchange::read_body, on its own
+// thread, while the connection's I/O strand reads ahead at most a few MiB
+// (so a slow disk slows the client down rather than filling memory).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +32,7 @@ struct HttpRequest {
   std::string path;    // normalised: percent-decoded, "//" and "/./" collapsed, no query
   std::string query;   // after '?', raw
   Headers headers;     // names lower-cased, in the order received
-  std::string body;
+  std::string body;    // "" when the body is streamed (Exchange::read_body)
   std::string remote;  // peer address
   // The first value of header `name` (lower case), if any; `count` says how many there were.
   std::optional<std::string> header(const std::string& name, int* count = nullptr) const;
@@ -34,6 +42,18 @@ class Exchange {
  public:
   virtual ~Exchange() = default;
   virtual const HttpRequest& request() const = 0;
+
+  // The request body, pulled in pieces: up to `cap` bytes into `buf`, 0 at
+  // the end. For a buffered body this reads request().body. For a streamed
+  // one (body_streamed()) it blocks the calling thread (a handler's work
+  // thread, never the I/O thread; an upload holds that thread until it ends)
+  // until the connection has received more; the socket is read only while
+  // the handler asks for more. Throws BodyError when the client goes away,
+  // sends nothing for read_timeout_s, sends more than max_blob_bytes, or the
+  // server stops. One reader at a time. A handler may answer without reading
+  // the whole body: the connection is then closed after the answer.
+  virtual size_t read_body(char* buf, size_t cap) = 0;
+  virtual bool body_streamed() const = 0;
 
   // Answers once. Thread-safe; later calls are ignored.
   virtual void respond(int status, std::string content_type, std::string body,
@@ -49,17 +69,30 @@ class Exchange {
   virtual bool disconnected() const = 0;
 };
 
+// Why Exchange::read_body could not go on, with the status to answer:
+// 413 (over max_blob_bytes), 408 (too slow), 400 (the client went away, a
+// malformed body), 503 (the server is stopping).
+struct BodyError : std::runtime_error {
+  BodyError(int status, const std::string& message) : std::runtime_error(message), status(status) {}
+  int status;
+};
+
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 11434;
-  uint64_t max_body_bytes = 64ull << 20;  // JSON requests
+  uint64_t max_body_bytes = 64ull << 20;   // buffered bodies (JSON requests)
+  uint64_t max_blob_bytes = 256ull << 30;  // streamed bodies
+  // POST bodies to paths starting with one of these are streamed, not buffered.
+  std::vector<std::string> streamed_body_paths = {"/api/blobs/"};
   uint64_t max_header_bytes = 16 << 10;
   int max_connections = 512;
   int io_threads = 1;
-  int work_threads = 4;      // where handlers run (tokenising, loading models)
-  int read_timeout_s = 30;   // a request's headers and body must arrive within this
+  int work_threads = 4;  // where handlers run (tokenising, loading models)
+  // A streamed body's longest wait for its next bytes. (Buffered requests
+  // must arrive whole within idle_timeout_s.)
+  int read_timeout_s = 30;
   int idle_timeout_s = 120;  // keep-alive connections with nothing to say
 };
 

@@ -5,6 +5,14 @@
 // request may take to arrive. While a request is being answered the
 // connection watches its socket, so a client that goes away is noticed at
 // once, not at the next write.
+//
+// A request is read in two steps: its header (async_read_header), then,
+// depending on its path, either its whole body into a string (bounded by
+// max_body_bytes) or nothing yet: a streamed body (POST to one of
+// streamed_body_paths) is read by the strand only while the handler pulls it
+// with Exchange::read_body. The two meet in a BodyPipe: the strand appends
+// chunks of up to kBodyChunk bytes and stops reading once kBodyAhead bytes
+// wait; the handler's thread takes them and asks the strand for more.
 #include <sys/socket.h>
 
 #include <atomic>
@@ -12,6 +20,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -75,10 +85,14 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{ioc};
   std::unique_ptr<net::thread_pool> work;
   std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};  // wakes handlers blocked in read_body
   void accept();
 };
 
 namespace {
+
+constexpr size_t kBodyChunk = 256 << 10;  // bytes of a streamed body per read
+constexpr size_t kBodyAhead = 4 << 20;    // read ahead of the handler at most this
 
 std::string json_error(const std::string& msg) {
   std::string out = "{\"error\":\"";
@@ -92,12 +106,30 @@ std::string json_error(const std::string& msg) {
 
 class Connection;
 
+// A streamed request body between the connection's strand (which appends)
+// and the handler's thread (which takes). Guarded by `mu`.
+struct BodyPipe {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> chunks;
+  size_t offset = 0;               // bytes of chunks.front() already taken
+  size_t queued = 0;               // bytes in chunks not yet taken
+  bool reading = false;            // the strand has a read in flight (or one posted)
+  bool end = false;                // the body's last bytes are in chunks
+  std::optional<BodyError> error;  // no more bytes will come, and why
+};
+
 class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
  public:
-  ExchangeImpl(std::shared_ptr<Connection> c, HttpRequest req, bool keep_alive, unsigned version)
-      : conn_(std::move(c)), req_(std::move(req)), keep_alive_(keep_alive), version_(version) {}
+  ExchangeImpl(std::shared_ptr<Connection> c, HttpRequest req, bool keep_alive, unsigned version,
+               bool streamed)
+      : conn_(std::move(c)), req_(std::move(req)), keep_alive_(keep_alive), version_(version) {
+    if (streamed) pipe_ = std::make_unique<BodyPipe>();
+  }
 
   const HttpRequest& request() const override { return req_; }
+  size_t read_body(char* buf, size_t cap) override;
+  bool body_streamed() const override { return pipe_ != nullptr; }
   void respond(int status, std::string content_type, std::string body, Headers extra) override;
   void begin_stream(int status, std::string content_type, Headers extra) override;
   void write(std::string chunk) override;
@@ -122,7 +154,31 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
       gone_ = true;
       fs.swap(on_gone_);
     }
+    fail_body(BodyError(400, "the client closed the connection before sending the whole body"));
     for (auto& f : fs) f();
+  }
+  // From the strand: a piece of a streamed body (`end`: the last). Returns
+  // whether the strand should read on.
+  bool push_body(std::string chunk, bool end) {
+    std::lock_guard lk(pipe_->mu);
+    auto& p = *pipe_;
+    if (!chunk.empty()) {
+      p.queued += chunk.size();
+      p.chunks.push_back(std::move(chunk));
+    }
+    p.end = end;
+    p.reading = !end && !p.error && p.queued < kBodyAhead;
+    p.cv.notify_all();
+    return p.reading;
+  }
+  // No more of the body will come (ignored once it all came).
+  void fail_body(BodyError why) {
+    if (!pipe_) return;
+    std::lock_guard lk(pipe_->mu);
+    if (pipe_->end || pipe_->error) return;
+    pipe_->error = std::move(why);
+    pipe_->reading = false;
+    pipe_->cv.notify_all();
   }
   bool keep_alive() const { return keep_alive_; }
   unsigned version() const { return version_; }
@@ -132,8 +188,12 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
     bool expected = false;
     return answered_.compare_exchange_strong(expected, true);
   }
+  void request_more();  // posts a body read to the strand; with pipe_->mu held
+
   std::shared_ptr<Connection> conn_;
   HttpRequest req_;
+  std::unique_ptr<BodyPipe> pipe_;  // null: the body is in req_.body
+  size_t body_taken_ = 0;           // of req_.body, by read_body
   bool keep_alive_;
   unsigned version_;
   std::atomic<bool> answered_{false}, streaming_{false}, ended_{false}, gone_{false};
@@ -230,7 +290,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void after_response(std::shared_ptr<ExchangeImpl> ex, beast::error_code ec) {
     ++generation_;  // the disconnect watch of this exchange is over
-    if (ec || !ex->keep_alive() || ex->disconnected()) {
+    // A body the handler did not read to its end leaves the connection unusable.
+    if (ec || !ex->keep_alive() || ex->disconnected() || !body_done_) {
       if (ec) ex->mark_gone();
       return close();
     }
@@ -238,13 +299,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_request() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(srv_.o.max_header_bytes));
-    parser_->body_limit(srv_.o.max_body_bytes);
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<uint32_t>(srv_.o.max_header_bytes));
+    header_parser_->body_limit(boost::none);  // checked in on_header, once the path is known
+    body_done_ = true;
     stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    http::async_read_header(
+        stream_, buffer_, *header_parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void reply_error_and_close(http::status status, const std::string& msg) {
@@ -259,7 +321,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  void on_read(beast::error_code ec) {
+  // A failed read of a header or a buffered body: answered when it is the
+  // client's mistake, else the connection is closed.
+  void read_failed(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == net::error::eof) return close();
     if (ec == http::error::body_limit)
       return reply_error_and_close(
@@ -269,36 +333,90 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_error_and_close(http::status::request_header_fields_too_large,
                                    "request headers too large");
     if (ec == beast::error::timeout) return close();
-    if (ec) {
-      if (ec.category() == http::make_error_code(http::error::bad_method).category())
-        return reply_error_and_close(http::status::bad_request,
-                                     "malformed HTTP request: " + ec.message());
-      return close();
-    }
-    auto& msg = parser_->get();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    const auto q = req.target.find('?');
-    auto path = normalize_path(req.target.substr(0, q));
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    if (ec.category() == http::make_error_code(http::error::bad_method).category())
+      return reply_error_and_close(http::status::bad_request,
+                                   "malformed HTTP request: " + ec.message());
+    close();
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return read_failed(ec);
+    auto& msg = header_parser_->get();
+    auto req = std::make_shared<HttpRequest>();
+    req->method = std::string(msg.method_string());
+    req->target = std::string(msg.target());
+    const auto q = req->target.find('?');
+    auto path = normalize_path(req->target.substr(0, q));
+    if (q != std::string::npos) req->query = req->target.substr(q + 1);
     for (const auto& f : msg) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(f.value()));
+      req->headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    req.body = std::move(msg.body());
     beast::error_code rec;
     const auto ep = stream_.socket().remote_endpoint(rec);
-    if (!rec) req.remote = ep.address().to_string();
+    if (!rec) req->remote = ep.address().to_string();
     if (!path) return reply_error_and_close(http::status::bad_request, "invalid request path");
-    req.path = *path;
-    const bool keep = msg.keep_alive();
-    const unsigned version = msg.version();
-    parser_.reset();
+    req->path = *path;
+    bool streamed = false;
+    if (msg.method() == http::verb::post)
+      for (const auto& prefix : srv_.o.streamed_body_paths)
+        if (req->path.rfind(prefix, 0) == 0) streamed = true;
+    const uint64_t limit = streamed ? srv_.o.max_blob_bytes : srv_.o.max_body_bytes;
+    if (const auto len = header_parser_->content_length(); len && *len > limit)
+      return reply_error_and_close(http::status::payload_too_large,
+                                   "request body larger than " + std::to_string(limit) + " bytes");
+    const bool expects_continue =
+        beast::iequals(msg[http::field::expect], "100-continue") && !header_parser_->is_done();
+    auto next = [self = shared_from_this(), req, streamed] { self->after_header(req, streamed); };
+    if (!expects_continue) return next();
+    // The client waits for a go-ahead before it sends the body (curl does for big uploads).
+    auto res =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, msg.version());
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, next](beast::error_code ec, size_t) {
+                        if (ec) return self->close();
+                        next();
+                      });
+  }
+
+  void after_header(std::shared_ptr<HttpRequest> req, bool streamed) {
+    const bool keep = header_parser_->keep_alive();
+    const unsigned version = header_parser_->get().version();
+    if (streamed) {
+      body_parser_.emplace(std::move(*header_parser_));
+      header_parser_.reset();
+      body_parser_->body_limit(srv_.o.max_blob_bytes);  // a chunked body has no Content-Length
+      body_done_ = body_parser_->is_done();
+      return dispatch(std::move(*req), keep, version, true);
+    }
+    string_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    string_parser_->body_limit(srv_.o.max_body_bytes);
+    if (string_parser_->is_done()) return on_body_read(req, keep, version, {});
+    http::async_read(stream_, buffer_, *string_parser_,
+                     [self = shared_from_this(), req, keep, version](beast::error_code ec, size_t) {
+                       self->on_body_read(req, keep, version, ec);
+                     });
+  }
+
+  void on_body_read(std::shared_ptr<HttpRequest> req, bool keep, unsigned version,
+                    beast::error_code ec) {
+    if (ec) return read_failed(ec);
+    req->body = std::move(string_parser_->get().body());
+    string_parser_.reset();
+    dispatch(std::move(*req), keep, version, false);
+  }
+
+  void dispatch(HttpRequest req, bool keep, unsigned version, bool streamed) {
     stream_.expires_never();
-    auto ex = std::make_shared<ExchangeImpl>(shared_from_this(), std::move(req), keep, version);
-    watch(ex);
+    auto ex =
+        std::make_shared<ExchangeImpl>(shared_from_this(), std::move(req), keep, version, streamed);
+    if (streamed) body_owner_ = ex.get();
+    if (streamed && body_done_) ex->push_body({}, true);  // an empty body
+    // While a streamed body is being read the socket is not watched: a read
+    // error says that the client went away.
+    if (body_done_) watch(ex);
     net::post(*srv_.work, [h = srv_.handler, ex] {
       try {
         h(ex);
@@ -306,6 +424,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ex->respond(500, "application/json; charset=utf-8", json_error(e.what()), {});
       }
     });
+  }
+
+  // ---- a streamed body, on the strand (ExchangeImpl::request_more posts here)
+  void read_body_some(std::shared_ptr<ExchangeImpl> ex) {
+    if (body_done_ || !body_parser_ || ex.get() != body_owner_) return;
+    auto chunk = std::make_shared<std::string>(kBodyChunk, '\0');
+    auto& b = body_parser_->get().body();
+    b.data = chunk->data();
+    b.size = chunk->size();
+    b.more = true;
+    stream_.expires_after(std::chrono::seconds(srv_.o.read_timeout_s));
+    http::async_read_some(stream_, buffer_, *body_parser_,
+                          [self = shared_from_this(), ex, chunk](beast::error_code ec, size_t) {
+                            self->on_body_some(ex, chunk, ec);
+                          });
+  }
+
+  void on_body_some(std::shared_ptr<ExchangeImpl> ex, std::shared_ptr<std::string> chunk,
+                    beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};  // the chunk is full
+    chunk->resize(kBodyChunk - body_parser_->get().body().size);
+    body_parser_->get().body().data = nullptr;
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        // The handler answers 413; the connection closes after that answer.
+        stream_.expires_never();
+        return ex->fail_body(BodyError(
+            413, "request body larger than " + std::to_string(srv_.o.max_blob_bytes) + " bytes"));
+      }
+      if (ec == beast::error::timeout)
+        ex->fail_body(BodyError(408, "no bytes of the request body for " +
+                                         std::to_string(srv_.o.read_timeout_s) + " s"));
+      else if (ec == http::error::partial_message || ec == net::error::eof ||
+               ec == net::error::connection_reset)
+        ex->fail_body(
+            BodyError(400, "the client closed the connection before sending the whole body"));
+      else
+        ex->fail_body(BodyError(400, "malformed request body: " + ec.message()));
+      ex->mark_gone();
+      return close();
+    }
+    const bool done = body_parser_->is_done();
+    if (done) {
+      body_done_ = true;
+      stream_.expires_never();
+      watch(ex);
+    }
+    if (ex->push_body(std::move(*chunk), done))
+      read_body_some(ex);
+    else if (!done)
+      stream_.expires_never();  // the handler is behind: wait for it, not for the client
   }
 
   // Notices a client that closes its side while its request is being answered.
@@ -328,7 +497,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   HttpServer::Impl& srv_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  // One request at a time: its header, then its body buffered or streamed.
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> string_parser_;
+  std::optional<http::request_parser<http::buffer_body>> body_parser_;
+  bool body_done_ = true;                     // the request's body has been read to its end
+  const ExchangeImpl* body_owner_ = nullptr;  // whose body body_parser_ reads
   std::shared_ptr<http::response<http::empty_body>> stream_res_;
   std::unique_ptr<http::response_serializer<http::empty_body>> serializer_;
   std::deque<std::string> chunks_;
@@ -342,6 +516,50 @@ void apply_headers(http::fields& f, const std::string& content_type, const Heade
   if (!content_type.empty()) f.set(http::field::content_type, content_type);
   f.set(http::field::server, "hearth");
   for (const auto& [k, v] : extra) f.insert(k, v);
+}
+
+void ExchangeImpl::request_more() {
+  net::post(conn_->stream_.get_executor(),
+            [c = conn_, self = shared_from_this()] { c->read_body_some(self); });
+}
+
+size_t ExchangeImpl::read_body(char* buf, size_t cap) {
+  if (!pipe_) {
+    const size_t n = std::min(cap, req_.body.size() - body_taken_);
+    std::memcpy(buf, req_.body.data() + body_taken_, n);
+    body_taken_ += n;
+    return n;
+  }
+  auto& p = *pipe_;
+  std::unique_lock lk(p.mu);
+  while (!p.error && p.queued == 0 && !p.end) {
+    if (conn_->srv_.stopping) throw BodyError(503, "the server is stopping");
+    if (!p.reading) {
+      p.reading = true;
+      request_more();
+    }
+    // In slices, to notice a server that stops (its I/O thread then reads no more).
+    p.cv.wait_for(lk, std::chrono::milliseconds(250));
+  }
+  if (p.error) throw *p.error;
+  size_t n = 0;
+  while (n < cap && !p.chunks.empty()) {
+    const std::string& front = p.chunks.front();
+    const size_t k = std::min(cap - n, front.size() - p.offset);
+    std::memcpy(buf + n, front.data() + p.offset, k);
+    n += k;
+    p.offset += k;
+    if (p.offset == front.size()) {
+      p.chunks.pop_front();
+      p.offset = 0;
+    }
+  }
+  p.queued -= n;
+  if (!p.reading && !p.end && p.queued < kBodyAhead) {
+    p.reading = true;
+    request_more();
+  }
+  return n;
 }
 
 void ExchangeImpl::respond(int status, std::string content_type, std::string body, Headers extra) {
@@ -435,6 +653,7 @@ void HttpServer::run() {
 }
 
 void HttpServer::stop() {
+  impl_->stopping = true;
   net::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);

@@ -1,0 +1,428 @@
+// `hearth serve`'s model-management routes, as Ollama's: /api/tags, /api/show,
+// /api/copy, /api/delete, /api/create and /api/blobs/:digest, over real HTTP
+// against a real server with its own store. Model: the bundled tiny-kjv.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "cli/hearth_server.h"
+
+namespace hearth::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kModelFile = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+
+HearthServer& shared() {
+  static HearthServer s("--parallel 2");
+  return s;
+}
+
+// "sha256:<hex>" of `bytes` (by sha256sum: the tests link no hash library).
+std::string digest_of(const std::string& bytes) {
+  const TempDir dir;
+  std::ofstream(dir.path() + "/b", std::ios::binary) << bytes;
+  const std::string cmd = "sha256sum " + dir.path() + "/b | cut -c1-64 >" + dir.path() + "/d";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("sha256sum failed");
+  std::string hex = slurp(dir.path() + "/d");
+  while (!hex.empty() && hex.back() == '\n') hex.pop_back();
+  return "sha256:" + hex;
+}
+
+json greedy(int n) { return {{"temperature", 0}, {"num_predict", n}}; }
+
+HttpResponse send(HearthServer& s, const std::string& method, const std::string& path,
+                  const json& body) {
+  return http_request(s.port(), method, path, body.dump());
+}
+
+std::string read_file(const std::string& path) { return slurp(path); }
+
+// POST `bytes` to `target` as one request with a chunked body, `chunk` bytes a chunk.
+HttpResponse post_chunked(int port, const std::string& target, const std::string& bytes,
+                          size_t chunk) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                        static_cast<unsigned short>(port)));
+  stream.expires_after(std::chrono::seconds(120));
+  http::request<http::empty_body> req(http::verb::post, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/octet-stream");
+  req.chunked(true);
+  http::request_serializer<http::empty_body> sr(req);
+  http::write_header(stream, sr);
+  for (size_t i = 0; i < bytes.size(); i += chunk)
+    net::write(stream,
+               http::make_chunk(net::buffer(bytes.data() + i, std::min(chunk, bytes.size() - i))));
+  net::write(stream, http::make_chunk_last());
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  return {static_cast<int>(res.result_int()), res.body(), {}};
+}
+
+// The status of a HEAD request (whose answer has a Content-Length but no body).
+int head(int port, const std::string& target) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                        static_cast<unsigned short>(port)));
+  stream.expires_after(std::chrono::seconds(30));
+  http::request<http::empty_body> req(http::verb::head, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::empty_body> p;
+  p.skip(true);
+  http::read(stream, buf, p);
+  return static_cast<int>(p.get().result_int());
+}
+
+json generate(HearthServer& s, const std::string& model, const json& options) {
+  auto r = s.post("/api/generate", {{"model", model},
+                                    {"prompt", "In the beginning"},
+                                    {"raw", true},
+                                    {"stream", false},
+                                    {"options", options}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.json();
+}
+
+std::vector<std::string> tag_names(HearthServer& s) {
+  std::vector<std::string> out;
+  const json tags = s.get("/api/tags").json();
+  for (const auto& m : tags["models"]) out.push_back(m["name"]);
+  return out;
+}
+
+bool listed(HearthServer& s, const std::string& name) {
+  const auto names = tag_names(s);
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(ServeModels, TagsListsTheBundledModelWithItsDetails) {
+  auto& s = shared();
+  auto r = s.get("/api/tags");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json; charset=utf-8");
+  json kjv;
+  const json tags = r.json();
+  for (const auto& m : tags["models"])
+    if (m["name"] == "tiny-kjv:latest") kjv = m;
+  ASSERT_TRUE(kjv.is_object()) << r.body;
+  EXPECT_EQ(kjv["model"], "tiny-kjv:latest");
+  EXPECT_TRUE(std::regex_match(kjv["digest"].get<std::string>(), std::regex("[0-9a-f]{64}")));
+  EXPECT_EQ(kjv["size"], read_file(kModelFile).size());
+  EXPECT_TRUE(std::regex_match(kjv["modified_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")));
+  const json details = {{"parent_model", ""},         {"format", "gguf"},
+                        {"family", "llama"},          {"families", {"llama"}},
+                        {"parameter_size", "14.65M"}, {"quantization_level", "F16"}};
+  EXPECT_EQ(kjv["details"], details);
+  EXPECT_EQ(head(s.port(), "/api/tags"), 200);
+  EXPECT_EQ(s.post("/api/tags", json::object()).status, 405);
+}
+
+TEST(ServeModels, ShowDescribesTheModel) {
+  auto& s = shared();
+  auto r = s.post("/api/show", {{"model", "tiny-kjv"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = r.json();
+  const std::string mf = j["modelfile"];
+  EXPECT_EQ(mf.rfind("# Modelfile generated by \"hearth show\"\n# To build a new Modelfile based "
+                     "on this, replace FROM with:\n# FROM tiny-kjv:latest\n\nFROM ",
+                     0),
+            0u)
+      << mf;
+  EXPECT_NE(j["template"].get<std::string>().find("[INST]"), std::string::npos);
+  EXPECT_EQ(j["details"]["family"], "llama");
+  EXPECT_EQ(j["details"]["quantization_level"], "F16");
+  EXPECT_EQ(j["capabilities"], json::array({"completion"}));
+  EXPECT_FALSE(j.contains("parameters"));  // the bundled model stores none
+  EXPECT_FALSE(j.contains("tensors"));
+  const auto& info = j["model_info"];
+  EXPECT_EQ(info["general.architecture"], "llama");
+  EXPECT_EQ(info["general.parameter_count"], 14649792);
+  EXPECT_EQ(info["llama.block_count"], 6);
+  EXPECT_EQ(info["llama.rope.freq_base"], 10000);
+  EXPECT_FALSE(info.contains("general.name"));
+  EXPECT_FALSE(info.contains("tokenizer.chat_template"));
+  EXPECT_EQ(info["tokenizer.ggml.tokens"], json::array());  // long arrays only when verbose
+  // Keys sorted, as Go writes a map.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : info.items()) keys.push_back(k);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+
+  r = s.post("/api/show", {{"model", "tiny-kjv"}, {"verbose", true}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto v = r.json();
+  EXPECT_EQ(v["model_info"]["tokenizer.ggml.tokens"].size(), 32000u);
+  ASSERT_TRUE(v["tensors"].is_array());
+  bool found = false;
+  for (const auto& t : v["tensors"])
+    if (t["name"] == "token_embd.weight") {
+      found = true;
+      EXPECT_EQ(t["shape"], json::array({192, 32000}));
+      EXPECT_TRUE(t["type"] == "F16" || t["type"] == "F32") << t;
+    }
+  EXPECT_TRUE(found);
+
+  r = s.post("/api/show", {{"model", "tiny-kjv"}, {"system", "Be brief."}});
+  EXPECT_EQ(r.json()["system"], "Be brief.");
+  r = s.post("/api/show", {{"model", "nope"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.json()["error"], "model 'nope' not found");
+  r = http_request(s.port(), "POST", "/api/show");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"], "missing request body");
+  EXPECT_EQ(s.get("/api/show").status, 405);
+}
+
+TEST(ServeModels, CopyGenerateDelete) {
+  auto& s = shared();
+  auto r = s.post("/api/copy", {{"source", "tiny-kjv"}, {"destination", "kjv-copy"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "");
+  EXPECT_TRUE(listed(s, "tiny-kjv:latest"));
+  EXPECT_TRUE(listed(s, "kjv-copy:latest"));
+  EXPECT_EQ(generate(s, "kjv-copy", greedy(8))["response"],
+            generate(s, "tiny-kjv", greedy(8))["response"]);
+
+  r = send(s, "DELETE", "/api/delete", {{"model", "kjv-copy"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "");
+  EXPECT_FALSE(listed(s, "kjv-copy:latest"));
+  EXPECT_TRUE(listed(s, "tiny-kjv:latest"));
+  r = send(s, "DELETE", "/api/delete", {{"name", "kjv-copy"}});  // ollama-js sends `name`
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.json()["error"], "model 'kjv-copy' not found");
+
+  r = s.post("/api/copy", {{"source", "missing"}, {"destination", "other"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.json()["error"], "model \"missing\" not found");
+  EXPECT_EQ(send(s, "DELETE", "/api/delete", {{"model", "tiny-kjv"}}).status, 400);  // bundled
+  EXPECT_EQ(s.post("/api/delete", {{"model", "tiny-kjv"}}).status, 405);
+  EXPECT_EQ(s.get("/api/copy").status, 405);
+}
+
+TEST(ServeModels, DeletingALoadedModelUnloadsIt) {
+  HearthServer s;
+  ASSERT_EQ(s.post("/api/copy", {{"source", "tiny-kjv"}, {"destination", "loaded"}}).status, 200);
+  generate(s, "loaded", greedy(2));
+  EXPECT_EQ(s.get("/api/ps").json()["models"].size(), 1u);
+  ASSERT_EQ(send(s, "DELETE", "/api/delete", {{"model", "loaded"}}).status, 200);
+  // Unloaded once its last request has let go of it (just after its answer).
+  size_t loaded = 1;
+  for (int i = 0; i < 100 && loaded > 0; ++i) {
+    loaded = s.get("/api/ps").json()["models"].size();
+    if (loaded > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(loaded, 0u);
+}
+
+TEST(ServeModels, UploadABlobInChunksThenCreateFromFiles) {
+  auto& s = shared();
+  const std::string bytes = read_file(kModelFile);
+  ASSERT_GT(bytes.size(), 1000000u);
+  const std::string digest = digest_of(bytes);
+  auto r = post_chunked(s.port(), "/api/blobs/" + digest, bytes, 100000);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + digest), 200);
+  // The dashed form names the same blob; posting it again needs no body.
+  std::string dashed = digest;
+  dashed[6] = '-';
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + dashed), 200);
+  EXPECT_EQ(http_request(s.port(), "POST", "/api/blobs/" + digest, "").status, 200);
+
+  r = s.post("/api/create", {{"model", "from-blob"}, {"files", {{"tiny.gguf", digest}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/x-ndjson");
+  EXPECT_EQ(r.ndjson().back(), json({{"status", "success"}}));
+  EXPECT_EQ(generate(s, "from-blob", greedy(8))["response"],
+            generate(s, "tiny-kjv", greedy(8))["response"]);
+  const auto show = s.post("/api/show", {{"model", "from-blob"}}).json();
+  EXPECT_EQ(show["details"]["parameter_size"], "14.65M");
+}
+
+TEST(ServeModels, ABlobWithTheWrongDigestIsRefusedAndNotKept) {
+  auto& s = shared();
+  const std::string bytes(3 << 20, 'x');  // bigger than a read-ahead chunk
+  const std::string claimed = digest_of("something else");
+  auto r = http_request(s.port(), "POST", "/api/blobs/" + claimed, bytes,
+                        {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"],
+            "digest mismatch, expected \"" + claimed + "\", got \"" + digest_of(bytes) + "\"");
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + claimed), 404);
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + digest_of(bytes)), 404);
+  // The server goes on answering.
+  EXPECT_EQ(s.get("/api/version").status, 200);
+}
+
+TEST(ServeModels, AnUploadCutShortLeavesNothingBehind) {
+  auto& s = shared();
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  const std::string digest = digest_of("a blob never finished");
+  {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                          static_cast<unsigned short>(s.port())));
+    http::request<http::empty_body> req(http::verb::post, "/api/blobs/" + digest, 11);
+    req.set(http::field::host, "127.0.0.1");
+    req.content_length(10u << 20);
+    http::request_serializer<http::empty_body> sr(req);
+    http::write_header(stream, sr);
+    const std::string part(1 << 20, 'z');
+    net::write(stream, net::buffer(part));
+  }  // hangs up 9 MiB short
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(head(s.port(), "/api/blobs/" + digest), 404);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(s.home() + "/models/blobs", ec))
+    EXPECT_EQ(e.path().filename().string().rfind("sha256-", 0), 0u) << e.path();
+  EXPECT_EQ(s.get("/api/version").status, 200);
+}
+
+TEST(ServeModels, BlobDigestsThatAreNotDigestsAre400) {
+  auto& s = shared();
+  for (const std::string& bad : std::vector<std::string>{
+           "sha256:1234", "md5:abc", "sha256:..%2f..%2fetc%2fpasswd", "..%2F..%2Fetc%2Fpasswd",
+           "sha256-" + std::string(64, 'g'), "sha256:" + std::string(64, 'A')}) {
+    EXPECT_EQ(head(s.port(), "/api/blobs/" + bad), 400) << bad;
+    auto r = http_request(s.port(), "POST", "/api/blobs/" + bad, "data");
+    EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+  }
+  EXPECT_EQ(http_request(s.port(), "POST", "/api/blobs/../../etc/passwd", "x").status, 400);
+  EXPECT_EQ(s.get("/api/blobs/" + digest_of("x")).status, 405);
+}
+
+TEST(ServeModels, CreateWithSystemAndParametersIsWhatShowAndGenerateSee) {
+  auto& s = shared();
+  auto r = s.post("/api/create", {{"model", "kjv-tuned"},
+                                  {"from", "tiny-kjv"},
+                                  {"system", "You are the King James Bible."},
+                                  {"parameters", {{"num_predict", 3}, {"temperature", 0}}},
+                                  {"stream", false}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json; charset=utf-8");
+  EXPECT_EQ(r.json(), json({{"status", "success"}}));
+  auto show = s.post("/api/show", {{"model", "kjv-tuned"}}).json();
+  EXPECT_EQ(show["system"], "You are the King James Bible.");
+  const std::string params = show["parameters"];
+  EXPECT_NE(params.find("num_predict                    3"), std::string::npos) << params;
+  EXPECT_NE(params.find("temperature                    0"), std::string::npos) << params;
+  const std::string mf = show["modelfile"];
+  EXPECT_NE(mf.find("SYSTEM \"You are the King James Bible.\"\n"), std::string::npos) << mf;
+  EXPECT_NE(mf.find("PARAMETER num_predict 3\n"), std::string::npos) << mf;
+  // The stored num_predict applies when the request gives none.
+  auto g = generate(s, "kjv-tuned", json::object());
+  EXPECT_EQ(g["eval_count"], 3);
+  EXPECT_EQ(g["response"], ", and the");
+
+  r = s.post("/api/create", {{"model", "kjv-stop"},
+                             {"from", "kjv-tuned"},
+                             {"parameters", {{"num_predict", 8}, {"stop", {"LORD"}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.ndjson().back(), json({{"status", "success"}}));
+  show = s.post("/api/show", {{"model", "kjv-stop"}}).json();
+  EXPECT_EQ(show["system"], "You are the King James Bible.");  // inherited
+  EXPECT_NE(show["parameters"].get<std::string>().find("stop                           \"LORD\""),
+            std::string::npos)
+      << show["parameters"];
+  g = generate(s, "kjv-stop", json::object());
+  EXPECT_EQ(g["response"], ", and the word of the ");
+  EXPECT_EQ(g["done_reason"], "stop");
+}
+
+TEST(ServeModels, CreateQuantizesToQ8_0) {
+  auto& s = shared();
+  auto r = s.post("/api/create", {{"model", "kjv-q8"}, {"from", "tiny-kjv"}, {"quantize", "q8_0"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto lines = r.ndjson();
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines.front()["status"], "quantizing to q8_0");
+  EXPECT_EQ(lines.back(), json({{"status", "success"}}));
+  const auto show = s.post("/api/show", {{"model", "kjv-q8"}}).json();
+  EXPECT_EQ(show["details"]["quantization_level"], "Q8_0");
+  const auto g = generate(s, "kjv-q8", greedy(8));
+  EXPECT_EQ(g["eval_count"], 8);
+  EXPECT_FALSE(g["response"].get<std::string>().empty());
+}
+
+TEST(ServeModels, CreateRefusesWhatItCannotDo) {
+  auto& s = shared();
+  struct Case {
+    json body;
+    int status;
+    std::string error;  // how the message starts ("": any message)
+  };
+  const std::vector<Case> cases = {
+      {{{"model", "x"}}, 400, "neither 'from' or 'files' was specified"},
+      {{{"model", "x"}, {"from", "tiny-kjv"}, {"adapters", {{"a.gguf", digest_of("a")}}}},
+       400,
+       "adapters are not supported"},
+      {{{"model", "../../x"}, {"from", "tiny-kjv"}}, 400, ""},
+      {{{"model", "a/b/c/d"}, {"from", "tiny-kjv"}}, 400, ""},
+      {{{"model", "x"}, {"from", "/etc/passwd"}}, 400, ""},
+      {{{"model", "x"}, {"from", "../models/tiny-kjv-f16.gguf"}}, 400, ""},
+      {{{"model", "x"}, {"from", "tiny-kjv-f16.gguf"}}, 400, ""},
+      {{{"model", "x"}, {"from", "missing"}}, 404, "model \"missing\" not found"},
+      {{{"model", "x"}, {"files", {{"../m.gguf", digest_of("a")}}}},
+       400,
+       "file path must be relative"},
+      {{{"model", "x"}, {"files", {{"m.gguf", "sha256:..%2f"}}}}, 400, "invalid digest format"},
+      {{{"model", "x"}, {"files", {{"m.gguf", digest_of("never uploaded")}}}}, 400, ""},
+      {{{"model", "x"}, {"files", {{"m.safetensors", digest_of("a")}}}}, 400, ""},
+      {{{"model", "x"}, {"from", "tiny-kjv"}, {"parameters", {{"bogus", 1}}}}, 400, ""},
+      {{{"model", "x"}, {"from", "tiny-kjv"}, {"parameters", {{"temperature", "hot"}}}}, 400, ""},
+      {{{"model", "x"}, {"from", "tiny-kjv"}, {"template", "{{ .Prompt }}"}}, 400, ""},
+      {{{"model", "x"}, {"from", "tiny-kjv"}, {"quantize", "q3_xyz"}}, 400, ""},
+      {{{"model", "x"},
+        {"from", "tiny-kjv"},
+        {"messages", {{{"role", "wizard"}, {"content", "hi"}}}}},
+       400,
+       ""},
+  };
+  for (const auto& c : cases) {
+    auto r = s.post("/api/create", c.body);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    ASSERT_TRUE(r.json()["error"].is_string()) << r.body;
+    if (!c.error.empty()) {
+      EXPECT_EQ(r.json()["error"].get<std::string>().rfind(c.error, 0), 0u) << r.body;
+    }
+  }
+  // A blob that is not a GGUF.
+  const std::string text = "not a model";
+  ASSERT_EQ(http_request(s.port(), "POST", "/api/blobs/" + digest_of(text), text).status, 201);
+  for (const json& body : {json{{"model", "x"}, {"files", {{"m.gguf", digest_of(text)}}}},
+                           json{{"model", "x"}, {"from", digest_of(text)}}}) {
+    auto r = s.post("/api/create", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json()["error"].get<std::string>().rfind("supplied file was not in GGUF format", 0),
+              0u)
+        << r.body;
+  }
+  EXPECT_FALSE(listed(s, "x:latest"));
+  EXPECT_EQ(s.get("/api/create").status, 405);
+  // Hostile names elsewhere.
+  EXPECT_EQ(s.post("/api/copy", {{"source", "tiny-kjv"}, {"destination", "../../x"}}).status, 400);
+  EXPECT_EQ(s.post("/api/copy", {{"source", "a/b/c/d"}, {"destination", "y"}}).status, 400);
+  EXPECT_EQ(send(s, "DELETE", "/api/delete", {{"model", "../../x"}}).status, 400);
+  EXPECT_EQ(s.post("/api/show", {{"model", "a/b/c/d"}}).status, 400);
+}
+
+}  // namespace
+}  // namespace hearth::test
