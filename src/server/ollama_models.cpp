@@ -295,7 +295,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
       rm = resolve(r.model);
     } catch (const HttpError& e) {
       if (e.status != 404) throw;
-      throw HttpError(404, fmt::format("model '{}' not found", r.model));  // Ollama's words
+      throw HttpError(404, fmt::format("model \"{}\" not found", r.model));
     }
     store::ModelRecord rec;
     try {
@@ -359,7 +359,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
     const auto r = ollama::parse_delete_request(ollama::parse_body(req.body));
     valid_name(r.model, "name");
     const auto not_found = [&] {
-      return HttpError(404, fmt::format("model '{}' not found", r.model));
+      return HttpError(404, fmt::format("model \"{}\" not found", r.model));
     };
     std::string key;
     bool bundled = false;

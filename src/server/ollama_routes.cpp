@@ -282,6 +282,8 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       throw HttpError(400, fmt::format("\"{}\" does not support thinking", name));
     if (is_chat && !c.tools.empty())
       throw HttpError(400, fmt::format("{} does not support tools", rm.name));
+    if (!is_chat && g.raw && (!g.template_.empty() || !g.system.empty() || !g.context.empty()))
+      throw HttpError(400, "raw mode does not support template, system, or context");
     if (!is_chat && !g.suffix.empty())
       throw HttpError(400, fmt::format("{} does not support insert", rm.name));
 
@@ -292,14 +294,14 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       if (!kal.forever && kal.duration.count() == 0) {
         models.unload(rm.key);
         send_json(ex, 200,
-                  is_chat ? ollama::chat_load(rm.name, created, "unload")
-                          : ollama::generate_load(rm.name, created, "unload"));
+                  is_chat ? ollama::chat_load(name, created, "unload")
+                          : ollama::generate_load(name, created, "unload"));
         return true;
       }
       { auto lease = models.acquire({rm.key, rm.name, rm.path, st.num_ctx}, kal); }
       send_json(ex, 200,
-                is_chat ? ollama::chat_load(rm.name, created, "load")
-                        : ollama::generate_load(rm.name, created, "load"));
+                is_chat ? ollama::chat_load(name, created, "load")
+                        : ollama::generate_load(name, created, "load"));
       return true;
     }
 
@@ -359,7 +361,8 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     r->load = secs(load_s);
     if (engine::ResponseCache::deterministic(st.gen.sampler) && o.response_cache_bytes > 0)
       r->cache_key = cache_key(rm, prompt.tokens, st.gen, format_key, n_ctx);
-    const std::string model_name = rm.name;
+    // Responses name the model as the request did (Ollama echoes it).
+    const std::string model_name = name;
     if (is_chat) {
       r->chunk = [model_name](std::string_view piece) {
         return ollama::chat_chunk(model_name, Clock::now(), piece);

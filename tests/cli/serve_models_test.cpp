@@ -181,7 +181,7 @@ TEST(ServeModels, ShowDescribesTheModel) {
   EXPECT_EQ(r.json()["system"], "Be brief.");
   r = s.post("/api/show", {{"model", "nope"}});
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.json()["error"], "model 'nope' not found");
+  EXPECT_EQ(r.json()["error"], "model \"nope\" not found");
   r = http_request(s.port(), "POST", "/api/show");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.json()["error"], "missing request body");
@@ -205,7 +205,7 @@ TEST(ServeModels, CopyGenerateDelete) {
   EXPECT_TRUE(listed(s, "tiny-kjv:latest"));
   r = send(s, "DELETE", "/api/delete", {{"name", "kjv-copy"}});  // ollama-js sends `name`
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.json()["error"], "model 'kjv-copy' not found");
+  EXPECT_EQ(r.json()["error"], "model \"kjv-copy\" not found");
 
   r = s.post("/api/copy", {{"source", "missing"}, {"destination", "other"}});
   EXPECT_EQ(r.status, 404);

@@ -51,7 +51,7 @@ TEST(Serve, GenerateWholeAnswerMatchesLlamaCppGreedy) {
   const auto j = r.json();
   // llama.cpp's greedy tokens for this prompt (tests/data/golden/greedy.json).
   EXPECT_EQ(j["response"], ", and the word of the LORD");
-  EXPECT_EQ(j["model"], "tiny-kjv:latest");
+  EXPECT_EQ(j["model"], "tiny-kjv");  // as the request named it
   EXPECT_EQ(j["done"], true);
   EXPECT_EQ(j["done_reason"], "length");
   EXPECT_EQ(j["eval_count"], 8);
