@@ -301,7 +301,8 @@ void import_q8(const HearthServer& s) {
 
 std::vector<std::string> loaded(HearthServer& s) {
   std::vector<std::string> names;
-  for (const auto& m : s.get("/api/ps").json()["models"]) names.push_back(m["name"]);
+  const json ps = s.get("/api/ps").json();  // kept: the loop reads into it
+  for (const auto& m : ps["models"]) names.push_back(m["name"]);
   return names;
 }
 
