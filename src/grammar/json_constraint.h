@@ -42,9 +42,9 @@
 //   unknown keywords are ignored.
 //
 // Whitespace: between tokens of the document (and before and after it) at most
-// 20 whitespace bytes (space, tab, CR, LF) in a row, so the model cannot loop
-// on whitespace. Strings: any JSON string content, escapes and multi-byte
-// UTF-8 included; tokens may split a UTF-8 character.
+// one space, so the model cannot spend its tokens on blank lines and
+// indentation (compact JSON is just as valid). Strings: any JSON string content, escapes and
+// multi-byte UTF-8 included; tokens may split a UTF-8 character.
 //
 // Cost: json() builds a VocabIndex (sorts the token pieces: tens of ms for a
 // 150k vocabulary) unless given one; build one per tokenizer and share it.

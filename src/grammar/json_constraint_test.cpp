@@ -318,11 +318,12 @@ TEST(Mask, SetsMinusInfinityAndLeavesTheRest) {
   c->mask(logits);
   for (int32_t id = 0; id < v.index->n_vocab; ++id) {
     const std::string p = v.tok->piece(id);
-    // Allowed: whitespace runs, and prefixes of "true"/"false" possibly after whitespace.
-    std::string t = p;
-    t.erase(0, t.find_first_not_of(" \n\t\r"));
+    // Allowed: a gap (nothing or one space), then a prefix of "true"/"false".
+    const size_t n_ws = std::min(p.find_first_not_of(" \n\t\r"), p.size());
+    const std::string ws = p.substr(0, n_ws), t = p.substr(n_ws);
+    const bool gap = ws.empty() || ws == " ";
     const bool expect =
-        !p.empty() && !v.tok->is_eog(id) && p.size() <= 20 &&
+        !p.empty() && !v.tok->is_eog(id) && gap &&
         (t.empty() || std::string("true").starts_with(t) || std::string("false").starts_with(t));
     ASSERT_EQ(std::isinf(logits[id]), !expect) << "token " << id << " '" << p << "'";
   }
@@ -438,13 +439,18 @@ TEST(Matcher, ObjectsFollowSchemaOrder) {
                       "c":{"type":"integer"}},"required":["a"]})");
   EXPECT_TRUE(o.accepts(R"({"a":1})"));
   EXPECT_TRUE(o.accepts(R"({"b":1,"a":2,"c":3})"));
-  EXPECT_TRUE(o.accepts("{ \"a\" : 1 ,\n  \"c\":2 }"));
+  EXPECT_TRUE(o.accepts("{ \"a\" : 1 , \"c\":2 }"));
   EXPECT_FALSE(o.accepts(R"({"a":1,"b":2})"));  // out of order
   EXPECT_FALSE(o.accepts(R"({"c":1})"));        // required a skipped
   EXPECT_FALSE(o.accepts(R"({"a":1,"a":1})"));
   EXPECT_FALSE(o.accepts(R"({"a":1,"d":1})"));  // no additional properties
   EXPECT_FALSE(o.accepts(R"({"a":1,})"));
   EXPECT_FALSE(o.accepts(R"({"a":1})" + std::string(21, ' ')));  // whitespace is bounded
+  // Gaps hold at most one space: no newlines, no indentation to spend tokens on.
+  EXPECT_TRUE(o.accepts("{ \"a\": 1, \"c\": 2 }"));
+  EXPECT_FALSE(o.accepts("{\n  \"a\": 1}"));
+  EXPECT_FALSE(o.accepts("{  \"a\":1}"));
+  EXPECT_FALSE(o.accepts("{\t\"a\":1}"));
   const Compiled x(R"({"type":"object","properties":{"ab":{"type":"integer"}},
                       "additionalProperties":{"type":"null"}})");
   EXPECT_TRUE(x.accepts(R"({"ab":1,"a":null,"abc":null})"));

@@ -241,9 +241,13 @@ Machine::Step Machine::step(Stack& s, uint8_t c, uint32_t& child) const {
     const uint32_t d = g_.nodes[node].min_depth;
     return d != kUnbounded && depth + d <= kMaxStack;
   };
-  auto gap = [&]() {  // whitespace in a gap between tokens
-    if (f.ws >= kMaxWhitespace) return Step::Reject;
-    ++f.ws;
+  // Whitespace in a gap between tokens: nothing or one space. Stricter than
+  // llama.cpp's grammar (which allows a newline and 20 bytes of indentation):
+  // weak models spend their whole token budget on indentation when allowed,
+  // and compact JSON is just as valid.
+  auto gap = [&]() {
+    if (f.ws != 0 || c != ' ') return Step::Reject;
+    f.ws = 1;
     return Step::Consumed;
   };
 

@@ -18,9 +18,8 @@
 
 namespace hearth::grammar::detail {
 
-inline constexpr uint32_t kMaxStack = 128;     // frames per stack, the root frame included
-inline constexpr uint32_t kMaxStacks = 64;     // alternatives kept per state
-inline constexpr uint8_t kMaxWhitespace = 20;  // whitespace bytes per gap between tokens
+inline constexpr uint32_t kMaxStack = 128;  // frames per stack, the root frame included
+inline constexpr uint32_t kMaxStacks = 64;  // alternatives kept per state
 inline constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
 inline constexpr uint32_t kNoNode = std::numeric_limits<uint32_t>::max();
 
@@ -123,7 +122,7 @@ class Machine {
  public:
   explicit Machine(const Grammar& g) : g_(g) {}
   // The state before any byte: a document whose value is of node `root`, with
-  // at most kMaxWhitespace whitespace bytes on either side.
+  // at most one space on either side.
   State initial(uint32_t root) const;
   // out = in after byte c; false (out empty) when no stack accepts c.
   bool advance(const State& in, uint8_t c, State& out) const;

@@ -46,6 +46,7 @@ int64_t num_ctx(const ResolvedModel& m, const ollama::Options& request, int64_t 
 // An embedding request's hold on its model.
 struct Leased {
   ResolvedModel model;
+  std::string requested;  // the name as the request gave it: responses echo it
   engine::ModelManager::Lease lease;
   Nanos load{0};
 };
@@ -86,6 +87,7 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
     for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
     Leased l;
     l.model = resolve(name);
+    l.requested = name;
     const auto kal = keep_alive(ka, o.default_keep_alive);
     const int64_t n_ctx = num_ctx(l.model, options, o.default_num_ctx);
     double load_s = 0;
@@ -99,7 +101,7 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
     Leased l = lease(r.model, r.options, r.unknown_options, r.keep_alive);
     if (r.input.empty()) {
       Json j = Json::object();
-      j["model"] = l.model.name;
+      j["model"] = l.requested;
       j["embeddings"] = Json::array();
       send_json(ex, 200, j);
       return true;
@@ -122,7 +124,7 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
     }
     st.load = l.load;
     st.total = since(t0);
-    send_json(ex, 200, ollama::embed_response(l.model.name, out, st));
+    send_json(ex, 200, ollama::embed_response(l.requested, out, st));
     return true;
   }
 
