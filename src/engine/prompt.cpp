@@ -104,13 +104,21 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       return ids;
     };
     p.tokens = render();
-    // Oldest turns give way (never the system message, never the last message).
+    // Oldest turns give way, a whole exchange at a time so that the remaining
+    // conversation still starts with a user turn (templates insist on the
+    // alternation); never the system message, never the last message.
+    auto first_turn = [&] {
+      return std::find_if(history.begin(), history.end(),
+                          [](const auto& m) { return m.role != "system"; });
+    };
     while (limits.truncate && static_cast<int64_t>(p.tokens.size()) > budget) {
-      auto first = std::find_if(history.begin(), history.end(),
-                                [](const auto& m) { return m.role != "system"; });
+      auto first = first_turn();
       if (first == history.end() || first + 1 >= history.end()) break;
-      history.erase(first);
-      ++p.dropped_messages;
+      do {
+        history.erase(first);
+        ++p.dropped_messages;
+        first = first_turn();
+      } while (first != history.end() && first + 1 < history.end() && first->role != "user");
       p.tokens = render();
     }
   }
