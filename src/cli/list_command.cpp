@@ -8,7 +8,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "store/store.h"
 
@@ -60,6 +62,21 @@ std::string rfc3339(int64_t ns) {
   return buf;
 }
 
+// "2026-12-01T16:20:35.834245889Z" -> ns since the epoch (0 when unreadable).
+int64_t parse_rfc3339_ns(const std::string& t) {
+  struct tm tm {};
+  const char* rest = strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return 0;
+  int64_t ns = static_cast<int64_t>(timegm(&tm)) * 1000000000;
+  if (*rest == '.') {
+    int64_t frac = 0, scale = 100000000;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10)
+      if (scale > 0) frac += (*rest - '0') * scale;
+    ns += frac;
+  }
+  return ns;
+}
+
 }  // namespace
 
 void add_list(CLI::App& app) {
@@ -69,8 +86,24 @@ void add_list(CLI::App& app) {
   cmd->add_flag("--json", *json,
                 "one JSON array of {name, digest, size, modified_at, path, bundled}");
   cmd->callback([json] {
-    const store::Store s(store::Store::default_root());
-    const auto models = s.list();
+    std::vector<store::ModelEntry> models;
+    // A running server's store when one answers (it may be another machine's).
+    if (const auto a = server_address(); server_answers(a)) {
+      const auto r = http_call(a, "GET", "/api/tags");
+      if (r.status != 200) throw std::runtime_error(error_message(r));
+      const auto tags = nlohmann::json::parse(r.body);
+      for (const auto& m : tags["models"]) {
+        store::ModelEntry e;
+        e.name = m.value("name", "");
+        e.digest = "sha256:" + m.value("digest", "");
+        e.size = m.value("size", uint64_t{0});
+        e.bundled = m.value("bundled", false);
+        e.modified_ns = parse_rfc3339_ns(m.value("modified_at", ""));
+        models.push_back(e);
+      }
+    } else {
+      models = store::Store(store::Store::default_root()).list();
+    }
     if (*json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& m : models)

@@ -1,8 +1,11 @@
 // hearth rm NAME...: removes models, and the blobs no other model uses.
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <vector>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 #include "store/store.h"
 
@@ -14,10 +17,18 @@ void add_rm(CLI::App& app) {
   cmd->add_option("NAME", *names, "models to remove")->required();
   cmd->callback([names] {
     store::Store s(store::Store::default_root());
+    // Through a running server when one answers: it also unloads the model.
+    const auto a = server_address();
+    const bool server = server_answers(a);
     int failed = 0;
     for (const std::string& n : *names) {
       try {
-        s.remove(n);
+        if (server) {
+          const auto r = http_call(a, "DELETE", "/api/delete", nlohmann::json{{"model", n}}.dump());
+          if (r.status != 200) throw std::runtime_error(error_message(r));
+        } else {
+          s.remove(n);
+        }
         std::printf("deleted '%s'\n", store::parse_name(n).display().c_str());
       } catch (const std::exception& e) {
         std::fprintf(stderr, "hearth: error: %s\n", e.what());

@@ -97,7 +97,9 @@ std::shared_ptr<Job> Scheduler::submit(Request request) {
       throw QueueFull(fmt::format("server busy: {} requests are waiting (max_queue {})",
                                   queue_.size(), o_.max_queue));
     queue_.push_back(job);
-    job->position_ = static_cast<int64_t>(queue_.size());
+    // 0: a slot is free and the job starts at the next step; else its place in line.
+    const bool starts_now = queue_.size() == 1 && active_ < static_cast<int>(slots_.size());
+    job->position_ = starts_now ? 0 : static_cast<int64_t>(queue_.size());
   }
   cv_.notify_all();
   return job;

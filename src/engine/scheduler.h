@@ -53,7 +53,8 @@ class Job {
   // Thread-safe; the slot is freed at the scheduler's next step.
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
-  // 0 once running (or finished); n >= 1: n-th in the queue.
+  // 0 once running or finished (or about to start: a slot was free); n >= 1:
+  // n-th in the queue.
   int64_t queue_position() const { return position_; }
 
  private:

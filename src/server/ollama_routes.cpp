@@ -198,7 +198,11 @@ void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
   } catch (const engine::ContextError& e) {
     throw HttpError(400, e.what());
   }
-  if (r->stream) ex.begin_stream(200, kNdjson);
+  // Where the request stands: 0 when it went straight into a slot, n when n-1
+  // requests wait before it (GET /api/ps shows each model's queue).
+  if (r->stream)
+    ex.begin_stream(200, kNdjson,
+                    {{"X-Hearth-Queue-Position", std::to_string(job->queue_position())}});
   ex.on_disconnect([job] { job->cancel(); });
 }
 

@@ -256,6 +256,27 @@ TEST(Serve, AFullQueueAnswers503WithRetryAfter) {
   EXPECT_EQ(second.get().status, 200);
 }
 
+TEST(Serve, AStreamedRequestSaysWhereItStandsInTheQueue) {
+  HearthServer s("--parallel 1 --response-cache 0 --ctx 1024");
+  json req = {{"model", "tiny-kjv"},
+              {"prompt", "In the beginning"},
+              {"raw", true},
+              {"options", {{"temperature", 0}, {"num_predict", 200}}}};
+  std::atomic<bool> started{false};
+  auto first = std::async(std::launch::async, [&] {
+    return http_request(s.port(), "POST", "/api/generate", req.dump(), {}, [&](const std::string&) {
+      started = true;
+      return true;
+    });
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  req["options"]["num_predict"] = 1;
+  const auto second = http_request(s.port(), "POST", "/api/generate", req.dump());
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.headers.at("x-hearth-queue-position"), "1");
+  EXPECT_EQ(first.get().headers.at("x-hearth-queue-position"), "0");
+}
+
 TEST(Serve, AClientThatHangsUpFreesItsSlot) {
   HearthServer s("--parallel 1 --response-cache 0 --ctx 1024");
   const json req = {{"model", "tiny-kjv"},
@@ -372,6 +393,36 @@ TEST(Serve, FormatJsonSchemaAlwaysParsesAndMatches) {
                                       {"format", {{"type", "string"}, {"pattern", "^a+$"}}}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.json()["error"].get<std::string>().find("pattern"), std::string::npos);
+}
+
+TEST(Serve, TheCliTalksToARunningServer) {
+  HearthServer s;
+  const std::string host = "127.0.0.1:" + std::to_string(s.port());
+  setenv("HEARTH_HOST", host.c_str(), 1);
+  // run: the answer comes from the server, which then holds the model.
+  auto r = run_hearth("run tiny-kjv 'In the beginning' -n 8 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, ", and the word of the LORD");
+  EXPECT_EQ(loaded(s), std::vector<std::string>{"tiny-kjv:latest"});
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny-kjv:latest"), std::string::npos);
+  r = run_hearth("list");
+  EXPECT_NE(r.out.find("tiny-kjv:latest"), std::string::npos);
+  r = run_hearth("stop tiny-kjv");
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (int i = 0; i < 100 && !loaded(s).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(loaded(s).empty());
+  // With no server there, ps says so; run works standalone.
+  s.stop();
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no hearth server"), std::string::npos);
+  r = run_hearth("run tiny-kjv 'In the beginning' -n 8 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, ", and the word of the LORD");
+  unsetenv("HEARTH_HOST");
 }
 
 TEST(Serve, StopsCleanlyOnSigterm) {
