@@ -10,15 +10,12 @@
 #include <numeric>
 
 #include "engine/session.h"
+#include "engine/tiny_kjv_test.h"
 
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() {
-  static Runtime rt =
-      Runtime::load(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf", 2);
-  return rt;
-}
+Runtime& runtime() { return test::tiny_kjv(); }
 
 double dot(std::span<const float> a, std::span<const float> b) {
   double s = 0;

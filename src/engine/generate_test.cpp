@@ -7,23 +7,14 @@
 
 #include "engine/perplexity.h"
 #include "engine/runtime.h"
+#include "engine/tiny_kjv_test.h"
 
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() {
-  static Runtime rt =
-      Runtime::load(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf", 2);
-  return rt;
-}
+Runtime& runtime() { return test::tiny_kjv(); }
 
-GenerateOptions greedy(int64_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampler.temperature = 0;
-  o.sampler.repeat_penalty = 1;
-  return o;
-}
+using test::greedy;
 
 // llama.cpp's greedy continuation of "In the beginning" (tests/data/golden/greedy.json).
 const std::vector<int32_t> kPrompt = {1, 512, 278, 6763};

@@ -7,15 +7,12 @@
 #include <algorithm>
 
 #include "engine/session.h"
+#include "engine/tiny_kjv_test.h"
 
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() {
-  static Runtime rt =
-      Runtime::load(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf", 2);
-  return rt;
-}
+Runtime& runtime() { return test::tiny_kjv(); }
 
 int count(const std::vector<int32_t>& ids, int32_t id) {
   return static_cast<int>(std::count(ids.begin(), ids.end(), id));
