@@ -83,7 +83,7 @@ TEST(Scheduler, QueueBeyondItsBoundIsRefused) {
   std::shared_ptr<Job> first;
   auto f1 = submit(sched, kPrompts[0], greedy(200), &first);
   // Wait until the first runs, so exactly one more may wait.
-  for (int i = 0; i < 2000 && first->queue_position() != 0; ++i)
+  for (int i = 0; i < 2000 && sched.stats().active != 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::shared_ptr<Job> second;
   auto f2 = submit(sched, kPrompts[1], greedy(4), &second);
