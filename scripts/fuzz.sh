@@ -2,7 +2,8 @@
 # Fuzzes the parsers with libFuzzer (clang 14, ASan + UBSan): the GGUF reader for
 # SECONDS (default 60), then the tokenizers and the chat-template interpreter for
 # SECONDS/2 each, then the JSON-schema constraint (grammar/) for SECONDS/3
-# (20 s by default). Builds only the fuzz targets in build-fuzz/, writes the
+# (20 s by default), then the server's parsers (Ollama request bodies, paths,
+# model names, Modelfiles, manifests) for SECONDS/3. Builds only the fuzz targets in build-fuzz/, writes the
 # seed corpora to fuzz-corpus/*-seed and keeps what the fuzzers find in
 # fuzz-corpus/{gguf,tokenizer,template,schema}. Exits non-zero on a finding (crash,
 # leak, timeout, OOM); the reproducer is left as fuzz-corpus/crash-* (or leak-*,
@@ -16,9 +17,10 @@ third=$(((seconds + 2) / 3))
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target gguf_reader_fuzz tokenizer_fuzz template_fuzz \
-  schema_fuzz gguf_seed_corpus text_seed_corpus
+  schema_fuzz api_fuzz gguf_seed_corpus text_seed_corpus
 
-mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template fuzz-corpus/schema
+mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template fuzz-corpus/schema \
+  fuzz-corpus/api fuzz-corpus/api-seed
 ./build-fuzz/fuzz/gguf_seed_corpus fuzz-corpus/gguf-seed
 ./build-fuzz/fuzz/text_seed_corpus tokenizer fuzz-corpus/tokenizer-seed
 ./build-fuzz/fuzz/text_seed_corpus template fuzz-corpus/template-seed
@@ -40,4 +42,10 @@ run gguf_reader_fuzz gguf "$seconds" -max_len=8192
 run tokenizer_fuzz tokenizer "$half" -max_len=1024
 run template_fuzz template "$half" -max_len=20000 -dict=fuzz/jinja.dict
 run schema_fuzz schema "$third" -max_len=4096 -dict=fuzz/schema.dict
+# Seeds for the server's parsers: request bodies as Ollama documents them, a Modelfile.
+printf '%s' '{"model":"tiny-kjv","prompt":"hi","options":{"temperature":0.5,"stop":["a"]},"keep_alive":"5m","format":{"type":"object"}}' >fuzz-corpus/api-seed/generate.json
+printf '%s' '{"model":"m","messages":[{"role":"user","content":"x","images":[]}],"tools":[]}' >fuzz-corpus/api-seed/chat.json
+printf '%s' '{"model":"m","from":"tiny-kjv","files":{"a.gguf":"sha256:00"},"parameters":{"stop":["x"]}}' >fuzz-corpus/api-seed/create.json
+printf 'FROM tiny-kjv\nPARAMETER stop "[INST]"\nSYSTEM """be brief"""\nMESSAGE user hi\n' >fuzz-corpus/api-seed/Modelfile
+run api_fuzz api "$third" -max_len=4096
 exit "$status"

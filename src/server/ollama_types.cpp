@@ -564,7 +564,10 @@ ParsedOptions parse_options(const Json& object, std::string_view what) {
   if (object.is_null()) return out;
   if (!object.is_object())
     throw WireError(fmt::format("{}s must be an object, got {}", what, object.type_name()));
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    // Named, not structured bindings: clang 14 (the fuzz build) cannot capture those.
+    const std::string& key = item.key();
+    const Json& value = item.value();
     const auto field = std::find_if(kOptionFields.begin(), kOptionFields.end(),
                                     [&](const OptionField& f) { return f.name == key; });
     if (field == kOptionFields.end()) {

@@ -1,0 +1,65 @@
+// libFuzzer target for what hearth's server parses from the network and from
+// files users hand it: Ollama's request bodies (every route's parser), request
+// paths, model names, Modelfiles and store manifests. Each must throw its own
+// error type or succeed: never crash, hang or leak.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "server/http.h"
+#include "server/ollama_types.h"
+#include "store/manifest.h"
+#include "store/modelfile.h"
+#include "store/name.h"
+
+namespace ol = hearth::server::ollama;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)hearth::server::normalize_path(std::string(text));
+  try {
+    (void)hearth::store::parse_name(text);
+  } catch (const std::exception&) {
+  }
+  try {
+    (void)hearth::store::parse_modelfile(text, "Modelfile");
+  } catch (const std::exception&) {
+  }
+  try {
+    (void)hearth::store::Manifest::parse(text, "manifest");
+  } catch (const std::exception&) {
+  }
+  ol::Json body;
+  try {
+    body = ol::parse_body(text);
+  } catch (const ol::WireError&) {
+    return 0;
+  }
+  auto each = [&](auto parse) {
+    try {
+      (void)parse(body);
+    } catch (const ol::WireError&) {
+    }
+  };
+  each(ol::parse_generate_request);
+  each(ol::parse_chat_request);
+  each(ol::parse_embed_request);
+  each(ol::parse_embeddings_request);
+  each(ol::parse_show_request);
+  each(ol::parse_copy_request);
+  each(ol::parse_delete_request);
+  each(ol::parse_create_request);
+  each(ol::parse_pull_request);
+  try {
+    (void)ol::parse_options(body.contains("options") ? body["options"] : ol::Json(nullptr));
+  } catch (const ol::WireError&) {
+  }
+  if (body.contains("keep_alive")) {
+    try {
+      (void)ol::parse_keep_alive(body["keep_alive"]);
+    } catch (const ol::WireError&) {
+    }
+  }
+  return 0;
+}
