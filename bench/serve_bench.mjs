@@ -72,10 +72,11 @@ function parseArgs(argv) {
   return o;
 }
 
-// "Note c.r:" + passage words; ~1.3 SPM tokens per English word, +4 for the
-// tag and BOS.
+// "Note c.r:" + passage words. With the Llama-2 SPM vocabulary the passage
+// costs ~1.36 tokens per word and BOS + tag 7 (digits are single tokens):
+// --prompt-tokens 40 gives 24 words, 40 tokens (`hearth tokenize`).
 function promptFor(client, request, promptTokens) {
-  const words = Math.max(1, Math.round((promptTokens - 4) / 1.3));
+  const words = Math.max(1, Math.round((promptTokens - 7) / 1.36));
   const body = [];
   for (let i = 0; i < words; i++) body.push(PASSAGE[i % PASSAGE.length]);
   return `Note ${client + 1}.${request + 1}: ${body.join(' ')}`;
