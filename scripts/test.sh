@@ -14,7 +14,7 @@ ctest --test-dir build --output-on-failure -j "$jobs" --timeout 600 | tee -a "$l
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON \
-  -DHEARTH_BENCHMARKS=OFF -DHEARTH_INTEGRATION_TESTS=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+  -DHEARTH_BENCHMARKS=OFF -DHEARTH_INTEGRATION_TESTS=OFF -DHEARTH_CLI=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -L unit | tee -a "$log"
 
