@@ -43,13 +43,13 @@ void run_perplexity(const PerplexityOptions& o) {
   const int64_t n_ctx = o.n_ctx ? *o.n_ctx : std::min<int64_t>(512, train > 0 ? train : 512);
   // Perplexity keeps the logits of every position of a window.
   engine::validate_context(rt.model->hparams(), n_ctx,
-                           o.kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16,
+                           o.kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16,
                            static_cast<uint64_t>(rt.model->hparams().n_vocab) * sizeof(float));
   // As llama-perplexity: the whole text with BOS, which also starts every window.
   const auto& tok = *rt.tokenizer;
   const auto tokens = tok.encode(text, tok.add_bos_default(), /*parse_special=*/false);
   const int32_t bos = tok.add_bos_default() ? tok.bos() : -1;
-  const auto kv = o.kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;
+  const auto kv = o.kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16;
   if (!o.json)
     std::fprintf(stderr, "perplexity: %zu tokens, %zu windows of %lld\n", tokens.size(),
                  tokens.size() / static_cast<size_t>(n_ctx), static_cast<long long>(n_ctx));

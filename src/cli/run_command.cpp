@@ -455,10 +455,10 @@ void add_run(CLI::App& app) {
     auto rt = engine::Runtime::load(store::resolve_model(o->model), o->threads);
     if (o->n_ctx != 0)
       engine::validate_context(rt.model->hparams(), o->n_ctx,
-                               o->kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16);
+                               o->kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16);
     engine::SessionOptions so;
     so.n_ctx = o->n_ctx;
-    so.kv_type = o->kv_type == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;
+    so.kv_type = o->kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16;
     engine::Session session(*rt.model, so);
     const bool one_shot = !o->prompt.empty();
     const int code = one_shot ? run_once(*o, rt, session) : run_chat(*o, rt, session);

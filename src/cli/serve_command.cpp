@@ -135,7 +135,7 @@ void serve(const ServeFlags& f) {
   if (auto v = setting("kv_type", "HEARTH_KV_CACHE_TYPE", f.kv_type); !v.empty()) {
     if (v != "f16" && v != "q8_0")
       throw std::invalid_argument("--kv-type must be f16 or q8_0, got " + v);
-    o.models.kv_type = v == "q8_0" ? kernels::KvType::Q8_0 : kernels::KvType::F16;
+    o.models.kv_type = v == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16;
   }
   if (auto v = setting("response_cache", "HEARTH_RESPONSE_CACHE", f.response_cache); !v.empty())
     o.response_cache_bytes = parse_bytes(v, "--response-cache");

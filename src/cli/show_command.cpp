@@ -1,6 +1,6 @@
 // `hearth show MODEL`: what a model file is and the memory it needs.
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -338,7 +338,7 @@ void run_show(const ShowOptions& o) {
     d.no_estimate = e.what();
   }
   if (h) {
-    d.mem = model::estimate_memory(*h, d.info.weights_bytes, ctx, 1, batch, kernels::KvType::F16);
+    d.mem = model::estimate_memory(*h, d.info.weights_bytes, ctx, 1, batch, backend::KvType::F16);
   } else {
     d.mem.context = ctx;
     d.mem.parallel = 1;

@@ -85,12 +85,12 @@ class BatchTest : public ::testing::Test {
     for (size_t i = 0; i < n; ++i) EXPECT_EQ(got[i], want[i]) << type << " prompt " << i;
   }
 
-  static kernels::Backend* backend_;
+  static backend::Backend* backend_;
   static model::Model* f16_;
   static model::Model* q4_0_;
   static std::string q4_0_path_;
 };
-kernels::Backend* BatchTest::backend_ = nullptr;
+backend::Backend* BatchTest::backend_ = nullptr;
 model::Model* BatchTest::f16_ = nullptr;
 model::Model* BatchTest::q4_0_ = nullptr;
 std::string BatchTest::q4_0_path_;

@@ -67,7 +67,7 @@ std::vector<float> embed(const Runtime& rt, std::span<const int32_t> tokens, Poo
       throw std::invalid_argument("embed: token " + std::to_string(t) +
                                   " outside the vocabulary of " + std::to_string(V));
   // Mean sums every token's state, Cls and Last one token's (summed in double).
-  auto cache = m.make_kv_cache(n, kernels::KvType::F16);
+  auto cache = m.make_kv_cache(n, backend::KvType::F16);
   auto scratch = m.make_scratch(std::min(n, kMaxPass), 0);
   std::vector<float> hidden(static_cast<size_t>(std::min(n, kMaxPass) * E));
   std::vector<double> sum(static_cast<size_t>(E), 0.0);

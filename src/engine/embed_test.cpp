@@ -31,7 +31,7 @@ std::vector<float> embed_text(const std::string& text, Pooling p = Pooling::Mean
 std::vector<std::vector<float>> hidden_one_by_one(std::span<const int32_t> tokens) {
   const auto& m = *runtime().model;
   const int64_t E = m.hparams().n_embd, n = static_cast<int64_t>(tokens.size());
-  auto cache = m.make_kv_cache(n, kernels::KvType::F16);
+  auto cache = m.make_kv_cache(n, backend::KvType::F16);
   auto scratch = m.make_scratch(1, 0);
   std::vector<std::vector<float>> out;
   for (int64_t i = 0; i < n; ++i) {
@@ -108,7 +108,7 @@ TEST(Embed, InputsLongerThanOnePassAreEvaluatedInPassesOf512) {
   while (static_cast<int64_t>(tokens.size()) < n)
     tokens.push_back(static_cast<int32_t>(100 + tokens.size() * 37 % 9000));
   std::vector<float> h(static_cast<size_t>(n * E));
-  auto cache = m.make_kv_cache(n, kernels::KvType::F16);
+  auto cache = m.make_kv_cache(n, backend::KvType::F16);
   auto scratch = m.make_scratch(n, 0);
   const model::SeqChunk c{
       .tokens = tokens.data(), .n_tokens = n, .pos0 = 0, .cache = cache.get(), .hidden = h.data()};

@@ -35,12 +35,12 @@ int64_t max_context(const model::Hparams& hp) {
                                                                        : train * kMaxContextFactor);
 }
 
-uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, kernels::KvType kv) {
+uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, backend::KvType kv) {
   const uint64_t values = 2 * static_cast<uint64_t>(std::max<int64_t>(hp.n_layer, 0)) *
                           static_cast<uint64_t>(std::max<int64_t>(n_ctx, 0)) *
                           static_cast<uint64_t>(std::max<int64_t>(hp.kv_dim(), 0));
   // f16: 2 bytes a value; q8_0: 34 bytes a block of 32.
-  return kv == kernels::KvType::F16 ? values * 2 : values / 32 * 34 + (values % 32 ? 34 : 0);
+  return kv == backend::KvType::F16 ? values * 2 : values / 32 * 34 + (values % 32 ? 34 : 0);
 }
 
 uint64_t available_memory() {
@@ -68,7 +68,7 @@ void validate_context_range(int64_t n_ctx) {
         std::to_string(n_ctx));
 }
 
-void validate_context(const model::Hparams& hp, int64_t n_ctx, kernels::KvType kv,
+void validate_context(const model::Hparams& hp, int64_t n_ctx, backend::KvType kv,
                       uint64_t extra_bytes_per_token) {
   const int64_t max = max_context(hp);
   if (n_ctx < kMinContext || n_ctx > max) {

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 #include "model/hparams.h"
 #include "sampling/param_error.h"
 
@@ -37,7 +37,7 @@ void validate_num_predict(int64_t num_predict);
 int64_t max_context(const model::Hparams& hp);
 
 // Bytes of the KV cache of n_ctx positions: K and V of every layer.
-uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, kernels::KvType kv);
+uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, backend::KvType kv);
 
 // Memory this process may still allocate: MemAvailable, or less when a cgroup
 // limit is nearer. 0 when unknown (no check then).
@@ -48,7 +48,7 @@ uint64_t available_memory();
 // every position that perplexity keeps) within available_memory(), so that a
 // large value is an error message rather than std::bad_alloc or the OOM killer.
 void validate_context(const model::Hparams& hp, int64_t n_ctx,
-                      kernels::KvType kv = kernels::KvType::F16,
+                      backend::KvType kv = backend::KvType::F16,
                       uint64_t extra_bytes_per_token = 0);
 
 // The range check alone, for what only describes a model (`hearth show

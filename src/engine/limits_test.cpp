@@ -63,8 +63,8 @@ TEST(Limits, UnknownTrainingContextAndHugeOnes) {
 TEST(Limits, KvCacheBytes) {
   const model::Hparams hp = llama_like(4096);
   // 2 (K, V) x 32 layers x 4096 positions x 1024 values x 2 bytes = 512 MiB.
-  EXPECT_EQ(kv_cache_bytes(hp, 4096, kernels::KvType::F16), uint64_t{512} << 20);
-  EXPECT_EQ(kv_cache_bytes(hp, 4096, kernels::KvType::Q8_0), (uint64_t{512} << 20) / 64 * 34);
+  EXPECT_EQ(kv_cache_bytes(hp, 4096, backend::KvType::F16), uint64_t{512} << 20);
+  EXPECT_EQ(kv_cache_bytes(hp, 4096, backend::KvType::Q8_0), (uint64_t{512} << 20) / 64 * 34);
 }
 
 TEST(Limits, MoreMemoryThanTheMachineHasIsAnError) {
@@ -77,7 +77,7 @@ TEST(Limits, MoreMemoryThanTheMachineHasIsAnError) {
   // Extra bytes per token count too (perplexity's logits).
   const uint64_t per_token = avail / 1000 + 1;
   EXPECT_NE(
-      error_of([&] { validate_context(llama_like(4096), 1000, kernels::KvType::F16, per_token); }),
+      error_of([&] { validate_context(llama_like(4096), 1000, backend::KvType::F16, per_token); }),
       "");
 }
 

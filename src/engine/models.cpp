@@ -25,7 +25,7 @@ std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", b / double(1ull <
 }  // namespace
 
 uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_parallel,
-                                int64_t* resolved_ctx, kernels::KvType kv_type) {
+                                int64_t* resolved_ctx, backend::KvType kv_type) {
   const auto file = gguf::GgufFile::open(path);
   const auto hp = model::read_hparams(*file);
   const int64_t train = hp.n_ctx_train;

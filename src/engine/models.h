@@ -70,7 +70,7 @@ struct ModelManagerOptions {
   int n_parallel = 0;          // sequences per model (0: from memory, at least 4)
   std::optional<int> threads;  // per forward pass (nullopt: one per physical core)
   int64_t max_queue = 512;
-  kernels::KvType kv_type = kernels::KvType::F16;
+  backend::KvType kv_type = backend::KvType::F16;
 };
 
 // Memory to serve a model: weights, `n_parallel` KV caches of `n_ctx`, scratch.
@@ -79,7 +79,7 @@ struct ModelManagerOptions {
 // cannot take.
 uint64_t estimate_serving_bytes(const std::string& gguf_path, int64_t n_ctx, int n_parallel,
                                 int64_t* resolved_ctx = nullptr,
-                                kernels::KvType kv_type = kernels::KvType::F16);
+                                backend::KvType kv_type = backend::KvType::F16);
 
 class ModelManager {
  public:

@@ -23,7 +23,7 @@ double nll_of(const float* logits, int64_t n, int32_t target) {
 }  // namespace
 
 PerplexityResult perplexity(const model::Model& model, std::span<const int32_t> tokens, int32_t bos,
-                            int64_t n_ctx, kernels::KvType kv_type,
+                            int64_t n_ctx, backend::KvType kv_type,
                             const std::function<void(const PerplexityWindow&)>& on_window) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n_ctx < 4)

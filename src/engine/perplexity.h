@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 #include "model/model.h"
 
 namespace hearth::engine {
@@ -36,7 +36,7 @@ struct PerplexityResult {
 // id that replaces each window's first token (-1: leave it). Throws
 // std::invalid_argument when the text has fewer than 2 * n_ctx tokens.
 PerplexityResult perplexity(const model::Model& model, std::span<const int32_t> tokens, int32_t bos,
-                            int64_t n_ctx, kernels::KvType kv_type = kernels::KvType::F16,
+                            int64_t n_ctx, backend::KvType kv_type = backend::KvType::F16,
                             const std::function<void(const PerplexityWindow&)>& on_window = {});
 
 }  // namespace hearth::engine

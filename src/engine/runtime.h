@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "backend/backend.h"
 #include "chat/chat_template.h"
-#include "kernels/backend.h"
 #include "model/model.h"
 #include "threads/thread_pool.h"
 #include "tokenizer/tokenizer.h"
@@ -21,7 +21,7 @@ struct Runtime {
   // Members are destroyed bottom-up: the tokenizer and model before the
   // backend, the backend before the pool it computes on.
   std::unique_ptr<threads::ThreadPool> pool;
-  std::unique_ptr<kernels::Backend> backend;
+  std::unique_ptr<backend::Backend> backend;
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   // The model's chat template (tokenizer.chat_template), ChatML when it has

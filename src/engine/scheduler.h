@@ -70,7 +70,7 @@ struct SchedulerOptions {
   int64_t max_queue = 512;         // requests waiting beyond the running ones
   int64_t max_batch_tokens = 512;  // tokens of one forward pass, all sequences together
   int64_t prompt_chunk = 256;      // prompt tokens of one sequence per pass
-  kernels::KvType kv_type = kernels::KvType::F16;
+  backend::KvType kv_type = backend::KvType::F16;
 };
 
 struct SchedulerStats {

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 #include "model/model.h"
 
 namespace hearth::engine {
@@ -23,7 +23,7 @@ class ContextError : public std::runtime_error {
 struct SessionOptions {
   int64_t n_ctx = 0;      // <= 0: the model's training context, at most 4096
   int64_t n_batch = 512;  // prompt tokens per forward pass (one matrix through every layer)
-  kernels::KvType kv_type = kernels::KvType::F16;
+  backend::KvType kv_type = backend::KvType::F16;
   bool all_logits = false;  // eval_all() wanted: room for a whole batch of logits
 };
 
@@ -65,7 +65,7 @@ class Session {
   int64_t n_ctx_ = 0;
   int64_t n_batch_ = 0;
   bool all_logits_ = false;
-  std::unique_ptr<kernels::KvCache> cache_;
+  std::unique_ptr<backend::KvCache> cache_;
   model::ScratchPtr scratch_;  // allocated by the first eval
   std::vector<int32_t> tokens_;
   std::vector<float> last_logits_;

@@ -45,10 +45,10 @@ class SessionTest : public ::testing::Test {
     delete model_;
     delete backend_;
   }
-  static kernels::Backend* backend_;
+  static backend::Backend* backend_;
   static model::Model* model_;
 };
-kernels::Backend* SessionTest::backend_ = nullptr;
+backend::Backend* SessionTest::backend_ = nullptr;
 model::Model* SessionTest::model_ = nullptr;
 
 TEST_F(SessionTest, GreedyTokensAndTop5MatchLlamaCppF16) {

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "kernels/act_quant.h"
-#include "kernels/backend.h"
 #include "kernels/cpu_backend.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -494,10 +494,10 @@ TEST(BackendOps, ActivationQuantizersAgreeAndKeepTheirContract) {
 TEST(BackendOps, RopeRoundsAsGgml) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.f, 1.f);
-  for (RopeMode mode : {RopeMode::Normal, RopeMode::Neox})
+  for (backend::RopeMode mode : {backend::RopeMode::Normal, backend::RopeMode::Neox})
     for (int64_t hd : {2, 16, 32, 34, 64, 80, 128})
       for (int64_t pos : {0, 1, 7, 100, 511, 4000}) {
-        RopeParams p{mode, hd, 10000.f, 1.f};
+        backend::RopeParams p{mode, hd, 10000.f, 1.f};
         std::vector<float> x(hd), y(hd), cs(hd);
         for (auto& v : x) v = normal(rng);
         ops::rope_angles(pos, p, cs.data());
@@ -508,8 +508,8 @@ TEST(BackendOps, RopeRoundsAsGgml) {
         for (int64_t i = 0; i < hd / 2; ++i, theta *= ts) {
           ASSERT_EQ(cs[2 * i], std::cos(theta));
           ASSERT_EQ(cs[2 * i + 1], std::sin(theta));
-          const int64_t i0 = mode == RopeMode::Normal ? 2 * i : i;
-          const int64_t i1 = mode == RopeMode::Normal ? 2 * i + 1 : i + hd / 2;
+          const int64_t i0 = mode == backend::RopeMode::Normal ? 2 * i : i;
+          const int64_t i1 = mode == backend::RopeMode::Normal ? 2 * i + 1 : i + hd / 2;
           const float c = cs[2 * i], s = cs[2 * i + 1];
           ASSERT_EQ(y[i0], std::fma(x[i0], c, -(x[i1] * s))) << "head " << hd << " pos " << pos;
           ASSERT_EQ(y[i1], std::fma(x[i0], s, x[i1] * c)) << "head " << hd << " pos " << pos;
@@ -628,10 +628,10 @@ TEST(BackendOps, RowOpsMatchDouble) {
 // tiled path. The kernel's own roundings: Q to the cache's type for the per-row
 // path (f16: 2^-11 relative; q8_0: half a step of its block), V summed in f16
 // (per-row, f16 cache), scores and sums in f32. One thread and two agree bit for bit.
-void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
+void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
   const int64_t nh = 4, nkv = 2, kv_dim = nkv * hd, n_ctx = n_prompt + n_steps;
   auto b1 = make_cpu_backend(1), b2 = make_cpu_backend(2);
-  KvShape shape{1, n_ctx, nkv, hd};
+  backend::KvShape shape{1, n_ctx, nkv, hd};
   auto c1 = b1->alloc_kv_cache(shape, kv), c2 = b2->alloc_kv_cache(shape, kv);
   std::mt19937 rng(static_cast<uint32_t>(hd * 1000 + n_prompt));
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -642,7 +642,7 @@ void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
   // The stored K and V, read back as the contract defines them.
   auto stored = [&](const float* src) {
     std::vector<double> out(kv_dim);
-    if (kv == KvType::F16) {
+    if (kv == backend::KvType::F16) {
       for (int64_t i = 0; i < kv_dim; ++i) out[i] = q::fp16_to_fp32(q::fp32_to_fp16(src[i]));
     } else {
       std::vector<q::BlockQ8_0> blk(kv_dim / 32);
@@ -657,22 +657,22 @@ void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
   for (int64_t j = 0; j < n_ctx; ++j)
     sk[j] = stored(&k_all[j * kv_dim]), sv[j] = stored(&v_all[j * kv_dim]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const AttentionParams p{nh, nkv, hd, scale};
+  const backend::AttentionParams p{nh, nkv, hd, scale};
   auto run = [&](int64_t pos0, int64_t n) {
-    const float* k = &k_all[pos0 * kv_dim];
-    const float* v = &v_all[pos0 * kv_dim];
-    const float* qp = &q_all[pos0 * nh * hd];
+    // The CPU backend's memory is the host's: host arrays go to its ops as they are.
+    float* qh = &q_all[pos0 * nh * hd];
+    const backend::DevPtr k(&k_all[pos0 * kv_dim]), v(&v_all[pos0 * kv_dim]), qp(qh);
     std::vector<float> o1(n * nh * hd), o2(n * nh * hd);
     b1->kv_store(*c1, 0, k, v, n, pos0);
     b2->kv_store(*c2, 0, k, v, n, pos0);
-    b1->attention(qp, *c1, 0, n, pos0, p, o1.data());
-    b2->attention(qp, *c2, 0, n, pos0, p, o2.data());
+    b1->attention(qp, *c1, 0, n, pos0, p, backend::DevPtr(o1.data()));
+    b2->attention(qp, *c2, 0, n, pos0, p, backend::DevPtr(o2.data()));
     ASSERT_EQ(std::memcmp(o1.data(), o2.data(), o1.size() * 4), 0) << "1 vs 2 threads at " << pos0;
     for (int64_t t = 0; t < n; ++t) {
       const int64_t nk = pos0 + t + 1;
       for (int64_t h = 0; h < nh; ++h) {
         const int64_t g = h / (nh / nkv);
-        const float* qv = qp + (t * nh + h) * hd;
+        const float* qv = qh + (t * nh + h) * hd;
         std::vector<double> s(nk);
         double mx = -INFINITY, qk_mag = 0, qabs = 0;
         for (int64_t d = 0; d < hd; ++d) qabs = std::max<double>(qabs, std::fabs(qv[d]));
@@ -689,9 +689,9 @@ void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
         double sum = 0;
         for (double& x : s) sum += (x = std::exp(x - mx));
         // Score error from Q's rounding, then f32/f16 accumulation over nk keys.
-        const double q_err = kv == KvType::F16 ? qabs * 0x1p-11 : qabs / 254.0;
+        const double q_err = kv == backend::KvType::F16 ? qabs * 0x1p-11 : qabs / 254.0;
         const double ds = q_err * qk_mag + 64 * kU * qk_mag * qabs;
-        const double acc = (kv == KvType::F16 && n < 64) ? 0x1p-11 : 8 * kU;
+        const double acc = (kv == backend::KvType::F16 && n < 64) ? 0x1p-11 : 8 * kU;
         for (int64_t d = 0; d < hd; ++d) {
           double want = 0, vmax = 0;
           for (int64_t j = 0; j < nk; ++j)
@@ -700,8 +700,8 @@ void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
           const double tol = vmax * (4 * ds + acc * (4 + 2 * std::sqrt(double(nk))));
           const float got = o1[(t * nh + h) * hd + d];
           ASSERT_NEAR(got, want, tol)
-              << (kv == KvType::F16 ? "f16" : "q8_0") << " head dim " << hd << " keys " << nk
-              << " tokens " << n << " head " << h << " dim " << d;
+              << (kv == backend::KvType::F16 ? "f16" : "q8_0") << " head dim " << hd << " keys "
+              << nk << " tokens " << n << " head " << h << " dim " << d;
         }
       }
     }
@@ -711,14 +711,15 @@ void check_attention(KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
 }
 
 TEST(BackendOps, AttentionEveryKvLengthOneTokenAtATime) {
-  check_attention(KvType::F16, 32, 0, 300);
-  check_attention(KvType::F16, 64, 0, 130);
-  check_attention(KvType::Q8_0, 32, 0, 300);
+  check_attention(backend::KvType::F16, 32, 0, 300);
+  check_attention(backend::KvType::F16, 64, 0, 130);
+  check_attention(backend::KvType::Q8_0, 32, 0, 300);
 }
 
 TEST(BackendOps, AttentionPromptsAroundBlocksAndTheTiledPath) {
   for (int64_t n : {1, 3, 4, 5, 8, 9, 63, 64, 65, 130})
-    for (KvType kv : {KvType::F16, KvType::Q8_0}) check_attention(kv, 32, n, 3);
+    for (backend::KvType kv : {backend::KvType::F16, backend::KvType::Q8_0})
+      check_attention(kv, 32, n, 3);
 }
 
 }  // namespace

@@ -21,10 +21,15 @@
 namespace hearth::kernels {
 namespace {
 
+using backend::DevPtr;
+
+// The host address behind one of this backend's pointers (its memory is the host's).
+float* host(DevPtr p) { return p.address(); }
+
 // Below this many values an op runs on the calling thread: waking the pool costs more.
 constexpr int64_t kParallelMin = 1 << 15;
 
-class CpuWeight final : public Weight {
+class CpuWeight final : public backend::Weight {
  public:
   CpuWeight(gguf::TensorType type, const void* data, int64_t rows, int64_t cols)
       : m_(type, data, rows, cols) {}
@@ -41,7 +46,7 @@ class CpuWeight final : public Weight {
   WeightMatrix m_;
 };
 
-class CpuBuffer final : public Buffer {
+class CpuBuffer final : public backend::Buffer {
  public:
   explicit CpuBuffer(int64_t n) : n_(n) {
     // 64-byte aligned for the SIMD kernels; rounded up as aligned_alloc requires.
@@ -51,7 +56,7 @@ class CpuBuffer final : public Buffer {
     std::memset(p_, 0, bytes);
   }
   ~CpuBuffer() override { std::free(p_); }
-  float* data() override { return p_; }
+  DevPtr data() override { return DevPtr(p_); }
   int64_t size() const override { return n_; }
 
  private:
@@ -59,7 +64,7 @@ class CpuBuffer final : public Buffer {
   int64_t n_;
 };
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public backend::Backend {
  public:
   explicit CpuBackend(std::optional<int> n_threads)
       : owned_pool_(std::make_unique<ThreadPool>(n_threads)), pool_(*owned_pool_) {}
@@ -68,25 +73,30 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   int threads() const override { return pool_.size(); }
 
-  std::unique_ptr<Weight> load_weight(gguf::TensorType type, const void* data, int64_t rows,
-                                      int64_t cols) override {
+  std::unique_ptr<backend::Weight> load_weight(gguf::TensorType type, const void* data,
+                                               int64_t rows, int64_t cols) override {
     return std::make_unique<CpuWeight>(type, data, rows, cols);
   }
-  std::unique_ptr<Buffer> alloc(int64_t n) override { return std::make_unique<CpuBuffer>(n); }
-  std::unique_ptr<KvCache> alloc_kv_cache(const KvShape& shape, KvType type) override {
+  std::unique_ptr<backend::Buffer> alloc(int64_t n) override {
+    return std::make_unique<CpuBuffer>(n);
+  }
+  std::unique_ptr<backend::KvCache> alloc_kv_cache(const backend::KvShape& shape,
+                                                   backend::KvType type) override {
     return std::make_unique<CpuKvCache>(shape, type);
   }
-  void upload(const float* host, float* dst, int64_t n) override {
-    std::memcpy(dst, host, static_cast<size_t>(n) * 4);
+  void upload(const float* src, DevPtr dst, int64_t n) override {
+    std::memcpy(host(dst), src, static_cast<size_t>(n) * 4);
   }
-  void download(const float* src, float* host, int64_t n) override {
-    std::memcpy(host, src, static_cast<size_t>(n) * 4);
+  void download(DevPtr src, float* dst, int64_t n) override {
+    std::memcpy(dst, host(src), static_cast<size_t>(n) * 4);
   }
 
-  void matmul(const Weight& w, const float* x, int64_t n_tokens, float* y) override {
-    static_cast<const CpuWeight&>(w).matrix().multiply(x, n_tokens, y, pool_);
+  void matmul(const backend::Weight& w, DevPtr x, int64_t n_tokens, DevPtr y) override {
+    static_cast<const CpuWeight&>(w).matrix().multiply(host(x), n_tokens, host(y), pool_);
   }
-  void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, float* out) override {
+  void get_rows(const backend::Weight& w, const int32_t* ids, int64_t n_tokens,
+                DevPtr out_dev) override {
+    float* out = host(out_dev);
     const auto& m = static_cast<const CpuWeight&>(w).matrix();
     for (int64_t t = 0; t < n_tokens; ++t) {
       if (ids[t] < 0 || ids[t] >= m.rows())
@@ -95,34 +105,48 @@ class CpuBackend final : public Backend {
       m.dequantize_row(ids[t], out + t * m.cols());
     }
   }
-  void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps,
-               float* out) override {
+  void rmsnorm(DevPtr x_dev, DevPtr weight_dev, int64_t n_tokens, int64_t n, float eps,
+               DevPtr out_dev) override {
+    const float *x = host(x_dev), *weight = host(weight_dev);
+    float* out = host(out_dev);
     rows(n_tokens, n, [&](int64_t t) { ops::rmsnorm(x + t * n, weight, n, eps, out + t * n); });
   }
-  void layernorm(const float* x, const float* weight, const float* bias, int64_t n_tokens,
-                 int64_t n, float eps, float* out) override {
+  void layernorm(DevPtr x_dev, DevPtr weight_dev, DevPtr bias_dev, int64_t n_tokens, int64_t n,
+                 float eps, DevPtr out_dev) override {
+    const float *x = host(x_dev), *weight = host(weight_dev), *bias = host(bias_dev);
+    float* out = host(out_dev);
     rows(n_tokens, n,
          [&](int64_t t) { ops::layernorm(x + t * n, weight, bias, n, eps, out + t * n); });
   }
-  void add_bias(float* x, const float* bias, int64_t n_tokens, int64_t n) override {
+  void add_bias(DevPtr x_dev, DevPtr bias_dev, int64_t n_tokens, int64_t n) override {
+    float* x = host(x_dev);
+    const float* bias = host(bias_dev);
     rows(n_tokens, n, [&](int64_t t) { ops::add(x + t * n, bias, x + t * n, n); });
   }
-  void copy(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t n_rows,
+  void copy(DevPtr src_dev, int64_t src_stride, DevPtr dst_dev, int64_t dst_stride, int64_t n_rows,
             int64_t n_cols) override {
+    const float* src = host(src_dev);
+    float* dst = host(dst_dev);
     for (int64_t r = 0; r < n_rows; ++r)
       std::memmove(dst + r * dst_stride, src + r * src_stride, static_cast<size_t>(n_cols) * 4);
   }
-  void add(const float* a, const float* b, float* out, int64_t n) override {
+  void add(DevPtr a_dev, DevPtr b_dev, DevPtr out_dev, int64_t n) override {
+    const float *a = host(a_dev), *b = host(b_dev);
+    float* out = host(out_dev);
     flat(n, [&](int64_t i0, int64_t i1) { ops::add(a + i0, b + i0, out + i0, i1 - i0); });
   }
-  void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+  void swiglu(DevPtr gate_dev, DevPtr up_dev, DevPtr out_dev, int64_t n) override {
+    const float *gate = host(gate_dev), *up = host(up_dev);
+    float* out = host(out_dev);
     flat(n, [&](int64_t i0, int64_t i1) { ops::swiglu(gate + i0, up + i0, out + i0, i1 - i0); });
   }
-  void gelu(float* x, int64_t n) override {
+  void gelu(DevPtr x_dev, int64_t n) override {
+    float* x = host(x_dev);
     flat(n, [&](int64_t i0, int64_t i1) { ops::gelu(x + i0, i1 - i0); });
   }
-  void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-            const RopeParams& p) override {
+  void rope(DevPtr x_dev, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+            const backend::RopeParams& p) override {
+    float* x = host(x_dev);
     if (p.n_rot > head_dim || p.n_rot % 2 != 0)
       throw std::invalid_argument("rope: n_rot " + std::to_string(p.n_rot) + " vs head dim " +
                                   std::to_string(head_dim));
@@ -134,8 +158,9 @@ class CpuBackend final : public Backend {
         ops::rope_head(x + (t * n_heads + h) * head_dim, cos_sin, p);
     });
   }
-  void kv_store(KvCache& cache, int64_t layer, const float* k, const float* v, int64_t n_tokens,
-                int64_t pos0) override {
+  void kv_store(backend::KvCache& cache, int64_t layer, DevPtr k_dev, DevPtr v_dev,
+                int64_t n_tokens, int64_t pos0) override {
+    const float *k = host(k_dev), *v = host(v_dev);
     auto& c = static_cast<CpuKvCache&>(cache);
     check_range(c, layer, pos0 + n_tokens);
     const int64_t kv_dim = c.shape().n_kv_heads * c.shape().head_dim;
@@ -144,11 +169,11 @@ class CpuBackend final : public Backend {
       c.store_row(v + t * kv_dim, c.v_row(layer, pos0 + t));
     });
   }
-  void attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
-                 int64_t pos0, const AttentionParams& p, float* out) override {
+  void attention(DevPtr q, const backend::KvCache& cache, int64_t layer, int64_t n_tokens,
+                 int64_t pos0, const backend::AttentionParams& p, DevPtr out) override {
     const auto& c = static_cast<const CpuKvCache&>(cache);
     check_range(c, layer, pos0 + n_tokens);
-    cpu_attention(pool_, scratch_, q, c, layer, n_tokens, pos0, p, out);
+    cpu_attention(pool_, scratch_, host(q), c, layer, n_tokens, pos0, p, host(out));
   }
 
  private:
@@ -183,11 +208,11 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(std::optional<int> n_threads) {
+std::unique_ptr<backend::Backend> make_cpu_backend(std::optional<int> n_threads) {
   return std::make_unique<CpuBackend>(n_threads);
 }
 
-std::unique_ptr<Backend> make_cpu_backend(ThreadPool& pool) {
+std::unique_ptr<backend::Backend> make_cpu_backend(ThreadPool& pool) {
   return std::make_unique<CpuBackend>(pool);
 }
 

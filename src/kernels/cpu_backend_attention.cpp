@@ -41,8 +41,8 @@ struct RowScratch {
 
 // One query row over keys 0..nk-1, online softmax (the per-row path).
 void attend_online(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
-                   float scale, KvType type, RowScratch& s, float* out) {
-  if (type == KvType::F16) {
+                   float scale, backend::KvType type, RowScratch& s, float* out) {
+  if (type == backend::KvType::F16) {
     for (int64_t d = 0; d < hd; ++d) s.qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(q[d]));
   } else {
     // Q is quantized to q8_0 like the keys; its dequantized values give the same dot.
@@ -54,18 +54,19 @@ void attend_online(const float* q, const float* kf, const float* vf, int64_t nk,
   for (int64_t j = 0; j < nk; ++j) {
     const float* k = kf + j * hd;
     const float score =
-        (type == KvType::F16 ? dot_f16_row(s.qh, k, hd) : ops::dot(s.qh, k, hd)) * scale;
+        (type == backend::KvType::F16 ? dot_f16_row(s.qh, k, hd) : ops::dot(s.qh, k, hd)) * scale;
     float ms = 1, vs = 1;
     if (score > m) {
       ms = std::exp(m - score);
       m = score;
       ops::scale(s.acc, ms, hd);
-      if (type == KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp rounds the scaled f16 too
+      if (type == backend::KvType::F16)
+        ops::round_to_f16(s.acc, hd);  // llama.cpp rounds the scaled f16 too
     } else {
       vs = std::exp(score - m);
     }
     ops::axpy(vs, vf + j * hd, s.acc, hd);
-    if (type == KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp's f16 accumulator
+    if (type == backend::KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp's f16 accumulator
     sum = std::fma(sum, ms, vs);  // llama.cpp's build contracts this to an FMA
   }
   const float inv = sum == 0 ? 0 : 1.0f / sum;
@@ -84,14 +85,14 @@ void attend_softmax(const float* q, const float* kf, const float* vf, int64_t nk
 }  // namespace
 
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
-                   int64_t layer, int64_t n_tokens, int64_t pos0, const AttentionParams& p,
+                   int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,
                    float* out) {
   if (p.n_kv_heads != c.shape().n_kv_heads || p.head_dim != c.shape().head_dim ||
       p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0)
     throw std::invalid_argument("attention: heads " + std::to_string(p.n_heads) + "/" +
                                 std::to_string(p.n_kv_heads) + " do not fit the KV cache");
   const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
-  const bool tiled = c.type() == KvType::F16 && n_tokens >= kTiledMinTokens;
+  const bool tiled = c.type() == backend::KvType::F16 && n_tokens >= kTiledMinTokens;
   const int64_t block = n_tokens <= 4 ? n_tokens : 8;
   const int64_t n_blocks = (n_tokens + block - 1) / block;
   const int64_t n_items = p.n_kv_heads * n_blocks;

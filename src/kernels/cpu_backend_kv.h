@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
 #include "quant/rows.h"
@@ -15,36 +15,36 @@ namespace hearth::kernels {
 
 // K and V of layer l, position p: a row of n_kv_heads * head_dim values in f16
 // or q8_0 blocks, at [l][p] of two flat byte arrays.
-class CpuKvCache final : public KvCache {
+class CpuKvCache final : public backend::KvCache {
  public:
-  CpuKvCache(const KvShape& s, KvType type) : shape_(s), type_(type) {
+  CpuKvCache(const backend::KvShape& s, backend::KvType type) : shape_(s), type_(type) {
     kv_dim_ = s.n_kv_heads * s.head_dim;
     if (s.n_layers <= 0 || s.n_ctx <= 0 || kv_dim_ <= 0)
       throw std::invalid_argument("KV cache: bad shape (layers " + std::to_string(s.n_layers) +
                                   ", ctx " + std::to_string(s.n_ctx) + ", kv dim " +
                                   std::to_string(kv_dim_) + ")");
-    if (type == KvType::Q8_0 && s.head_dim % 32 != 0)
+    if (type == backend::KvType::Q8_0 && s.head_dim % 32 != 0)
       throw std::invalid_argument(
           "KV cache: q8_0 needs a head dimension that is a multiple of 32 (" +
           std::to_string(s.head_dim) + ")");
-    row_bytes_ = type == KvType::F16 ? static_cast<uint64_t>(kv_dim_) * 2
-                                     : gguf::row_bytes(gguf::TensorType::Q8_0, kv_dim_);
+    row_bytes_ = type == backend::KvType::F16 ? static_cast<uint64_t>(kv_dim_) * 2
+                                              : gguf::row_bytes(gguf::TensorType::Q8_0, kv_dim_);
     layer_bytes_ = row_bytes_ * static_cast<uint64_t>(s.n_ctx);
     k_.resize(layer_bytes_ * s.n_layers);
     v_.resize(layer_bytes_ * s.n_layers);
   }
   int64_t n_ctx() const override { return shape_.n_ctx; }
-  KvType type() const override { return type_; }
+  backend::KvType type() const override { return type_; }
   uint64_t bytes() const override { return k_.size() + v_.size(); }
 
-  const KvShape& shape() const { return shape_; }
+  const backend::KvShape& shape() const { return shape_; }
   uint8_t* k_row(int64_t layer, int64_t pos) { return k_.data() + offset(layer, pos); }
   uint8_t* v_row(int64_t layer, int64_t pos) { return v_.data() + offset(layer, pos); }
   const uint8_t* k_row(int64_t layer, int64_t pos) const { return k_.data() + offset(layer, pos); }
   const uint8_t* v_row(int64_t layer, int64_t pos) const { return v_.data() + offset(layer, pos); }
 
   void store_row(const float* src, uint8_t* dst) const {
-    if (type_ == KvType::F16)
+    if (type_ == backend::KvType::F16)
       ops::f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), kv_dim_);
     else
       quant::quantize_row(gguf::TensorType::Q8_0, src, dst, kv_dim_);
@@ -52,7 +52,7 @@ class CpuKvCache final : public KvCache {
   // Head `h` (head_dim values) of a stored row, as f32.
   void load_head(const uint8_t* row, int64_t h, float* dst) const {
     const int64_t hd = shape_.head_dim;
-    if (type_ == KvType::F16) {
+    if (type_ == backend::KvType::F16) {
       ops::f16_to_f32(reinterpret_cast<const uint16_t*>(row) + h * hd, dst, hd);
     } else {
       const uint64_t off = gguf::row_bytes(gguf::TensorType::Q8_0, h * hd);
@@ -64,8 +64,8 @@ class CpuKvCache final : public KvCache {
   uint64_t offset(int64_t layer, int64_t pos) const {
     return layer_bytes_ * static_cast<uint64_t>(layer) + row_bytes_ * static_cast<uint64_t>(pos);
   }
-  KvShape shape_;
-  KvType type_;
+  backend::KvShape shape_;
+  backend::KvType type_;
   int64_t kv_dim_ = 0;
   uint64_t row_bytes_ = 0, layer_bytes_ = 0;
   std::vector<uint8_t> k_, v_;
@@ -76,7 +76,7 @@ using AttentionScratch = std::vector<std::vector<float>>;
 
 // Causal attention of q [n_tokens][n_heads][head_dim] over the cache (see Backend::attention).
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
-                   int64_t layer, int64_t n_tokens, int64_t pos0, const AttentionParams& p,
+                   int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,
                    float* out);
 
 }  // namespace hearth::kernels

@@ -14,7 +14,7 @@ void axpy(float a, const float* x, float* y, int64_t n);
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n);
 void round_to_f16(float* x, int64_t n);
-void rope_head(float* x, const float* cos_sin, const RopeParams& p);
+void rope_head(float* x, const float* cos_sin, const backend::RopeParams& p);
 int64_t swiglu(const float* gate, const float* up, float* out, int64_t n);
 }  // namespace avx2
 
@@ -119,7 +119,7 @@ void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
-void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
+void rope_angles(int64_t pos, const backend::RopeParams& p, float* cos_sin) {
   // As ggml's rope cache: the angle of pair i is pos * base^(-2i/n_rot), the power
   // taken by repeated f32 multiplication, which greedy tokens are sensitive to.
   const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
@@ -132,12 +132,12 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
   }
 }
 
-void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+void rope_head(float* x, const float* cos_sin, const backend::RopeParams& p) {
   if (has_avx2()) return avx2::rope_head(x, cos_sin, p);
   const int64_t half = p.n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
-    const int64_t i0 = p.mode == RopeMode::Normal ? 2 * i : i;
-    const int64_t i1 = p.mode == RopeMode::Normal ? 2 * i + 1 : i + half;
+    const int64_t i0 = p.mode == backend::RopeMode::Normal ? 2 * i : i;
+    const int64_t i1 = p.mode == backend::RopeMode::Normal ? 2 * i + 1 : i + half;
     const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
     const float x0 = x[i0], x1 = x[i1];
     // ggml's rotate_pairs as its -march=native build contracts it: the x0

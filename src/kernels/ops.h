@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 
 namespace hearth::kernels::ops {
 
@@ -36,10 +36,10 @@ void gelu(float* x, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 
 // cos_sin[2i], cos_sin[2i+1] = cos, sin of pair i's angle at position `pos`, i < n_rot/2.
-void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin);
+void rope_angles(int64_t pos, const backend::RopeParams& p, float* cos_sin);
 // Rotates the first n_rot values of one head (the rest pass through) by the angles:
 // x0' = fma(x0, cos, -(x1 sin)), x1' = fma(x0, sin, x1 cos), bit for bit on every level.
-void rope_head(float* x, const float* cos_sin, const RopeParams& p);
+void rope_head(float* x, const float* cos_sin, const backend::RopeParams& p);
 
 // Vector primitives (AVX2/F16C when the CPU has them, else scalar).
 float dot(const float* a, const float* b, int64_t n);

@@ -62,9 +62,9 @@ void round_to_f16(float* x, int64_t n) {
 
 // ops.cpp's rope_head compiled with FMA: std::fma becomes one vfmadd (the
 // scalar build calls libm's, same result).
-void rope_head(float* x, const float* cos_sin, const RopeParams& p) {
+void rope_head(float* x, const float* cos_sin, const backend::RopeParams& p) {
   const int64_t half = p.n_rot / 2;
-  if (p.mode == RopeMode::Neox) {
+  if (p.mode == backend::RopeMode::Neox) {
     int64_t i = 0;
     for (; i + 8 <= half; i += 8) {
       // cos_sin holds (cos, sin) pairs: split 8 of them into a cos and a sin vector.

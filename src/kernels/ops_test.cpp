@@ -14,6 +14,9 @@
 namespace hearth::kernels {
 namespace {
 
+// The CPU backend's memory is the host's, so its tests hand it host arrays.
+using backend::DevPtr;
+
 std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> d(0.0f, scale);
@@ -72,8 +75,8 @@ TEST(Ops, SwigluGeluAdd) {
 }
 
 TEST(Ops, RopeNormalAndNeoxRotatePairs) {
-  for (auto mode : {RopeMode::Normal, RopeMode::Neox}) {
-    const RopeParams p{mode, 8, 10000.0f, 0.5f};  // 8 of 10 dims rotate, linear scaling 2
+  for (auto mode : {backend::RopeMode::Normal, backend::RopeMode::Neox}) {
+    const backend::RopeParams p{mode, 8, 10000.0f, 0.5f};  // 8 of 10 dims rotate, linear scaling 2
     const auto x = random_vec(10, 9);
     auto y = x;
     std::vector<float> cs(8);
@@ -81,8 +84,8 @@ TEST(Ops, RopeNormalAndNeoxRotatePairs) {
     ops::rope_head(y.data(), cs.data(), p);
     for (int i = 0; i < 4; ++i) {
       const double theta = 7 * 0.5 * std::pow(10000.0, -2.0 * i / 8);
-      const int a = mode == RopeMode::Normal ? 2 * i : i,
-                b = mode == RopeMode::Normal ? a + 1 : i + 4;
+      const int a = mode == backend::RopeMode::Normal ? 2 * i : i,
+                b = mode == backend::RopeMode::Normal ? a + 1 : i + 4;
       EXPECT_NEAR(y[a], x[a] * std::cos(theta) - x[b] * std::sin(theta), 1e-5) << i;
       EXPECT_NEAR(y[b], x[a] * std::sin(theta) + x[b] * std::cos(theta), 1e-5) << i;
     }
@@ -116,14 +119,15 @@ void check_attention(int64_t T, double tol) {
   auto be = make_cpu_backend(2);
   const int64_t H = 4, KV = 2, D = 32, pos0 = 3, n_ctx = 80;
   const bool round_q = T < 64;
-  auto cache = be->alloc_kv_cache({1, n_ctx, KV, D}, KvType::F16);
-  const auto k = random_vec((pos0 + T) * KV * D, 12), v = random_vec((pos0 + T) * KV * D, 13);
-  const auto q = random_vec(T * H * D, 14);
-  be->kv_store(*cache, 0, k.data(), v.data(), pos0, 0);
-  be->kv_store(*cache, 0, k.data() + pos0 * KV * D, v.data() + pos0 * KV * D, T, pos0);
+  auto cache = be->alloc_kv_cache({1, n_ctx, KV, D}, backend::KvType::F16);
+  auto k = random_vec((pos0 + T) * KV * D, 12), v = random_vec((pos0 + T) * KV * D, 13);
+  auto q = random_vec(T * H * D, 14);
+  const DevPtr kd(k.data()), vd(v.data());
+  be->kv_store(*cache, 0, kd, vd, pos0, 0);
+  be->kv_store(*cache, 0, kd + pos0 * KV * D, vd + pos0 * KV * D, T, pos0);
   std::vector<float> out(T * H * D);
   const float scale = 1.0f / std::sqrt(float(D));
-  be->attention(q.data(), *cache, 0, T, pos0, {H, KV, D, scale}, out.data());
+  be->attention(DevPtr(q.data()), *cache, 0, T, pos0, {H, KV, D, scale}, DevPtr(out.data()));
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < H; ++h) {
       const int64_t kvh = h / (H / KV), nk = pos0 + t + 1;
@@ -145,7 +149,7 @@ void check_attention(int64_t T, double tol) {
         ASSERT_NEAR(out[(t * H + h) * D + i], o, tol) << t << " " << h << " " << i;
       }
     }
-  EXPECT_THROW(be->kv_store(*cache, 0, k.data(), v.data(), 2, n_ctx - 1), std::out_of_range);
+  EXPECT_THROW(be->kv_store(*cache, 0, kd, vd, 2, n_ctx - 1), std::out_of_range);
 }
 
 TEST(CpuBackend, AttentionPerRowPathMatchesReference) { check_attention(5, 2e-3); }
@@ -154,13 +158,14 @@ TEST(CpuBackend, AttentionTiledPathMatchesReference) { check_attention(70, 1e-4)
 TEST(CpuBackend, AttentionWithQ8_0CacheIsClose) {
   auto be = make_cpu_backend(1);
   const int64_t H = 2, KV = 1, D = 32, T = 3;
-  auto f16 = be->alloc_kv_cache({1, 8, KV, D}, KvType::F16);
-  auto q8 = be->alloc_kv_cache({1, 8, KV, D}, KvType::Q8_0);
-  const auto k = random_vec(T * D, 17), v = random_vec(T * D, 18), q = random_vec(T * H * D, 19);
+  auto f16 = be->alloc_kv_cache({1, 8, KV, D}, backend::KvType::F16);
+  auto q8 = be->alloc_kv_cache({1, 8, KV, D}, backend::KvType::Q8_0);
+  auto k = random_vec(T * D, 17), v = random_vec(T * D, 18), q = random_vec(T * H * D, 19);
   std::vector<float> a(T * H * D), b(T * H * D);
-  for (auto* c : {f16.get(), q8.get()}) be->kv_store(*c, 0, k.data(), v.data(), T, 0);
-  be->attention(q.data(), *f16, 0, T, 0, {H, KV, D, 0.2f}, a.data());
-  be->attention(q.data(), *q8, 0, T, 0, {H, KV, D, 0.2f}, b.data());
+  for (auto* c : {f16.get(), q8.get()})
+    be->kv_store(*c, 0, DevPtr(k.data()), DevPtr(v.data()), T, 0);
+  be->attention(DevPtr(q.data()), *f16, 0, T, 0, {H, KV, D, 0.2f}, DevPtr(a.data()));
+  be->attention(DevPtr(q.data()), *q8, 0, T, 0, {H, KV, D, 0.2f}, DevPtr(b.data()));
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 0.05) << i;
   EXPECT_LT(q8->bytes(), f16->bytes());
 }
@@ -169,9 +174,10 @@ TEST(CpuBackend, ThreadedRowOpsMatchSingleRows) {
   auto be = make_cpu_backend(2);
   const int64_t T = 300, N = 192;  // large enough to be spread over threads
   const auto x = random_vec(T * N, 15), w = random_vec(N, 16);
-  auto buf = be->alloc(T * N);
+  auto buf = be->alloc(T * N), wbuf = be->alloc(N);
   be->upload(x.data(), buf->data(), T * N);
-  be->rmsnorm(buf->data(), w.data(), T, N, 1e-6f, buf->data());
+  be->upload(w.data(), wbuf->data(), N);
+  be->rmsnorm(buf->data(), wbuf->data(), T, N, 1e-6f, buf->data());
   std::vector<float> got(T * N), want(N);
   be->download(buf->data(), got.data(), T * N);
   for (int64_t t = 0; t < T; t += 37) {

@@ -19,7 +19,7 @@ namespace {
 constexpr int64_t kPrompt = 64, kCtx = 512;
 
 struct Loaded {
-  std::unique_ptr<kernels::Backend> backend;
+  std::unique_ptr<backend::Backend> backend;
   std::unique_ptr<Model> model;
 };
 
@@ -38,13 +38,13 @@ Loaded& loaded() {
 void BM_DecodeBatched(benchmark::State& state) {
   const Model& m = *loaded().model;
   const int64_t n = state.range(0), V = m.hparams().n_vocab;
-  std::vector<std::unique_ptr<kernels::KvCache>> caches;
+  std::vector<std::unique_ptr<backend::KvCache>> caches;
   std::vector<float> logits(n * V);
   const std::vector<int32_t> prompt(kPrompt, 278);
   std::vector<int32_t> next(n, 1);
   auto scratch = m.make_scratch(kPrompt, n);
   for (int64_t i = 0; i < n; ++i) {
-    caches.push_back(m.make_kv_cache(kCtx, kernels::KvType::F16));
+    caches.push_back(m.make_kv_cache(kCtx, backend::KvType::F16));
     m.forward(prompt.data(), kPrompt, 0, *caches.back(), *scratch, kPrompt, nullptr);
   }
   int64_t pos = kPrompt;

@@ -51,10 +51,10 @@ void expect_batched_equals_alone(const Model& m, const std::string& what) {
   std::mt19937 rng(5);
   for (auto& t : tokens)
     for (int i = 0; i < 120; ++i) t.push_back(static_cast<int32_t>(rng() % V));
-  std::vector<std::unique_ptr<kernels::KvCache>> alone_cache, batch_cache;
+  std::vector<std::unique_ptr<backend::KvCache>> alone_cache, batch_cache;
   for (int i = 0; i < kSeqs; ++i) {
-    alone_cache.push_back(m.make_kv_cache(128, kernels::KvType::F16));
-    batch_cache.push_back(m.make_kv_cache(128, kernels::KvType::F16));
+    alone_cache.push_back(m.make_kv_cache(128, backend::KvType::F16));
+    batch_cache.push_back(m.make_kv_cache(128, backend::KvType::F16));
   }
   auto alone_scratch = m.make_scratch(128, 4);
   auto batch_scratch = m.make_scratch(128, 8);
@@ -101,10 +101,10 @@ class ForwardBatch : public ::testing::Test {
     quantized_.clear();
     delete backend_;
   }
-  static kernels::Backend* backend_;
+  static backend::Backend* backend_;
   static std::vector<std::string> quantized_;
 };
-kernels::Backend* ForwardBatch::backend_ = nullptr;
+backend::Backend* ForwardBatch::backend_ = nullptr;
 std::vector<std::string> ForwardBatch::quantized_;
 
 TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneF16) {
@@ -127,15 +127,15 @@ TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneEveryArchitecture) {
 
 TEST_F(ForwardBatch, RefusesWhatDoesNotFit) {
   auto m = Model::load(kModel, *backend_);
-  auto a = m->make_kv_cache(16, kernels::KvType::F16);
-  auto b = m->make_kv_cache(16, kernels::KvType::F16);
+  auto a = m->make_kv_cache(16, backend::KvType::F16);
+  auto b = m->make_kv_cache(16, backend::KvType::F16);
   auto scratch = m->make_scratch(8, 2);
   const std::vector<int32_t> t(10, 278);
   std::vector<float> la(m->hparams().n_vocab), lb(la.size()), lc(la.size());
   auto run = [&](std::vector<SeqChunk> chunks) { m->forward_batch(chunks, *scratch); };
   // Too many tokens in all, too many rows of logits, a shared cache, past the context.
   EXPECT_THROW(run({{t.data(), 5, 0, a.get()}, {t.data(), 4, 0, b.get()}}), std::invalid_argument);
-  auto c = m->make_kv_cache(16, kernels::KvType::F16);
+  auto c = m->make_kv_cache(16, backend::KvType::F16);
   EXPECT_THROW(run({{t.data(), 1, 0, a.get(), la.data()},
                     {t.data(), 1, 0, b.get(), lb.data()},
                     {t.data(), 1, 0, c.get(), lc.data()}}),

@@ -10,13 +10,13 @@ void Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch&
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd, qd = h.q_dim(), kvd = h.kv_dim(), qkvd = qd + 2 * kvd;
-  float *x = s.x->data(), *xn = s.xn->data(), *xn2 = s.xn2->data(), *qkv = s.qkv->data(),
-        *q = s.q->data(), *k = s.k->data(), *v = s.v->data(), *att = s.att->data(),
-        *proj = s.proj->data(), *up = s.up->data();
+  const backend::DevPtr x = s.x->data(), xn = s.xn->data(), xn2 = s.xn2->data(),
+                        qkv = s.qkv->data(), q = s.q->data(), k = s.k->data(), v = s.v->data(),
+                        att = s.att->data(), proj = s.proj->data(), up = s.up->data();
   for (int64_t il = 0; il < h.n_layer; ++il) {
     const LayerWeights& l = layers_[static_cast<size_t>(il)];
     b.layernorm(x, l.attn_norm->data(), l.attn_norm_b->data(), n, E, h.norm_eps, xn);
-    const float* mlp_in = xn;
+    backend::DevPtr mlp_in = xn;
     if (l.attn_norm_2) {
       b.layernorm(x, l.attn_norm_2->data(), l.attn_norm_2_b->data(), n, E, h.norm_eps, xn2);
       mlp_in = xn2;

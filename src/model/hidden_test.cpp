@@ -38,7 +38,7 @@ void expect_hidden_alone_equals_batched(const Model& m, const std::string& what)
   const int64_t E = m.hparams().n_embd, V = m.hparams().n_vocab;
   const auto a = random_tokens(9, V, 1), b = random_tokens(70, V, 2), c = random_tokens(5, V, 3);
   auto scratch = m.make_scratch(128, 4);
-  auto cache = [&] { return m.make_kv_cache(128, kernels::KvType::F16); };
+  auto cache = [&] { return m.make_kv_cache(128, backend::KvType::F16); };
 
   std::vector<float> a_hidden(a.size() * E), a_logits(2 * V), b_hidden(b.size() * E), c_logits(V);
   {
@@ -80,9 +80,9 @@ class Hidden : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { backend_ = kernels::make_cpu_backend(2).release(); }
   static void TearDownTestSuite() { delete backend_; }
-  static kernels::Backend* backend_;
+  static backend::Backend* backend_;
 };
-kernels::Backend* Hidden::backend_ = nullptr;
+backend::Backend* Hidden::backend_ = nullptr;
 
 TEST_F(Hidden, AloneEqualsBatchedF16) {
   expect_hidden_alone_equals_batched(*Model::load(kModel, *backend_), "tiny-kjv f16");
@@ -107,7 +107,7 @@ TEST_F(Hidden, OutputWeightsTimesTheLastHiddenStateGiveTheLogits) {
       const int64_t E = m->hparams().n_embd, V = m->hparams().n_vocab;
       const auto t = random_tokens(6, V, 4);
       std::vector<float> hidden(t.size() * E), logits(V);
-      auto cache = m->make_kv_cache(16, kernels::KvType::F16);
+      auto cache = m->make_kv_cache(16, backend::KvType::F16);
       auto scratch = m->make_scratch(16, 1);
       const SeqChunk chunk{t.data(), 6, 0, cache.get(), logits.data(), 1, hidden.data()};
       m->forward_batch(std::span(&chunk, 1), *scratch);

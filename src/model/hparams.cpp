@@ -92,7 +92,7 @@ Hparams read_hparams(const gguf::GgufFile& f) {
   h.norm_eps = static_cast<float>(f.get_float(eps_key, 1e-5));
   if (!(h.norm_eps > 0) || !std::isfinite(h.norm_eps)) fail(f, "'" + eps_key + "' is not positive");
 
-  h.rope.mode = h.arch == Arch::Llama ? kernels::RopeMode::Normal : kernels::RopeMode::Neox;
+  h.rope.mode = h.arch == Arch::Llama ? backend::RopeMode::Normal : backend::RopeMode::Neox;
   h.rope.n_rot =
       f.has(a + "rope.dimension_count")
           ? require(f, a + "rope.dimension_count", f.get_int(a + "rope.dimension_count", 0))

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/backend.h"
 #include "gguf/reader.h"
-#include "kernels/backend.h"
 #include "quant/mix.h"
 
 namespace hearth::model {
@@ -46,7 +46,7 @@ struct Hparams {
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;    // n_embd / n_head unless attention.key_length says otherwise
   float norm_eps = 1e-5f;  // RMSNorm eps (llama, qwen2) or LayerNorm eps (falcon)
-  kernels::RopeParams rope;
+  backend::RopeParams rope;
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }

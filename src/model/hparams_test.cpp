@@ -71,7 +71,7 @@ TEST(Hparams, AppliesDefaultsWhereTheFileIsSilent) {
   EXPECT_EQ(h.n_ctx_train, 2048);
   EXPECT_EQ(h.head_dim, 32);
   EXPECT_EQ(h.rope.freq_base, 10000.0f);
-  EXPECT_EQ(h.rope.mode, kernels::RopeMode::Neox);
+  EXPECT_EQ(h.rope.mode, backend::RopeMode::Neox);
   EXPECT_EQ(h.rope.n_rot, 32);
   EXPECT_EQ(h.kv_dim(), 64);
 }
@@ -93,21 +93,21 @@ TEST(Hparams, NamesAMissingKey) {
 TEST(Memory, CountsKvCachePerSequenceAndType) {
   const auto f = parse(qwen2_header(), "qwen.gguf");
   const Hparams h = read_hparams(*f);
-  const MemoryEstimate e = estimate_memory(h, 1000, 1024, 1, 512, kernels::KvType::F16);
+  const MemoryEstimate e = estimate_memory(h, 1000, 1024, 1, 512, backend::KvType::F16);
   EXPECT_EQ(e.weights, 1000u);
   EXPECT_EQ(e.kv_cache, 2u * 3 * 1024 * 64 * 2);  // K and V, f16
   // per token: 2*256 + 256 + 2*64 + 256 + 8*1024 + 3*768 + 1000 = 12648 floats
   EXPECT_EQ(e.compute, 4u * 512 * 12648);
   EXPECT_EQ(e.total(), e.weights + e.kv_cache + e.compute);
   // Four sequences: four KV caches, one copy of the weights, the same step.
-  const MemoryEstimate four = estimate_memory(h, 1000, 1024, 4, 512, kernels::KvType::F16);
+  const MemoryEstimate four = estimate_memory(h, 1000, 1024, 4, 512, backend::KvType::F16);
   EXPECT_EQ(four.kv_cache, 4 * e.kv_cache);
   EXPECT_EQ(four.weights, e.weights);
   EXPECT_EQ(four.compute, e.compute);
   // q8_0: 34 bytes per 32 values.
-  const MemoryEstimate q8 = estimate_memory(h, 1000, 1024, 1, 512, kernels::KvType::Q8_0);
+  const MemoryEstimate q8 = estimate_memory(h, 1000, 1024, 1, 512, backend::KvType::Q8_0);
   EXPECT_EQ(q8.kv_cache, 2u * 3 * 1024 * (64 / 32 * 34));
-  EXPECT_THROW(estimate_memory(h, 1000, 0, 1, 512, kernels::KvType::F16), std::invalid_argument);
+  EXPECT_THROW(estimate_memory(h, 1000, 0, 1, 512, backend::KvType::F16), std::invalid_argument);
 }
 
 }  // namespace

@@ -10,8 +10,9 @@ void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& 
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd;
-  float *x = s.x->data(), *xn = s.xn->data(), *q = s.q->data(), *k = s.k->data(), *v = s.v->data(),
-        *att = s.att->data(), *proj = s.proj->data(), *gate = s.gate->data(), *up = s.up->data();
+  const backend::DevPtr x = s.x->data(), xn = s.xn->data(), q = s.q->data(), k = s.k->data(),
+                        v = s.v->data(), att = s.att->data(), proj = s.proj->data(),
+                        gate = s.gate->data(), up = s.up->data();
   for (int64_t il = 0; il < h.n_layer; ++il) {
     const LayerWeights& l = layers_[static_cast<size_t>(il)];
     b.rmsnorm(x, l.attn_norm->data(), n, E, h.norm_eps, xn);

@@ -8,7 +8,7 @@
 namespace hearth::model {
 
 MemoryEstimate estimate_memory(const Hparams& h, uint64_t weights_bytes, int64_t n_ctx,
-                               int64_t n_parallel, int64_t n_batch, kernels::KvType kv_type) {
+                               int64_t n_parallel, int64_t n_batch, backend::KvType kv_type) {
   if (n_ctx <= 0 || n_parallel <= 0 || n_batch <= 0)
     throw std::invalid_argument("memory estimate: context " + std::to_string(n_ctx) +
                                 ", parallel " + std::to_string(n_parallel) + ", batch " +
@@ -20,7 +20,7 @@ MemoryEstimate estimate_memory(const Hparams& h, uint64_t weights_bytes, int64_t
   e.weights = weights_bytes;
   // The row size the CPU KV cache allocates (kernels/cpu_backend_kv.h).
   const uint64_t row = gguf::row_bytes(
-      kv_type == kernels::KvType::F16 ? gguf::TensorType::F16 : gguf::TensorType::Q8_0,
+      kv_type == backend::KvType::F16 ? gguf::TensorType::F16 : gguf::TensorType::Q8_0,
       static_cast<uint64_t>(h.kv_dim()));
   e.kv_cache = static_cast<uint64_t>(n_parallel) * 2 * static_cast<uint64_t>(h.n_layer) *
                static_cast<uint64_t>(n_ctx) * row;

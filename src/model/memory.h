@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 #include "model/hparams.h"
 
 namespace hearth::model {
@@ -26,6 +26,6 @@ struct MemoryEstimate {
 // scores against the whole context, the three FFN activations and the logits.
 // Throws std::invalid_argument for a non-positive n_ctx, n_parallel or n_batch.
 MemoryEstimate estimate_memory(const Hparams& h, uint64_t weights_bytes, int64_t n_ctx,
-                               int64_t n_parallel, int64_t n_batch, kernels::KvType kv_type);
+                               int64_t n_parallel, int64_t n_batch, backend::KvType kv_type);
 
 }  // namespace hearth::model

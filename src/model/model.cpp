@@ -24,7 +24,7 @@ std::string shape_str(const std::vector<int64_t>& d) {
 // refused at load time with the tensor's name rather than misbehaving later.
 class TensorLoader {
  public:
-  TensorLoader(const gguf::GgufFile& f, kernels::Backend& b) : f_(f), b_(b) {}
+  TensorLoader(const gguf::GgufFile& f, backend::Backend& b) : f_(f), b_(b) {}
 
   const gguf::TensorInfo* find(const std::string& name, const std::vector<int64_t>& dims,
                                bool required) const {
@@ -42,7 +42,7 @@ class TensorLoader {
   }
 
   // A 2-D weight of GGUF shape {cols, rows}.
-  std::unique_ptr<kernels::Weight> matrix(const std::string& name, int64_t cols, int64_t rows,
+  std::unique_ptr<backend::Weight> matrix(const std::string& name, int64_t cols, int64_t rows,
                                           bool required = true) const {
     const gguf::TensorInfo* t = find(name, {cols, rows}, required);
     if (!t) return nullptr;
@@ -58,7 +58,7 @@ class TensorLoader {
   }
 
   // A 1-D vector of n values (f32, f16 or bf16), converted to f32 in backend memory.
-  std::unique_ptr<kernels::Buffer> vector(const std::string& name, int64_t n,
+  std::unique_ptr<backend::Buffer> vector(const std::string& name, int64_t n,
                                           bool required = true) const {
     const gguf::TensorInfo* t = find(name, {n}, required);
     if (!t) return nullptr;
@@ -91,14 +91,14 @@ class TensorLoader {
 
  private:
   const gguf::GgufFile& f_;
-  kernels::Backend& b_;
+  backend::Backend& b_;
 };
 
-Model::Model(std::unique_ptr<gguf::GgufFile> file, kernels::Backend& backend)
+Model::Model(std::unique_ptr<gguf::GgufFile> file, backend::Backend& backend)
     : file_(std::move(file)), backend_(backend) {}
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::string& path, kernels::Backend& backend) {
+std::unique_ptr<Model> Model::load(const std::string& path, backend::Backend& backend) {
   auto file = gguf::GgufFile::open(path);
   std::unique_ptr<Model> m(new Model(std::move(file), backend));
   m->hp_ = read_hparams(*m->file_);
@@ -161,7 +161,7 @@ uint64_t Model::n_params() const {
   return n;
 }
 
-std::unique_ptr<kernels::KvCache> Model::make_kv_cache(int64_t n_ctx, kernels::KvType type) const {
+std::unique_ptr<backend::KvCache> Model::make_kv_cache(int64_t n_ctx, backend::KvType type) const {
   return backend_.alloc_kv_cache({hp_.n_layer, n_ctx, hp_.n_head_kv, hp_.head_dim}, type);
 }
 
@@ -192,7 +192,7 @@ ScratchPtr Model::make_scratch(int64_t max_tokens, int64_t max_logit_rows) const
   return s;
 }
 
-void Model::forward(const int32_t* tokens, int64_t n, int64_t pos0, kernels::KvCache& cache,
+void Model::forward(const int32_t* tokens, int64_t n, int64_t pos0, backend::KvCache& cache,
                     Scratch& s, int64_t logits_from, float* logits) const {
   if (logits_from < 0)
     throw std::invalid_argument("forward: logits from " + std::to_string(logits_from));
@@ -231,7 +231,7 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
         std::to_string(s.max_logit_rows) + " logit rows)");
   auto& b = backend_;
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
-  float *x = s.x->data(), *xn = s.xn->data();
+  const backend::DevPtr x = s.x->data(), xn = s.xn->data();
   int64_t off = 0;
   for (const SeqChunk& c : chunks) {
     b.get_rows(*tok_embd_, c.tokens, c.n_tokens, x + off * E);
@@ -247,7 +247,7 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
   // The output norm runs in place over every row when hidden states are wanted
   // (a norm is cheap beside the layers), else only over the rows whose logits
   // are wanted. The vocabulary matmul runs over those rows only, gathered into xn.
-  const auto output_norm = [&](float* rows, int64_t m) {
+  const auto output_norm = [&](backend::DevPtr rows, int64_t m) {
     if (hp_.arch == Arch::Falcon)
       b.layernorm(rows, output_norm_->data(), output_norm_b_->data(), m, E, hp_.norm_eps, rows);
     else
@@ -281,17 +281,17 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
   }
 }
 
-void Model::attend(std::span<const SeqChunk> chunks, int64_t il, float* q, float* k, const float* v,
-                   float* att) const {
+void Model::attend(std::span<const SeqChunk> chunks, int64_t il, backend::DevPtr q,
+                   backend::DevPtr k, backend::DevPtr v, backend::DevPtr att) const {
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t qd = h.q_dim(), kvd = h.kv_dim();
-  const kernels::AttentionParams ap{h.n_head, h.n_head_kv, h.head_dim,
+  const backend::AttentionParams ap{h.n_head, h.n_head_kv, h.head_dim,
                                     1.0f / std::sqrt(static_cast<float>(h.head_dim))};
   int64_t off = 0;
   for (const SeqChunk& c : chunks) {
     const int64_t m = c.n_tokens;
-    float *cq = q + off * qd, *ck = k + off * kvd;
+    const backend::DevPtr cq = q + off * qd, ck = k + off * kvd;
     b.rope(cq, m, h.n_head, h.head_dim, c.pos0, h.rope);
     b.rope(ck, m, h.n_head_kv, h.head_dim, c.pos0, h.rope);
     b.kv_store(*c.cache, il, ck, v + off * kvd, m, c.pos0);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "gguf/reader.h"
-#include "kernels/backend.h"
 #include "model/hparams.h"
 
 namespace hearth::model {
@@ -29,7 +29,7 @@ struct SeqChunk {
   int64_t n_tokens = 0;             // >= 1
   int64_t pos0 = 0;                 // position of tokens[0]; the cache holds 0..pos0-1 already
   // This sequence's own cache; forward_batch writes positions pos0..pos0+n_tokens-1.
-  kernels::KvCache* cache = nullptr;
+  backend::KvCache* cache = nullptr;
   // nullptr: no logits. Else host memory [n_logits][n_vocab]: the logits after
   // each of the chunk's last n_logits tokens (1 <= n_logits <= n_tokens).
   float* logits = nullptr;
@@ -42,11 +42,11 @@ struct SeqChunk {
 };
 
 struct LayerWeights {
-  std::unique_ptr<kernels::Weight> wq, wk, wv, wqkv, wo;  // wqkv: falcon's fused projection
-  std::unique_ptr<kernels::Buffer> bq, bk, bv, bqkv, bo;  // biases (qwen2, some falcons)
-  std::unique_ptr<kernels::Buffer> attn_norm, attn_norm_b, attn_norm_2, attn_norm_2_b;
-  std::unique_ptr<kernels::Buffer> ffn_norm;
-  std::unique_ptr<kernels::Weight> ffn_gate, ffn_up, ffn_down;
+  std::unique_ptr<backend::Weight> wq, wk, wv, wqkv, wo;  // wqkv: falcon's fused projection
+  std::unique_ptr<backend::Buffer> bq, bk, bv, bqkv, bo;  // biases (qwen2, some falcons)
+  std::unique_ptr<backend::Buffer> attn_norm, attn_norm_b, attn_norm_2, attn_norm_2_b;
+  std::unique_ptr<backend::Buffer> ffn_norm;
+  std::unique_ptr<backend::Weight> ffn_gate, ffn_up, ffn_down;
 };
 
 class Model {
@@ -54,17 +54,17 @@ class Model {
   // Opens and validates the file (architecture, every tensor's presence and shape);
   // throws gguf::GgufError naming the file, the tensor and the shapes. The backend
   // must outlive the model.
-  static std::unique_ptr<Model> load(const std::string& path, kernels::Backend& backend);
+  static std::unique_ptr<Model> load(const std::string& path, backend::Backend& backend);
   ~Model();
 
   const Hparams& hparams() const { return hp_; }
   const gguf::GgufFile& file() const { return *file_; }
-  kernels::Backend& backend() const { return backend_; }
+  backend::Backend& backend() const { return backend_; }
   // Bytes of weights one generated token reads (all matmul weights but the embedding table).
   uint64_t bytes_per_token() const;
   uint64_t n_params() const;
 
-  std::unique_ptr<kernels::KvCache> make_kv_cache(int64_t n_ctx, kernels::KvType type) const;
+  std::unique_ptr<backend::KvCache> make_kv_cache(int64_t n_ctx, backend::KvType type) const;
   // Room for max_tokens tokens per forward pass (all chunks together) and
   // max_logit_rows rows of logits (all chunks together). Memory: max_tokens x
   // (3 n_embd + 2 q_dim + 2 kv_dim + 2 n_ff) floats (falcon: 4 n_embd +
@@ -86,25 +86,25 @@ class Model {
   // storing their keys and values in `cache`, and writes the logits of tokens
   // logits_from..n_tokens-1 to `logits` (host memory, [n_tokens - logits_from][n_vocab];
   // logits_from >= n_tokens: no logits). A forward_batch of one chunk.
-  void forward(const int32_t* tokens, int64_t n_tokens, int64_t pos0, kernels::KvCache& cache,
+  void forward(const int32_t* tokens, int64_t n_tokens, int64_t pos0, backend::KvCache& cache,
                Scratch& scratch, int64_t logits_from, float* logits) const;
 
  private:
-  Model(std::unique_ptr<gguf::GgufFile> file, kernels::Backend& backend);
+  Model(std::unique_ptr<gguf::GgufFile> file, backend::Backend& backend);
   void load_weights();
   // The blocks over n stacked tokens in s.x (the chunks' rows in order).
   void forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
   void forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
   // RoPE on q and k, the KV store and attention of layer il, chunk by chunk over
   // its rows of q, k, v [n][...] and its cache: att [n][q_dim].
-  void attend(std::span<const SeqChunk> chunks, int64_t il, float* q, float* k, const float* v,
-              float* att) const;
+  void attend(std::span<const SeqChunk> chunks, int64_t il, backend::DevPtr q, backend::DevPtr k,
+              backend::DevPtr v, backend::DevPtr att) const;
 
   std::unique_ptr<gguf::GgufFile> file_;
-  kernels::Backend& backend_;
+  backend::Backend& backend_;
   Hparams hp_;
-  std::unique_ptr<kernels::Weight> tok_embd_, output_;
-  std::unique_ptr<kernels::Buffer> output_norm_, output_norm_b_;
+  std::unique_ptr<backend::Weight> tok_embd_, output_;
+  std::unique_ptr<backend::Buffer> output_norm_, output_norm_b_;
   bool tied_output_ = false;
   std::vector<LayerWeights> layers_;
 };

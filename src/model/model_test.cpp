@@ -138,7 +138,7 @@ void check_against_reference(const Tiny& m) {
   auto model = Model::load(path, *backend);
   unlink(path.c_str());
   const std::vector<int32_t> tokens = {3, 17, 42, 8, 25, 1};
-  auto cache = model->make_kv_cache(16, kernels::KvType::F16);
+  auto cache = model->make_kv_cache(16, backend::KvType::F16);
   auto scratch = model->make_scratch(8, 1);
   std::vector<float> logits(m.V);
   model->forward(tokens.data(), tokens.size(), 0, *cache, *scratch, tokens.size() - 1,
@@ -146,7 +146,7 @@ void check_against_reference(const Tiny& m) {
   const Vec want = reference(m, tokens);
   for (int64_t i = 0; i < m.V; ++i) EXPECT_NEAR(logits[i], want[i], 0.02) << m.arch << " " << i;
   // The same sequence token by token (the generation path) ends at the same logits.
-  auto cache2 = model->make_kv_cache(16, kernels::KvType::F16);
+  auto cache2 = model->make_kv_cache(16, backend::KvType::F16);
   for (size_t t = 0; t < tokens.size(); ++t)
     model->forward(&tokens[t], 1, t, *cache2, *scratch, 0, logits.data());
   for (int64_t i = 0; i < m.V; ++i) EXPECT_NEAR(logits[i], want[i], 0.02) << m.arch << " " << i;

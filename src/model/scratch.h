@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "kernels/backend.h"
+#include "backend/backend.h"
 
 namespace hearth::model {
 
@@ -13,17 +13,17 @@ class Scratch {
   int64_t max_tokens = 0;
   int64_t max_logit_rows = 0;
   // Backend buffers, [max_tokens][width]:
-  std::unique_ptr<kernels::Buffer> x;       // residual stream, n_embd
-  std::unique_ptr<kernels::Buffer> xn;      // normed input of a block, n_embd
-  std::unique_ptr<kernels::Buffer> xn2;     // falcon 40B's second norm, n_embd
-  std::unique_ptr<kernels::Buffer> q;       // n_head * head_dim
-  std::unique_ptr<kernels::Buffer> k, v;    // n_head_kv * head_dim
-  std::unique_ptr<kernels::Buffer> qkv;     // falcon's fused projection
-  std::unique_ptr<kernels::Buffer> att;     // attention output, n_head * head_dim
-  std::unique_ptr<kernels::Buffer> proj;    // block output before the residual add, n_embd
-  std::unique_ptr<kernels::Buffer> gate;    // n_ff
-  std::unique_ptr<kernels::Buffer> up;      // n_ff
-  std::unique_ptr<kernels::Buffer> logits;  // [max_logit_rows][n_vocab]
+  std::unique_ptr<backend::Buffer> x;       // residual stream, n_embd
+  std::unique_ptr<backend::Buffer> xn;      // normed input of a block, n_embd
+  std::unique_ptr<backend::Buffer> xn2;     // falcon 40B's second norm, n_embd
+  std::unique_ptr<backend::Buffer> q;       // n_head * head_dim
+  std::unique_ptr<backend::Buffer> k, v;    // n_head_kv * head_dim
+  std::unique_ptr<backend::Buffer> qkv;     // falcon's fused projection
+  std::unique_ptr<backend::Buffer> att;     // attention output, n_head * head_dim
+  std::unique_ptr<backend::Buffer> proj;    // block output before the residual add, n_embd
+  std::unique_ptr<backend::Buffer> gate;    // n_ff
+  std::unique_ptr<backend::Buffer> up;      // n_ff
+  std::unique_ptr<backend::Buffer> logits;  // [max_logit_rows][n_vocab]
 };
 
 }  // namespace hearth::model

@@ -3,12 +3,17 @@
 // Model code (src/model) describes a forward pass as calls on a Backend: matmuls
 // with weights the backend holds, norms, RoPE, attention over a KV cache and
 // elementwise ops, on f32 activations in the backend's memory. It never touches
-// that memory itself: a CUDA backend hands out device pointers through the same
-// interface. A CPU/GPU layer split is meant to give each layer its own Backend
-// (the model then hands the residual stream across with download/upload); today
-// a Model runs on one.
+// that memory itself: activations are DevPtr handles, which it can offset and
+// pass to ops but not read through, so a CUDA backend's device pointers fit the
+// same interface. A CPU/GPU layer split is meant to give each layer its own
+// Backend (the model then hands the residual stream across with
+// download/upload); today a Model runs on one. Implementations: src/kernels
+// (CPU). This header is the whole contract; model code includes nothing else of
+// a backend.
 //
 // Activation layout everywhere: row-major [n_tokens][n] f32, contiguous.
+// Pointer parameters say which side they live on: DevPtr is backend memory,
+// plain pointers are host memory.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +22,28 @@
 
 #include "gguf/types.h"
 
-namespace hearth::kernels {
+namespace hearth::backend {
+
+// The address of f32 values in a backend's memory (host memory for the CPU
+// backend, device memory for a GPU one). Model code offsets it and passes it to
+// ops; only the backend that owns the memory turns it back into a raw pointer
+// (address()), so activations cannot be dereferenced by accident.
+class DevPtr {
+ public:
+  DevPtr() = default;
+  // Wraps a raw address of the backend's own memory (backends, and tests of the
+  // CPU backend, whose memory is the host's).
+  explicit DevPtr(float* p) : p_(p) {}
+  // n f32 values further on (n may be negative).
+  DevPtr operator+(int64_t n) const { return DevPtr(p_ + n); }
+  // The raw address, for the backend that owns the memory; model code never calls it.
+  float* address() const { return p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+  bool operator==(const DevPtr&) const = default;
+
+ private:
+  float* p_ = nullptr;
+};
 
 // A 2-D weight, [rows][cols] (rows = output features), in whatever layout the
 // backend chose (views of the mapped file, repacked or uploaded copies).
@@ -35,7 +61,7 @@ class Weight {
 class Buffer {
  public:
   virtual ~Buffer() = default;
-  virtual float* data() = 0;  // a device pointer: pass it to ops, never dereference it
+  virtual DevPtr data() = 0;  // backend memory: pass it to ops
   virtual int64_t size() const = 0;
 };
 
@@ -85,48 +111,51 @@ class Backend {
   virtual int threads() const = 0;
 
   // ---- memory
-  // `data` is the tensor's bytes in the file (GGUF order: rows of `cols` values);
+  // `data` is the tensor's bytes in the file, host memory (GGUF order: rows of `cols` values);
   // it must outlive the weight (a CPU backend may view it in place).
   virtual std::unique_ptr<Weight> load_weight(gguf::TensorType type, const void* data, int64_t rows,
                                               int64_t cols) = 0;
   virtual std::unique_ptr<Buffer> alloc(int64_t n) = 0;  // n f32, zeroed
   virtual std::unique_ptr<KvCache> alloc_kv_cache(const KvShape& shape, KvType type) = 0;
-  virtual void upload(const float* host, float* dst, int64_t n) = 0;  // host -> backend
-  virtual void download(const float* src, float* host, int64_t n) = 0;
+  // n f32 from host memory `host` to backend memory `dst`.
+  virtual void upload(const float* host, DevPtr dst, int64_t n) = 0;
+  // n f32 from backend memory `src` to host memory `host`.
+  virtual void download(DevPtr src, float* host, int64_t n) = 0;
 
-  // ---- ops; x, y, out are backend pointers to [n_tokens][...] f32
+  // ---- ops; every DevPtr is backend memory, [n_tokens][...] f32
   // y[t] = W x[t]: x [n_tokens][W.cols], y [n_tokens][W.rows].
-  virtual void matmul(const Weight& w, const float* x, int64_t n_tokens, float* y) = 0;
-  // out[t] = row ids[t] of W (embedding lookup): out [n_tokens][W.cols]; ids on the host.
-  virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, float* out) = 0;
+  virtual void matmul(const Weight& w, DevPtr x, int64_t n_tokens, DevPtr y) = 0;
+  // out[t] = row ids[t] of W (embedding lookup): out [n_tokens][W.cols]; ids
+  // [n_tokens] in host memory.
+  virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, DevPtr out) = 0;
   // out[t] = x[t] / rms(x[t]) * weight: x, out [n_tokens][n], weight [n]; out may be x.
-  virtual void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps,
-                       float* out) = 0;
+  virtual void rmsnorm(DevPtr x, DevPtr weight, int64_t n_tokens, int64_t n, float eps,
+                       DevPtr out) = 0;
   // out[t] = (x[t] - mean) / sqrt(var + eps) * weight + bias; out may be x.
-  virtual void layernorm(const float* x, const float* weight, const float* bias, int64_t n_tokens,
-                         int64_t n, float eps, float* out) = 0;
+  virtual void layernorm(DevPtr x, DevPtr weight, DevPtr bias, int64_t n_tokens, int64_t n,
+                         float eps, DevPtr out) = 0;
   // x[t] += bias for every row t: x [n_tokens][n], bias [n].
-  virtual void add_bias(float* x, const float* bias, int64_t n_tokens, int64_t n) = 0;
+  virtual void add_bias(DevPtr x, DevPtr bias, int64_t n_tokens, int64_t n) = 0;
   // dst[r][0..n_cols) = src[r][0..n_cols) for r < n_rows, rows `*_stride` floats apart
   // (splits fused QKV rows, picks out single rows).
-  virtual void copy(const float* src, int64_t src_stride, float* dst, int64_t dst_stride,
-                    int64_t n_rows, int64_t n_cols) = 0;
+  virtual void copy(DevPtr src, int64_t src_stride, DevPtr dst, int64_t dst_stride, int64_t n_rows,
+                    int64_t n_cols) = 0;
   // out = a + b elementwise over n values; out may alias a or b.
-  virtual void add(const float* a, const float* b, float* out, int64_t n) = 0;
+  virtual void add(DevPtr a, DevPtr b, DevPtr out, int64_t n) = 0;
   // out = silu(gate) * up elementwise over n values (SwiGLU); out may alias either.
-  virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  virtual void swiglu(DevPtr gate, DevPtr up, DevPtr out, int64_t n) = 0;
   // x = gelu(x) (tanh approximation) over n values.
-  virtual void gelu(float* x, int64_t n) = 0;
+  virtual void gelu(DevPtr x, int64_t n) = 0;
   // Rotates x [n_tokens][n_heads][head_dim] in place; token t sits at position pos0 + t.
-  virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+  virtual void rope(DevPtr x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
                     const RopeParams& p) = 0;
   // Stores k, v [n_tokens][n_kv_heads * head_dim] at positions pos0.. of `layer`.
-  virtual void kv_store(KvCache& cache, int64_t layer, const float* k, const float* v,
-                        int64_t n_tokens, int64_t pos0) = 0;
+  virtual void kv_store(KvCache& cache, int64_t layer, DevPtr k, DevPtr v, int64_t n_tokens,
+                        int64_t pos0) = 0;
   // Causal attention of q [n_tokens][n_heads][head_dim] (token t at pos0 + t) over
   // the cache's positions 0 .. pos0 + t of `layer`: out [n_tokens][n_heads * head_dim].
-  virtual void attention(const float* q, const KvCache& cache, int64_t layer, int64_t n_tokens,
-                         int64_t pos0, const AttentionParams& p, float* out) = 0;
+  virtual void attention(DevPtr q, const KvCache& cache, int64_t layer, int64_t n_tokens,
+                         int64_t pos0, const AttentionParams& p, DevPtr out) = 0;
 };
 
-}  // namespace hearth::kernels
+}  // namespace hearth::backend
