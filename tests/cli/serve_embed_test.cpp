@@ -36,7 +36,7 @@ TEST(ServeEmbed, OneInput) {
   auto r = s.post("/api/embed", {{"model", "tiny-kjv"}, {"input", "In the beginning"}});
   ASSERT_EQ(r.status, 200) << r.body;
   const auto j = r.json();
-  EXPECT_EQ(j["model"], "tiny-kjv:latest");
+  EXPECT_EQ(j["model"], "tiny-kjv");  // as the request named it
   ASSERT_EQ(j["embeddings"].size(), 1u);
   const auto& e = j["embeddings"][0];
   ASSERT_EQ(e.size(), kEmbd);
@@ -159,7 +159,7 @@ TEST(ServeEmbed, NoInputLoadsTheModelWhichPsShows) {
   EXPECT_TRUE(s.get("/api/ps").json()["models"].empty());
   auto r = s.post("/api/embed", {{"model", "tiny-kjv"}, {"input", json::array()}});
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.json(), json({{"model", "tiny-kjv:latest"}, {"embeddings", json::array()}}));
+  EXPECT_EQ(r.json(), json({{"model", "tiny-kjv"}, {"embeddings", json::array()}}));
   auto ps = s.get("/api/ps").json();
   ASSERT_EQ(ps["models"].size(), 1u);
   EXPECT_EQ(ps["models"][0]["name"], "tiny-kjv:latest");
