@@ -180,15 +180,18 @@ void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
     st.eval_count = static_cast<int64_t>(res.tokens.size());
     st.eval = secs(res.timings.gen_s);
     const Json last = r->final(res, st);
+    // Only whole answers are kept (a cancelled one would replay cut short), and
+    // before the answer ends: a client's next request may come at once.
+    if (!r->cache_key.empty() && !ex.disconnected()) srv.cache.put(r->cache_key, {*pieces, res});
+    // The model is done with: its keep_alive starts now, before the client
+    // can ask /api/ps.
+    r->lease.reset();
     if (r->stream) {
       ex.write(last.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
       ex.end_stream();
     } else {
       ex.respond(200, kJson, last.dump(-1, ' ', false, Json::error_handler_t::replace), {});
     }
-    // Only whole answers are kept: a cancelled one would replay cut short.
-    if (!r->cache_key.empty() && !ex.disconnected()) srv.cache.put(r->cache_key, {*pieces, res});
-    r->lease.reset();
   };
   std::shared_ptr<engine::Job> job;
   try {
