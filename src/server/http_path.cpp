@@ -35,7 +35,7 @@ std::optional<std::string> normalize_path(const std::string& raw) {
   }
   std::string out;
   for (const auto& p : parts) out += "/" + p;
-  if (out.empty()) out = "/";
+  if (out.empty()) out.push_back('/');  // (not = "/": GCC 12 warns falsely, -Wrestrict)
   return out;
 }
 
