@@ -12,7 +12,6 @@
 #include <cmath>
 #include <map>
 #include <mutex>
-#include <regex>
 
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
@@ -193,10 +192,14 @@ std::string modelfile_text(const store::ModelRecord& rec, const ResolvedModel& m
 
 // The digest a DigestMismatch says the bytes hashed to ("" when it does not say).
 std::string received_digest(const std::string& message, const std::string& expected) {
-  static const std::regex digest("sha256:[0-9a-f]{64}");
   std::string got;
-  for (std::sregex_iterator it(message.begin(), message.end(), digest), end; it != end; ++it)
-    if (it->str() != expected) got = it->str();
+  for (size_t at = message.find("sha256:"); at != std::string::npos;
+       at = message.find("sha256:", at + 1)) {
+    const std::string d = message.substr(at, 7 + 64);
+    const bool hex =
+        d.size() == 71 && d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+    if (hex && d != expected) got = d;
+  }
   return got;
 }
 
