@@ -65,6 +65,38 @@ void add_to_system(engine::PromptSpec& spec, const std::string& text) {
   spec.system = spec.system.empty() ? text : spec.system + "\n\n" + text;
 }
 
+// For a template with no notion of tools (it renders only role and content,
+// and often insists that user and assistant alternate): earlier calls become
+// the assistant's text in the syntax the system prompt taught, and tool
+// results a user turn, consecutive ones joined.
+void flatten_tool_turns(std::vector<chat::Message>& messages) {
+  std::vector<chat::Message> out;
+  for (auto& m : messages) {
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      std::string text = m.content;
+      for (const auto& c : m.tool_calls) {
+        Json call = Json::object();
+        call["name"] = c.name;
+        call["arguments"] = c.arguments;
+        if (!text.empty()) text += '\n';
+        text.append("<tool_call>\n").append(call.dump()).append("\n</tool_call>");
+      }
+      out.push_back({"assistant", text});
+    } else if (m.role == "tool") {
+      std::string text = "<tool_response>\n";
+      text.append(m.content).append("\n</tool_response>");
+      if (!out.empty() && out.back().role == "user" &&
+          out.back().content.starts_with("<tool_response>"))
+        out.back().content.append(1, '\n').append(text);
+      else
+        out.push_back({"user", std::move(text)});
+    } else {
+      out.push_back(std::move(m));
+    }
+  }
+  messages = std::move(out);
+}
+
 // A run of n choices, shared by the scheduler's callbacks.
 struct RunState {
   std::mutex mu;  // held while submitting, so that no piece overtakes begin()
@@ -104,6 +136,7 @@ void finish_choice(RunState& st, Choice& c, const tokenizer::Tokenizer& tok) {
 
 // The events of a whole text, as streaming would have sent them.
 void replay(RunState& st, int index, const std::vector<std::string>& pieces) {
+  if (st.forced) return;  // a forced call comes out whole at the end
   auto& rs = *st.streams[static_cast<size_t>(index)];
   for (const auto& p : pieces)
     for (const auto& e : rs.feed(p)) st.sink->event(index, e);
@@ -236,6 +269,8 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
                                                           : std::string();
   pr.syntax = chat::tool_syntax(source);
   chat::fit_call_ids(spec.messages, pr.syntax);
+  const bool takes_tools = chat::template_takes_tools(source);
+  if (!takes_tools) flatten_tool_turns(spec.messages);
 
   // Reasoning: a template that thinks does unless told not to.
   const bool thinks = spec.chat && chat::template_thinks(source);
@@ -260,7 +295,7 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
     throw HttpError(400, "tool_choice requires a tool call, but no tools were given");
   pr.tools_given = use_tools;
   if (use_tools) {
-    if (chat::template_takes_tools(source))
+    if (takes_tools)
       spec.template_vars["tools"] = chat::tools_json(req.tools);
     else
       add_to_system(spec, chat::tools_system_prompt(req.tools, pr.syntax));
