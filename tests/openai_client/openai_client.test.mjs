@@ -349,3 +349,42 @@ test('errors have OpenAI\'s shape: type, param and status', async () => {
   await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [] }), (e) => e.status === 400);
   await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'wizard', content: 'x' }] }), (e) => e.status === 400);
 });
+
+// A model whose template thinks: created through Ollama's API from tiny-kjv
+// with a ChatML template that opens <think> in the generation prompt (as QwQ
+// and the DeepSeek-R1 distills do) unless enable_thinking is false (as Qwen3).
+const THINKING_TEMPLATE = '{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{%- endfor %}' +
+  '{%- if add_generation_prompt %}<|im_start|>assistant\n<think>\n' +
+  '{%- if enable_thinking is defined and enable_thinking is false %}</think>\n\n{%- endif %}{%- endif %}';
+
+test('reasoning: a thinking template\'s reply goes to reasoning_content; reasoning_effort none turns it off', async () => {
+  const created = await fetch(`${server.url}/api/create`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'thinker', from: MODEL, template: THINKING_TEMPLATE, stream: false }),
+  });
+  assert.equal(created.status, 200, await created.text());
+  const base = { model: 'thinker', messages: [{ role: 'user', content: 'Why?' }], max_tokens: 12, temperature: 0 };
+  const think = await client.chat.completions.create(base);
+  const m = think.choices[0].message;
+  // The tiny model never closes </think>: all it says is reasoning.
+  assert.ok(m.reasoning_content && m.reasoning_content.length > 0, JSON.stringify(m));
+  assert.equal(m.content, '');
+  const plain = await client.chat.completions.create({ ...base, reasoning_effort: 'none' });
+  assert.equal(plain.choices[0].message.reasoning_content, undefined);
+  assert.ok(plain.choices[0].message.content.length > 0);
+  // Streamed, the reasoning arrives as reasoning_content deltas.
+  const stream = await client.chat.completions.create({ ...base, stream: true });
+  let reasoning = '';
+  for await (const chunk of stream) for (const c of chunk.choices) reasoning += c.delta.reasoning_content ?? '';
+  assert.equal(reasoning, m.reasoning_content);
+  // Ollama's think, and a model that cannot think refuses it.
+  const ollama = await (await fetch(`${server.url}/api/chat`, {
+    method: 'POST', body: JSON.stringify({ model: 'thinker', messages: base.messages, think: true, stream: false, options: { temperature: 0, num_predict: 12 } }),
+  })).json();
+  assert.equal(ollama.message.thinking, m.reasoning_content);
+  const refused = await fetch(`${server.url}/api/chat`, {
+    method: 'POST', body: JSON.stringify({ model: MODEL, messages: base.messages, think: true, stream: false }),
+  });
+  assert.equal(refused.status, 400);
+  assert.match((await refused.json()).error, /does not support thinking/);
+});
