@@ -26,7 +26,7 @@
 //     and a 2-digit exponent, so it parses to a finite double); with bounds,
 //     integers in range plus fractions I.xxx whose whole interval [I, I+1) is in
 //     range, no exponent (so for minimum 0.5 / maximum 2.5 it writes 1, 1.x, 2);
-//   - enum, const (values written compactly as nlohmann::json dumps them,
+//   - enum (at most 100,000 values), const (values written compactly as nlohmann::json dumps them,
 //     object keys sorted; values that fail the schema's other keywords are
 //     dropped);
 //   - anyOf, oneOf (treated as anyOf: output matches at least one

@@ -551,6 +551,16 @@ TEST(Schema, HugeEnum) {
   EXPECT_NE(std::find(values.begin(), values.end(), nlohmann::json::parse(w.text)), values.end());
 }
 
+TEST(Schema, AMillionValueEnumIsRefusedQuickly) {
+  nlohmann::json values = nlohmann::json::array();
+  for (int i = 0; i < 1000000; ++i) values.push_back(i);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(schema_error(nlohmann::json{{"enum", values}}).find("at most 100000"),
+            std::string::npos);
+  // Refused before any of the values is compiled (generous bound for sanitizer builds).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 TEST(Schema, FormatJsonMeansAnyObject) {
   const detail::Grammar a = detail::compile_schema(nlohmann::json("json"));
   const detail::Grammar b = detail::compile_schema(nlohmann::json());

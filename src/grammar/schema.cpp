@@ -295,6 +295,11 @@ class Compiler {
     if (has(s, "enum")) {
       const Json& e = s["enum"];
       if (!e.is_array() || e.empty()) fail(ptr, "'enum' must be a non-empty array");
+      // A bound on the work and memory one request can ask for (the values
+      // become a trie of their bytes).
+      if (e.size() > kMaxEnumValues)
+        fail(ptr, "'enum' has " + std::to_string(e.size()) + " values (at most " +
+                      std::to_string(kMaxEnumValues) + ")");
       for (const Json& v : e)
         if (!has(s, "const") || v == s["const"]) lits.push_back(dump(v, ptr + "/enum"));
       if (lits.empty()) fail(ptr, "'const' is not among the values of 'enum'");

@@ -8,7 +8,8 @@
 
 namespace hearth::grammar::detail {
 
-inline constexpr int kMaxSchemaDepth = 64;  // nested subschemas and $ref hops
+inline constexpr int kMaxSchemaDepth = 64;        // nested subschemas and $ref hops
+inline constexpr size_t kMaxEnumValues = 100000;  // values of one enum
 
 // null or "json": any JSON object. Throws SchemaError.
 Grammar compile_schema(const nlohmann::json& schema);

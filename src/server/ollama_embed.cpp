@@ -85,6 +85,13 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
     spec = {r.model, r.options, r.keep_alive, r.input, r.truncate, r.dimensions};
     const Embedded e = embed_inputs(spec, ex);
     if (ex.disconnected()) return true;
+    if (r.input.empty()) {  // Ollama: no input only loads the model, and says nothing more
+      Json j = Json::object();
+      j["model"] = r.model;
+      j["embeddings"] = Json::array();
+      send_json(ex, 200, j);
+      return true;
+    }
     ollama::EmbedStats st;
     st.load = e.load;
     st.total = e.total;
