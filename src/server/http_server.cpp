@@ -47,7 +47,6 @@ std::optional<std::string> HttpRequest::header(const std::string& name, int* cou
   return v;
 }
 
-
 struct HttpServer::Impl {
   HttpOptions o;
   Handler handler;

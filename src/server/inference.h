@@ -90,6 +90,16 @@ class InferenceSink {
   virtual void failed(const std::string& message) = 0;
 };
 
+// Each generated token's [{token, logprob, bytes, top_logprobs: [{token,
+// logprob, bytes}]}] (the shape OpenAI's chat and Ollama share); null when
+// log-probabilities were not asked for.
+ollama::Json logprob_entries(const Choice& c);
+
+// tool_choice as OpenAI writes it (and hearth's Ollama API accepts): absent,
+// "auto", "none", "required", {"type": "function", "function": {"name"}} or
+// {"type": "function", "name"}. Throws HttpError 400 (param tool_choice).
+ToolChoice parse_tool_choice(const ollama::Json* value);
+
 // Converts the id list of a logit_bias object ({"123": -100}) and checks ids and values.
 // Throws HttpError 400 naming `field`.
 std::vector<std::pair<int32_t, float>> parse_logit_bias(const ollama::Json& value,

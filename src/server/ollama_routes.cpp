@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
 
 #include "engine/format.h"
@@ -119,6 +120,7 @@ class OllamaSink : public InferenceSink {
                                     c.result.done_reason, context, st);
       if (!stream_ && !c.reply.thinking.empty()) last["thinking"] = c.reply.thinking;
     }
+    if (!c.token_text.empty()) last["logprobs"] = logprob_entries(c);
     const auto body = last.dump(-1, ' ', false, Json::error_handler_t::replace);
     if (stream_) {
       ex_->write(body + "\n");
@@ -254,6 +256,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       spec.chat = true;
       spec.messages = to_chat(c.messages);
       ir.tools = to_tools(c.tools);
+      ir.tool_choice = parse_tool_choice(&c.tool_choice);
     } else {
       spec.prompt = g.prompt;
       spec.raw = g.raw;
@@ -266,6 +269,8 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     if (format->kind == ollama::Format::Kind::kJson) ir.format = "json";
     if (format->kind == ollama::Format::Kind::kSchema) ir.format = format->schema;
     ir.stream = is_chat ? c.stream : g.stream;
+    ir.logprobs = is_chat ? c.logprobs : g.logprobs;
+    ir.top_logprobs = static_cast<int>(is_chat ? c.top_logprobs : g.top_logprobs);
     ir.trim_leading_space = is_chat || !g.raw;
     const bool raw = !is_chat && g.raw;
     infer(exp, std::move(ir),

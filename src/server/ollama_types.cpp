@@ -684,6 +684,7 @@ ChatRequest parse_chat_request(const Json& body) {
     }
     r.tools = *tools;
   }
+  if (const auto it = body.find("tool_choice"); it != body.end()) r.tool_choice = *it;
   r.stream = get_bool(body, "stream").value_or(true);
   r.format = parse_format(body);
   auto options = parse_options_field(body);

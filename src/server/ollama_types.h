@@ -198,6 +198,8 @@ struct ChatRequest {
   std::string model;
   std::vector<Message> messages;
   Json tools = Json::array();  // the tools as given (array of {type, function})
+  // hearth's extension (Ollama has none): OpenAI's tool_choice, as given (null: auto).
+  Json tool_choice;
   bool stream = true;
   Format format;
   Options options;

@@ -241,35 +241,6 @@ std::vector<chat::Tool> parse_tools(const Json& body, bool flat) {
   return out;
 }
 
-ToolChoice parse_tool_choice(const Json& body) {
-  ToolChoice tc;
-  const Json* v = get(body, "tool_choice");
-  if (!v) return tc;
-  if (v->is_string()) {
-    const auto s = v->get<std::string>();
-    if (s == "auto") return tc;
-    if (s == "none")
-      tc.kind = ToolChoice::Kind::kNone;
-    else if (s == "required")
-      tc.kind = ToolChoice::Kind::kRequired;
-    else
-      throw FieldError("tool_choice",
-                       fmt::format("'tool_choice' must be auto, none, required or a function, "
-                                   "got '{}'",
-                                   s.substr(0, 40)));
-    return tc;
-  }
-  if (!v->is_object()) wrong("tool_choice", "a string or an object", *v);
-  // {type: "function", function: {name}} (chat) or {type: "function", name} (responses).
-  tc.kind = ToolChoice::Kind::kNamed;
-  if (const Json* fn = get(*v, "function"); fn && fn->is_object())
-    tc.name = get_string(*fn, "name", "tool_choice.function.name").value_or("");
-  else
-    tc.name = get_string(*v, "name", "tool_choice.name").value_or("");
-  if (tc.name.empty()) throw FieldError("tool_choice", "'tool_choice' must name a function");
-  return tc;
-}
-
 // response_format (chat) / text.format (responses): text, json_object, json_schema.
 Json parse_format(const Json* v, const std::string& path, bool flat) {
   if (!v) return nullptr;
@@ -356,7 +327,7 @@ ChatRequest parse_chat_request(const Json& body) {
   ir.prompt.chat = true;
   ir.prompt.messages = parse_messages(body);
   ir.tools = parse_tools(body, false);
-  ir.tool_choice = parse_tool_choice(body);
+  ir.tool_choice = parse_tool_choice(get(body, "tool_choice"));
   ir.parallel_tool_calls = get_bool(body, "parallel_tool_calls").value_or(true);
   ir.format = parse_format(get(body, "response_format"), "response_format", false);
   ir.think =
@@ -461,7 +432,7 @@ ResponsesRequest parse_responses_request(const Json& body) {
   }
   if (msgs.empty()) throw FieldError("input", "'input' must not be empty");
   ir.tools = parse_tools(body, true);
-  ir.tool_choice = parse_tool_choice(body);
+  ir.tool_choice = parse_tool_choice(get(body, "tool_choice"));
   ir.parallel_tool_calls = get_bool(body, "parallel_tool_calls").value_or(true);
   if (const Json* text = get(body, "text")) {
     if (!text->is_object()) wrong("text", "an object", *text);
@@ -522,31 +493,12 @@ Json usage_json(const Usage& u) {
 }
 
 namespace {
-Json token_json(const std::string& text, float logprob) {
-  Json bytes = Json::array();
-  for (unsigned char c : text) bytes.push_back(static_cast<int>(c));
-  Json j = Json::object();
-  j["token"] = text;
-  j["logprob"] = logprob;
-  j["bytes"] = std::move(bytes);
-  return j;
-}
 float ln(float p) { return p > 0 ? std::log(p) : -9999.0f; }
 }  // namespace
 
 Json logprobs_json(const Choice& c) {
-  const auto& r = c.result;
-  if (r.logprobs.empty()) return nullptr;
-  Json content = Json::array();
-  for (size_t i = 0; i < c.token_text.size() && i < r.logprobs.size(); ++i) {
-    Json t = token_json(c.token_text[i], r.logprobs[i]);
-    Json top = Json::array();
-    if (i < r.top.size())
-      for (size_t k = 0; k < r.top[i].size(); ++k)
-        top.push_back(token_json(c.top_text[i][k], ln(r.top[i][k].prob)));
-    t["top_logprobs"] = std::move(top);
-    content.push_back(std::move(t));
-  }
+  Json content = logprob_entries(c);
+  if (content.is_null()) return nullptr;
   return Json{{"content", std::move(content)}};
 }
 

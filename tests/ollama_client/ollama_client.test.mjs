@@ -346,4 +346,59 @@ if (!fs.existsSync(ollamaPackage)) {
       const value = JSON.parse(r.response);
       assert.ok(validate(value), JSON.stringify(validate.errors));
     }));
+
+  test('tools: calls in Ollama\'s shape (tool_choice is hearth\'s extension), results as role tool',
+    withLog(async () => {
+      const { default: Ajv } = await import('ajv');
+      const parameters = {
+        type: 'object',
+        properties: { book: { type: 'string', maxLength: 10 }, chapter: { type: 'integer', minimum: 1, maximum: 50 } },
+        required: ['book', 'chapter'],
+      };
+      const tools = [{ type: 'function', function: { name: 'read', description: 'Read', parameters } }];
+      const r = await client.chat({
+        model: MODEL, messages: [{ role: 'user', content: 'Read Genesis 1' }], tools, tool_choice: 'required',
+        options: { temperature: 0.8, seed: 4, num_predict: 60 },
+      });
+      assert.equal(r.message.tool_calls.length, 1, JSON.stringify(r.message));
+      const call = r.message.tool_calls[0];
+      assert.match(call.id, /^call_[a-z0-9]{8}$/);
+      assert.equal(call.function.index, 0);
+      assert.equal(call.function.name, 'read');
+      assert.equal(typeof call.function.arguments, 'object', 'arguments are an object, not a string');
+      assert.deepEqual(Object.keys(call.function.arguments), ['book', 'chapter'], 'in the schema\'s order');
+      assert.ok(new Ajv().validate(parameters, call.function.arguments));
+      // Streamed: the call comes whole in one chunk.
+      const parts = [];
+      for await (const part of await client.chat({
+        model: MODEL, messages: [{ role: 'user', content: 'Read Exodus 2' }], tools, tool_choice: 'required',
+        stream: true, options: { temperature: 0.8, seed: 5, num_predict: 60 },
+      })) parts.push(part);
+      const withCalls = parts.filter((p) => p.message.tool_calls?.length);
+      assert.equal(withCalls.length, 1);
+      assert.ok(new Ajv().validate(parameters, withCalls[0].message.tool_calls[0].function.arguments));
+      // The result goes back as a tool message, and the model answers.
+      const next = await client.chat({
+        model: MODEL, tools, options: { temperature: 0, num_predict: 6 },
+        messages: [
+          { role: 'user', content: 'Read Genesis 1' },
+          { role: 'assistant', content: '', tool_calls: [call] },
+          { role: 'tool', content: 'In the beginning', tool_name: 'read' },
+        ],
+      });
+      assert.equal(next.done, true);
+      assert.ok(next.prompt_eval_count > 0);
+    }));
+
+  test('logprobs: the sampled tokens\' log-probabilities and their alternatives', withLog(async () => {
+    const r = await client.generate({ model: MODEL, prompt: 'In the beginning', logprobs: true, top_logprobs: 2, options: { temperature: 0, num_predict: 3 } });
+    assert.equal(r.logprobs.length, 3);
+    for (const lp of r.logprobs) {
+      assert.ok(lp.logprob <= 0);
+      assert.equal(lp.top_logprobs.length, 2);
+      assert.ok(Math.abs(lp.top_logprobs[0].logprob - lp.logprob) < 1e-4, 'greedy takes the most probable');
+    }
+    // The tokens spell the response (a reply's leading space is trimmed).
+    assert.equal(r.logprobs.map((x) => x.token).join('').trimStart(), r.response);
+  }));
 }
