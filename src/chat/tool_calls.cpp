@@ -283,6 +283,7 @@ struct ReplyStream::State {
   Phase phase = Phase::kLead;
   std::string raw;
   size_t json_start = 0;  // where the JSON value (or the tag body) begins in raw
+  size_t json_end = 0;    // and where the JSON value ends
   size_t scanned = 0;     // kBody: how much of buf was searched for the closer
   int depth = 0;
   bool in_string = false, escaped = false;
@@ -583,21 +584,21 @@ struct ReplyStream::State {
           return true;
         }
         if (done) {
+          json_end = raw.size();
           phase = Phase::kTail;
           return true;
         }
         if (final) call_failed();
         return final || i > 0;
       }
-      case Phase::kTail: {
-        const std::string json = raw.substr(json_start);
+      case Phase::kTail: {  // whitespace, then the optional closer
         size_t i = 0;
-        while (!op->closer.empty() && i < buf.size() && is_ws(buf[i])) ++i;
-        const std::string_view rest = std::string_view(buf).substr(i);
-        if (!op->closer.empty() && !final && (rest.empty() || could_become(rest, op->closer)))
-          return false;
-        if (!op->closer.empty() && starts_with(rest, op->closer)) consume(i + op->closer.size());
-        parse_call(json);
+        while (i < buf.size() && is_ws(buf[i]) && !op->closer.empty()) ++i;
+        consume(i);
+        if (!op->closer.empty() && !final && (buf.empty() || could_become(buf, op->closer)))
+          return i > 0;
+        if (!op->closer.empty() && starts_with(buf, op->closer)) consume(op->closer.size());
+        parse_call(raw.substr(json_start, json_end - json_start));
         return true;
       }
     }
@@ -687,9 +688,10 @@ ojson tools_json(const std::vector<Tool>& tools) {
 ToolSyntax tool_syntax(std::string_view src) {
   auto has = [&](std::string_view s) { return src.find(s) != std::string_view::npos; };
   // The order matters: Qwen3-Coder's <function=..> sits inside <tool_call>,
-  // Functionary's beside <|python_tag|>.
+  // Functionary's beside <|python_tag|>; Apriel's prose names <tool_call>.
   if (has("[TOOL_CALLS]")) return ToolSyntax::kMistral;
   if (has("<function=")) return ToolSyntax::kFunctionTag;
+  if (has("<tool_calls>")) return ToolSyntax::kGeneric;  // Apriel: <tool_calls>[..]</tool_calls>
   if (has("<tool_call>")) return ToolSyntax::kHermes;
   if (has("<|python_tag|>") || (has("<|start_header_id|>") && has("\"parameters\": ")))
     return ToolSyntax::kLlama3;
