@@ -715,7 +715,10 @@ const char* to_string(ToolSyntax syntax) {
   return "?";
 }
 
-bool template_thinks(std::string_view src) { return src.find("<think>") != std::string_view::npos; }
+bool template_thinks(std::string_view src) {
+  return src.find("<think>") != std::string_view::npos ||
+         src.find("[THINK]") != std::string_view::npos;
+}
 
 bool template_takes_tools(std::string_view src) {
   try {

@@ -54,7 +54,8 @@ enum class ToolSyntax {
 ToolSyntax tool_syntax(std::string_view template_source);
 const char* to_string(ToolSyntax syntax);  // "hermes", "llama3", ...
 
-// Whether the template emits <think> (reasoning models: QwQ, Qwen3, DeepSeek-R1...).
+// Whether the template emits <think> (reasoning models: QwQ, Qwen3, DeepSeek-R1...)
+// or Mistral's [THINK] (Ministral 3 Reasoning).
 bool template_thinks(std::string_view template_source);
 // Whether the template reads a `tools` variable at all (if not, the caller puts
 // the tool list into the system message with tools_system_prompt()). Decided on

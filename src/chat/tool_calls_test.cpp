@@ -179,6 +179,20 @@ TEST(ToolMarkup, Families) {
                   {"<think>\nThe user wants the weather.\n</think>\n\n<tool_call>"});
 }
 
+// apply() takes the extra variables as ordered_json (tools keep their written
+// order) or as nlohmann::json (converted; keys sorted).
+TEST(ToolMarkup, ExtraInEitherJsonType) {
+  ChatTemplate t("{{ tools | tojson }}|{{ enable_thinking }}");
+  const ojson tools = tools_json({{"f", "d", {{"type", "object"}}}});
+  EXPECT_EQ(t.apply({}, false, "", "", {{"tools", tools}, {"enable_thinking", false}}),
+            R"([{"type": "function", "function": {"name": "f", "description": "d", )"
+            R"("parameters": {"type": "object"}}}]|False)");
+  const nlohmann::json sorted = {{"tools", tools}, {"enable_thinking", true}};
+  EXPECT_EQ(t.apply({}, false, "", "", sorted),
+            R"([{"function": {"description": "d", "name": "f", "parameters": {"type": )"
+            R"("object"}}, "type": "function"}]|True)");
+}
+
 // Firefunction v2 reads `functions` (a JSON string), not `tools`.
 TEST(ToolMarkup, FirefunctionTakesFunctionsText) {
   const std::string src = source_of("fireworks-ai-llama-3-firefunction-v2.jinja");
@@ -262,7 +276,7 @@ const Detected kDetected[] = {
     {"meta-llama-Llama-3.1-8B-Instruct.jinja", ToolSyntax::kLlama3, false, true},
     {"meta-llama-Llama-3.2-3B-Instruct.jinja", ToolSyntax::kLlama3, false, true},
     {"meta-llama-Llama-3.3-70B-Instruct.jinja", ToolSyntax::kLlama3, false, true},
-    {"mistralai-Ministral-3-14B-Reasoning-2512.jinja", ToolSyntax::kMistral, false, true},
+    {"mistralai-Ministral-3-14B-Reasoning-2512.jinja", ToolSyntax::kMistral, true, true},
     {"mistralai-Mistral-7B-Instruct-v0.1.jinja", ToolSyntax::kGeneric, false, false},
     {"moonshotai-Kimi-K2.jinja", ToolSyntax::kGeneric, false, true},
     {"openbmb-MiniCPM5-1B.jinja", ToolSyntax::kGeneric, true, true},
