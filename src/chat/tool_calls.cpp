@@ -30,6 +30,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '.' || c == ':';
@@ -203,6 +207,36 @@ bool function_blocks(std::string_view body, std::vector<ToolCall>& out) {
   return true;
 }
 
+// GLM 4.x inside <tool_call>..</tool_call>: NAME then
+// <arg_key>KEY</arg_key><arg_value>VALUE</arg_value> pairs.
+bool arg_key_call(std::string_view body, std::vector<ToolCall>& out) {
+  constexpr std::string_view kKey = "<arg_key>", kKeyEnd = "</arg_key>", kValue = "<arg_value>",
+                             kValueEnd = "</arg_value>";
+  body = trim(body);
+  const size_t first = body.find(kKey);
+  ToolCall call;
+  call.name = std::string(trim(body.substr(0, first)));
+  if (!valid_name(call.name)) return false;
+  body = first == std::string_view::npos ? std::string_view() : body.substr(first);
+  while (!body.empty()) {
+    const size_t key_end = body.find(kKeyEnd);
+    if (!starts_with(body, kKey) || key_end == std::string_view::npos) return false;
+    const std::string_view key = body.substr(kKey.size(), key_end - kKey.size());
+    body = trim(body.substr(key_end + kKeyEnd.size()));
+    const size_t value_end = body.find(kValueEnd);
+    if (!starts_with(body, kValue) || value_end == std::string_view::npos || key.empty() ||
+        key.size() > kMaxNameBytes || !valid_utf8(key))
+      return false;
+    auto v = parameter_value(body.substr(kValue.size(), value_end - kValue.size()));
+    if (!v) return false;
+    call.arguments[std::string(key)] = std::move(*v);
+    body = trim(body.substr(value_end + kValueEnd.size()));
+  }
+  call.id = new_call_id();
+  out.push_back(std::move(call));
+  return true;
+}
+
 // Where a call starts in the text and how its body ends.
 struct Opener {
   enum class Body {
@@ -239,10 +273,6 @@ std::vector<Opener> openers(ToolSyntax syntax) {
           {"<|function_call|>", B::kJson, "", false},
           {"functools", B::kJson, "", false},
           {"", B::kJson, "", true}};
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
 }
 
 // `rest` could still grow into `word` (a proper prefix of it).
@@ -362,7 +392,7 @@ struct ReplyStream::State {
     bool ok = false;
     switch (op->body) {
       case Opener::Body::kTag:
-        ok = json_calls(body, false, parsed);
+        ok = json_calls(body, false, parsed) || arg_key_call(body, parsed);
         break;
       case Opener::Body::kFunctions:
         ok = function_blocks(body, parsed);

@@ -32,7 +32,8 @@ nlohmann::ordered_json tools_json(const std::vector<Tool>& tools);
 // How a model writes calls, read from its template's source.
 enum class ToolSyntax {
   // <tool_call>{"name": .., "arguments": ..}</tool_call>: Qwen2.5, QwQ, Hermes
-  // 2 Pro / 3, Granite, MiMo; the default for ChatML.
+  // 2 Pro / 3, Granite, MiMo; the default for ChatML. Also GLM 4.x's
+  // <tool_call>name<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>.
   kHermes,
   // {"name": .., "parameters": ..} as the whole reply (several joined by ';'),
   // or after <|python_tag|>: Llama 3.1, 3.2, 3.3.
