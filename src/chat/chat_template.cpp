@@ -89,13 +89,9 @@ namespace {
 
 // A message as Hugging Face's apply_chat_template passes it (OpenAI's shape).
 nlohmann::ordered_json message_json(const Message& m) {
-  nlohmann::ordered_json j = {{"role", m.role}};
-  // OpenAI clients send content null beside tool calls, and templates test for
-  // that (DeepSeek-R1's `message['content'] is none`).
-  if (m.content.empty() && !m.tool_calls.empty())
-    j["content"] = nullptr;
-  else
-    j["content"] = m.content;
+  // content stays a string beside tool calls: OpenAI clients send null there,
+  // but QwQ, Devstral, Ministral 3 and Bielik fail on a none content.
+  nlohmann::ordered_json j = {{"role", m.role}, {"content", m.content}};
   if (!m.thinking.empty()) j["reasoning_content"] = m.thinking;
   if (!m.tool_calls.empty()) {
     nlohmann::ordered_json calls = nlohmann::ordered_json::array();
@@ -114,7 +110,8 @@ nlohmann::ordered_json message_json(const Message& m) {
 
 std::string ChatTemplate::apply(const std::vector<Message>& messages, bool add_generation_prompt,
                                 const std::string& bos_token, const std::string& eos_token,
-                                const nlohmann::ordered_json& extra) const {
+                                const nlohmann::ordered_json& extra,
+                                const RenderOptions& options) const {
   nlohmann::ordered_json ctx = nlohmann::ordered_json::object();
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const Message& m : messages) list.push_back(message_json(m));
@@ -124,7 +121,7 @@ std::string ChatTemplate::apply(const std::vector<Message>& messages, bool add_g
   ctx["eos_token"] = eos_token;
   if (extra.is_object())
     for (auto it = extra.begin(); it != extra.end(); ++it) ctx[it.key()] = it.value();
-  return render(ctx);
+  return render(ctx, options);
 }
 
 namespace {

@@ -38,7 +38,7 @@ struct ToolCall {
 // when set, because templates test for their presence ('tool_calls' in message).
 struct Message {
   std::string role;
-  std::string content;  // rendered as none for an assistant turn with calls and no text
+  std::string content;
   // The `= {}` keep {role, content} free of -Wmissing-field-initializers.
   std::vector<ToolCall> tool_calls = {};  // assistant turns that called tools
   std::string tool_call_id = {};          // role "tool": which call this answers
@@ -91,7 +91,8 @@ class ChatTemplate {
   // nlohmann::json converts, with its keys sorted).
   std::string apply(const std::vector<Message>& messages, bool add_generation_prompt,
                     const std::string& bos_token, const std::string& eos_token,
-                    const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
+                    const nlohmann::ordered_json& extra = nlohmann::ordered_json::object(),
+                    const RenderOptions& options = {}) const;
 
   // Raw: the JSON object's keys are the template's variables (JSON null is none).
   // The ordered_json overload keeps the objects' key order, which tojson and

@@ -30,6 +30,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '.' || c == ':';
@@ -203,6 +207,36 @@ bool function_blocks(std::string_view body, std::vector<ToolCall>& out) {
   return true;
 }
 
+// GLM 4.x inside <tool_call>..</tool_call>: NAME then
+// <arg_key>KEY</arg_key><arg_value>VALUE</arg_value> pairs.
+bool arg_key_call(std::string_view body, std::vector<ToolCall>& out) {
+  constexpr std::string_view kKey = "<arg_key>", kKeyEnd = "</arg_key>", kValue = "<arg_value>",
+                             kValueEnd = "</arg_value>";
+  body = trim(body);
+  const size_t first = body.find(kKey);
+  ToolCall call;
+  call.name = std::string(trim(body.substr(0, first)));
+  if (!valid_name(call.name)) return false;
+  body = first == std::string_view::npos ? std::string_view() : body.substr(first);
+  while (!body.empty()) {
+    const size_t key_end = body.find(kKeyEnd);
+    if (!starts_with(body, kKey) || key_end == std::string_view::npos) return false;
+    const std::string_view key = body.substr(kKey.size(), key_end - kKey.size());
+    body = trim(body.substr(key_end + kKeyEnd.size()));
+    const size_t value_end = body.find(kValueEnd);
+    if (!starts_with(body, kValue) || value_end == std::string_view::npos || key.empty() ||
+        key.size() > kMaxNameBytes || !valid_utf8(key))
+      return false;
+    auto v = parameter_value(body.substr(kValue.size(), value_end - kValue.size()));
+    if (!v) return false;
+    call.arguments[std::string(key)] = std::move(*v);
+    body = trim(body.substr(value_end + kValueEnd.size()));
+  }
+  call.id = new_call_id();
+  out.push_back(std::move(call));
+  return true;
+}
+
 // Where a call starts in the text and how its body ends.
 struct Opener {
   enum class Body {
@@ -239,10 +273,6 @@ std::vector<Opener> openers(ToolSyntax syntax) {
           {"<|function_call|>", B::kJson, "", false},
           {"functools", B::kJson, "", false},
           {"", B::kJson, "", true}};
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
 }
 
 // `rest` could still grow into `word` (a proper prefix of it).
@@ -283,6 +313,7 @@ struct ReplyStream::State {
   Phase phase = Phase::kLead;
   std::string raw;
   size_t json_start = 0;  // where the JSON value (or the tag body) begins in raw
+  size_t json_end = 0;    // and where the JSON value ends
   size_t scanned = 0;     // kBody: how much of buf was searched for the closer
   int depth = 0;
   bool in_string = false, escaped = false;
@@ -361,7 +392,7 @@ struct ReplyStream::State {
     bool ok = false;
     switch (op->body) {
       case Opener::Body::kTag:
-        ok = json_calls(body, false, parsed);
+        ok = json_calls(body, false, parsed) || arg_key_call(body, parsed);
         break;
       case Opener::Body::kFunctions:
         ok = function_blocks(body, parsed);
@@ -583,21 +614,21 @@ struct ReplyStream::State {
           return true;
         }
         if (done) {
+          json_end = raw.size();
           phase = Phase::kTail;
           return true;
         }
         if (final) call_failed();
         return final || i > 0;
       }
-      case Phase::kTail: {
-        const std::string json = raw.substr(json_start);
+      case Phase::kTail: {  // whitespace, then the optional closer
         size_t i = 0;
-        while (!op->closer.empty() && i < buf.size() && is_ws(buf[i])) ++i;
-        const std::string_view rest = std::string_view(buf).substr(i);
-        if (!op->closer.empty() && !final && (rest.empty() || could_become(rest, op->closer)))
-          return false;
-        if (!op->closer.empty() && starts_with(rest, op->closer)) consume(i + op->closer.size());
-        parse_call(json);
+        while (i < buf.size() && is_ws(buf[i]) && !op->closer.empty()) ++i;
+        consume(i);
+        if (!op->closer.empty() && !final && (buf.empty() || could_become(buf, op->closer)))
+          return i > 0;
+        if (!op->closer.empty() && starts_with(buf, op->closer)) consume(op->closer.size());
+        parse_call(raw.substr(json_start, json_end - json_start));
         return true;
       }
     }
@@ -687,9 +718,10 @@ ojson tools_json(const std::vector<Tool>& tools) {
 ToolSyntax tool_syntax(std::string_view src) {
   auto has = [&](std::string_view s) { return src.find(s) != std::string_view::npos; };
   // The order matters: Qwen3-Coder's <function=..> sits inside <tool_call>,
-  // Functionary's beside <|python_tag|>.
+  // Functionary's beside <|python_tag|>; Apriel's prose names <tool_call>.
   if (has("[TOOL_CALLS]")) return ToolSyntax::kMistral;
   if (has("<function=")) return ToolSyntax::kFunctionTag;
+  if (has("<tool_calls>")) return ToolSyntax::kGeneric;  // Apriel: <tool_calls>[..]</tool_calls>
   if (has("<tool_call>")) return ToolSyntax::kHermes;
   if (has("<|python_tag|>") || (has("<|start_header_id|>") && has("\"parameters\": ")))
     return ToolSyntax::kLlama3;
@@ -713,7 +745,10 @@ const char* to_string(ToolSyntax syntax) {
   return "?";
 }
 
-bool template_thinks(std::string_view src) { return src.find("<think>") != std::string_view::npos; }
+bool template_thinks(std::string_view src) {
+  return src.find("<think>") != std::string_view::npos ||
+         src.find("[THINK]") != std::string_view::npos;
+}
 
 bool template_takes_tools(std::string_view src) {
   try {

@@ -32,7 +32,8 @@ nlohmann::ordered_json tools_json(const std::vector<Tool>& tools);
 // How a model writes calls, read from its template's source.
 enum class ToolSyntax {
   // <tool_call>{"name": .., "arguments": ..}</tool_call>: Qwen2.5, QwQ, Hermes
-  // 2 Pro / 3, Granite, MiMo; the default for ChatML.
+  // 2 Pro / 3, Granite, MiMo; the default for ChatML. Also GLM 4.x's
+  // <tool_call>name<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>.
   kHermes,
   // {"name": .., "parameters": ..} as the whole reply (several joined by ';'),
   // or after <|python_tag|>: Llama 3.1, 3.2, 3.3.
@@ -54,7 +55,8 @@ enum class ToolSyntax {
 ToolSyntax tool_syntax(std::string_view template_source);
 const char* to_string(ToolSyntax syntax);  // "hermes", "llama3", ...
 
-// Whether the template emits <think> (reasoning models: QwQ, Qwen3, DeepSeek-R1...).
+// Whether the template emits <think> (reasoning models: QwQ, Qwen3, DeepSeek-R1...)
+// or Mistral's [THINK] (Ministral 3 Reasoning).
 bool template_thinks(std::string_view template_source);
 // Whether the template reads a `tools` variable at all (if not, the caller puts
 // the tool list into the system message with tools_system_prompt()). Decided on
