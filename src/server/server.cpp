@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sampling/param_error.h"
+#include "server/json_body.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
 
@@ -60,6 +61,8 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers);
   } catch (const ollama::WireError& e) {
+    send_error(*ex, e.status, e.what());
+  } catch (const BadJson& e) {
     send_error(*ex, e.status, e.what());
   } catch (const sampling::ParamError& e) {
     send_error(*ex, 400, e.what());
