@@ -1,6 +1,7 @@
 // The server's state and its routes (internal to src/server).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,8 @@ struct Server::Impl {
   engine::ResponseCache cache;
   engine::ModelManager models;
   store::Store store;
+  Guard guard;  // admits each request before its handler (HttpOptions::admit)
+  std::atomic<bool> sandboxed{false};
   std::unique_ptr<HttpServer> http;
 
   void handle(const std::shared_ptr<Exchange>& ex);
