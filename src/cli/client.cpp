@@ -73,7 +73,7 @@ bool server_answers(const ServerAddress& a, int timeout_ms) {
     stream.async_connect(endpoint(a), [&](beast::error_code ec) {
       if (ec) return;
       auto req =
-          std::make_shared<http::request<http::empty_body>>(http::verb::get, "/api/version", 11);
+          std::make_shared<http::request<http::empty_body>>(http::verb::get, "/health", 11);
       req->set(http::field::host, a.host);
       http::async_write(stream, *req, [&, req](beast::error_code ec2, size_t) {
         if (ec2) return;
@@ -107,6 +107,9 @@ ClientResponse http_call(const ServerAddress& a, const std::string& method,
   req.version(11);
   req.set(http::field::host, a.host + ":" + std::to_string(a.port));
   if (!body.empty()) req.set(http::field::content_type, "application/json");
+  // A server with API keys (hearth keys) wants one: HEARTH_API_KEY.
+  if (const char* key = std::getenv("HEARTH_API_KEY"); key && *key)
+    req.set(http::field::authorization, std::string("Bearer ") + key);
   req.body() = body;
   req.prepare_payload();
   http::write(stream, req, ec);

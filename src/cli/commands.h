@@ -27,5 +27,6 @@ void add_create(CLI::App& app);
 void add_list(CLI::App& app);
 void add_cp(CLI::App& app);
 void add_rm(CLI::App& app);
+void add_keys(CLI::App& app);
 
 }  // namespace hearth::cli

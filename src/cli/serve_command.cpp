@@ -7,14 +7,17 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "auth/keys.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "sandbox/sandbox.h"
 #include "server/ollama_types.h"
 #include "server/server.h"
 #include "threads/thread_pool.h"
@@ -28,6 +31,10 @@ struct ServeFlags {
   int port = -1, parallel = -1, max_loaded = -1, threads = -1;
   int64_t max_queue = -1, ctx = -1;
   bool verbose = false;
+  // Exposure and limits (guard.h).
+  std::vector<std::string> allow_hosts, allow_origins;
+  std::string rate_limit, token_limit, max_body;
+  bool insecure_no_auth = false, no_sandbox = false;
 };
 
 // "8GiB", "512MiB", "8G", "1.5g", "1073741824" -> bytes.
@@ -118,6 +125,41 @@ void serve(const ServeFlags& f) {
   if (host == "localhost") host = "127.0.0.1";
   o.http.host = host;
   o.http.port = static_cast<uint16_t>(port);
+  o.guard.bind_host = host;
+  o.guard.key_store = o.home + "/keys.db";
+  o.guard.allowed_hosts = f.allow_hosts;
+  o.guard.allowed_origins = f.allow_origins;
+  for (const auto& origin : f.allow_origins)
+    if (origin == "*" || origin.find("://") == std::string::npos || origin.back() == '/')
+      throw std::invalid_argument(
+          "--allow-origin wants an exact origin such as "
+          "http://192.168.1.5:3000 (scheme://host[:port]), got '" +
+          origin + "'");
+  if (auto v = setting("rate_limit", "HEARTH_RATE_LIMIT", f.rate_limit); !v.empty())
+    o.guard.rate_limit = static_cast<double>(to_int(v, "--rate-limit", 0, 1'000'000));
+  if (auto v = setting("token_limit", "HEARTH_TOKEN_LIMIT", f.token_limit); !v.empty())
+    o.guard.token_limit = static_cast<double>(to_int(v, "--token-limit", 0, 1'000'000'000));
+  if (auto v = setting("max_body", "HEARTH_MAX_BODY", f.max_body); !v.empty())
+    o.http.max_body_bytes = parse_bytes(v, "--max-body");
+  // Anything but loopback needs keys, or the user's explicit word that the
+  // network in front is trusted.
+  const bool loopback = [&] {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(host, ec);
+    return !ec && a.is_loopback();
+  }();
+  if (!loopback && !auth::KeyStore(o.guard.key_store).any_active()) {
+    if (!f.insecure_no_auth)
+      throw std::runtime_error(
+          "refusing to listen on " + host +
+          " without API keys: anyone who can reach it could use and delete your models. "
+          "Create a key (hearth keys create NAME), or pass --insecure-no-auth if the network "
+          "in front of hearth is trusted");
+    spdlog::warn(
+        "listening on {} with no API keys (--insecure-no-auth): anyone who can reach "
+        "this address can use, create and delete models",
+        host);
+  }
   if (auto v = setting("parallel", "HEARTH_NUM_PARALLEL", num(f.parallel)); !v.empty())
     o.models.n_parallel = static_cast<int>(to_int(v, "--parallel", 1, 256));
   if (auto v = setting("max_queue", "HEARTH_MAX_QUEUE", num(f.max_queue)); !v.empty())
@@ -158,7 +200,26 @@ void serve(const ServeFlags& f) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  // Writes only under $HEARTH_HOME from here on (Landlock holds for the
+  // threads created later, so before the server starts any).
+  std::string landlock_why;
+  const bool landlock = !f.no_sandbox && sandbox::restrict_writes({o.home}, &landlock_why);
   server::Server srv(o);
+  // Bound: now no new connection to anywhere, no exec (seccomp, every thread).
+  if (f.no_sandbox) {
+    spdlog::warn("--no-sandbox: the server may open outbound connections and run programs");
+  } else {
+    std::string why;
+    if (!sandbox::deny_egress(&why))
+      throw std::runtime_error("cannot confine the server (" + why +
+                               "); --no-sandbox runs it unconfined");
+    srv.set_sandboxed(true);
+    if (landlock)
+      spdlog::info("sandbox: no outbound connections, no exec; writes only under {}", o.home);
+    else
+      spdlog::warn("sandbox: no outbound connections, no exec; writes not confined ({})",
+                   landlock_why);
+  }
   spdlog::info("hearth {} listening on {}:{} (models under {})", HEARTH_VERSION, host, srv.port(),
                o.home);
   std::thread signals([&] {
@@ -205,6 +266,25 @@ void add_serve(CLI::App& app) {
                   "default 64MiB)");
   cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
   cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
+  cmd->add_option("--allow-host", f->allow_hosts,
+                  "A Host name or address clients use to reach this server, besides loopback "
+                  "(repeatable; others get 403)");
+  cmd->add_option("--allow-origin", f->allow_origins,
+                  "A web origin (scheme://host[:port]) whose pages may call this server "
+                  "(repeatable; default: only the server's own)");
+  cmd->add_flag("--insecure-no-auth", f->insecure_no_auth,
+                "Listen on a non-loopback address without API keys (warns at every start)");
+  cmd->add_flag("--no-sandbox", f->no_sandbox,
+                "Do not confine the server (seccomp: no outbound connections, no exec; "
+                "Landlock: writes only under $HEARTH_HOME)");
+  cmd->add_option("--rate-limit", f->rate_limit,
+                  "Requests per minute per API key and per non-loopback client, 0 off (env "
+                  "HEARTH_RATE_LIMIT; default 60)");
+  cmd->add_option("--token-limit", f->token_limit,
+                  "Generated tokens per minute per API key or client, 0 off (env "
+                  "HEARTH_TOKEN_LIMIT; default 0)");
+  cmd->add_option("--max-body", f->max_body,
+                  "Largest JSON request body, e.g. 16MiB (env HEARTH_MAX_BODY; default 16MiB)");
   cmd->callback([f] {
     if (f->verbose) spdlog::set_level(spdlog::level::debug);
     serve(*f);

@@ -6,6 +6,7 @@
 
 #include "server/anthropic_types.h"
 #include "server/inference.h"
+#include "server/json_body.h"
 #include "server/server_impl.h"
 
 namespace hearth::server {
@@ -136,7 +137,7 @@ bool Server::Impl::anthropic(const std::shared_ptr<Exchange>& exp) {
     return false;
   }
   if (req.method != "POST") throw HttpError(405, "method not allowed");
-  const auto body = ollama::parse_body(req.body);
+  const auto body = parse_json_body(req.body);
   if (p == "/v1/messages/count_tokens") {
     auto r = anthropic::parse_messages_request(body, /*count_only=*/true);
     const int64_t n = count_tokens(std::move(r));

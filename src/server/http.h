@@ -34,6 +34,9 @@ struct HttpRequest {
   Headers headers;     // names lower-cased, in the order received
   std::string body;    // "" when the body is streamed (Exchange::read_body)
   std::string remote;  // peer address
+  // Set by HttpOptions::admit (the guard) before the handler runs:
+  std::string key_name;      // the API key that authorised the request, "" when none
+  Headers response_headers;  // added to the answer (CORS)
   // The first value of header `name` (lower case), if any; `count` says how many there were.
   std::optional<std::string> header(const std::string& name, int* count = nullptr) const;
 };
@@ -79,21 +82,42 @@ struct BodyError : std::runtime_error {
 
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;
 
+// An answer given instead of running the handler: {"error": message} with
+// `status` (a 204 has no body), then the connection is closed.
+struct Refusal {
+  int status = 403;
+  std::string message;
+  Headers headers;
+};
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 11434;
-  uint64_t max_body_bytes = 64ull << 20;   // buffered bodies (JSON requests)
+  uint64_t max_body_bytes = 16ull << 20;   // buffered bodies (JSON requests)
   uint64_t max_blob_bytes = 256ull << 30;  // streamed bodies
   // POST bodies to paths starting with one of these are streamed, not buffered.
   std::vector<std::string> streamed_body_paths = {"/api/blobs/"};
-  uint64_t max_header_bytes = 16 << 10;
+  uint64_t max_header_bytes = 16 << 10;  // the request line and headers (431 beyond)
+  uint64_t max_uri_bytes = 8 << 10;      // the request target (414 beyond)
   int max_connections = 512;
+  int max_connections_per_client = 64;     // open connections from one address
+  int max_requests_per_connection = 1000;  // then the connection is closed after its answer
   int io_threads = 1;
   int work_threads = 4;  // where handlers run (tokenising, loading models)
   // A streamed body's longest wait for its next bytes. (Buffered requests
   // must arrive whole within idle_timeout_s.)
   int read_timeout_s = 30;
   int idle_timeout_s = 120;  // keep-alive connections with nothing to say
+  // Once a request's first bytes have come, its whole header must arrive
+  // within header_timeout_s (slowloris); a buffered body within
+  // header_timeout_s more plus its length at min_body_bytes_per_s.
+  int header_timeout_s = 10;
+  uint64_t min_body_bytes_per_s = 64 << 10;
+  int write_timeout_s = 60;  // a client that stops reading our answer is dropped
+  // Called on the I/O thread once a request's header has arrived, before its
+  // body is read and before the handler: a Refusal is answered instead. May
+  // set the request's key_name and response_headers. (The guard: guard.h.)
+  std::function<std::optional<Refusal>(HttpRequest&)> admit;
 };
 
 class HttpServer {

@@ -25,6 +25,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "server/http.h"
 
@@ -54,7 +55,9 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{ioc};
   std::unique_ptr<net::thread_pool> work;
   std::atomic<int> connections{0};
-  std::atomic<bool> stopping{false};  // wakes handlers blocked in read_body
+  std::mutex per_client_mu;
+  std::unordered_map<std::string, int> per_client;  // open connections by peer address
+  std::atomic<bool> stopping{false};                // wakes handlers blocked in read_body
   void accept();
 };
 
@@ -74,6 +77,28 @@ std::string json_error(const std::string& msg) {
 }
 
 class Connection;
+
+// Request framing that a proxy in front might read differently (smuggling):
+// both Content-Length and Transfer-Encoding, more than one of either, a
+// coding other than exactly "chunked". Beast refuses malformed lengths and
+// chunk sizes itself (bad_content_length, bad_chunk).
+std::optional<std::string> framing_error(const http::request_header<>& h) {
+  int lengths = 0, codings = 0;
+  std::string_view coding;
+  for (const auto& f : h) {
+    if (f.name() == http::field::content_length) ++lengths;
+    if (f.name() == http::field::transfer_encoding) {
+      ++codings;
+      coding = f.value();
+    }
+  }
+  if (lengths && codings) return "both Content-Length and Transfer-Encoding";
+  if (lengths > 1) return "more than one Content-Length";
+  if (codings > 1) return "more than one Transfer-Encoding";
+  if (codings && !beast::iequals(coding, "chunked"))
+    return "unsupported Transfer-Encoding (only \"chunked\")";
+  return std::nullopt;
+}
 
 // A streamed request body between the connection's strand (which appends)
 // and the handler's thread (which takes). Guarded by `mu`.
@@ -172,8 +197,14 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket s, HttpServer::Impl& srv) : stream_(std::move(s)), srv_(srv) {}
-  ~Connection() { --srv_.connections; }
+  Connection(tcp::socket s, HttpServer::Impl& srv, std::string peer)
+      : stream_(std::move(s)), srv_(srv), peer_(std::move(peer)) {}
+  ~Connection() {
+    --srv_.connections;
+    std::lock_guard lk(srv_.per_client_mu);
+    if (auto it = srv_.per_client.find(peer_); it != srv_.per_client.end() && --it->second <= 0)
+      srv_.per_client.erase(it);
+  }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -182,7 +213,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ---- called through post() onto the connection's strand
   void send_whole(std::shared_ptr<ExchangeImpl> ex,
                   std::shared_ptr<http::response<http::string_body>> res) {
-    stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+    stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
     http::async_write(stream_, *res,
                       [self = shared_from_this(), ex, res](beast::error_code ec, size_t) {
                         self->after_response(ex, ec);
@@ -194,7 +225,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_res_ = res;
     serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*res);
     writing_ = true;
-    stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+    stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
     http::async_write_header(stream_, *serializer_,
                              [self = shared_from_this(), ex](beast::error_code ec, size_t) {
                                self->writing_ = false;
@@ -222,7 +253,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         chunks_.pop_front();
       }
       writing_ = true;
-      stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+      stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
       net::async_write(stream_, http::make_chunk(net::buffer(*data)),
                        [self = shared_from_this(), ex, data](beast::error_code ec, size_t) {
                          self->writing_ = false;
@@ -234,6 +265,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (end_queued_) {
       end_queued_ = false;
       writing_ = true;
+      stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
       net::async_write(stream_, http::make_chunk_last(),
                        [self = shared_from_this(), ex](beast::error_code ec, size_t) {
                          self->writing_ = false;
@@ -260,29 +292,48 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void after_response(std::shared_ptr<ExchangeImpl> ex, beast::error_code ec) {
     ++generation_;  // the disconnect watch of this exchange is over
     // A body the handler did not read to its end leaves the connection unusable.
-    if (ec || !ex->keep_alive() || ex->disconnected() || !body_done_) {
+    if (ec || !ex->keep_alive() || ex->disconnected() || !body_done_ ||
+        ++served_ >= srv_.o.max_requests_per_connection) {
       if (ec) ex->mark_gone();
       return close();
     }
     read_request();
   }
 
+  // A keep-alive connection may wait idle_timeout_s for a request's first
+  // bytes; from then on its header has header_timeout_s (slowloris).
   void read_request() {
+    body_done_ = true;
+    if (buffer_.size() > 0) return read_header();
+    stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(srv_.o.max_header_bytes));
     header_parser_->body_limit(boost::none);  // checked in on_header, once the path is known
-    body_done_ = true;
-    stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+    stream_.expires_after(std::chrono::seconds(srv_.o.header_timeout_s));
     http::async_read_header(
         stream_, buffer_, *header_parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
-  void reply_error_and_close(http::status status, const std::string& msg) {
+  void reply_error_and_close(http::status status, const std::string& msg,
+                             const Headers& extra = {}) {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
-    res->set(http::field::content_type, "application/json; charset=utf-8");
+    res->set(http::field::server, "hearth");
+    if (status != http::status::no_content) {
+      res->set(http::field::content_type, "application/json; charset=utf-8");
+      res->body() = json_error(msg);
+    }
+    for (const auto& [k, v] : extra) res->insert(k, v);
     res->set(http::field::connection, "close");
-    res->body() = json_error(msg);
     res->prepare_payload();
     stream_.expires_after(std::chrono::seconds(5));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
@@ -301,6 +352,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::header_limit)
       return reply_error_and_close(http::status::request_header_fields_too_large,
                                    "request headers too large");
+    // A header that began but did not end in time (slowloris): the stream
+    // closed the socket when its deadline passed, so there is no one to answer.
     if (ec == beast::error::timeout) return close();
     if (ec.category() == http::make_error_code(http::error::bad_method).category())
       return reply_error_and_close(http::status::bad_request,
@@ -311,6 +364,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_header(beast::error_code ec) {
     if (ec) return read_failed(ec);
     auto& msg = header_parser_->get();
+    if (msg.target().size() > srv_.o.max_uri_bytes)
+      return reply_error_and_close(http::status::uri_too_long, "request target too long");
+    if (auto why = framing_error(msg))
+      return reply_error_and_close(http::status::bad_request, *why);
     auto req = std::make_shared<HttpRequest>();
     req->method = std::string(msg.method_string());
     req->target = std::string(msg.target());
@@ -327,6 +384,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!rec) req->remote = ep.address().to_string();
     if (!path) return reply_error_and_close(http::status::bad_request, "invalid request path");
     req->path = *path;
+    if (srv_.o.admit)
+      if (auto no = srv_.o.admit(*req))
+        return reply_error_and_close(static_cast<http::status>(no->status), no->message,
+                                     no->headers);
     bool streamed = false;
     if (msg.method() == http::verb::post)
       for (const auto& prefix : srv_.o.streamed_body_paths)
@@ -363,6 +424,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     header_parser_.reset();
     string_parser_->body_limit(srv_.o.max_body_bytes);
     if (string_parser_->is_done()) return on_body_read(req, keep, version, {});
+    // At least min_body_bytes_per_s (a chunked body: as if it were max_body_bytes).
+    const uint64_t len = string_parser_->content_length().value_or(srv_.o.max_body_bytes);
+    stream_.expires_after(std::chrono::seconds(
+        srv_.o.header_timeout_s + len / std::max<uint64_t>(1, srv_.o.min_body_bytes_per_s)));
     http::async_read(stream_, buffer_, *string_parser_,
                      [self = shared_from_this(), req, keep, version](beast::error_code ec, size_t) {
                        self->on_body_read(req, keep, version, ec);
@@ -465,6 +530,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& srv_;
+  std::string peer_;  // the client's address
+  int served_ = 0;    // requests answered on this connection
   beast::flat_buffer buffer_;
   // One request at a time: its header, then its body buffered or streamed.
   std::optional<http::request_parser<http::empty_body>> header_parser_;
@@ -536,6 +603,7 @@ void ExchangeImpl::respond(int status, std::string content_type, std::string bod
   auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status),
                                                                  version_);
   apply_headers(res->base(), content_type, extra);
+  apply_headers(res->base(), "", req_.response_headers);
   res->keep_alive(keep_alive_);
   res->body() = std::move(body);
   res->prepare_payload();
@@ -550,6 +618,7 @@ void ExchangeImpl::begin_stream(int status, std::string content_type, Headers ex
   auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(status),
                                                                 version_);
   apply_headers(res->base(), content_type, extra);
+  apply_headers(res->base(), "", req_.response_headers);
   res->keep_alive(keep_alive_);
   res->chunked(true);
   auto self = shared_from_this();
@@ -576,12 +645,25 @@ void HttpServer::Impl::accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
     if (ec == net::error::operation_aborted) return;
     if (!ec) {
-      if (connections.load() >= o.max_connections) {
+      beast::error_code rec;
+      const auto ep = s.remote_endpoint(rec);
+      std::string peer = rec ? "" : ep.address().to_string();
+      bool over = connections.load() >= o.max_connections;
+      if (!over) {
+        std::lock_guard lk(per_client_mu);
+        int& n = per_client[peer];
+        over = n >= o.max_connections_per_client;
+        if (!over)
+          ++n;
+        else if (n == 0)
+          per_client.erase(peer);
+      }
+      if (over) {
         beast::error_code ignored;
-        s.close(ignored);  // over the limit: refused at once rather than queued
+        s.close(ignored);  // over a limit: refused at once rather than queued
       } else {
         ++connections;
-        std::make_shared<Connection>(std::move(s), *this)->start();
+        std::make_shared<Connection>(std::move(s), *this, std::move(peer))->start();
       }
     }
     accept();

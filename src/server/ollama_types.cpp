@@ -11,6 +11,8 @@
 #include <system_error>
 #include <variant>
 
+#include "server/json_body.h"
+
 namespace hearth::server::ollama {
 namespace {
 
@@ -450,14 +452,11 @@ Json assistant(std::string_view content) {
 // ---------------------------------------------------------------- body
 
 Json parse_body(std::string_view body) {
-  const bool blank = std::all_of(body.begin(), body.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-  });
-  if (blank) throw WireError("missing request body");
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw WireError("request body is not valid JSON");
-  require_object(j);
-  return j;
+  try {
+    return server::parse_json_body(body);
+  } catch (const server::BadJson& e) {
+    throw WireError(e.what(), e.status);
+  }
 }
 
 // ---------------------------------------------------------------- keep_alive

@@ -38,7 +38,8 @@ struct WireError : std::runtime_error {
 };
 
 // The body as JSON. An empty or all-blank body is "missing request body" (400),
-// as in Ollama; malformed JSON or a body that is not an object is a 400 too.
+// as in Ollama; otherwise server::parse_json_body's rules (json_body.h), its
+// refusals as WireError 400.
 Json parse_body(std::string_view body);
 
 // ---------------------------------------------------------------- keep_alive

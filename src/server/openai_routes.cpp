@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "server/inference.h"
+#include "server/json_body.h"
 #include "server/openai_types.h"
 #include "server/server_impl.h"
 
@@ -321,7 +322,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
   }
   if (p == "/v1/chat/completions") {
     post_only();
-    auto r = openai::parse_chat_request(ollama::parse_body(req.body));
+    auto r = openai::parse_chat_request(parse_json_body(req.body));
     auto& ir = r.inference;
     auto sink =
         std::make_shared<ChatSink>(exp, ir.model, true, ir.stream, ir.n, r.include_usage, "");
@@ -330,7 +331,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
   }
   if (p == "/v1/completions") {
     post_only();
-    auto r = openai::parse_completion_request(ollama::parse_body(req.body));
+    auto r = openai::parse_completion_request(parse_json_body(req.body));
     auto& ir = r.inference;
     auto sink = std::make_shared<ChatSink>(exp, ir.model, false, ir.stream, ir.n, r.include_usage,
                                            r.echo ? ir.prompt.prompt : "");
@@ -339,7 +340,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
   }
   if (p == "/v1/responses") {
     post_only();
-    auto r = openai::parse_responses_request(ollama::parse_body(req.body));
+    auto r = openai::parse_responses_request(parse_json_body(req.body));
     auto& ir = r.inference;
     auto sink = std::make_shared<ResponsesSink>(exp, ir.model, ir.stream);
     infer(exp, std::move(ir), sink);
@@ -349,7 +350,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
     throw HttpError(404, "hearth stores no responses: /v1/responses is stateless");
   if (p == "/v1/embeddings") {
     post_only();
-    auto r = openai::parse_embeddings_request(ollama::parse_body(req.body));
+    auto r = openai::parse_embeddings_request(parse_json_body(req.body));
     const Embedded e = embed_inputs(r.spec, ex);
     if (ex.disconnected()) return true;
     send_json(ex, 200, openai::embeddings_response(r.spec.model, e, r.base64));

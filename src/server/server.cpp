@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sampling/param_error.h"
+#include "server/json_body.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
 
@@ -65,7 +66,8 @@ Server::Impl::Impl(ServerOptions opts)
     : o(std::move(opts)),
       cache(o.response_cache_bytes),
       models(o.models),
-      store(o.home.empty() ? store::Store::default_root() : o.home + "/models") {}
+      store(o.home.empty() ? store::Store::default_root() : o.home + "/models"),
+      guard(o.guard) {}
 
 ResolvedModel Server::Impl::resolve(const std::string& name) const {
   if (name.empty()) throw HttpError(400, "model is required");
@@ -98,11 +100,15 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
+    if (req.path == "/health" && (req.method == "GET" || req.method == "HEAD"))
+      return send_json(*ex, 200, {{"status", "ok"}, {"sandbox", sandboxed.load()}});
     if (ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) || anthropic(ex)) return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers, e.param);
   } catch (const ollama::WireError& e) {
+    send_error(*ex, e.status, e.what());
+  } catch (const BadJson& e) {
     send_error(*ex, e.status, e.what());
   } catch (const sampling::ParamError& e) {
     send_error(*ex, 400, e.what(), {}, e.name);
@@ -117,6 +123,7 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->o.http.admit = [impl = impl_.get()](HttpRequest& r) { return impl->guard.admit(r); };
   impl_->http = std::make_unique<HttpServer>(
       impl_->o.http, [impl = impl_.get()](std::shared_ptr<Exchange> ex) { impl->handle(ex); });
 }
@@ -126,5 +133,6 @@ Server::~Server() = default;
 uint16_t Server::port() const { return impl_->http->port(); }
 void Server::run() { impl_->http->run(); }
 void Server::stop() { impl_->http->stop(); }
+void Server::set_sandboxed(bool on) { impl_->sandboxed = on; }
 
 }  // namespace hearth::server

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/models.h"
+#include "server/guard.h"
 #include "server/http.h"
 
 namespace hearth::server {
@@ -19,6 +20,7 @@ struct ServerOptions {
   uint64_t response_cache_bytes = 64ull << 20;  // 0: no response cache
   engine::KeepAlive default_keep_alive;         // 5 minutes
   int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
+  GuardOptions guard;                           // Host, origins, keys, rate limits (guard.h)
 };
 
 class Server {
@@ -28,6 +30,8 @@ class Server {
   uint16_t port() const;
   void run();   // until stop()
   void stop();  // thread-safe
+  // The process has confined itself (sandbox.h); /health says so.
+  void set_sandboxed(bool on);
 
   struct Impl;  // server_impl.h
 

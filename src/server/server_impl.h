@@ -1,6 +1,7 @@
 // The server's state and its routes (internal to src/server).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -69,6 +70,8 @@ struct Server::Impl {
   engine::ResponseCache cache;
   engine::ModelManager models;
   store::Store store;
+  Guard guard;  // admits each request before its handler (HttpOptions::admit)
+  std::atomic<bool> sandboxed{false};
   std::unique_ptr<HttpServer> http;
 
   void handle(const std::shared_ptr<Exchange>& ex);

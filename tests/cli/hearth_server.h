@@ -136,7 +136,7 @@ class HearthServer {
         throw std::runtime_error("hearth serve exited: " + slurp(log_));
       }
       try {
-        if (http_request(port_, "GET", "/api/version").status == 200) return;
+        if (http_request(port_, "GET", "/health").status == 200) return;
       } catch (const std::exception&) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
