@@ -87,6 +87,7 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
     for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
     Leased l;
     l.model = resolve(name);
+    meter_model(ex, l.model.name);  // metrics: the request's duration by model
     l.requested = name;
     const auto kal = keep_alive(ka, o.default_keep_alive);
     const int64_t n_ctx = num_ctx(l.model, options, o.default_num_ctx);

@@ -112,6 +112,7 @@ struct Run {
   bool stream = true;
   std::string cache_key;  // "" when not cacheable
   std::chrono::steady_clock::time_point t0;
+  std::chrono::steady_clock::time_point last_piece;  // metrics: none yet while == {}
   Nanos load{0};
   std::function<Json(std::string_view)> chunk;
   std::function<Json(const engine::GenerateResult&, const ollama::GenerateStats&)> final;
@@ -122,6 +123,7 @@ void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
   // A deterministic request answered before: replayed, and said so.
   if (!r->cache_key.empty()) {
     if (auto hit = srv.cache.get(r->cache_key)) {
+      srv.metrics.count_cache_hit("response");  // metrics
       ollama::GenerateStats st;
       st.total = since(r->t0);
       st.load = r->load;
@@ -147,8 +149,17 @@ void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
   req.prompt = r->prompt;
   req.options = r->gen;
   req.n_ctx = r->n_ctx;
-  req.on_text = [r, pieces](std::string_view piece) {
+  req.on_text = [r, pieces, &srv](std::string_view piece) {
     if (r->ex->disconnected()) return false;
+    // metrics: time to the first piece of text, then between pieces.
+    const auto now = std::chrono::steady_clock::now();
+    const bool first = r->last_piece == std::chrono::steady_clock::time_point{};
+    const auto since_last = std::chrono::duration<double>(now - (first ? r->t0 : r->last_piece));
+    if (first)
+      srv.metrics.on_first_token(r->model_name, since_last.count());
+    else
+      srv.metrics.on_token_gap(r->model_name, since_last.count());
+    r->last_piece = now;
     if (!r->cache_key.empty() || !r->stream) pieces->emplace_back(piece);
     if (r->stream)
       r->ex->write(r->chunk(piece).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
@@ -172,6 +183,10 @@ void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
       r->lease.reset();
       return;
     }
+    // metrics: tokens, and whether a slot's cached prefix spared part of the prompt.
+    const auto n_prompt = static_cast<int64_t>(r->prompt.size());
+    srv.metrics.add_tokens(r->model_name, n_prompt, static_cast<int64_t>(res.tokens.size()));
+    if (res.timings.prompt_tokens < n_prompt) srv.metrics.count_cache_hit("prefix");
     ollama::GenerateStats st;
     st.total = since(r->t0);
     st.load = r->load;
@@ -283,6 +298,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     }
     for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
     ResolvedModel rm = resolve(name);
+    meter_model(ex, rm.name);  // metrics: the request's duration by model
     const auto kal = keep_alive(ka, o.default_keep_alive);
     Settings st = settings(rm, *opts, o.default_num_ctx);
     if (*think && (*think)->enabled)

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "sampling/param_error.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
@@ -50,12 +52,13 @@ ResolvedModel Server::Impl::resolve(const std::string& name) const {
   return m;
 }
 
-void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
+void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
+  const auto ex = metered(unmetered, metrics);  // every answer counted and timed
   const auto& req = ex->request();
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
+    if (ops(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers);
@@ -76,12 +79,42 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->http = std::make_unique<HttpServer>(
       impl_->o.http, [impl = impl_.get()](std::shared_ptr<Exchange> ex) { impl->handle(ex); });
+  if (impl_->o.metrics_port) {
+    HttpOptions m;
+    m.host = "127.0.0.1";
+    m.port = *impl_->o.metrics_port;
+    m.work_threads = 1;
+    impl_->metrics_http =
+        std::make_unique<HttpServer>(m, [impl = impl_.get()](std::shared_ptr<Exchange> ex) {
+          try {
+            if (!impl->ops(ex)) send_error(*ex, 404, "404 page not found: " + ex->request().path);
+          } catch (const HttpError& e) {
+            send_error(*ex, e.status, e.what(), e.headers);
+          } catch (const std::exception& e) {
+            send_error(*ex, 500, e.what());
+          }
+        });
+  }
 }
 
 Server::~Server() = default;
 
 uint16_t Server::port() const { return impl_->http->port(); }
-void Server::run() { impl_->http->run(); }
-void Server::stop() { impl_->http->stop(); }
+uint16_t Server::metrics_port() const {
+  return impl_->metrics_http ? impl_->metrics_http->port() : 0;
+}
+void Server::run() {
+  std::thread metrics;
+  if (impl_->metrics_http) metrics = std::thread([this] { impl_->metrics_http->run(); });
+  impl_->http->run();
+  if (metrics.joinable()) {
+    impl_->metrics_http->stop();
+    metrics.join();
+  }
+}
+void Server::stop() {
+  impl_->http->stop();
+  if (impl_->metrics_http) impl_->metrics_http->stop();
+}
 
 }  // namespace hearth::server

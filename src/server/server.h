@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/models.h"
@@ -19,6 +20,9 @@ struct ServerOptions {
   uint64_t response_cache_bytes = 64ull << 20;  // 0: no response cache
   engine::KeepAlive default_keep_alive;         // 5 minutes
   int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
+  // A second listener on 127.0.0.1 serving only GET /metrics and GET /health
+  // (no key needed there: loopback only); 0 picks a free port.
+  std::optional<uint16_t> metrics_port;
 };
 
 class Server {
@@ -26,6 +30,7 @@ class Server {
   explicit Server(ServerOptions options);  // binds; throws naming the address
   ~Server();
   uint16_t port() const;
+  uint16_t metrics_port() const;  // the metrics listener's bound port, 0 without one
   void run();   // until stop()
   void stop();  // thread-safe
 

@@ -8,6 +8,7 @@
 #include "engine/response_cache.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -36,12 +37,14 @@ struct HttpError : std::runtime_error {
 struct Server::Impl {
   explicit Impl(ServerOptions o);
   ServerOptions o;
+  Metrics metrics;  // outlives every exchange that records into it
   // Destroyed bottom-up: the HTTP server stops first, then the models (whose
   // cancelled requests still reach the cache), then the cache.
   engine::ResponseCache cache;
   engine::ModelManager models;
   store::Store store;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<HttpServer> metrics_http;  // ServerOptions::metrics_port
 
   void handle(const std::shared_ptr<Exchange>& ex);
   // Through the store. Throws HttpError 404 `model "NAME" not found`, 400 for
@@ -52,6 +55,8 @@ struct Server::Impl {
   bool ollama(const std::shared_ptr<Exchange>& ex);         // ollama_routes.cpp: generate, chat, ps, version
   bool ollama_models(const std::shared_ptr<Exchange>& ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
   bool ollama_embed(const std::shared_ptr<Exchange>& ex);   // ollama_embed.cpp: embed, embeddings
+  // GET /metrics (Prometheus) and GET /health (for load balancers): metrics_routes.cpp.
+  bool ops(const std::shared_ptr<Exchange>& ex);
 };
 
 // Sends {"error": message} with `status`.
