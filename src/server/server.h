@@ -30,7 +30,8 @@ class Server {
   explicit Server(ServerOptions options);  // binds; throws naming the address
   ~Server();
   uint16_t port() const;
-  uint16_t metrics_port() const;  // the metrics listener's bound port, 0 without one
+  // The metrics listener's bound port, 0 without one.
+  uint16_t metrics_port() const;
   void run();   // until stop()
   void stop();  // thread-safe
 
