@@ -27,5 +27,7 @@ void add_create(CLI::App& app);
 void add_list(CLI::App& app);
 void add_cp(CLI::App& app);
 void add_rm(CLI::App& app);
+void add_doctor(CLI::App& app);
+void add_cost(CLI::App& app);
 
 }  // namespace hearth::cli
