@@ -28,5 +28,7 @@ void add_list(CLI::App& app);
 void add_cp(CLI::App& app);
 void add_rm(CLI::App& app);
 void add_keys(CLI::App& app);
+void add_doctor(CLI::App& app);
+void add_cost(CLI::App& app);
 
 }  // namespace hearth::cli

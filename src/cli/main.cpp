@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   hearth::cli::add_cp(app);
   hearth::cli::add_rm(app);
   hearth::cli::add_keys(app);
+  hearth::cli::add_doctor(app);
+  hearth::cli::add_cost(app);
   int code = 0;
   try {
     app.parse(argc, argv);

@@ -30,6 +30,7 @@ struct ServeFlags {
   std::string host, keep_alive, max_memory, config, kv_type, response_cache;
   int port = -1, parallel = -1, max_loaded = -1, threads = -1;
   int64_t max_queue = -1, ctx = -1;
+  int metrics_port = -1;
   bool verbose = false;
   // Exposure and limits (guard.h).
   std::vector<std::string> allow_hosts, allow_origins;
@@ -181,6 +182,8 @@ void serve(const ServeFlags& f) {
   }
   if (auto v = setting("response_cache", "HEARTH_RESPONSE_CACHE", f.response_cache); !v.empty())
     o.response_cache_bytes = parse_bytes(v, "--response-cache");
+  if (auto v = setting("metrics_port", "HEARTH_METRICS_PORT", num(f.metrics_port)); !v.empty())
+    o.metrics_port = static_cast<uint16_t>(to_int(v, "--metrics-port", 0, 65535));
   if (auto v = setting("keep_alive", "HEARTH_KEEP_ALIVE", f.keep_alive); !v.empty()) {
     nlohmann::ordered_json j;
     try {
@@ -222,6 +225,7 @@ void serve(const ServeFlags& f) {
   }
   spdlog::info("hearth {} listening on {}:{} (models under {})", HEARTH_VERSION, host, srv.port(),
                o.home);
+  if (o.metrics_port) spdlog::info("metrics on 127.0.0.1:{}/metrics", srv.metrics_port());
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -264,6 +268,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--response-cache", f->response_cache,
                   "Bytes of replayable deterministic answers, 0 off (env HEARTH_RESPONSE_CACHE; "
                   "default 64MiB)");
+  cmd->add_option("--metrics-port", f->metrics_port,
+                  "Also serve GET /metrics on 127.0.0.1:PORT, without a key (env "
+                  "HEARTH_METRICS_PORT; default none)");
   cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
   cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
   cmd->add_option("--allow-host", f->allow_hosts,

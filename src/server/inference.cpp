@@ -109,6 +109,8 @@ struct RunState {
   bool tools_given = false, thinking_open = false;
   std::string cache_key;
   Steady::time_point t0;
+  std::string model;                // the store's name, for the metrics
+  Steady::time_point last_piece{};  // metrics: none yet while == {}
   std::vector<std::unique_ptr<chat::ReplyStream>> streams;
   std::vector<std::vector<std::string>> pieces;  // per choice, for the cache
   Outcome outcome;
@@ -453,6 +455,8 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   }
 
   state->ex = ex;
+  state->model = rm.name;
+  meter_model(*ex, rm.name);  // metrics: the request's duration by model
   state->sink = std::move(sink);
   state->stream = req.stream;
   state->t0 = t0;
@@ -472,6 +476,7 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   // A deterministic request answered before: replayed, and said so.
   if (!state->cache_key.empty()) {
     if (auto hit = cache.get(state->cache_key)) {
+      metrics.count_cache_hit("response");
       auto& c = state->outcome.choices[0];
       c.result = hit->result;
       finish_choice(*state, c, *rt.tokenizer);
@@ -500,9 +505,19 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
     if (i > 0 && gen.sampler.seed != sampling::SamplerParams::kRandomSeed)
       r.options.sampler.seed = gen.sampler.seed + static_cast<uint64_t>(i);
     r.n_ctx = n_ctx;
-    r.on_text = [state, i](std::string_view piece) {
+    r.on_text = [state, i, this](std::string_view piece) {
       std::lock_guard g(state->mu);
       if (state->ex->disconnected() || state->failed) return false;
+      // Time to the first piece of text, then between pieces (of all choices).
+      const auto now = Steady::now();
+      const bool first = state->last_piece == Steady::time_point{};
+      const double gap =
+          std::chrono::duration<double>(now - (first ? state->t0 : state->last_piece)).count();
+      if (first)
+        metrics.on_first_token(state->model, gap);
+      else
+        metrics.on_token_gap(state->model, gap);
+      state->last_piece = now;
       state->pieces[static_cast<size_t>(i)].emplace_back(piece);
       if (state->stream && !state->forced)
         for (const auto& e : state->streams[static_cast<size_t>(i)]->feed(piece))
@@ -526,6 +541,10 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
       }
       auto& c = state->outcome.choices[static_cast<size_t>(i)];
       c.result = std::move(res);
+      // Tokens, and whether a slot's cached prefix spared part of the prompt.
+      const int64_t n_prompt = state->outcome.prompt_tokens;
+      metrics.add_tokens(state->model, n_prompt, static_cast<int64_t>(c.result.tokens.size()));
+      if (c.result.timings.prompt_tokens < n_prompt) metrics.count_cache_hit("prefix");
       finish_choice(*state, c, *state->lease->rt.tokenizer);
       if (state->stream) stream_end(*state, i, c);
       if (i == 0) state->outcome.timings = c.result.timings;

@@ -47,6 +47,7 @@ std::vector<float> embed_text(const std::string& name, const engine::ModelManage
 Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, const Exchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   const ResolvedModel m = resolve(spec.model);
+  meter_model(ex, m.name);  // metrics: the request's duration by model
   const int64_t n_ctx = settings(m, spec.options).num_ctx;
   double load_s = 0;
   auto lease =

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "sampling/param_error.h"
 #include "server/json_body.h"
 #include "server/ollama_types.h"
@@ -95,14 +97,15 @@ ResolvedModel Server::Impl::resolve(const std::string& name) const {
   return m;
 }
 
-void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
+void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
+  const auto ex = metered(unmetered, metrics);  // every answer counted and timed
   const auto& req = ex->request();
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (req.path == "/health" && (req.method == "GET" || req.method == "HEAD"))
-      return send_json(*ex, 200, {{"status", "ok"}, {"sandbox", sandboxed.load()}});
-    if (ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) || anthropic(ex)) return;
+    if (ops(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) ||
+        anthropic(ex))
+      return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers, e.param);
@@ -126,13 +129,43 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   impl_->o.http.admit = [impl = impl_.get()](HttpRequest& r) { return impl->guard.admit(r); };
   impl_->http = std::make_unique<HttpServer>(
       impl_->o.http, [impl = impl_.get()](std::shared_ptr<Exchange> ex) { impl->handle(ex); });
+  if (impl_->o.metrics_port) {
+    HttpOptions m;
+    m.host = "127.0.0.1";
+    m.port = *impl_->o.metrics_port;
+    m.work_threads = 1;
+    impl_->metrics_http =
+        std::make_unique<HttpServer>(m, [impl = impl_.get()](std::shared_ptr<Exchange> ex) {
+          try {
+            if (!impl->ops(ex)) send_error(*ex, 404, "404 page not found: " + ex->request().path);
+          } catch (const HttpError& e) {
+            send_error(*ex, e.status, e.what(), e.headers);
+          } catch (const std::exception& e) {
+            send_error(*ex, 500, e.what());
+          }
+        });
+  }
 }
 
 Server::~Server() = default;
 
 uint16_t Server::port() const { return impl_->http->port(); }
-void Server::run() { impl_->http->run(); }
-void Server::stop() { impl_->http->stop(); }
+uint16_t Server::metrics_port() const {
+  return impl_->metrics_http ? impl_->metrics_http->port() : 0;
+}
+void Server::run() {
+  std::thread metrics;
+  if (impl_->metrics_http) metrics = std::thread([this] { impl_->metrics_http->run(); });
+  impl_->http->run();
+  if (metrics.joinable()) {
+    impl_->metrics_http->stop();
+    metrics.join();
+  }
+}
+void Server::stop() {
+  impl_->http->stop();
+  if (impl_->metrics_http) impl_->metrics_http->stop();
+}
 void Server::set_sandboxed(bool on) { impl_->sandboxed = on; }
 
 }  // namespace hearth::server

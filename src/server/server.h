@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/models.h"
@@ -21,6 +22,9 @@ struct ServerOptions {
   engine::KeepAlive default_keep_alive;         // 5 minutes
   int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
   GuardOptions guard;                           // Host, origins, keys, rate limits (guard.h)
+  // A second listener on 127.0.0.1 serving only GET /metrics and GET /health
+  // (no key needed there: loopback only); 0 picks a free port.
+  std::optional<uint16_t> metrics_port;
 };
 
 class Server {
@@ -28,6 +32,8 @@ class Server {
   explicit Server(ServerOptions options);  // binds; throws naming the address
   ~Server();
   uint16_t port() const;
+  // The metrics listener's bound port, 0 without one.
+  uint16_t metrics_port() const;
   void run();   // until stop()
   void stop();  // thread-safe
   // The process has confined itself (sandbox.h); /health says so.

@@ -11,6 +11,7 @@
 #include "engine/response_cache.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
+#include "server/metrics.h"
 #include "server/ollama_types.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -65,6 +66,7 @@ class InferenceSink;
 struct Server::Impl {
   explicit Impl(ServerOptions o);
   ServerOptions o;
+  Metrics metrics;  // outlives every exchange that records into it
   // Destroyed bottom-up: the HTTP server stops first, then the models (whose
   // cancelled requests still reach the cache), then the cache.
   engine::ResponseCache cache;
@@ -73,6 +75,7 @@ struct Server::Impl {
   Guard guard;  // admits each request before its handler (HttpOptions::admit)
   std::atomic<bool> sandboxed{false};
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<HttpServer> metrics_http;  // ServerOptions::metrics_port
 
   void handle(const std::shared_ptr<Exchange>& ex);
   // Through the store. Throws HttpError 404 `model "NAME" not found`, 400 for
@@ -94,16 +97,18 @@ struct Server::Impl {
 
   // Throws HttpError 400 for bad dimensions or an input over the context
   // (without truncate). Stops early (fewer vectors) when the client went away.
-  Embedded embed_inputs(const EmbedSpec& spec, const Exchange& ex);
+  Embedded embed_inputs(const EmbedSpec& spec, Exchange& ex);
 
-  // Ollama's routes; each returns false when the path is not one of its own.
-  bool ollama(
-      const std::shared_ptr<Exchange>& ex);  // ollama_routes.cpp: generate, chat, ps, version
-  bool ollama_models(const std::shared_ptr<Exchange>&
-                         ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
+  // The routes of each API; each returns false when the path is not one of its own.
+  // ollama_routes.cpp: generate, chat, ps, version
+  bool ollama(const std::shared_ptr<Exchange>& ex);
+  // ollama_models.cpp: tags, show, copy, delete, create, blobs
+  bool ollama_models(const std::shared_ptr<Exchange>& ex);
   bool ollama_embed(const std::shared_ptr<Exchange>& ex);  // ollama_embed.cpp: embed, embeddings
   bool openai(const std::shared_ptr<Exchange>& ex);        // openai_routes.cpp: /v1/...
-  bool anthropic(const std::shared_ptr<Exchange>& ex);     // anthropic_routes.cpp: /v1/messages...
+  bool anthropic(const std::shared_ptr<Exchange>& ex);     // anthropic_routes.cpp: /v1/messages
+  // GET /metrics (Prometheus) and GET /health (for load balancers): metrics_routes.cpp.
+  bool ops(const std::shared_ptr<Exchange>& ex);
 };
 
 // Errors in the shape of the API the path belongs to: Ollama's {"error": message};
