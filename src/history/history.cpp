@@ -43,7 +43,8 @@ Json options_field(const Json& doc) {
       if (!v.is_number_integer()) invalid("options." + key + " must be a whole number");
       out[key] = v.get<int64_t>();
     } else {
-      invalid("options." + key + " is not a known option (temperature, top_p, num_predict, "
+      invalid("options." + key +
+              " is not a known option (temperature, top_p, num_predict, "
               "num_ctx)");
     }
   }
@@ -55,8 +56,7 @@ Json message_field(const Json& m, size_t i) {
   if (!m.is_object()) invalid("messages[" + std::to_string(i) + "] must be an object");
   Json out = Json::object();
   const auto role = m.find("role");
-  if (role == m.end() || !role->is_string() ||
-      (*role != "user" && *role != "assistant"))
+  if (role == m.end() || !role->is_string() || (*role != "user" && *role != "assistant"))
     invalid(where + "role must be \"user\" or \"assistant\"");
   out["role"] = *role;
   const auto content = m.find("content");
@@ -135,8 +135,8 @@ Json with_meta(Json doc, const std::string& id, int64_t created, int64_t updated
 bool valid_id(std::string_view id) {
   if (id.size() < 8 || id.size() > 64) return false;
   for (const char c : id)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return false;
   return true;
 }
@@ -144,8 +144,8 @@ bool valid_id(std::string_view id) {
 Json validate(const Json& doc) {
   if (!doc.is_object()) invalid("a conversation must be a JSON object");
   for (const auto& [key, v] : doc.items()) {
-    static const char* known[] = {"id",      "created_ms", "updated_ms", "title",
-                                  "model",   "system",     "options",    "messages"};
+    static const char* known[] = {"id",    "created_ms", "updated_ms", "title",
+                                  "model", "system",     "options",    "messages"};
     if (std::find(std::begin(known), std::end(known), key) == std::end(known))
       invalid(key + " is not a known field of a conversation");
   }
@@ -192,8 +192,8 @@ Store::Store(const std::string& path, StoreOptions options) : o_(std::move(optio
   if (!regular) throw fail("not a regular file");
   if (!narrowed) throw fail(std::string("cannot set mode 0600: ") + std::strerror(err));
 
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     throw fail(why);

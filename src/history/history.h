@@ -72,9 +72,9 @@ struct Summary {
 };
 
 struct StoreOptions {
-  std::chrono::seconds retention{0};        // 0: keep forever
-  std::chrono::seconds prune_every{3600};   // 0: only when opened (and prune() calls)
-  std::function<int64_t()> now_ms;          // the clock (tests); default: system_clock
+  std::chrono::seconds retention{0};       // 0: keep forever
+  std::chrono::seconds prune_every{3600};  // 0: only when opened (and prune() calls)
+  std::function<int64_t()> now_ms;         // the clock (tests); default: system_clock
 };
 
 class Store {

@@ -32,7 +32,9 @@ class HistoryTest : public ::testing::Test {
     return o;
   }
   static Json conversation(const std::string& title, int n_messages = 2) {
-    Json doc = {{"title", title}, {"model", "tiny-kjv:latest"}, {"system", "be brief"},
+    Json doc = {{"title", title},
+                {"model", "tiny-kjv:latest"},
+                {"system", "be brief"},
                 {"options", {{"temperature", 0.5}, {"num_predict", 64}}}};
     doc["messages"] = Json::array();
     for (int i = 0; i < n_messages; ++i)

@@ -22,7 +22,9 @@ Server::Impl::Impl(ServerOptions opts)
     : o(std::move(opts)),
       cache(o.response_cache_bytes),
       models(o.models),
-      store(o.home.empty() ? store::Store::default_root() : o.home + "/models") {}
+      store(o.home.empty() ? store::Store::default_root() : o.home + "/models") {
+  if (o.history) history = open_history(o);
+}
 
 ResolvedModel Server::Impl::resolve(const std::string& name) const {
   if (name.empty()) throw HttpError(400, "model is required");
@@ -55,7 +57,7 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
+    if (ui(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
     send_error(*ex, e.status, e.what(), e.headers);

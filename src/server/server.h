@@ -3,6 +3,7 @@
 // HTTP and the wire types (one file per API: ollama_types.h, ...).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +20,9 @@ struct ServerOptions {
   uint64_t response_cache_bytes = 64ull << 20;  // 0: no response cache
   engine::KeepAlive default_keep_alive;         // 5 minutes
   int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
+  // The web UI's conversations in $HEARTH_HOME/history.db (off: the page keeps them).
+  bool history = true;
+  std::chrono::seconds history_retention{30 * 86400};  // 0: kept until deleted
 };
 
 class Server {

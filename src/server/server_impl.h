@@ -6,6 +6,7 @@
 
 #include "engine/models.h"
 #include "engine/response_cache.h"
+#include "history/history.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
 #include "server/server.h"
@@ -41,6 +42,7 @@ struct Server::Impl {
   engine::ResponseCache cache;
   engine::ModelManager models;
   store::Store store;
+  std::unique_ptr<history::Store> history;  // null with --no-history
   std::unique_ptr<HttpServer> http;
 
   void handle(const std::shared_ptr<Exchange>& ex);
@@ -52,7 +54,13 @@ struct Server::Impl {
   bool ollama(const std::shared_ptr<Exchange>& ex);         // ollama_routes.cpp: generate, chat, ps, version
   bool ollama_models(const std::shared_ptr<Exchange>& ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
   bool ollama_embed(const std::shared_ptr<Exchange>& ex);   // ollama_embed.cpp: embed, embeddings
+  // ui_routes.cpp: the page (GET / from a browser, /ui/*), /api/hearth/conversations*
+  bool ui(const std::shared_ptr<Exchange>& ex);
 };
+
+// The conversation store under o.home ($HEARTH_HOME/history.db) with o's
+// retention. Throws history::HistoryError naming the file.
+std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 
 // Sends {"error": message} with `status`.
 void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {});
