@@ -15,7 +15,8 @@ const el = {
 };
 // The options a conversation carries, by input id (all numbers; empty = the model's).
 const OPTIONS = { temperature: parseFloat, top_p: parseFloat, num_predict: parseInt, num_ctx: parseInt };
-const PREFS = 'hearth.prefs';  // last model, system prompt and options: defaults for a new chat
+const PREFS = 'hearth.prefs';
+const REDRAW_MS = 50;  // last model, system prompt and options: defaults for a new chat
 
 const state = {
   history: null,       // history.js store, once the server answered
@@ -214,9 +215,12 @@ async function send() {
   state.abort = abort;
   el.send.hidden = true;
   el.stop.hidden = false;
-  let frame = 0;
+  // Redrawn at most every REDRAW_MS (markdown and highlighting of the whole
+  // answer so far), by a timer rather than requestAnimationFrame, which a
+  // hidden or headless page may never run.
+  let timer = 0;
   const redraw = () => {
-    frame = 0;
+    timer = 0;
     fillMessage(node, answer);
     el.messages.scrollTop = el.messages.scrollHeight;
   };
@@ -235,13 +239,13 @@ async function send() {
         answer.eval_count = chunk.eval_count;
         answer.eval_duration = chunk.eval_duration;
       }
-      if (!frame) frame = requestAnimationFrame(redraw);
+      if (!timer) timer = setTimeout(redraw, REDRAW_MS);
     }
   } catch (err) {
     if (err?.name === 'AbortError') answer.stopped = true;
     else report(err);
   } finally {
-    if (frame) cancelAnimationFrame(frame);
+    clearTimeout(timer);
     state.abort = null;
     el.send.hidden = false;
     el.stop.hidden = true;
