@@ -349,3 +349,50 @@ test('on a phone-sized screen the list slides in and nothing overflows', async (
   console.log(`screenshot: ${shot}`);
   await assertClean(page, seen);
 });
+
+test('the history routes refuse what they should not keep, with JSON errors', async () => {
+  const base = `${server.url}/api/hearth/conversations`;
+  const call = async (p, init = {}) => {
+    const res = await fetch(`${base}${p}`, { signal: AbortSignal.timeout(WAIT_MS), ...init });
+    const body = await res.json();
+    return { status: res.status, body };
+  };
+  const put = (p, body) => call(p, { method: 'PUT', body });
+  const refused = [
+    [await put('/abcdefgh-2', ''), 400, /missing request body/],
+    [await put('/abcdefgh-2', '{"title": '), 400, /not valid JSON/],
+    [await put('/abcdefgh-2', '[]'), 400, /object/],
+    [await put('/abcdefgh-2', '{"title":"t","onload":"x"}'), 400, /onload is not a known field/],
+    [await put('/abcdefgh-2', '{"messages":[{"role":"tool","content":"x"}]}'), 400, /messages\[0\]\.role/],
+    [await put('/abcdefgh-2', '{"id":"abcdefgh-3"}'), 400, /differs/],
+    [await put('/short', '{}'), 400, /invalid conversation id/],
+    [await put('/abcdefgh-2/more', '{}'), 400, /invalid conversation id/],
+    [await put('/abcdefgh-2', JSON.stringify({ title: 'x'.repeat(9 << 20) })), 413, /at most 8388608 bytes/],
+    [await call('/abcdefgh-2'), 404, /not found/],
+    [await call('/abcdefgh-2', { method: 'PATCH', body: '{}' }), 405, /method not allowed/],
+    [await call('', { method: 'POST', body: '{}' }), 405, /method not allowed/],
+    [await call('/export', { method: 'DELETE' }), 405, /method not allowed/],
+  ];
+  for (const [{ status, body }, want, message] of refused) {
+    assert.equal(status, want, JSON.stringify(body));
+    assert.match(body.error, message);
+  }
+  assert.deepEqual((await call('')).body.conversations, [], 'nothing was kept');
+  const res = await fetch(base);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+});
+
+test('serve refuses a bad --history-retention and contradictory flags', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const run = (...args) => spawnSync(BIN, ['serve', '--port', '0', ...args],
+    { encoding: 'utf8', timeout: WAIT_MS, env: { ...process.env, HEARTH_HOME: '/nonexistent/hearth-ui-test' } });
+  for (const bad of ['30x', '-1d', 'd', '99999999d']) {
+    const r = run('--history-retention', bad);
+    assert.ok(r.status !== null && r.status !== 0, `--history-retention ${bad} was accepted`);
+    assert.match(r.stderr + r.stdout, /--history-retention/);
+  }
+  const both = run('--history', '--no-history');
+  assert.ok(both.status !== null && both.status !== 0);
+  assert.match(both.stderr + both.stdout, /excludes/);
+});
