@@ -14,7 +14,9 @@ const el = {
   banner: $('banner'), messages: $('messages'), prompt: $('prompt'), send: $('send'), stop: $('stop'),
 };
 // The options a conversation carries, by input id (all numbers; empty = the model's).
-const OPTIONS = { temperature: parseFloat, top_p: parseFloat, num_predict: parseInt, num_ctx: parseInt };
+const OPTIONS = {
+  temperature: parseFloat, top_p: parseFloat, num_predict: parseInt, num_ctx: parseInt, seed: parseInt,
+};
 const PREFS = 'hearth.prefs';
 const REDRAW_MS = 50;  // last model, system prompt and options: defaults for a new chat
 

@@ -245,10 +245,10 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--response-cache", f->response_cache,
                   "Bytes of replayable deterministic answers, 0 off (env HEARTH_RESPONSE_CACHE; "
                   "default 64MiB)");
-  auto* history = cmd->add_flag(
-      "--history", f->history,
-      "Keep the web UI's conversations in $HEARTH_HOME/history.db (the default; env "
-      "HEARTH_HISTORY=true|false)");
+  auto* history =
+      cmd->add_flag("--history", f->history,
+                    "Keep the web UI's conversations in $HEARTH_HOME/history.db (the default; env "
+                    "HEARTH_HISTORY=true|false)");
   cmd->add_flag("--no-history", f->no_history,
                 "Keep no conversations on the server: the page keeps them in the browser")
       ->excludes(history);

@@ -39,13 +39,12 @@ Json options_field(const Json& doc) {
       if (!v.is_number() || !std::isfinite(v.get<double>()))
         invalid("options." + key + " must be a number");
       out[key] = v.get<double>();
-    } else if (key == "num_predict" || key == "num_ctx") {
+    } else if (key == "num_predict" || key == "num_ctx" || key == "seed") {
       if (!v.is_number_integer()) invalid("options." + key + " must be a whole number");
       out[key] = v.get<int64_t>();
     } else {
       invalid("options." + key +
-              " is not a known option (temperature, top_p, num_predict, "
-              "num_ctx)");
+              " is not a known option (temperature, top_p, num_predict, num_ctx, seed)");
     }
   }
   return out;

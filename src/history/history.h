@@ -56,7 +56,8 @@ bool valid_id(std::string_view id);
 // Checks a client's conversation document and returns it reduced to the
 // fields kept, in a fixed order:
 //   {"title": str, "model": str, "system": str,
-//    "options": {"temperature"?: num, "top_p"?: num, "num_predict"?: int, "num_ctx"?: int},
+//    "options": {"temperature"?: num, "top_p"?: num, "num_predict"?: int, "num_ctx"?: int,
+//                "seed"?: int},
 //    "messages": [{"role": "user"|"assistant", "content": str,
 //                  "stopped"?: bool, "eval_count"?: int >= 0, "eval_duration"?: int >= 0 (ns)}]}
 // Every field but "messages" may be missing (empty). "id", "created_ms" and

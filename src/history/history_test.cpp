@@ -35,7 +35,7 @@ class HistoryTest : public ::testing::Test {
     Json doc = {{"title", title},
                 {"model", "tiny-kjv:latest"},
                 {"system", "be brief"},
-                {"options", {{"temperature", 0.5}, {"num_predict", 64}}}};
+                {"options", {{"temperature", 0.5}, {"num_predict", 64}, {"seed", 7}}}};
     doc["messages"] = Json::array();
     for (int i = 0; i < n_messages; ++i)
       doc["messages"].push_back(
@@ -77,6 +77,7 @@ TEST_F(HistoryTest, ValidateKeepsKnownFieldsAndDropsServerOwnedOnes) {
   EXPECT_FALSE(kept.contains("created_ms"));
   EXPECT_EQ(kept["title"], "t");
   EXPECT_EQ(kept["options"]["num_predict"], 64);
+  EXPECT_EQ(kept["options"]["seed"], 7);
   EXPECT_EQ(kept["messages"][1]["eval_count"], 12);
   EXPECT_EQ(kept["messages"][1]["stopped"], true);
   // Everything missing is empty, not an error.

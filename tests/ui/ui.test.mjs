@@ -25,7 +25,9 @@ let browser;
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startServer(BIN);
+  // One thread per forward pass: a core stays free for the browser, whose
+  // rendering must keep up with the stream for the streaming check.
+  server = await startServer(BIN, { args: ['--threads', '1'] });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -141,7 +143,9 @@ test('a message streams in, is kept by the server, survives a reload, exports, a
   const { page, seen } = await openPage(server);
   await waitForModel(page);
   assert.match(await page.textContent('#history-note'), /kept by the server for 30 days/);
-  await setOptions(page, { temperature: 0, num_predict: 48 });
+  // Sampled (greedy decoding is so fast that the whole answer can land between
+  // two redraws), with a seed for a repeatable answer.
+  await setOptions(page, { temperature: 0.8, num_predict: 200, seed: 1 });
   // Every state of the answer while it streams: its length and whether Stop shows.
   await page.evaluate(() => {
     window.__frames = [];
@@ -187,7 +191,7 @@ test('a message streams in, is kept by the server, survives a reload, exports, a
   assert.equal(await page.textContent('.msg.user .body'), PROMPT);
   assert.equal(await page.innerHTML('.msg.assistant .body'), answerHtml);
   assert.equal(await page.textContent('.msg.assistant .stats'), stats);
-  assert.equal(await page.inputValue('#num_predict'), '48', 'the options come back with it');
+  assert.equal(await page.inputValue('#num_predict'), '200', 'the options come back with it');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
   const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
@@ -210,11 +214,11 @@ test('Shift+Enter is a new line; Esc stops an answer, which is kept as stopped',
   assert.equal(await page.inputValue('#prompt'), 'first line\n');
   assert.equal(await page.locator('.msg').count(), 0, 'Shift+Enter sends nothing');
 
-  await setOptions(page, { num_predict: 4000 });
+  await setOptions(page, { num_predict: 4000 });  // as long as the context allows
   await page.fill('#prompt', 'And the earth');
   await page.press('#prompt', 'Enter');
   await page.waitForFunction(() =>
-    document.querySelector('.msg.assistant.streaming .body')?.textContent.length > 0);
+    document.querySelector('.msg.assistant.streaming .body')?.textContent.length > 0, null, { polling: 20 });
   await page.keyboard.press('Escape');
   await page.waitForSelector('.msg.assistant:not(.streaming)');
   assert.match(await page.textContent('.msg.assistant .stats'), /stopped/);
