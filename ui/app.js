@@ -40,6 +40,13 @@ function report(err) {
   if (err instanceof ApiError && err.status === 401) openSettings(true);
 }
 
+// 2592000 -> "30 days", 43200 -> "12 hours", 5400 -> "90 minutes".
+function duration(s) {
+  const [n, unit] = s % 86400 === 0 ? [s / 86400, 'day'] : s % 3600 === 0 ? [s / 3600, 'hour']
+    : [Math.max(1, Math.round(s / 60)), 'minute'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
 function prefs() {
   try {
     return JSON.parse(localStorage.getItem(PREFS) || '{}') || {};
@@ -272,9 +279,9 @@ async function connect() {
     return;
   }
   el.note.textContent = state.history.kind === 'server'
-    ? (state.history.retentionDays
-      ? `Conversations are kept by the server for ${state.history.retentionDays} days.`
-      : 'Conversations are kept by the server.')
+    ? (state.history.retentionSeconds
+      ? `Conversations are kept by the server for ${duration(state.history.retentionSeconds)} after their last message.`
+      : 'Conversations are kept by the server until you delete them.')
     : 'The server keeps no history (--no-history): conversations stay in this browser only.';
   el.note.dataset.kind = state.history.kind;
   await Promise.all([loadModels(), renderList()]).catch(report);

@@ -13,9 +13,9 @@ function summary(c) {
 }
 
 class ServerHistory {
-  constructor(retentionDays) {
+  constructor(retentionSeconds) {
     this.kind = 'server';
-    this.retentionDays = retentionDays;
+    this.retentionSeconds = retentionSeconds;  // 0: kept until deleted
   }
   async list() {
     return (await json(BASE)).conversations;
@@ -83,5 +83,5 @@ class LocalHistory {
 // Asks the server which kind it keeps. Throws ApiError (401 without a key).
 export async function openHistory() {
   const r = await json(BASE);
-  return r.history ? new ServerHistory(r.retention_days) : new LocalHistory();
+  return r.history ? new ServerHistory(r.retention_s) : new LocalHistory();
 }

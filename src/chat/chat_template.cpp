@@ -85,19 +85,45 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& context,
   return render_with(*program_, context, options);
 }
 
+namespace {
+
+// A message as Hugging Face's apply_chat_template passes it (OpenAI's shape).
+nlohmann::ordered_json message_json(const Message& m) {
+  nlohmann::ordered_json j = {{"role", m.role}};
+  // OpenAI clients send content null beside tool calls, and templates test for
+  // that (DeepSeek-R1's `message['content'] is none`).
+  if (m.content.empty() && !m.tool_calls.empty())
+    j["content"] = nullptr;
+  else
+    j["content"] = m.content;
+  if (!m.thinking.empty()) j["reasoning_content"] = m.thinking;
+  if (!m.tool_calls.empty()) {
+    nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+    for (const ToolCall& c : m.tool_calls)
+      calls.push_back({{"id", c.id},
+                       {"type", "function"},
+                       {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    j["tool_calls"] = std::move(calls);
+  }
+  if (!m.tool_call_id.empty()) j["tool_call_id"] = m.tool_call_id;
+  if (!m.name.empty()) j["name"] = m.name;
+  return j;
+}
+
+}  // namespace
+
 std::string ChatTemplate::apply(const std::vector<Message>& messages, bool add_generation_prompt,
                                 const std::string& bos_token, const std::string& eos_token,
-                                const nlohmann::json& extra) const {
+                                const nlohmann::ordered_json& extra) const {
   nlohmann::ordered_json ctx = nlohmann::ordered_json::object();
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Message& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
+  for (const Message& m : messages) list.push_back(message_json(m));
   ctx["messages"] = std::move(list);
   ctx["add_generation_prompt"] = add_generation_prompt;
   ctx["bos_token"] = bos_token;
   ctx["eos_token"] = eos_token;
   if (extra.is_object())
-    for (auto it = extra.begin(); it != extra.end(); ++it)
-      ctx[it.key()] = nlohmann::ordered_json(it.value());
+    for (auto it = extra.begin(); it != extra.end(); ++it) ctx[it.key()] = it.value();
   return render(ctx);
 }
 

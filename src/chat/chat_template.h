@@ -25,9 +25,25 @@ struct TemplateError : std::runtime_error {
   using runtime_error::runtime_error;
 };
 
+// One call an assistant turn made. Rendered as OpenAI's
+// {"id", "type": "function", "function": {"name", "arguments"}} with arguments
+// an object (templates that want a string apply `| tojson` themselves).
+struct ToolCall {
+  std::string id = {};  // "call_" + 8 [a-z0-9] when hearth made it (tool_calls.h new_call_id)
+  std::string name = {};
+  nlohmann::ordered_json arguments = nlohmann::ordered_json::object();  // an object
+};
+
+// One chat turn. The fields after `content` are optional; each is rendered only
+// when set, because templates test for their presence ('tool_calls' in message).
 struct Message {
   std::string role;
-  std::string content;
+  std::string content;  // rendered as none for an assistant turn with calls and no text
+  // The `= {}` keep {role, content} free of -Wmissing-field-initializers.
+  std::vector<ToolCall> tool_calls = {};  // assistant turns that called tools
+  std::string tool_call_id = {};          // role "tool": which call this answers
+  std::string name = {};                  // role "tool": the tool's name
+  std::string thinking = {};              // assistant reasoning (rendered as reasoning_content)
 };
 
 // Sandbox limits for one render. The defaults allow any real chat template by
@@ -66,12 +82,16 @@ class ChatTemplate {
   // Parses; throws TemplateError on a syntax error (with the line number).
   explicit ChatTemplate(std::string source);
 
-  // Renders with HF semantics: the variables messages (a list of {role, content}),
+  // Renders with HF semantics: the variables messages (a list of {role, content}
+  // and, where set, tool_calls, tool_call_id, name, reasoning_content),
   // add_generation_prompt, bos_token and eos_token, plus each key of `extra`
-  // (e.g. tools) which may override them.
+  // (e.g. tools: [{"type": "function", "function": {name, description,
+  // parameters}}], enable_thinking) which may override them. `extra` is an
+  // ordered_json so that tools reach the template in the order written (a
+  // nlohmann::json converts, with its keys sorted).
   std::string apply(const std::vector<Message>& messages, bool add_generation_prompt,
                     const std::string& bos_token, const std::string& eos_token,
-                    const nlohmann::json& extra = nlohmann::json::object()) const;
+                    const nlohmann::ordered_json& extra = nlohmann::ordered_json::object()) const;
 
   // Raw: the JSON object's keys are the template's variables (JSON null is none).
   // The ordered_json overload keeps the objects' key order, which tojson and

@@ -201,8 +201,9 @@ void serve(const ServeFlags& f) {
                !o.history ? "no history kept on the server"
                : o.history_retention.count() == 0
                    ? fmt::format("conversations in {}/history.db", o.home)
-                   : fmt::format("conversations in {}/history.db for {} days", o.home,
-                                 o.history_retention.count() / 86400));
+                   : fmt::format("conversations in {}/history.db, deleted {} s after their "
+                                 "last message",
+                                 o.home, o.history_retention.count()));
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);

@@ -22,6 +22,17 @@ std::vector<TokenProb> top_probs(std::span<const float> logits, int n) {
   return out;
 }
 
+namespace {
+// ln softmax(logits)[id], in double so that a 150k vocabulary sums exactly enough.
+float log_prob(std::span<const float> logits, int32_t id) {
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l - max));
+  return static_cast<float>(static_cast<double>(logits[static_cast<size_t>(id)] - max) -
+                            std::log(sum));
+}
+}  // namespace
+
 Generation::Generation(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
                        const GenerateOptions& options, TextCallback on_text)
     : tok_(tok),
@@ -60,6 +71,7 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, bool room
   }
   if (o_.n_probs > 0) r_.top.push_back(top_probs(logits, o_.n_probs));
   work_.assign(logits.begin(), logits.end());
+  for (const auto& [t, bias] : o_.logit_bias) work_[static_cast<size_t>(t)] += bias;
   if (constraint_) constraint_->mask(work_);
   const int32_t id = sampler_.sample(work_);
   sampler_.accept(id);
@@ -70,6 +82,7 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, bool room
   }
   if (constraint_) constraint_->accept(id);
   r_.tokens.push_back(id);
+  if (o_.logprobs) r_.logprobs.push_back(log_prob(logits, id));
   const auto s = stops_.push(decoder_.push(id));
   if (!emit(s.emit) || s.stopped) {
     r_.done_reason = "stop";

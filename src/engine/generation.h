@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sampling/sampler.h"
@@ -36,6 +37,11 @@ struct GenerateOptions {
   sampling::SamplerParams sampler;
   std::vector<std::string> stop;  // stop strings: generation ends before them
   int n_probs = 0;                // > 0: record the top n_probs tokens of each step
+  bool logprobs = false;          // record each sampled token's log-probability
+  // Added to these tokens' logits before sampling (OpenAI's logit_bias: -100
+  // all but bans a token, +100 all but forces it). The caller checks the ids
+  // against the vocabulary and the values' range.
+  std::vector<std::pair<int32_t, float>> logit_bias;
   // A chat reply starts at its first visible character (SentencePiece pieces
   // carry a leading space); a raw completion keeps it (it is part of the text).
   bool trim_leading_space = false;
@@ -64,6 +70,8 @@ struct GenerateResult {
   std::string done_reason;      // "stop" (EOG token, stop string, caller) or "length"
   Timings timings;
   std::vector<std::vector<TokenProb>> top;  // per generated position, when n_probs > 0
+  // Per generated token (when GenerateOptions::logprobs): ln softmax(raw logits)[token].
+  std::vector<float> logprobs;
 };
 
 // Called with each piece of text as it becomes final; return false to stop.

@@ -48,11 +48,14 @@ std::vector<int32_t> keep_end(const std::vector<int32_t>& ids, int32_t bos, int6
 }  // namespace
 
 std::vector<int32_t> render_chat(const Runtime& rt, const chat::ChatTemplate& tmpl,
-                                 const std::vector<chat::Message>& messages) {
+                                 const std::vector<chat::Message>& messages,
+                                 const nlohmann::ordered_json& vars,
+                                 const std::string& reply_prefix) {
   const auto& tok = *rt.tokenizer;
   const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
   const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  const std::string text = tmpl.apply(messages, /*add_generation_prompt=*/true, bos, eos);
+  const std::string text =
+      tmpl.apply(messages, /*add_generation_prompt=*/true, bos, eos, vars) + reply_prefix;
   const auto literal = content_ranges(text, messages);
   std::vector<int32_t> ids = tok.encode_rendered(text, /*add_bos=*/false, literal);
   // BOS once: templates that write it themselves get no second one.
@@ -97,7 +100,7 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       if (!spec.system.empty() && !has_system) msgs.push_back({"system", spec.system});
       msgs.insert(msgs.end(), history.begin(), history.end());
       std::vector<int32_t> ids = spec.context;
-      const auto r = render_chat(rt, *tmpl, msgs);
+      const auto r = render_chat(rt, *tmpl, msgs, spec.template_vars, spec.reply_prefix);
       // Continuing a context: the new turn's BOS is not repeated.
       const bool skip_bos = !ids.empty() && !r.empty() && r[0] == tok.bos();
       ids.insert(ids.end(), r.begin() + (skip_bos ? 1 : 0), r.end());

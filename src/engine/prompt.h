@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct PromptSpec {
   std::string template_text;
   // Tokens of an earlier exchange this prompt continues (Ollama's `context`).
   std::vector<int32_t> context;
+  // Chat: more template variables (`tools`, `enable_thinking`, ...).
+  nlohmann::ordered_json template_vars = nlohmann::ordered_json::object();
+  // Chat: markup that starts the reply, after the generation prompt (a forced
+  // tool call's "<tool_call>\n"); parsed as template markup, special tokens
+  // included.
+  std::string reply_prefix;
 };
 
 struct PromptLimits {
@@ -51,7 +58,11 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
 // Renders `messages` with `tmpl` and the generation prompt, and tokenizes it so
 // that the template's markup is parsed as special tokens and the messages'
 // content is not (a user typing "</s>" gets text, not end-of-sequence).
-std::vector<int32_t> render_chat(const Runtime& rt, const chat::ChatTemplate& tmpl,
-                                 const std::vector<chat::Message>& messages);
+// `vars` are more template variables; `reply_prefix` is markup appended after
+// the generation prompt.
+std::vector<int32_t> render_chat(
+    const Runtime& rt, const chat::ChatTemplate& tmpl, const std::vector<chat::Message>& messages,
+    const nlohmann::ordered_json& vars = nlohmann::ordered_json::object(),
+    const std::string& reply_prefix = {});
 
 }  // namespace hearth::engine

@@ -24,52 +24,52 @@ Nanos since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - t0);
 }
 
-engine::KeepAlive keep_alive(const std::optional<ollama::KeepAlive>& k,
-                             const engine::KeepAlive& fallback) {
-  if (!k) return fallback;
-  if (k->is_forever()) return engine::KeepAlive::never_expire();
-  return {k->duration(), false};
-}
-
-// The context to load the model with: num_ctx from the request's options over
-// the model's stored parameters, else the server's default.
-int64_t num_ctx(const ResolvedModel& m, const ollama::Options& request, int64_t default_ctx) {
-  const auto o =
-      ollama::merge_options(ollama::parse_options(m.parameters, "parameter").options, request);
-  if (!o.num_ctx) return default_ctx;
-  if (*o.num_ctx < 16 || *o.num_ctx > (1 << 20))
-    throw sampling::ParamError("num_ctx",
-                               fmt::format("num_ctx must be in [16, 1048576], got {}", *o.num_ctx));
-  return *o.num_ctx;
-}
-
-// An embedding request's hold on its model.
-struct Leased {
-  ResolvedModel model;
-  std::string requested;  // the name as the request gave it: responses echo it
-  engine::ModelManager::Lease lease;
-  Nanos load{0};
-};
-
 // The text's embedding (and its token count): tokenized, fitted to the loaded
 // context, pooled as the model says, L2-normalised.
-std::vector<float> embed_text(const Leased& l, const std::string& text, bool truncate,
-                              int64_t* n_tokens) {
-  const auto& rt = l.lease->rt;
+std::vector<float> embed_text(const std::string& name, const engine::ModelManager::Lease& lease,
+                              const std::string& text, bool truncate, int64_t* n_tokens) {
+  const auto& rt = lease->rt;
   auto tokens = engine::tokenize_for_embedding(rt, text);
   try {
-    engine::fit_embedding_input(tokens, l.lease->scheduler->options().n_ctx, truncate);
+    engine::fit_embedding_input(tokens, lease->scheduler->options().n_ctx, truncate);
     const auto pooling = engine::model_pooling(*rt.model);
     *n_tokens += static_cast<int64_t>(tokens.size());
     return engine::embed(rt, tokens, pooling);
   } catch (const engine::ContextError& e) {
     throw HttpError(400, e.what());
   } catch (const std::invalid_argument& e) {
-    throw HttpError(400, fmt::format("\"{}\" cannot embed this input: {}", l.model.name, e.what()));
+    throw HttpError(400, fmt::format("\"{}\" cannot embed this input: {}", name, e.what()));
   }
 }
 
 }  // namespace
+
+Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, const Exchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ResolvedModel m = resolve(spec.model);
+  const int64_t n_ctx = settings(m, spec.options).num_ctx;
+  double load_s = 0;
+  auto lease =
+      models.acquire({m.key, m.name, m.path, n_ctx}, keep_alive_of(spec.keep_alive), &load_s);
+  Embedded out;
+  out.load = Nanos(static_cast<int64_t>(load_s * 1e9));
+  const int64_t n_embd = lease->rt.model->hparams().n_embd;
+  if (spec.dimensions && (*spec.dimensions < 1 || *spec.dimensions > n_embd))
+    throw HttpError(400, fmt::format("invalid dimensions: field \"dimensions\" must be between 1 "
+                                     "and {} (the model's embedding length), got {}",
+                                     n_embd, *spec.dimensions));
+  for (const auto& text : spec.inputs) {
+    if (ex.disconnected()) break;
+    auto e = embed_text(m.name, lease, text, spec.truncate, &out.tokens);
+    if (spec.dimensions) {
+      e.resize(static_cast<size_t>(*spec.dimensions));
+      engine::l2_normalize(e);
+    }
+    out.vectors.push_back(std::move(e));
+  }
+  out.total = since(t0);
+  return out;
+}
 
 bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
   auto& ex = *exp;
@@ -77,64 +77,30 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
   const auto& p = req.path;
   if (p != "/api/embed" && p != "/api/embeddings") return false;
   if (req.method != "POST") throw HttpError(405, "method not allowed");
-  const auto t0 = std::chrono::steady_clock::now();
   const auto body = ollama::parse_body(req.body);
-
-  // Resolves and leases the model exactly as generation does.
-  const auto lease = [&](const std::string& name, const ollama::Options& options,
-                         const std::vector<std::string>& unknown,
-                         const std::optional<ollama::KeepAlive>& ka) {
-    for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
-    Leased l;
-    l.model = resolve(name);
-    l.requested = name;
-    const auto kal = keep_alive(ka, o.default_keep_alive);
-    const int64_t n_ctx = num_ctx(l.model, options, o.default_num_ctx);
-    double load_s = 0;
-    l.lease = models.acquire({l.model.key, l.model.name, l.model.path, n_ctx}, kal, &load_s);
-    l.load = Nanos(static_cast<int64_t>(load_s * 1e9));
-    return l;
-  };
-
+  EmbedSpec spec;
   if (p == "/api/embed") {
     const auto r = ollama::parse_embed_request(body);
-    Leased l = lease(r.model, r.options, r.unknown_options, r.keep_alive);
-    if (r.input.empty()) {
-      Json j = Json::object();
-      j["model"] = l.requested;
-      j["embeddings"] = Json::array();
-      send_json(ex, 200, j);
-      return true;
-    }
-    const int64_t n_embd = l.lease->rt.model->hparams().n_embd;
-    if (r.dimensions && *r.dimensions > n_embd)
-      throw HttpError(400, fmt::format("invalid dimensions: field \"dimensions\" must be between 1 "
-                                       "and {} (the model's embedding length), got {}",
-                                       n_embd, *r.dimensions));
-    std::vector<std::vector<float>> out;
+    for (const auto& u : r.unknown_options) spdlog::warn("ignoring unknown option \"{}\"", u);
+    spec = {r.model, r.options, r.keep_alive, r.input, r.truncate, r.dimensions};
+    const Embedded e = embed_inputs(spec, ex);
+    if (ex.disconnected()) return true;
     ollama::EmbedStats st;
-    for (const auto& text : r.input) {
-      if (ex.disconnected()) return true;
-      auto e = embed_text(l, text, r.truncate, &st.prompt_eval_count);
-      if (r.dimensions) {
-        e.resize(static_cast<size_t>(*r.dimensions));
-        engine::l2_normalize(e);
-      }
-      out.push_back(std::move(e));
-    }
-    st.load = l.load;
-    st.total = since(t0);
-    send_json(ex, 200, ollama::embed_response(l.requested, out, st));
+    st.load = e.load;
+    st.total = e.total;
+    st.prompt_eval_count = e.tokens;
+    send_json(ex, 200, ollama::embed_response(r.model, e.vectors, st));
     return true;
   }
 
   // Legacy: one prompt, truncated to the context as /api/embed does by default.
   const auto r = ollama::parse_embeddings_request(body);
-  Leased l = lease(r.model, r.options, r.unknown_options, r.keep_alive);
-  std::vector<float> e;
-  int64_t n_tokens = 0;
-  if (!r.prompt.empty()) e = embed_text(l, r.prompt, /*truncate=*/true, &n_tokens);
-  send_json(ex, 200, ollama::embeddings_response(e));
+  for (const auto& u : r.unknown_options) spdlog::warn("ignoring unknown option \"{}\"", u);
+  spec = {r.model, r.options, r.keep_alive, {}, true, std::nullopt};
+  if (!r.prompt.empty()) spec.inputs.push_back(r.prompt);
+  const Embedded e = embed_inputs(spec, ex);
+  send_json(ex, 200,
+            ollama::embeddings_response(e.vectors.empty() ? std::vector<float>{} : e.vectors[0]));
   return true;
 }
 

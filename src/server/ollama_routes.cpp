@@ -9,8 +9,8 @@
 
 #include "engine/format.h"
 #include "engine/prompt.h"
-#include "grammar/json_constraint.h"
 #include "sampling/param_error.h"
+#include "server/inference.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
 
@@ -25,195 +25,132 @@ using Nanos = std::chrono::nanoseconds;
 constexpr const char* kNdjson = "application/x-ndjson";
 constexpr const char* kJson = "application/json; charset=utf-8";
 
-Nanos since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - t0);
-}
 Nanos secs(double s) { return Nanos(static_cast<int64_t>(s * 1e9)); }
-
-engine::KeepAlive keep_alive(const std::optional<ollama::KeepAlive>& k,
-                             const engine::KeepAlive& fallback) {
-  if (!k) return fallback;
-  if (k->is_forever()) return engine::KeepAlive::never_expire();
-  return {k->duration(), false};
-}
-
-// What a request's options (over the model's stored parameters) ask of the engine.
-struct Settings {
-  engine::GenerateOptions gen;
-  int64_t num_ctx = 0;
-};
-
-Settings settings(const ResolvedModel& m, const ollama::Options& request, int64_t default_ctx) {
-  const auto stored = ollama::parse_options(m.parameters, "parameter").options;
-  const auto o = ollama::merge_options(stored, request);
-  Settings s;
-  auto& sp = s.gen.sampler;
-  if (o.temperature) sp.temperature = *o.temperature;
-  if (o.top_k) sp.top_k = static_cast<int>(std::clamp<int64_t>(*o.top_k, -1, 1 << 30));
-  if (o.top_p) sp.top_p = *o.top_p;
-  if (o.min_p) sp.min_p = *o.min_p;
-  if (o.typical_p) sp.typical_p = *o.typical_p;
-  if (o.repeat_last_n)
-    sp.repeat_last_n = static_cast<int>(std::clamp<int64_t>(*o.repeat_last_n, -2, 1 << 30));
-  if (o.repeat_penalty) sp.repeat_penalty = *o.repeat_penalty;
-  if (o.presence_penalty) sp.presence_penalty = *o.presence_penalty;
-  if (o.frequency_penalty) sp.frequency_penalty = *o.frequency_penalty;
-  // Ollama: a negative seed draws a random one.
-  if (o.seed && *o.seed >= 0) sp.seed = static_cast<uint64_t>(*o.seed);
-  sampling::validate(sp);
-  if (o.num_predict) {
-    if (*o.num_predict < -2)
-      throw sampling::ParamError("num_predict", fmt::format("num_predict must be >= -2 (-1: until "
-                                                            "the context is full), got {}",
-                                                            *o.num_predict));
-    s.gen.max_tokens = *o.num_predict < 0 ? -1 : *o.num_predict;
-  }
-  if (o.stop) s.gen.stop = *o.stop;
-  s.num_ctx = o.num_ctx ? *o.num_ctx : default_ctx;
-  if (o.num_ctx && (*o.num_ctx < 16 || *o.num_ctx > (1 << 20)))
-    throw sampling::ParamError("num_ctx",
-                               fmt::format("num_ctx must be in [16, 1048576], got {}", *o.num_ctx));
-  return s;
-}
-
-// The key of a deterministic request in the response cache.
-std::string cache_key(const ResolvedModel& m, const std::vector<int32_t>& prompt,
-                      const engine::GenerateOptions& g, const std::string& format, int64_t n_ctx) {
-  const auto& s = g.sampler;
-  nlohmann::json k = {
-      {"m", m.key},
-      {"p", prompt},
-      {"ctx", n_ctx},
-      {"n", g.max_tokens},
-      {"stop", g.stop},
-      {"trim", g.trim_leading_space},
-      {"fmt", format},
-      {"s",
-       {s.temperature, s.top_k, s.top_p, s.min_p, s.typical_p, s.repeat_penalty, s.repeat_last_n,
-        s.presence_penalty, s.frequency_penalty, s.temperature <= 0 ? 0 : s.seed}}};
-  return k.dump();
-}
 
 std::vector<chat::Message> to_chat(const std::vector<ollama::Message>& ms) {
   std::vector<chat::Message> out;
-  for (const auto& m : ms) out.push_back({m.role, m.content});
+  for (const auto& m : ms) {
+    chat::Message c{m.role, m.content};
+    c.thinking = m.thinking;
+    c.tool_call_id = m.tool_call_id;
+    c.name = m.tool_name;
+    for (const auto& t : m.tool_calls) c.tool_calls.push_back({t.id, t.name, t.arguments});
+    out.push_back(std::move(c));
+  }
   return out;
 }
 
-// One generation, streamed as NDJSON or answered whole. `chunk` and `final`
-// shape the route's objects.
-struct Run {
-  std::shared_ptr<Exchange> ex;
-  engine::ModelManager::Lease lease;
-  std::string model_name;
-  std::vector<int32_t> prompt;
-  engine::GenerateOptions gen;
-  int64_t n_ctx = 0;
-  bool stream = true;
-  std::string cache_key;  // "" when not cacheable
-  std::chrono::steady_clock::time_point t0;
-  Nanos load{0};
-  std::function<Json(std::string_view)> chunk;
-  std::function<Json(const engine::GenerateResult&, const ollama::GenerateStats&)> final;
-};
-
-void run_generation(Server::Impl& srv, std::shared_ptr<Run> r) {
-  auto& ex = *r->ex;
-  // A deterministic request answered before: replayed, and said so.
-  if (!r->cache_key.empty()) {
-    if (auto hit = srv.cache.get(r->cache_key)) {
-      ollama::GenerateStats st;
-      st.total = since(r->t0);
-      st.load = r->load;
-      st.prompt_eval_count = hit->result.timings.prompt_tokens;
-      st.prompt_eval = secs(hit->result.timings.prompt_s);
-      st.eval_count = static_cast<int64_t>(hit->result.tokens.size());
-      st.eval = secs(hit->result.timings.gen_s);
-      const Headers h = {{"X-Hearth-Cache", "hit"}};
-      if (r->stream) {
-        ex.begin_stream(200, kNdjson, h);
-        for (const auto& p : hit->pieces) ex.write(r->chunk(p).dump() + "\n");
-        ex.write(r->final(hit->result, st).dump() + "\n");
-        ex.end_stream();
-      } else {
-        send_json(ex, 200, r->final(hit->result, st), h);
-      }
-      return;
-    }
+// Ollama's `tools`: [{type: "function", function: {name, description, parameters}}].
+std::vector<chat::Tool> to_tools(const Json& tools) {
+  std::vector<chat::Tool> out;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const auto& t = tools[i];
+    const auto it = t.find("function");
+    if (it == t.end() || !it->is_object() || !it->contains("name") || !(*it)["name"].is_string())
+      throw HttpError(400, fmt::format("tools[{}]: a function with a name is required", i));
+    chat::Tool tool;
+    tool.name = (*it)["name"].get<std::string>();
+    if (it->contains("description") && (*it)["description"].is_string())
+      tool.description = (*it)["description"].get<std::string>();
+    if (it->contains("parameters")) tool.parameters = (*it)["parameters"];
+    out.push_back(std::move(tool));
   }
-
-  auto pieces = std::make_shared<std::vector<std::string>>();
-  engine::Request req;
-  req.prompt = r->prompt;
-  req.options = r->gen;
-  req.n_ctx = r->n_ctx;
-  req.on_text = [r, pieces](std::string_view piece) {
-    if (r->ex->disconnected()) return false;
-    if (!r->cache_key.empty() || !r->stream) pieces->emplace_back(piece);
-    if (r->stream)
-      r->ex->write(r->chunk(piece).dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
-    return true;
-  };
-  req.on_done = [r, pieces, &srv](engine::GenerateResult& res, std::exception_ptr err) {
-    auto& ex = *r->ex;
-    if (err) {
-      std::string msg = "generation failed";
-      try {
-        std::rethrow_exception(err);
-      } catch (const std::exception& e) {
-        msg = e.what();
-      }
-      if (r->stream) {
-        ex.write(ollama::error_response(msg).dump() + "\n");
-        ex.end_stream();
-      } else {
-        send_error(ex, 500, msg);
-      }
-      r->lease.reset();
-      return;
-    }
-    ollama::GenerateStats st;
-    st.total = since(r->t0);
-    st.load = r->load;
-    st.prompt_eval_count = res.timings.prompt_tokens;
-    st.prompt_eval = secs(res.timings.prompt_s);
-    st.eval_count = static_cast<int64_t>(res.tokens.size());
-    st.eval = secs(res.timings.gen_s);
-    const Json last = r->final(res, st);
-    // Only whole answers are kept (a cancelled one would replay cut short), and
-    // before the answer ends: a client's next request may come at once.
-    if (!r->cache_key.empty() && !ex.disconnected()) srv.cache.put(r->cache_key, {*pieces, res});
-    // The model is done with: its keep_alive starts now, before the client
-    // can ask /api/ps.
-    r->lease.reset();
-    if (r->stream) {
-      ex.write(last.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
-      ex.end_stream();
-    } else {
-      ex.respond(200, kJson, last.dump(-1, ' ', false, Json::error_handler_t::replace), {});
-    }
-  };
-  std::shared_ptr<engine::Job> job;
-  try {
-    job = r->lease->scheduler->submit(std::move(req));
-  } catch (const engine::QueueFull& e) {
-    throw HttpError(503, e.what(), {{"Retry-After", "1"}});
-  } catch (const engine::ContextError& e) {
-    throw HttpError(400, e.what());
-  }
-  // Where the request stands: 0 when it went straight into a slot, n when n-1
-  // requests wait before it (GET /api/ps shows each model's queue).
-  if (r->stream)
-    ex.begin_stream(200, kNdjson,
-                    {{"X-Hearth-Queue-Position", std::to_string(job->queue_position())}});
-  ex.on_disconnect([job] { job->cancel(); });
+  return out;
 }
 
-// Resolves, validates and leases the model for a generation route.
-struct Prepared {
-  ResolvedModel model;
-  Settings settings;
-  engine::KeepAlive keep_alive;
+ollama::GenerateStats stats_of(const Outcome& o) {
+  ollama::GenerateStats st;
+  st.total = secs(o.total_s);
+  st.load = secs(o.load_s);
+  st.prompt_eval_count = o.timings.prompt_tokens;
+  st.prompt_eval = secs(o.timings.prompt_s);
+  st.eval_count = static_cast<int64_t>(o.choices[0].result.tokens.size());
+  st.eval = secs(o.timings.gen_s);
+  return st;
+}
+
+// /api/generate and /api/chat as NDJSON (or one object).
+class OllamaSink : public InferenceSink {
+ public:
+  OllamaSink(std::shared_ptr<Exchange> ex, std::string model, bool chat, bool stream, bool raw)
+      : ex_(std::move(ex)), model_(std::move(model)), chat_(chat), stream_(stream), raw_(raw) {}
+
+  void begin(int64_t queue, bool cache_hit, int64_t) override {
+    Headers h = {{"X-Hearth-Queue-Position", std::to_string(queue)}};
+    if (cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
+    ex_->begin_stream(200, kNdjson, std::move(h));
+  }
+  void event(int, const chat::ReplyStream::Event& e) override {
+    using K = chat::ReplyStream::Event::Kind;
+    Json j;
+    if (chat_) {
+      ollama::Message m;
+      m.role = "assistant";
+      if (e.kind == K::kContent) m.content = e.text;
+      if (e.kind == K::kThinking) m.thinking = e.text;
+      if (e.kind == K::kToolCall) m.tool_calls.push_back(call(e.call));
+      j = ollama::chat_chunk(model_, Clock::now(), m);
+    } else {
+      j = ollama::generate_chunk(model_, Clock::now(), e.kind == K::kContent ? e.text : "");
+      if (e.kind == K::kThinking) j["thinking"] = e.text;
+    }
+    ex_->write(j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  }
+  void done(Outcome& o) override {
+    const auto& c = o.choices[0];
+    const auto st = stats_of(o);
+    Json last;
+    if (chat_) {
+      ollama::Message msg;
+      msg.role = "assistant";
+      if (!stream_) {
+        msg.content = c.reply.content;
+        msg.thinking = c.reply.thinking;
+        for (const auto& t : c.reply.calls) msg.tool_calls.push_back(call(t));
+      }
+      last = ollama::chat_final(model_, Clock::now(), msg, c.result.done_reason, st);
+    } else {
+      std::vector<int32_t> context;
+      if (!raw_) {
+        context = o.prompt_ids;
+        context.insert(context.end(), c.result.tokens.begin(), c.result.tokens.end());
+      }
+      last = ollama::generate_final(model_, Clock::now(), stream_ ? "" : c.reply.content,
+                                    c.result.done_reason, context, st);
+      if (!stream_ && !c.reply.thinking.empty()) last["thinking"] = c.reply.thinking;
+    }
+    const auto body = last.dump(-1, ' ', false, Json::error_handler_t::replace);
+    if (stream_) {
+      ex_->write(body + "\n");
+      ex_->end_stream();
+    } else {
+      Headers h;
+      if (o.cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
+      ex_->respond(200, kJson, body, std::move(h));
+    }
+  }
+  void failed(const std::string& message) override {
+    if (stream_) {
+      ex_->write(ollama::error_response(message).dump() + "\n");
+      ex_->end_stream();
+    } else {
+      send_error(*ex_, 500, message);
+    }
+  }
+
+ private:
+  ollama::ToolCall call(const chat::ToolCall& c) {
+    ollama::ToolCall t;
+    t.id = c.id;
+    t.index = index_++;
+    t.name = c.name;
+    t.arguments = c.arguments;
+    return t;
+  }
+  std::shared_ptr<Exchange> ex_;
+  std::string model_;
+  bool chat_, stream_, raw_;
+  int64_t index_ = 0;
 };
 
 }  // namespace
@@ -223,7 +160,6 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
   const auto& req = ex.request();
   const auto& p = req.path;
   const auto& m = req.method;
-  const auto t0 = std::chrono::steady_clock::now();
 
   if (p == "/") {
     if (m != "GET" && m != "HEAD") throw HttpError(405, "method not allowed");
@@ -282,21 +218,17 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       unknown = g.unknown_options, think = &g.think;
     }
     for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
-    ResolvedModel rm = resolve(name);
-    const auto kal = keep_alive(ka, o.default_keep_alive);
-    Settings st = settings(rm, *opts, o.default_num_ctx);
-    if (*think && (*think)->enabled)
-      throw HttpError(400, fmt::format("\"{}\" does not support thinking", name));
-    if (is_chat && !c.tools.empty())
-      throw HttpError(400, fmt::format("{} does not support tools", rm.name));
     if (!is_chat && g.raw && (!g.template_.empty() || !g.system.empty() || !g.context.empty()))
       throw HttpError(400, "raw mode does not support template, system, or context");
     if (!is_chat && !g.suffix.empty())
-      throw HttpError(400, fmt::format("{} does not support insert", rm.name));
+      throw HttpError(400, fmt::format("{} does not support insert", name));
 
     const bool load_only = is_chat ? c.messages.empty() : g.prompt.empty();
-    const auto created = Clock::now();
     if (load_only) {
+      ResolvedModel rm = resolve(name);
+      const auto kal = keep_alive_of(ka);
+      const Settings st = settings(rm, *opts);
+      const auto created = Clock::now();
       // Ollama: an empty request loads the model, or with keep_alive 0 unloads it.
       if (!kal.forever && kal.duration.count() == 0) {
         models.unload(rm.key);
@@ -312,95 +244,32 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
       return true;
     }
 
-    double load_s = 0;
-    auto lease = models.acquire({rm.key, rm.name, rm.path, st.num_ctx}, kal, &load_s);
-    const auto& rt = lease->rt;
-    engine::PromptSpec spec;
-    spec.template_text = rm.template_text;
-    spec.system = rm.system;
+    InferenceRequest ir;
+    ir.model = name;
+    ir.options = *opts;
+    ir.keep_alive = ka;
+    if (*think) ir.think = (*think)->enabled;
+    auto& spec = ir.prompt;
     if (is_chat) {
       spec.chat = true;
-      for (const auto& [role, content] : rm.messages) spec.messages.push_back({role, content});
-      const auto msgs = to_chat(c.messages);
-      spec.messages.insert(spec.messages.end(), msgs.begin(), msgs.end());
+      spec.messages = to_chat(c.messages);
+      ir.tools = to_tools(c.tools);
     } else {
       spec.prompt = g.prompt;
       spec.raw = g.raw;
-      if (!g.system.empty()) spec.system = g.system;
-      if (!g.template_.empty()) spec.template_text = g.template_;
+      spec.system = g.system;
+      spec.template_text = g.template_;
       spec.context = g.context;
       for (int32_t t : g.context)
-        if (t < 0 || t >= rt.tokenizer->n_vocab())
-          throw HttpError(400, fmt::format("context holds token {} outside the vocabulary of {}", t,
-                                           rt.tokenizer->n_vocab()));
+        if (t < 0) throw HttpError(400, fmt::format("context holds token {}, not a token id", t));
     }
-    const int64_t n_ctx = lease->scheduler->options().n_ctx;
-    engine::Prompt prompt;
-    try {
-      prompt = engine::build_prompt(rt, spec, {n_ctx, st.gen.max_tokens, true});
-    } catch (const engine::ContextError& e) {
-      throw HttpError(400, e.what());
-    } catch (const chat::TemplateError& e) {
-      throw HttpError(400, std::string("template error: ") + e.what());
-    }
-    st.gen.trim_leading_space = is_chat || !g.raw;
-    // A format is enforced while sampling: the output always parses and matches.
-    std::string format_key;
-    if (format->kind != ollama::Format::Kind::kNone) {
-      const Json schema =
-          format->kind == ollama::Format::Kind::kJson ? Json("json") : format->schema;
-      try {
-        st.gen.constraint = engine::json_format(rt, schema);
-      } catch (const grammar::SchemaError& e) {
-        throw HttpError(400, std::string("format: ") + e.what());
-      }
-      format_key = schema.dump();
-    }
-
-    auto r = std::make_shared<Run>();
-    r->ex = exp;
-    r->model_name = rm.name;
-    r->prompt = prompt.tokens;
-    r->gen = st.gen;
-    r->n_ctx = n_ctx;
-    r->stream = is_chat ? c.stream : g.stream;
-    r->t0 = t0;
-    r->load = secs(load_s);
-    if (engine::ResponseCache::deterministic(st.gen.sampler) && o.response_cache_bytes > 0)
-      r->cache_key = cache_key(rm, prompt.tokens, st.gen, format_key, n_ctx);
-    // Responses name the model as the request did (Ollama echoes it).
-    const std::string model_name = name;
-    if (is_chat) {
-      r->chunk = [model_name](std::string_view piece) {
-        return ollama::chat_chunk(model_name, Clock::now(), piece);
-      };
-      const bool stream = r->stream;
-      r->final = [model_name, stream](const engine::GenerateResult& res,
-                                      const ollama::GenerateStats& s) {
-        ollama::Message msg;
-        msg.role = "assistant";
-        if (!stream) msg.content = res.text;
-        return ollama::chat_final(model_name, Clock::now(), msg, res.done_reason, s);
-      };
-    } else {
-      r->chunk = [model_name](std::string_view piece) {
-        return ollama::generate_chunk(model_name, Clock::now(), piece);
-      };
-      const bool stream = r->stream, raw = g.raw;
-      const auto ptoks = prompt.tokens;
-      r->final = [model_name, stream, raw, ptoks](const engine::GenerateResult& res,
-                                                  const ollama::GenerateStats& s) {
-        std::vector<int32_t> context;
-        if (!raw) {
-          context = ptoks;
-          context.insert(context.end(), res.tokens.begin(), res.tokens.end());
-        }
-        return ollama::generate_final(model_name, Clock::now(), stream ? "" : res.text,
-                                      res.done_reason, context, s);
-      };
-    }
-    r->lease = std::move(lease);
-    run_generation(*this, r);
+    if (format->kind == ollama::Format::Kind::kJson) ir.format = "json";
+    if (format->kind == ollama::Format::Kind::kSchema) ir.format = format->schema;
+    ir.stream = is_chat ? c.stream : g.stream;
+    ir.trim_leading_space = is_chat || !g.raw;
+    const bool raw = !is_chat && g.raw;
+    infer(exp, std::move(ir),
+          std::make_shared<OllamaSink>(exp, name, is_chat, is_chat ? c.stream : g.stream, raw));
     return true;
   }
   return false;

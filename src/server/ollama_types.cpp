@@ -901,6 +901,13 @@ Json chat_chunk(std::string_view model, Clock::time_point created, std::string_v
   return j;
 }
 
+Json chat_chunk(std::string_view model, Clock::time_point created, const Message& piece) {
+  Json j = head(model, created);
+  j["message"] = to_json(piece);
+  j["done"] = false;
+  return j;
+}
+
 Json chat_final(std::string_view model, Clock::time_point created, const Message& message,
                 std::string_view done_reason, const GenerateStats& stats) {
   Json j = head(model, created);

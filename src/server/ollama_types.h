@@ -341,6 +341,9 @@ Json to_json(const Message& message);
 // /api/chat: one streamed piece of the assistant's message.
 //   {model, created_at, message: {role: "assistant", content}, done: false}
 Json chat_chunk(std::string_view model, Clock::time_point created, std::string_view content);
+// The same with a whole message piece (thinking, or a tool call: Ollama sends
+// each call whole in one chunk).
+Json chat_chunk(std::string_view model, Clock::time_point created, const Message& piece);
 
 // /api/chat: the last object (content "" when streamed; the whole message when not).
 //   {model, created_at, message, done: true, done_reason, total_duration, ...}

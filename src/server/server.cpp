@@ -14,8 +14,51 @@ void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Hea
              std::move(headers));
 }
 
-void send_error(Exchange& ex, int status, const std::string& message, Headers headers) {
-  send_json(ex, status, ollama::error_response(message), std::move(headers));
+ErrorShape error_shape(std::string_view path) {
+  if (path.starts_with("/v1/messages")) return ErrorShape::kAnthropic;
+  if (path.starts_with("/v1/")) return ErrorShape::kOpenAI;
+  return ErrorShape::kOllama;
+}
+
+void send_error(Exchange& ex, int status, const std::string& message, Headers headers,
+                const std::string& param) {
+  nlohmann::ordered_json body;
+  switch (error_shape(ex.request().path)) {
+    case ErrorShape::kOllama:
+      body = ollama::error_response(message);
+      break;
+    case ErrorShape::kOpenAI: {
+      const char* type = status == 401   ? "authentication_error"
+                         : status == 403 ? "permission_error"
+                         : status == 404 ? "not_found_error"
+                         : status == 429 ? "rate_limit_error"
+                         : status >= 500 ? "server_error"
+                                         : "invalid_request_error";
+      nlohmann::ordered_json e;
+      e["message"] = message;
+      e["type"] = type;
+      e["param"] = param.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(param);
+      e["code"] = status == 404 && message.starts_with("model ")
+                      ? nlohmann::ordered_json("model_not_found")
+                      : nlohmann::ordered_json();
+      body["error"] = std::move(e);
+      break;
+    }
+    case ErrorShape::kAnthropic: {
+      const char* type = status == 401   ? "authentication_error"
+                         : status == 403 ? "permission_error"
+                         : status == 404 ? "not_found_error"
+                         : status == 413 ? "request_too_large"
+                         : status == 429 ? "rate_limit_error"
+                         : status == 503 ? "overloaded_error"
+                         : status >= 500 ? "api_error"
+                                         : "invalid_request_error";
+      body["type"] = "error";
+      body["error"] = {{"type", type}, {"message", message}};
+      break;
+    }
+  }
+  send_json(ex, status, body, std::move(headers));
 }
 
 Server::Impl::Impl(ServerOptions opts)
@@ -57,14 +100,16 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& ex) {
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (ui(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex)) return;
+    if (ui(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) ||
+        anthropic(ex))
+      return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
-    send_error(*ex, e.status, e.what(), e.headers);
+    send_error(*ex, e.status, e.what(), e.headers, e.param);
   } catch (const ollama::WireError& e) {
     send_error(*ex, e.status, e.what());
   } catch (const sampling::ParamError& e) {
-    send_error(*ex, 400, e.what());
+    send_error(*ex, 400, e.what(), {}, e.name);
   } catch (const engine::OutOfMemory& e) {
     send_error(*ex, 507, e.what());
   } catch (const engine::QueueFull& e) {

@@ -1,7 +1,9 @@
 // The server's state and its routes (internal to src/server).
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/models.h"
@@ -9,6 +11,7 @@
 #include "history/history.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
+#include "server/ollama_types.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -32,7 +35,32 @@ struct HttpError : std::runtime_error {
       : std::runtime_error(message), status(status), headers(std::move(headers)) {}
   int status;
   Headers headers;
+  std::string param;  // the request field at fault, when known (OpenAI's error.param)
 };
+
+// What a request's options (over the model's stored parameters) ask of the engine.
+struct Settings {
+  engine::GenerateOptions gen;
+  int64_t num_ctx = 0;  // 0: the server's default
+};
+
+// Texts to embed with a model (Ollama's /api/embed, OpenAI's /v1/embeddings).
+struct EmbedSpec {
+  std::string model;
+  ollama::Options options;  // num_ctx counts
+  std::optional<ollama::KeepAlive> keep_alive;
+  std::vector<std::string> inputs;
+  bool truncate = true;               // cut an input to the context, else 400
+  std::optional<int64_t> dimensions;  // keep the first n, renormalised
+};
+struct Embedded {
+  std::vector<std::vector<float>> vectors;  // [inputs][n_embd or dimensions], unit length
+  int64_t tokens = 0;                       // all inputs' tokens
+  std::chrono::nanoseconds load{0}, total{0};
+};
+
+struct InferenceRequest;  // inference.h
+class InferenceSink;
 
 struct Server::Impl {
   explicit Impl(ServerOptions o);
@@ -49,11 +77,32 @@ struct Server::Impl {
   // Through the store. Throws HttpError 404 `model "NAME" not found`, 400 for
   // an invalid name, 500 for a damaged store entry.
   ResolvedModel resolve(const std::string& name) const;
+  // A request's options over the model's stored parameters, checked (throws
+  // sampling::ParamError naming the option).
+  Settings settings(const ResolvedModel& m, const ollama::Options& request) const;
+  engine::KeepAlive keep_alive_of(const std::optional<ollama::KeepAlive>& k) const;
+  // Runs a generation (inference.h): validates, loads the model and queues the
+  // request, then returns; `sink` hears the rest. Throws HttpError (or
+  // ParamError, ...) for what is refused before anything was sent.
+  void infer(const std::shared_ptr<Exchange>& ex, InferenceRequest req,
+             std::shared_ptr<InferenceSink> sink);
+  // The prompt tokens `req` would evaluate (Anthropic's count_tokens).
+  int64_t count_tokens(InferenceRequest req);
+  struct Prepared;
+  Prepared prepare(InferenceRequest& req);  // inference.cpp
+
+  // Throws HttpError 400 for bad dimensions or an input over the context
+  // (without truncate). Stops early (fewer vectors) when the client went away.
+  Embedded embed_inputs(const EmbedSpec& spec, const Exchange& ex);
 
   // Ollama's routes; each returns false when the path is not one of its own.
-  bool ollama(const std::shared_ptr<Exchange>& ex);         // ollama_routes.cpp: generate, chat, ps, version
-  bool ollama_models(const std::shared_ptr<Exchange>& ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
-  bool ollama_embed(const std::shared_ptr<Exchange>& ex);   // ollama_embed.cpp: embed, embeddings
+  bool ollama(
+      const std::shared_ptr<Exchange>& ex);  // ollama_routes.cpp: generate, chat, ps, version
+  bool ollama_models(const std::shared_ptr<Exchange>&
+                         ex);  // ollama_models.cpp: tags, show, copy, delete, create, blobs
+  bool ollama_embed(const std::shared_ptr<Exchange>& ex);  // ollama_embed.cpp: embed, embeddings
+  bool openai(const std::shared_ptr<Exchange>& ex);        // openai_routes.cpp: /v1/...
+  bool anthropic(const std::shared_ptr<Exchange>& ex);     // anthropic_routes.cpp: /v1/messages...
   // ui_routes.cpp: the page (GET / from a browser, /ui/*), /api/hearth/conversations*
   bool ui(const std::shared_ptr<Exchange>& ex);
 };
@@ -62,8 +111,14 @@ struct Server::Impl {
 // retention. Throws history::HistoryError naming the file.
 std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 
-// Sends {"error": message} with `status`.
-void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {});
+// Errors in the shape of the API the path belongs to: Ollama's {"error": message};
+// under /v1/, OpenAI's {"error": {message, type, param, code}}; under
+// /v1/messages, Anthropic's {"type": "error", "error": {type, message}}.
+enum class ErrorShape { kOllama, kOpenAI, kAnthropic };
+ErrorShape error_shape(std::string_view path);
+// `param` names the request field at fault (OpenAI's error.param), if known.
+void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {},
+                const std::string& param = {});
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers = {});
 
 }  // namespace hearth::server

@@ -4,12 +4,13 @@
 // GET / stays "Ollama is running" for programs (Ollama's clients probe it);
 // a browser, whose Accept names text/html, gets the page instead.
 //
-//   GET    /api/hearth/conversations         {"history": bool, "retention_days": n,
-//   "conversations": [summary]} DELETE /api/hearth/conversations         delete all: {"deleted": n}
-//   GET    /api/hearth/conversations/export  {"conversations": [document]} as a download
-//   GET    /api/hearth/conversations/ID      the document (history/history.h)
-//   PUT    /api/hearth/conversations/ID      save (POST too): the summary
-//   DELETE /api/hearth/conversations/ID      {"deleted": 1}, or 404
+// Under /api/hearth/conversations (docs/server.md has the shapes):
+//   GET             {"history": bool, "retention_s": n, "conversations": [summary]}
+//   DELETE          delete all: {"deleted": n}
+//   GET    /export  {"conversations": [document]}, as a download
+//   GET    /ID      the document (history/history.h)
+//   PUT    /ID      save (POST too): the summary
+//   DELETE /ID      {"deleted": 1}, or 404
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -132,7 +133,7 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
       if (m == "GET") {
         nlohmann::ordered_json out = {{"history", history != nullptr}};
         if (history) {
-          out["retention_days"] = o.history_retention.count() / 86400;
+          out["retention_s"] = o.history_retention.count();
           nlohmann::ordered_json list = nlohmann::ordered_json::array();
           for (const auto& s : history->list()) list.push_back(summary_json(s));
           out["conversations"] = std::move(list);

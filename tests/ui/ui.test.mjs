@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer } from './hearth_server.mjs';
+import { startServer } from '../lib/hearth_server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -142,7 +142,7 @@ test('GET / is the page for browsers and "Ollama is running" for programs; heade
 test('a message streams in, is kept by the server, survives a reload, exports, and is deleted', async () => {
   const { page, seen } = await openPage(server);
   await waitForModel(page);
-  assert.match(await page.textContent('#history-note'), /kept by the server for 30 days/);
+  assert.match(await page.textContent('#history-note'), /kept by the server for 30 days after their last message/);
   // Sampled (greedy decoding is so fast that the whole answer can land between
   // two redraws), with a seed for a repeatable answer.
   await setOptions(page, { temperature: 0.8, num_predict: 200, seed: 1 });

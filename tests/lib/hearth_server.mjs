@@ -1,6 +1,6 @@
-// `hearth serve` for node tests: a fresh HEARTH_HOME, a free loopback port,
-// killed at the end whether the tests pass or not (and with this process,
-// should it die first). The same pattern as tests/ollama_client.
+// Starts a real `hearth serve` for the node tests (official clients, browser
+// tests): a fresh HEARTH_HOME, a free loopback port, and the server killed at
+// the end whether the tests pass or not (or if the test runner dies).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -23,13 +23,13 @@ export function freePort() {
   });
 }
 
-// Starts `bin serve ...args` and resolves once GET /api/version answers; rejects
-// with the server's output when it exits first or does not answer in time.
-export async function startServer(bin, { args = [], timeoutMs = START_TIMEOUT_MS } = {}) {
+// Starts `bin serve` and resolves once GET /api/version answers; rejects with
+// the server's output when it exits first or does not answer in time.
+export async function startServer(bin, { timeoutMs = START_TIMEOUT_MS, args = [], env = {} } = {}) {
   const port = await freePort();
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-ui-'));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-test-'));
   const child = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', String(port), ...args], {
-    env: { ...process.env, HEARTH_HOME: home },
+    env: { ...process.env, HEARTH_HOME: home, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,6 +41,8 @@ export async function startServer(bin, { args = [], timeoutMs = START_TIMEOUT_MS
   let exited = null;
   const exit = new Promise((resolve) =>
     child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
+  // Should this process end before stop() (a crash, a signal from the runner or
+  // ctest's timeout, the runner itself gone), take the server along.
   const reap = () => {
     child.kill('SIGKILL');
     fs.rmSync(home, { recursive: true, force: true });
@@ -93,3 +95,4 @@ export async function startServer(bin, { args = [], timeoutMs = START_TIMEOUT_MS
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+

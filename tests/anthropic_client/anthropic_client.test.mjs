@@ -1,0 +1,144 @@
+// The official `@anthropic-ai/sdk` client, unchanged, against the real
+// `hearth serve`: Anthropic's Messages API as a program written for it sees it.
+//   HEARTH_BIN=build/hearth node --test tests/anthropic_client/
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+import Ajv from 'ajv';
+import { startServer } from '../lib/hearth_server.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const MODEL = 'tiny-kjv';
+
+let server;
+let client;
+
+before(async () => {
+  const bin = process.env.HEARTH_BIN || path.join(repo, 'build', 'hearth');
+  server = await startServer(bin);
+  client = new Anthropic({ baseURL: server.url, apiKey: 'unused', maxRetries: 0, timeout: 120_000 });
+});
+
+after(async () => {
+  if (server) await server.stop();
+});
+
+// Small and bounded: tiny-kjv's context is 256 tokens.
+const WEATHER = {
+  name: 'weather',
+  description: 'Weather',
+  input_schema: {
+    type: 'object',
+    properties: { city: { type: 'string', maxLength: 12 }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+    required: ['city', 'days'],
+  },
+};
+
+test('messages: a whole reply with usage; greedy repeats; max_tokens stops it', async () => {
+  const req = { model: MODEL, max_tokens: 8, temperature: 0, system: 'Answer briefly.', messages: [{ role: 'user', content: 'In the beginning' }] };
+  const a = await client.messages.create(req);
+  const b = await client.messages.create(req);
+  assert.equal(a.type, 'message');
+  assert.equal(a.role, 'assistant');
+  assert.match(a.id, /^msg_/);
+  assert.equal(a.content[0].type, 'text');
+  assert.ok(a.content[0].text.length > 0);
+  assert.equal(a.content[0].text, b.content[0].text);
+  assert.equal(a.stop_reason, 'max_tokens');
+  assert.equal(a.usage.output_tokens, 8);
+  assert.ok(a.usage.input_tokens > 0);
+});
+
+test('messages streaming: the event sequence, and text deltas that join to the whole reply', async () => {
+  const req = { model: MODEL, max_tokens: 10, temperature: 0, messages: [{ role: 'user', content: [{ type: 'text', text: 'And God said' }] }] };
+  const whole = await client.messages.create(req);
+  const stream = await client.messages.create({ ...req, stream: true });
+  const types = [];
+  let text = '';
+  for await (const ev of stream) {
+    types.push(ev.type);
+    if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+  }
+  assert.equal(types[0], 'message_start');
+  assert.equal(types[1], 'content_block_start');
+  assert.ok(types.includes('content_block_stop'));
+  assert.deepEqual(types.slice(-2), ['message_delta', 'message_stop']);
+  assert.equal(text, whole.content[0].text);
+  // The SDK's own accumulator agrees.
+  const final = await client.messages.stream(req).finalMessage();
+  assert.equal(final.content[0].text, whole.content[0].text);
+  assert.equal(final.stop_reason, 'max_tokens');
+});
+
+test('stop_sequences end the reply before the sequence', async () => {
+  const req = { model: MODEL, max_tokens: 16, temperature: 0, messages: [{ role: 'user', content: 'Let there be' }] };
+  const whole = await client.messages.create(req);
+  const words = whole.content[0].text.split(' ').filter((w) => w.length > 2);
+  const stop = words[Math.min(1, words.length - 1)];
+  const cut = await client.messages.create({ ...req, stop_sequences: [stop] });
+  assert.ok(!cut.content[0].text.includes(stop));
+  assert.equal(cut.stop_reason, 'end_turn');
+});
+
+test('tools: tool_choice any always gives a tool_use whose input validates; results come back', async () => {
+  const validate = new Ajv().compile(WEATHER.input_schema);
+  for (let i = 0; i < 3; i++) {  // unseeded: three different samples
+    const r = await client.messages.create({
+      model: MODEL, max_tokens: 60, temperature: 1, messages: [{ role: 'user', content: 'Weather in Rome?' }],
+      tools: [WEATHER], tool_choice: { type: 'any' },
+    });
+    assert.equal(r.stop_reason, 'tool_use', JSON.stringify(r));
+    const use = r.content.find((b) => b.type === 'tool_use');
+    assert.equal(use.name, 'weather');
+    assert.match(use.id, /^toolu_/);
+    assert.ok(validate(use.input), `${JSON.stringify(validate.errors)} for ${JSON.stringify(use.input)}`);
+  }
+  const named = await client.messages.stream({
+    model: MODEL, max_tokens: 60, temperature: 0.5, messages: [{ role: 'user', content: 'Weather?' }],
+    tools: [WEATHER], tool_choice: { type: 'tool', name: 'weather' },
+  }).finalMessage();
+  const use = named.content.find((b) => b.type === 'tool_use');
+  assert.ok(use && validate(use.input), JSON.stringify(named.content));
+
+  const follow = await client.messages.create({
+    model: MODEL, max_tokens: 6, temperature: 0, tools: [WEATHER],
+    messages: [
+      { role: 'user', content: 'Weather in Rome?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'weather', input: { city: 'Rome', days: 1 } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: 'Sunny' }] },
+    ],
+  });
+  assert.equal(follow.content[0].type, 'text');
+});
+
+test('count_tokens counts the rendered prompt', async () => {
+  const short = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] });
+  const long = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi there, how are you today?' }] });
+  assert.ok(short.input_tokens > 0);
+  assert.ok(long.input_tokens > short.input_tokens);
+  const used = await client.messages.create({ model: MODEL, max_tokens: 1, messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(used.usage.input_tokens, short.input_tokens);
+});
+
+test('errors have Anthropic\'s shape', async () => {
+  await assert.rejects(client.messages.create({ model: 'nope', max_tokens: 4, messages: [{ role: 'user', content: 'x' }] }), (e) => {
+    assert.equal(e.status, 404);
+    assert.ok(e instanceof Anthropic.NotFoundError);
+    assert.equal(e.error.type, 'error');
+    assert.equal(e.error.error.type, 'not_found_error');
+    return true;
+  });
+  await assert.rejects(client.messages.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (e) => {
+    assert.equal(e.status, 400);
+    assert.ok(e instanceof Anthropic.BadRequestError);
+    assert.match(e.message, /max_tokens/);
+    return true;
+  });
+  await assert.rejects(client.messages.create({ model: MODEL, max_tokens: 4, temperature: 3, messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e.status === 400 && /temperature/.test(e.message));
+  await assert.rejects(client.messages.create({ model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }] }] }),
+    (e) => e.status === 400 && /image/.test(e.message));
+});
