@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -28,6 +29,8 @@ namespace {
 
 struct ServeFlags {
   std::string host, keep_alive, max_memory, config, kv_type, response_cache;
+  std::string history_retention;
+  bool history = false, no_history = false;
   int port = -1, parallel = -1, max_loaded = -1, threads = -1;
   int64_t max_queue = -1, ctx = -1;
   int metrics_port = -1;
@@ -65,6 +68,30 @@ uint64_t parse_bytes(const std::string& s, const std::string& what) {
   if (!(v >= 0) || v * mul > 1e18)
     throw std::invalid_argument(fmt::format("{}: '{}' is out of range", what, s));
   return static_cast<uint64_t>(v * mul);
+}
+
+// "30d", "12h", "90m", "3600s", "2w", "3600" (seconds) -> a duration; "0": forever.
+std::chrono::seconds parse_retention(const std::string& s) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(s, &used);
+  } catch (const std::exception&) {
+  }
+  const std::string unit = n >= 0 ? s.substr(used) : "";
+  const long long mul = unit == "" || unit == "s" ? 1
+                        : unit == "m"             ? 60
+                        : unit == "h"             ? 3600
+                        : unit == "d"             ? 86400
+                        : unit == "w"             ? 7 * 86400
+                                                  : 0;
+  if (n < 0 || mul == 0 || s.empty() || s[0] == '+' || s[0] == ' ')
+    throw std::invalid_argument(fmt::format(
+        "--history-retention: '{}' is not a duration (e.g. 30d, 12h, 90m; 0 keeps forever)", s));
+  if (n > 100LL * 365 * 86400 / mul)
+    throw std::invalid_argument(
+        fmt::format("--history-retention: '{}' is longer than 100 years", s));
+  return std::chrono::seconds(n * mul);
 }
 
 std::string env(const char* name) {
@@ -184,6 +211,15 @@ void serve(const ServeFlags& f) {
     o.response_cache_bytes = parse_bytes(v, "--response-cache");
   if (auto v = setting("metrics_port", "HEARTH_METRICS_PORT", num(f.metrics_port)); !v.empty())
     o.metrics_port = static_cast<uint16_t>(to_int(v, "--metrics-port", 0, 65535));
+  const std::string history_flag = f.no_history ? "false" : f.history ? "true" : "";
+  if (auto v = setting("history", "HEARTH_HISTORY", history_flag); !v.empty()) {
+    if (v != "true" && v != "false" && v != "1" && v != "0")
+      throw std::invalid_argument("--history must be true or false, got " + v);
+    o.history = v == "true" || v == "1";
+  }
+  if (auto v = setting("history_retention", "HEARTH_HISTORY_RETENTION", f.history_retention);
+      !v.empty())
+    o.history_retention = parse_retention(v);
   if (auto v = setting("keep_alive", "HEARTH_KEEP_ALIVE", f.keep_alive); !v.empty()) {
     nlohmann::ordered_json j;
     try {
@@ -226,6 +262,13 @@ void serve(const ServeFlags& f) {
   spdlog::info("hearth {} listening on {}:{} (models under {})", HEARTH_VERSION, host, srv.port(),
                o.home);
   if (o.metrics_port) spdlog::info("metrics on 127.0.0.1:{}/metrics", srv.metrics_port());
+  spdlog::info("web UI at http://{}:{}/ ({})", host, srv.port(),
+               !o.history ? "no history kept on the server"
+               : o.history_retention.count() == 0
+                   ? fmt::format("conversations in {}/history.db", o.home)
+                   : fmt::format("conversations in {}/history.db, deleted {} s after their "
+                                 "last message",
+                                 o.home, o.history_retention.count()));
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -271,6 +314,16 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--metrics-port", f->metrics_port,
                   "Also serve GET /metrics on 127.0.0.1:PORT, without a key (env "
                   "HEARTH_METRICS_PORT; default none)");
+  auto* history =
+      cmd->add_flag("--history", f->history,
+                    "Keep the web UI's conversations in $HEARTH_HOME/history.db (the default; env "
+                    "HEARTH_HISTORY=true|false)");
+  cmd->add_flag("--no-history", f->no_history,
+                "Keep no conversations on the server: the page keeps them in the browser")
+      ->excludes(history);
+  cmd->add_option("--history-retention", f->history_retention,
+                  "Delete conversations untouched for this long: 30d, 12h, 0 never (env "
+                  "HEARTH_HISTORY_RETENTION; default 30d)");
   cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
   cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
   cmd->add_option("--allow-host", f->allow_hosts,

@@ -69,7 +69,9 @@ Server::Impl::Impl(ServerOptions opts)
       cache(o.response_cache_bytes),
       models(o.models),
       store(o.home.empty() ? store::Store::default_root() : o.home + "/models"),
-      guard(o.guard) {}
+      guard(o.guard) {
+  if (o.history) history = open_history(o);
+}
 
 ResolvedModel Server::Impl::resolve(const std::string& name) const {
   if (name.empty()) throw HttpError(400, "model is required");
@@ -103,7 +105,7 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
   // Logged without bodies: prompts never reach the log.
   spdlog::debug("{} {} from {}", req.method, req.path, req.remote);
   try {
-    if (ops(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) ||
+    if (ops(ex) || ui(ex) || ollama(ex) || ollama_models(ex) || ollama_embed(ex) || openai(ex) ||
         anthropic(ex))
       return;
     send_error(*ex, 404, "404 page not found: " + req.path);

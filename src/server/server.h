@@ -3,6 +3,7 @@
 // HTTP and the wire types (one file per API: ollama_types.h, ...).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,9 @@ struct ServerOptions {
   // A second listener on 127.0.0.1 serving only GET /metrics and GET /health
   // (no key needed there: loopback only); 0 picks a free port.
   std::optional<uint16_t> metrics_port;
+  // The web UI's conversations in $HEARTH_HOME/history.db (off: the page keeps them).
+  bool history = true;
+  std::chrono::seconds history_retention{30 * 86400};  // 0: kept until deleted
 };
 
 class Server {

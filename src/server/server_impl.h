@@ -9,6 +9,7 @@
 
 #include "engine/models.h"
 #include "engine/response_cache.h"
+#include "history/history.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -74,6 +75,7 @@ struct Server::Impl {
   store::Store store;
   Guard guard;  // admits each request before its handler (HttpOptions::admit)
   std::atomic<bool> sandboxed{false};
+  std::unique_ptr<history::Store> history;  // null with --no-history
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<HttpServer> metrics_http;  // ServerOptions::metrics_port
 
@@ -109,7 +111,13 @@ struct Server::Impl {
   bool anthropic(const std::shared_ptr<Exchange>& ex);     // anthropic_routes.cpp: /v1/messages
   // GET /metrics (Prometheus) and GET /health (for load balancers): metrics_routes.cpp.
   bool ops(const std::shared_ptr<Exchange>& ex);
+  // ui_routes.cpp: the page (GET / from a browser, /ui/*), /api/hearth/conversations*
+  bool ui(const std::shared_ptr<Exchange>& ex);
 };
+
+// The conversation store under o.home ($HEARTH_HOME/history.db) with o's
+// retention. Throws history::HistoryError naming the file.
+std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 
 // Errors in the shape of the API the path belongs to: Ollama's {"error": message};
 // under /v1/, OpenAI's {"error": {message, type, param, code}}; under
