@@ -19,7 +19,8 @@ namespace {
 
 namespace q = hearth::quant;
 
-// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32].
+// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32] (then
+// Q6_K's corr16, gemm_packed.h).
 struct ActView {
   const uint8_t* base;
   size_t stride;
@@ -131,7 +132,7 @@ constexpr int kTileTokens = 4;  // 2 x 4 tiles: 8 int32 sums + 8 accumulators + 
 }  // namespace
 
 size_t packed_q8k_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4;
+  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4 + cols / 16 * 4;
   return (bytes + 63) / 64 * 64;
 }
 
@@ -139,6 +140,7 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) 
   auto* qs = reinterpret_cast<int8_t*>(dst);
   auto* d = reinterpret_cast<float*>(dst + cols);
   auto* dsum = reinterpret_cast<float*>(dst + cols + cols / 256 * 4);
+  auto* corr16 = reinterpret_cast<int32_t*>(dst + cols + cols / 256 * 4 + cols / 32 * 4);
   for (int64_t b = 0; b < cols / 256; ++b) {
     q::BlockQ8_K blk;
     quantize_activations(gguf::TensorType::Q8_K, x + 256 * b, &blk, 256, SimdLevel::kScalar);
@@ -146,6 +148,7 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) 
     d[b] = blk.d;
     for (int g = 0; g < 8; ++g)
       dsum[8 * b + g] = blk.d * static_cast<float>(blk.bsums[2 * g] + blk.bsums[2 * g + 1]);
+    for (int g = 0; g < 16; ++g) corr16[16 * b + g] = -32 * blk.bsums[g];
   }
 }
 

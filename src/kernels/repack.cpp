@@ -16,7 +16,8 @@ using gguf::TensorType;
 void FreeDeleter::operator()(void* p) const { std::free(p); }
 
 bool can_pack(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q6_K;
 }
 
 namespace {
@@ -53,6 +54,43 @@ void pack_q4_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int6
   }
 }
 
+void pack_q6_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int64_t rows,
+               uint8_t* out) {
+  const int64_t nb = l.blocks;
+  for (int64_t g = 0; g < l.groups; ++g) {
+    uint8_t* quants = out + g * l.group_bytes;
+    auto* sc = reinterpret_cast<int8_t*>(quants + nb * l.quant_bytes_per_block);
+    auto* d = reinterpret_cast<uint16_t*>(sc + nb * 16 * kPackRows);
+    for (int i = 0; i < kPackRows; ++i) {
+      const int64_t r = g * kPackRows + i;
+      if (r >= rows) break;
+      for (int64_t b = 0; b < nb; ++b) {
+        q::BlockQ6_K blk;
+        std::memcpy(&blk, src + r * row_bytes + b * sizeof blk, sizeof blk);
+        decode::KBlock k;
+        decode::q6_k(blk, k);
+        d[b * kPackRows + i] = blk.d;
+        uint8_t* ql = quants + b * l.quant_bytes_per_block;
+        uint8_t* qh = ql + 2048;
+        for (int j = 0; j < 16; ++j) {
+          sc[(b * 16 + j) * kPackRows + i] = static_cast<int8_t>(k.sc[j]);
+          const int8_t* w = k.q + 16 * j;  // q - 32, as decoded
+          auto u = [&](int n) { return static_cast<uint8_t>(w[n] + 32); };
+          for (int p = 0; p < 4; ++p) {
+            for (int h = 0; h < 2; ++h)
+              ql[((j * 2 + h) * kPackRows + i) * 4 + p] =
+                  static_cast<uint8_t>((u(4 * h + p) & 0xF) | (u(8 + 4 * h + p) & 0xF) << 4);
+            uint8_t bits = 0;
+            for (int o = 0; o < 4; ++o)
+              bits |= static_cast<uint8_t>((u(4 * o + p) >> 4) << (2 * o));
+            qh[(j * kPackRows + i) * 4 + p] = bits;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
@@ -63,6 +101,14 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
     l.blocks = cols / q::kQK_K;
     l.quant_bytes_per_block = 16 * 128;
     l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * 8 * kPackRows + 2 * 2 * kPackRows);
+    return l;
+  }
+  if (type == TensorType::Q6_K) {
+    l.blocks = cols / q::kQK_K;
+    l.quant_bytes_per_block = 16 * 192;
+    // 3360 bytes a super-block: padded to 64 for the next group's aligned loads.
+    l.group_bytes =
+        (l.blocks * (l.quant_bytes_per_block + 16 * kPackRows + 2 * kPackRows) + 63) / 64 * 64;
     return l;
   }
   l.blocks = cols / q::kQK;
@@ -85,6 +131,10 @@ PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t 
   const auto* src = static_cast<const uint8_t*>(data);
   if (type == TensorType::Q4_K) {
     pack_q4_k(l, src, row_bytes, rows, out.get());
+    return out;
+  }
+  if (type == TensorType::Q6_K) {
+    pack_q6_k(l, src, row_bytes, rows, out.get());
     return out;
   }
   for (int64_t g = 0; g < l.groups; ++g) {
