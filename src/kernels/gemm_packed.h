@@ -24,14 +24,17 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
                         int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                         float* y, int64_t y_stride);
 
-// Q4_K and Q6_K: activations quantized as Q8_K (same values as llama.cpp),
+// Q4_K, Q5_K and Q6_K: activations quantized as Q8_K (same values as llama.cpp),
 // one record per token: int8 q[cols], float d[cols / 256], float dsum[cols /
-// 32] (d times the sum of each 32-sub-block's q, for Q4_K's mins), int32
+// 32] (d times the sum of each 32-sub-block's q, for Q4_K's and Q5_K's mins), int32
 // corr16[cols / 16] (-32 times the sum of each 16-sub-block's q: Q6_K's
 // weights are stored as q + 32).
 size_t packed_q8k_activation_stride(int64_t cols);
 void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst);
 void gemm_packed_q4k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride);
+void gemm_packed_q5k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);
 void gemm_packed_q6k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,

@@ -1,4 +1,4 @@
-// Row-interleaved copies of Q4_0, Q8_0, Q4_K and Q6_K weights for the AVX-512
+// Row-interleaved copies of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights for the AVX-512
 // VNNI kernels.
 // Internal to kernels.
 //
@@ -35,6 +35,9 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //           high nibbles of sub-block 2c + 1 (q in 0..15, no offset)
 //   then sc: [blocks][8 sub-blocks][16 rows] u8, mn: the same, d: [blocks][16]
 //   fp16, dmin: [blocks][16] fp16; x = d sc q - dmin mn per 32 weights.
+// Q5_K: Q4_K's layout, each block's quants followed by its fifth bits
+//   qh: [j = 0..7 sub-blocks][16 rows][4 bytes]: bit L of byte p is the fifth
+//       bit of weight 4L + p of sub-block j (176 bytes a row, as the file).
 // Q6_K (the same 210 bytes per row and super-block as the file; the group
 // padded to 64 bytes): per super-block, u = q + 32 in 0..63 of weight
 // 16j + n (sub-block j = 0..15, n = 0..15) split into planes
@@ -47,9 +50,10 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 struct PackedLayout {
   gguf::TensorType type = gguf::TensorType::Q4_0;
   int64_t groups = 0, blocks = 0;
-  size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K), 3072 (Q6_K)
-  size_t group_bytes = 0;            // quants then scales of one row group, padded to 64 bytes
-  int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K, Q6_K)
+  size_t quant_bytes_per_block =
+      0;                   // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K), 2560 (Q5_K), 3072 (Q6_K)
+  size_t group_bytes = 0;  // quants then scales of one row group, padded to 64 bytes
+  int offset = 0;          // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K, Q6_K)
 };
 
 struct FreeDeleter {
@@ -57,7 +61,7 @@ struct FreeDeleter {
 };
 using PackedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
 
-// Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q6_K).
+// Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
 bool can_pack(gguf::TensorType type);
 PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols);
 // 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.
