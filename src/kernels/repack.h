@@ -37,7 +37,8 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //   fp16, dmin: [blocks][16] fp16; x = d sc q - dmin mn per 32 weights.
 // Q5_K: Q4_K's layout, each block's quants followed by its fifth bits
 //   qh: [j = 0..7 sub-blocks][16 rows][4 bytes]: bit L of byte p is the fifth
-//       bit of weight 4L + p of sub-block j (176 bytes a row, as the file).
+//       bit of weight 4L + p of sub-block j (180 bytes a row: the file's 176
+//       with the 6-bit scales unpacked, as Q4_K).
 // Q6_K (the same 210 bytes per row and super-block as the file; the group
 // padded to 64 bytes): per super-block, u = q + 32 in 0..63 of weight
 // 16j + n (sub-block j = 0..15, n = 0..15) split into planes
