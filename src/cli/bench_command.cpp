@@ -1,8 +1,10 @@
 // `hearth bench MODEL`: prompt-processing and generation speed like llama-bench
-// (median of repetitions, after a warm-up), with the memory roofline beside it:
+// (median of repetitions, after a warm-up), with a roofline beside each:
 // generation reads (about) every weight once per token, so
 // tokens/s x bytes per token / the machine's read bandwidth says how close it runs
-// to what the memory allows.
+// to what the memory allows; prompt processing is bound by arithmetic, so
+// tokens/s x the matrices' multiply-adds per token / the int8 multiply-add rate
+// measured in the same run says how close it runs to what the cores allow.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,7 +21,9 @@
 #include "engine/limits.h"
 #include "engine/runtime.h"
 #include "engine/session.h"
+#include "gguf/reader.h"
 #include "kernels/bandwidth.h"
+#include "kernels/cpu_features.h"
 #include "model/model.h"
 #include "store/resolve.h"
 
@@ -60,6 +64,20 @@ void check_counts(const BenchOptions& o) {
   check("-n (generated tokens)", o.n_gen, 0, engine::kMaxContext);
   check("-r (repetitions)", o.reps, 1, kMaxRepetitions);
   if (o.n_prompt + o.n_gen == 0) throw std::invalid_argument("bench: -p and -n are both 0");
+}
+
+// Multiply-adds per prompt token in the weight matrices (the int8 kernels'
+// work): each layer matrix once per token, the output matrix once per prompt
+// (only the last token's logits are computed). Attention's own products (f32,
+// growing with the context) are not counted.
+double matrix_macs_per_prompt_token(const gguf::GgufFile& f, int64_t n_prompt) {
+  double macs = 0;
+  for (const auto& t : f.tensors())
+    if (t.n_dims == 2 && t.name.starts_with("blk.")) macs += static_cast<double>(t.n_elements());
+  const gguf::TensorInfo* out = f.find_tensor("output.weight");
+  if (!out) out = f.find_tensor("token_embd.weight");  // tied embeddings
+  if (out && n_prompt > 0) macs += static_cast<double>(out->n_elements()) / n_prompt;
+  return macs;
 }
 
 void run_bench(const BenchOptions& o) {
@@ -105,6 +123,9 @@ void run_bench(const BenchOptions& o) {
   const uint64_t bytes = model->bytes_per_token();
   const double bw = kernels::measure_read_bandwidth(*rt.pool);
   const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
+  const double int8_rate = kernels::measure_int8_rate(*rt.pool);
+  const double pp_macs = matrix_macs_per_prompt_token(model->file(), o.n_prompt);
+  const double pp_roofline = int8_rate > 0 ? pp_tps * pp_macs / (int8_rate * 1e9) : 0;
   const std::string file = model->file().path();
 
   if (o.json) {
@@ -118,23 +139,34 @@ void run_bench(const BenchOptions& o) {
                               {"gen_tokens_per_s", tg_tps},
                               {"model_bytes", bytes},
                               {"read_bandwidth_gbs", bw},
-                              {"roofline_fraction", roofline}};
+                              {"roofline_fraction", roofline},
+                              {"prompt_macs_per_token", pp_macs},
+                              {"int8_gmacs_per_s", int8_rate},
+                              {"prompt_roofline_fraction", pp_roofline}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::printf("model: %s (%s, %.1f M parameters, %.1f MB read per token), %d threads\n",
               file.c_str(), hp.arch_name.c_str(), static_cast<double>(model->n_params()) / 1e6,
               static_cast<double>(bytes) / 1e6, rt.pool->size());
-  std::printf("| %-8s | %12s | %15s | %10s |\n", "test", "tokens/s", "GB/s of weights", "roofline");
-  std::printf("|----------|--------------|-----------------|------------|\n");
-  if (o.n_prompt > 0)
-    std::printf("| pp%-6lld | %12.2f | %15s | %10s |\n", static_cast<long long>(o.n_prompt), pp_tps,
-                "-", "-");
+  std::printf("| %-8s | %12s | %15s | %14s | %10s |\n", "test", "tokens/s", "GB/s of weights",
+              "G int8 MAC/s", "roofline");
+  std::printf("|----------|--------------|-----------------|----------------|------------|\n");
+  if (o.n_prompt > 0) {
+    const std::string frac = int8_rate > 0 ? fmt::format("{:.1f}%", pp_roofline * 100) : "-";
+    std::printf("| pp%-6lld | %12.2f | %15s | %14.1f | %10s |\n",
+                static_cast<long long>(o.n_prompt), pp_tps, "-", pp_tps * pp_macs / 1e9,
+                frac.c_str());
+  }
   if (o.n_gen > 0)
-    std::printf("| tg%-6lld | %12.2f | %15.2f | %9.1f%% |\n", static_cast<long long>(o.n_gen),
-                tg_tps, tg_tps * static_cast<double>(bytes) / 1e9, roofline * 100);
-  std::printf("memory read bandwidth %.1f GB/s; tokens/s are medians of %d repetitions\n", bw,
-              o.reps);
+    std::printf("| tg%-6lld | %12.2f | %15.2f | %14s | %9.1f%% |\n",
+                static_cast<long long>(o.n_gen), tg_tps, tg_tps * static_cast<double>(bytes) / 1e9,
+                "-", roofline * 100);
+  std::printf(
+      "memory read bandwidth %.1f GB/s, int8 multiply-add rate %.1f G/s (%s); tokens/s are "
+      "medians of %d repetitions\n",
+      bw, int8_rate, std::string(kernels::simd_level_name(kernels::best_simd_level())).c_str(),
+      o.reps);
   if (roofline > 1)
     std::printf(
         "(above 100%%: the weights fit in the CPU cache, so they are not read from memory)\n");

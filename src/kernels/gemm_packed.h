@@ -13,6 +13,8 @@ namespace hearth::kernels {
 //   float d[blocks]     the Q8_0 scale, rounded through fp16 as Q8_0 stores it
 //   int32 corr[blocks]  -offset * sum(q of the block): the weights are stored
 //                       unsigned (u = q_w + offset), so sum(u * q) + corr = sum(q_w * q)
+//   int32 corr4[cols/4] the same per 4 weights (Q8_0 only: its tiles keep
+//                       llama.cpp's 8 partial sums a block)
 size_t packed_activation_stride(int64_t cols);  // bytes per token, a multiple of 64
 void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset, uint8_t* dst);
 
@@ -22,12 +24,20 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
                         int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                         float* y, int64_t y_stride);
 
-// Q4_K: activations quantized as Q8_K (same values as llama.cpp), one record
-// per token: int8 q[cols], float d[cols / 256], float dsum[cols / 32] (d times
-// the sum of each 32-sub-block's q, for the mins).
+// Q4_K, Q5_K and Q6_K: activations quantized as Q8_K (same values as llama.cpp),
+// one record per token: int8 q[cols], float d[cols / 256], float dsum[cols /
+// 32] (d times the sum of each 32-sub-block's q, for Q4_K's and Q5_K's mins), int32
+// corr16[cols / 16] (-32 times the sum of each 16-sub-block's q: Q6_K's
+// weights are stored as q + 32).
 size_t packed_q8k_activation_stride(int64_t cols);
 void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst);
 void gemm_packed_q4k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride);
+void gemm_packed_q5k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride);
+void gemm_packed_q6k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);
 

@@ -1,4 +1,4 @@
-// AVX-512 VNNI tiles over row-interleaved Q4_K weights (repack.h): R groups of
+// AVX-512 VNNI tiles over row-interleaved Q4_K and Q5_K weights (repack.h): R groups of
 // 16 rows x T tokens, one 32-weight sub-block at a time: 8 vpdpbusd of 4
 // unsigned nibbles of 16 rows by 4 broadcast activations, then the sub-block's
 // scale d * sc (per row) times the token's d, and its min dmin * mn times the
@@ -19,7 +19,8 @@ namespace {
 
 namespace q = hearth::quant;
 
-// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32].
+// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32] (then
+// Q6_K's corr16, gemm_packed.h).
 struct ActView {
   const uint8_t* base;
   size_t stride;
@@ -44,7 +45,9 @@ inline __m512 u8x16_to_ps(const uint8_t* p) {
       _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-template <int R, int T>
+// kQ5: Q5_K, the same layout plus a plane of fifth bits per sub-block
+// (repack.h), or-ed in at bit 4 of each weight byte.
+template <int R, int T, bool kQ5>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, int64_t t0,
           float* y, int64_t y_stride, int64_t n_rows) {
   const int64_t nb = l.blocks;
@@ -63,7 +66,7 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
 
   for (int64_t b = 0; b < nb; ++b) {
     __m512 d[R], dmin[R];
@@ -75,9 +78,12 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
       const bool high = g & 1;
-      __m512i s[R][T];
-      for (int r = 0; r < R; ++r)
+      __m512i s[R][T], qh[R];
+      for (int r = 0; r < R; ++r) {
         for (int t = 0; t < T; ++t) s[r][t] = _mm512_setzero_si512();
+        if constexpr (kQ5)
+          qh[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
+      }
 #pragma GCC unroll 8
       for (int L = 0; L < 8; ++L) {
         __m512i v[R];
@@ -85,6 +91,14 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
           const __m512i w =
               _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
           v[r] = _mm512_and_si512(high ? _mm512_srli_epi16(w, 4) : w, low4);
+          if constexpr (kQ5) {
+            // Bit L of each byte to bit 4 (16-bit shifts: the bits crossing a
+            // byte boundary land outside bit 4), or-ed in: v | (h & 0x10).
+            const __m512i h = L < 4   ? _mm512_slli_epi16(qh[r], 4 - L)
+                              : L > 4 ? _mm512_srli_epi16(qh[r], L - 4)
+                                      : qh[r];
+            v[r] = _mm512_ternarylogic_epi32(v[r], h, bit4, 0xF8);
+          }
         }
         for (int t = 0; t < T; ++t) {
           const __m512i x = bcast4(aq[t] + 256 * b + 32 * g + 4 * L);
@@ -110,18 +124,18 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
   }
 }
 
-template <int R>
+template <int R, bool kQ5>
 void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
                  int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
   switch (nt) {
     case 1:
-      return tile<R, 1>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 1, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
     case 2:
-      return tile<R, 2>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 2, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
     case 3:
-      return tile<R, 3>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 3, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
     case 4:
-      return tile<R, 4>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 4, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
   }
 }
 
@@ -131,7 +145,7 @@ constexpr int kTileTokens = 4;  // 2 x 4 tiles: 8 int32 sums + 8 accumulators + 
 }  // namespace
 
 size_t packed_q8k_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4;
+  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4 + cols / 16 * 4;
   return (bytes + 63) / 64 * 64;
 }
 
@@ -139,6 +153,7 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) 
   auto* qs = reinterpret_cast<int8_t*>(dst);
   auto* d = reinterpret_cast<float*>(dst + cols);
   auto* dsum = reinterpret_cast<float*>(dst + cols + cols / 256 * 4);
+  auto* corr16 = reinterpret_cast<int32_t*>(dst + cols + cols / 256 * 4 + cols / 32 * 4);
   for (int64_t b = 0; b < cols / 256; ++b) {
     q::BlockQ8_K blk;
     quantize_activations(gguf::TensorType::Q8_K, x + 256 * b, &blk, 256, SimdLevel::kScalar);
@@ -146,18 +161,21 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) 
     d[b] = blk.d;
     for (int g = 0; g < 8; ++g)
       dsum[8 * b + g] = blk.d * static_cast<float>(blk.bsums[2 * g] + blk.bsums[2 * g + 1]);
+    for (int g = 0; g < 16; ++g) corr16[16 * b + g] = -32 * blk.bsums[g];
   }
 }
 
-void gemm_packed_q4k_avx512(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
-                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
-                            float* y, int64_t y_stride) {
+namespace {
+
+template <bool kQ5>
+void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64_t g_end,
+            int64_t n_rows, const uint8_t* acts, int64_t n_tokens, float* y, int64_t y_stride) {
   const int64_t cols = l.blocks * 256;
   const ActView a{acts, packed_q8k_activation_stride(cols), cols};
   if (n_tokens == 1) {
     int64_t g = g_begin;
-    for (; g + 4 <= g_end; g += 4) tile<4, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
-    for (; g < g_end; ++g) tile<1, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g + 4 <= g_end; g += 4) tile<4, 1, kQ5>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g < g_end; ++g) tile<1, 1, kQ5>(l, packed, g, a, 0, y, y_stride, n_rows);
     return;
   }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
@@ -165,13 +183,29 @@ void gemm_packed_q4k_avx512(const PackedLayout& l, const uint8_t* packed, int64_
     int64_t g = g_begin;
     for (; g + 2 <= g_end; g += 2)
       for (int64_t t = t0; t < t1; t += kTileTokens)
-        tile_tokens<2>(l, packed, g, a, t, static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)),
-                       y, y_stride, n_rows);
+        tile_tokens<2, kQ5>(l, packed, g, a, t,
+                            static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)), y, y_stride,
+                            n_rows);
     for (; g < g_end; ++g)
       for (int64_t t = t0; t < t1; t += kTileTokens)
-        tile_tokens<1>(l, packed, g, a, t, static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)),
-                       y, y_stride, n_rows);
+        tile_tokens<1, kQ5>(l, packed, g, a, t,
+                            static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)), y, y_stride,
+                            n_rows);
   }
+}
+
+}  // namespace
+
+void gemm_packed_q4k_avx512(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride) {
+  gemm_k<false>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
+}
+
+void gemm_packed_q5k_avx512(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                            int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                            float* y, int64_t y_stride) {
+  gemm_k<true>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
 }
 
 }  // namespace hearth::kernels

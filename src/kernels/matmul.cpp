@@ -83,7 +83,7 @@ struct WeightMatrix::Impl {
   TensorType act = TensorType::F32;
   size_t w_row_bytes = 0;
   size_t a_row_bytes = 0;
-  // Q4_0/Q8_0/Q4_K on AVX-512: a row-interleaved copy (repack.h says why).
+  // Q4_0/Q8_0/Q4_K/Q5_K/Q6_K on AVX-512: a row-interleaved copy (repack.h says why).
   PackedBuffer packed;
   PackedLayout layout;
 };
@@ -160,7 +160,8 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
 void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
                                    ThreadPool& pool) const {
   const Impl& im = *impl_;
-  const bool k_type = im.layout.type == TensorType::Q4_K;
+  const bool k_type = im.layout.type == TensorType::Q4_K || im.layout.type == TensorType::Q5_K ||
+                      im.layout.type == TensorType::Q6_K;
   const size_t stride =
       k_type ? packed_q8k_activation_stride(cols_) : packed_activation_stride(cols_);
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
@@ -182,8 +183,12 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
   pool.run([&](int, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       const int64_t g0 = c * chunk, g1 = std::min(im.layout.groups, g0 + chunk);
-      if (k_type)
+      if (im.layout.type == TensorType::Q4_K)
         gemm_packed_q4k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      else if (im.layout.type == TensorType::Q5_K)
+        gemm_packed_q5k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      else if (im.layout.type == TensorType::Q6_K)
+        gemm_packed_q6k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
       else
         gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
     }

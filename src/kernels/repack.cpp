@@ -16,14 +16,18 @@ using gguf::TensorType;
 void FreeDeleter::operator()(void* p) const { std::free(p); }
 
 bool can_pack(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K;
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q5_K || type == TensorType::Q6_K;
 }
 
 namespace {
 
-void pack_q4_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int64_t rows,
-               uint8_t* out) {
+// Q4_K and Q5_K: nibbles in Q4_K's order, then (Q5_K) the fifth bits.
+void pack_q45_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int64_t rows,
+                uint8_t* out) {
   const int64_t nb = l.blocks;
+  const bool q5 = l.type == TensorType::Q5_K;
+  const size_t block_bytes = q5 ? sizeof(q::BlockQ5_K) : sizeof(q::BlockQ4_K);
   for (int64_t g = 0; g < l.groups; ++g) {
     uint8_t* quants = out + g * l.group_bytes;
     uint8_t* sc = quants + nb * l.quant_bytes_per_block;
@@ -34,20 +38,76 @@ void pack_q4_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int6
       const int64_t r = g * kPackRows + i;
       if (r >= rows) break;
       for (int64_t b = 0; b < nb; ++b) {
-        q::BlockQ4_K blk;
-        std::memcpy(&blk, src + r * row_bytes + b * sizeof blk, sizeof blk);
-        d[b * kPackRows + i] = blk.d;
-        dmin[b * kPackRows + i] = blk.dmin;
+        const uint8_t* at = src + r * row_bytes + b * block_bytes;
+        decode::KBlock k;
+        if (q5) {
+          q::BlockQ5_K blk;
+          std::memcpy(&blk, at, sizeof blk);
+          decode::q5_k(blk, k);
+          d[b * kPackRows + i] = blk.d;
+          dmin[b * kPackRows + i] = blk.dmin;
+        } else {
+          q::BlockQ4_K blk;
+          std::memcpy(&blk, at, sizeof blk);
+          decode::q4_k(blk, k);
+          d[b * kPackRows + i] = blk.d;
+          dmin[b * kPackRows + i] = blk.dmin;
+        }
         for (int j = 0; j < 8; ++j) {
-          int s, m;
-          decode::k_scale_min(blk.scales, j, s, m);
-          sc[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(s);
-          mn[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(m);
+          sc[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(k.sc[j]);
+          mn[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(k.mn[j]);
         }
         uint8_t* dst = quants + b * l.quant_bytes_per_block;
         for (int c = 0; c < 4; ++c)
           for (int L = 0; L < 8; ++L)
-            std::memcpy(dst + ((c * 8 + L) * kPackRows + i) * 4, blk.qs + 32 * c + 4 * L, 4);
+            for (int p = 0; p < 4; ++p)
+              dst[((c * 8 + L) * kPackRows + i) * 4 + p] = static_cast<uint8_t>(
+                  (k.q[64 * c + 4 * L + p] & 0xF) | (k.q[64 * c + 32 + 4 * L + p] & 0xF) << 4);
+        if (!q5) continue;
+        for (int j = 0; j < 8; ++j)
+          for (int p = 0; p < 4; ++p) {
+            uint8_t bits = 0;
+            for (int L = 0; L < 8; ++L)
+              bits |= static_cast<uint8_t>((k.q[32 * j + 4 * L + p] >> 4) << L);
+            dst[2048 + (j * kPackRows + i) * 4 + p] = bits;
+          }
+      }
+    }
+  }
+}
+
+void pack_q6_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int64_t rows,
+               uint8_t* out) {
+  const int64_t nb = l.blocks;
+  for (int64_t g = 0; g < l.groups; ++g) {
+    uint8_t* quants = out + g * l.group_bytes;
+    auto* sc = reinterpret_cast<int8_t*>(quants + nb * l.quant_bytes_per_block);
+    auto* d = reinterpret_cast<uint16_t*>(sc + nb * 16 * kPackRows);
+    for (int i = 0; i < kPackRows; ++i) {
+      const int64_t r = g * kPackRows + i;
+      if (r >= rows) break;
+      for (int64_t b = 0; b < nb; ++b) {
+        q::BlockQ6_K blk;
+        std::memcpy(&blk, src + r * row_bytes + b * sizeof blk, sizeof blk);
+        decode::KBlock k;
+        decode::q6_k(blk, k);
+        d[b * kPackRows + i] = blk.d;
+        uint8_t* ql = quants + b * l.quant_bytes_per_block;
+        uint8_t* qh = ql + 2048;
+        for (int j = 0; j < 16; ++j) {
+          sc[(b * 16 + j) * kPackRows + i] = static_cast<int8_t>(k.sc[j]);
+          const int8_t* w = k.q + 16 * j;  // q - 32, as decoded
+          auto u = [&](int n) { return static_cast<uint8_t>(w[n] + 32); };
+          for (int p = 0; p < 4; ++p) {
+            for (int h = 0; h < 2; ++h)
+              ql[((j * 2 + h) * kPackRows + i) * 4 + p] =
+                  static_cast<uint8_t>((u(4 * h + p) & 0xF) | (u(8 + 4 * h + p) & 0xF) << 4);
+            uint8_t bits = 0;
+            for (int o = 0; o < 4; ++o)
+              bits |= static_cast<uint8_t>((u(4 * o + p) >> 4) << (2 * o));
+            qh[(j * kPackRows + i) * 4 + p] = bits;
+          }
+        }
       }
     }
   }
@@ -59,10 +119,18 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
   PackedLayout l;
   l.type = type;
   l.groups = (rows + kPackRows - 1) / kPackRows;
-  if (type == TensorType::Q4_K) {
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
     l.blocks = cols / q::kQK_K;
-    l.quant_bytes_per_block = 16 * 128;
+    l.quant_bytes_per_block = type == TensorType::Q4_K ? 16 * 128 : 16 * 160;
     l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * 8 * kPackRows + 2 * 2 * kPackRows);
+    return l;
+  }
+  if (type == TensorType::Q6_K) {
+    l.blocks = cols / q::kQK_K;
+    l.quant_bytes_per_block = 16 * 192;
+    // 3360 bytes a super-block: padded to 64 for the next group's aligned loads.
+    l.group_bytes =
+        (l.blocks * (l.quant_bytes_per_block + 16 * kPackRows + 2 * kPackRows) + 63) / 64 * 64;
     return l;
   }
   l.blocks = cols / q::kQK;
@@ -83,8 +151,12 @@ PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t 
   std::memset(out.get(), 0, total);
   const size_t row_bytes = gguf::row_bytes(type, cols);
   const auto* src = static_cast<const uint8_t*>(data);
-  if (type == TensorType::Q4_K) {
-    pack_q4_k(l, src, row_bytes, rows, out.get());
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
+    pack_q45_k(l, src, row_bytes, rows, out.get());
+    return out;
+  }
+  if (type == TensorType::Q6_K) {
+    pack_q6_k(l, src, row_bytes, rows, out.get());
     return out;
   }
   for (int64_t g = 0; g < l.groups; ++g) {

@@ -1,5 +1,5 @@
-// Row-interleaved copies of Q4_0, Q8_0 and Q4_K weights for the AVX-512 VNNI
-// kernels.
+// Row-interleaved copies of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights for the AVX-512
+// VNNI kernels.
 // Internal to kernels.
 //
 // Why a copy pays for itself: in GGUF order a 32-weight block is 18 (Q4_0) or
@@ -35,12 +35,26 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //           high nibbles of sub-block 2c + 1 (q in 0..15, no offset)
 //   then sc: [blocks][8 sub-blocks][16 rows] u8, mn: the same, d: [blocks][16]
 //   fp16, dmin: [blocks][16] fp16; x = d sc q - dmin mn per 32 weights.
+// Q5_K: Q4_K's layout, each block's quants followed by its fifth bits
+//   qh: [j = 0..7 sub-blocks][16 rows][4 bytes]: bit L of byte p is the fifth
+//       bit of weight 4L + p of sub-block j (180 bytes a row: the file's 176
+//       with the 6-bit scales unpacked, as Q4_K).
+// Q6_K (the same 210 bytes per row and super-block as the file; the group
+// padded to 64 bytes): per super-block, u = q + 32 in 0..63 of weight
+// 16j + n (sub-block j = 0..15, n = 0..15) split into planes
+//   ql: [j][h = 0..1][16 rows][4 bytes]: byte p holds u(4h + p) & 15 in its
+//       low nibble, u(8 + 4h + p) & 15 in its high nibble
+//   qh: [j][16 rows][4 bytes]: byte p holds u(4k + p) >> 4 in bits 2k, 2k + 1
+//       (k = 0..3), so shifts and one mask give 4 weights of 16 rows per zmm
+//   then sc: [blocks][16 sub-blocks][16 rows] int8, d: [blocks][16] fp16;
+//   x = d sc (u - 32).
 struct PackedLayout {
   gguf::TensorType type = gguf::TensorType::Q4_0;
   int64_t groups = 0, blocks = 0;
-  size_t quant_bytes_per_block = 0;  // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K)
-  size_t group_bytes = 0;            // quants then scales of one row group, padded to 64 bytes
-  int offset = 0;                    // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K)
+  size_t quant_bytes_per_block =
+      0;                   // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K), 2560 (Q5_K), 3072 (Q6_K)
+  size_t group_bytes = 0;  // quants then scales of one row group, padded to 64 bytes
+  int offset = 0;          // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K, Q6_K)
 };
 
 struct FreeDeleter {
@@ -48,7 +62,7 @@ struct FreeDeleter {
 };
 using PackedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
 
-// Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K).
+// Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
 bool can_pack(gguf::TensorType type);
 PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols);
 // 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.

@@ -29,6 +29,24 @@ TEST(Bench, JsonHasPositiveFigures) {
   EXPECT_NEAR(j["roofline_fraction"].get<double>(),
               streamed / (j["read_bandwidth_gbs"].get<double>() * 1e9),
               1e-9 * j["roofline_fraction"].get<double>());
+  // Prefill's roofline: the matrices' multiply-adds per token against the int8 multiply-add
+  // rate measured in the same run.
+  for (const char* key :
+       {"prompt_macs_per_token", "int8_gmacs_per_s", "prompt_roofline_fraction"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0) << key;
+  }
+  // tiny-kjv: 6 layers of q, o (192 x 192), k, v (64 x 192), gate, up, down (512 x 192), and the
+  // 32000 x 192 output matrix once for the 32 prompt tokens.
+  EXPECT_DOUBLE_EQ(j["prompt_macs_per_token"].get<double>(),
+                   6 * (2 * 192 * 192 + 2 * 64 * 192 + 3 * 512 * 192) + 32000 * 192 / 32.0);
+  const double done =
+      j["prompt_tokens_per_s"].get<double>() * j["prompt_macs_per_token"].get<double>();
+  EXPECT_NEAR(j["prompt_roofline_fraction"].get<double>(),
+              done / (j["int8_gmacs_per_s"].get<double>() * 1e9),
+              1e-9 * j["prompt_roofline_fraction"].get<double>());
+  // No kernel outruns the instruction's own peak (a bad count or a dropped benchmark loop would).
+  EXPECT_LT(j["prompt_roofline_fraction"].get<double>(), 1.0);
 }
 
 TEST(Bench, TableByDefault) {
