@@ -40,7 +40,7 @@ Generation::Generation(const tokenizer::Tokenizer& tok, std::span<const int32_t>
       on_text_(std::move(on_text)),
       sampler_(options.sampler),
       stops_(options.stop),
-      decoder_(tok) {
+      decoder_(tok, options.render_special) {
   for (int32_t t : prompt) sampler_.accept(t);
   if (o_.constraint) constraint_ = o_.constraint();
   r_.done_reason = "length";

@@ -45,6 +45,9 @@ struct GenerateOptions {
   // A chat reply starts at its first visible character (SentencePiece pieces
   // carry a leading space); a raw completion keeps it (it is part of the text).
   bool trim_leading_space = false;
+  // Control tokens write their text ("[TOOL_CALLS]", "<think>" where it is a
+  // special token) so that a reply parser can see the model's markup.
+  bool render_special = false;
   // Builds the request's output constraint (nullptr: none). A factory, so that
   // options stay copyable and every run starts from a fresh constraint.
   std::function<std::unique_ptr<LogitConstraint>()> constraint;

@@ -368,6 +368,17 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
                             req.tool_choice.kind == ToolChoice::Kind::kNamed))
     throw HttpError(400, "tool_choice requires a tool call, but no tools were given");
   pr.tools_given = use_tools;
+  // The reply parser must see the model's markup, which may be control tokens.
+  st.gen.render_special = use_tools || thinking;
+  // Tool results name their tool (templates such as Gemma's read it; OpenAI's
+  // tool messages only carry the call's id).
+  for (size_t i = 0; i < spec.messages.size(); ++i) {
+    auto& m = spec.messages[i];
+    if (m.role != "tool" || !m.name.empty() || m.tool_call_id.empty()) continue;
+    for (size_t j = i; j-- > 0 && m.name.empty();)
+      for (const auto& c : spec.messages[j].tool_calls)
+        if (c.id == m.tool_call_id) m.name = c.name;
+  }
   if (use_tools) {
     if (takes_tools)
       spec.template_vars["tools"] = chat::tools_json(req.tools);

@@ -44,7 +44,7 @@ std::vector<float> embed_text(const std::string& name, const engine::ModelManage
 
 }  // namespace
 
-Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, const Exchange& ex) {
+Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, Exchange& ex) {
   const auto t0 = std::chrono::steady_clock::now();
   const ResolvedModel m = resolve(spec.model);
   meter_model(ex, m.name);  // metrics: the request's duration by model

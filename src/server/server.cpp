@@ -128,7 +128,12 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-  impl_->o.http.admit = [impl = impl_.get()](HttpRequest& r) { return impl->guard.admit(r); };
+  impl_->o.http.admit = [impl = impl_.get()](HttpRequest& r) {
+    auto refusal = impl->guard.admit(r);
+    // Refused before any handler: counted here (401/403 as auth, 429 as rate limit).
+    if (refusal) impl->metrics.observe_request(r.path, refusal->status, "", 0);
+    return refusal;
+  };
   impl_->http = std::make_unique<HttpServer>(
       impl_->o.http, [impl = impl_.get()](std::shared_ptr<Exchange> ex) { impl->handle(ex); });
   if (impl_->o.metrics_port) {
