@@ -135,6 +135,35 @@ TEST(Metrics, HealthAndASeparateMetricsListener) {
   EXPECT_NE(s.log().find("metrics on 127.0.0.1:" + std::to_string(mport)), std::string::npos);
 }
 
+TEST(Metrics, GpusThroughNvmlWhenItLoads) {
+  // No GPU family without NVML (the machines running the tests have none)...
+  HearthServer plain;
+  EXPECT_EQ(plain.get("/metrics").body.find("nvidia_smi"), std::string::npos);
+  // ...and with it (a stand-in library here), each GPU's utilization and memory.
+  setenv("HEARTH_NVML", FAKE_NVML, 1);
+  HearthServer s;
+  unsetenv("HEARTH_NVML");
+  const std::string t = s.get("/metrics").body;
+  const std::string gpu = R"({gpu="0",name="Fake GPU"})";
+  EXPECT_EQ(type_of(t, "nvidia_smi_utilization_gpu"), "gauge");
+  EXPECT_EQ(value_of(t, "nvidia_smi_utilization_gpu" + gpu), 0.37);
+  EXPECT_EQ(value_of(t, "nvidia_smi_memory_used_bytes" + gpu), double(1ull << 30));
+  EXPECT_EQ(value_of(t, "nvidia_smi_memory_total_bytes" + gpu), double(80ull << 30));
+  const TempDir dir;
+  std::ofstream(dir.path() + "/scrape.txt") << t;
+  const auto check = run_command("promtool check metrics < " + dir.path() + "/scrape.txt");
+  EXPECT_EQ(check.code, 0) << check.out;
+  // hearth doctor lists it.
+  setenv("HEARTH_NVML", FAKE_NVML, 1);
+  const auto doctor = run_hearth("doctor --json");
+  unsetenv("HEARTH_NVML");
+  ASSERT_EQ(doctor.code, 0) << doctor.err;
+  const auto gpus = json::parse(doctor.out)["gpus"];
+  ASSERT_EQ(gpus.size(), 1u);
+  EXPECT_EQ(gpus[0]["name"], "Fake GPU");
+  EXPECT_EQ(gpus[0]["memory_total_bytes"].get<double>(), double(80ull << 30));
+}
+
 // Prometheus's HTTP API: the value of the instant query `q`, or nullopt
 // while it has no result.
 std::optional<double> query(int port, const std::string& q) {
