@@ -95,6 +95,10 @@ std::string_view Metrics::route_label(std::string_view path) {
     if (path == r) return r;
   if (path.starts_with("/api/blobs/")) return "/api/blobs";
   if (path.starts_with("/v1/models/")) return "/v1/models";
+  if (path.starts_with("/v1/responses/")) return "/v1/responses";
+  if (path.starts_with("/ui/")) return "/ui";  // the web page's assets
+  if (path == "/api/hearth/conversations" || path.starts_with("/api/hearth/conversations/"))
+    return "/api/hearth/conversations";
   return "other";
 }
 

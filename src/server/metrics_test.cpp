@@ -131,6 +131,8 @@ TEST(Metrics, RouteLabels) {
   EXPECT_EQ(Metrics::route_label("/api/generate"), "/api/generate");
   EXPECT_EQ(Metrics::route_label("/v1/chat/completions"), "/v1/chat/completions");
   EXPECT_EQ(Metrics::route_label("/v1/models/tiny"), "/v1/models");
+  EXPECT_EQ(Metrics::route_label("/ui/app.js"), "/ui");
+  EXPECT_EQ(Metrics::route_label("/api/hearth/conversations/42"), "/api/hearth/conversations");
   EXPECT_EQ(Metrics::route_label("/api/generatex"), "other");
   EXPECT_EQ(Metrics::route_label(""), "other");
 }

@@ -122,7 +122,7 @@ TEST(Metrics, HealthAndASeparateMetricsListener) {
   HearthServer s("--metrics-port " + std::to_string(mport));
   auto h = s.get("/health");
   EXPECT_EQ(h.status, 200);
-  EXPECT_EQ(h.json(), json({{"status", "ok"}}));
+  EXPECT_EQ(h.json()["status"], "ok");
   EXPECT_EQ(http_request(s.port(), "HEAD", "/health").status, 200);
   // The metrics listener serves /metrics and /health, nothing else.
   generate(s, "In the beginning", false, {{"temperature", 0}, {"num_predict", 4}});
