@@ -123,6 +123,8 @@ void Metrics::observe_request(std::string_view path, int status, std::string_vie
   const std::string route(route_label(path));
   std::lock_guard lock(mu_);
   requests_[{route, status_label(status)}] += 1;
+  // A health check answering 503 reports a state; it refuses no request.
+  if (route == "/health") status = 200;
   if (status == 401 || status == 403) rejected_[{"auth"}] += 1;
   if (status == 429) rejected_[{"rate_limit"}] += 1;
   if (status == 503) rejected_[{"queue_full"}] += 1;

@@ -86,6 +86,7 @@ TEST(Metrics, RejectionsFromStatusesAndCalls) {
   m.observe_request("/api/chat", 401, "", 0);
   m.observe_request("/api/chat", 403, "", 0);
   m.observe_request("/v1/chat/completions", 429, "", 0);
+  m.observe_request("/health", 503, "", 0);  // a state reported, not a refusal
   m.count_rejected("rate_limit");
   m.count_rejected("made up");  // not a reason: counted as the default, queue_full
   const std::string t = m.render({});

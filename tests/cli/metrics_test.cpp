@@ -135,6 +135,36 @@ TEST(Metrics, HealthAndASeparateMetricsListener) {
   EXPECT_NE(s.log().find("metrics on 127.0.0.1:" + std::to_string(mport)), std::string::npos);
 }
 
+TEST(Metrics, HealthIsUnavailableWhileNoRequestCouldBeTaken) {
+  // One slot and no waiting allowed: while a long answer holds the slot, a
+  // load balancer must send requests elsewhere.
+  HearthServer s("--parallel 1 --max-queue 0 -t 1");
+  EXPECT_EQ(s.get("/health").status, 200);  // nothing loaded yet: free
+  std::thread busy([&] {
+    const auto r =
+        s.post("/api/generate",
+               {{"model", "tiny-kjv"},
+                {"prompt", "In the beginning"},
+                {"stream", false},
+                {"options", {{"temperature", 0}, {"num_predict", 1000}, {"num_ctx", 1024}}}});
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  HttpResponse h;
+  EXPECT_TRUE(
+      wait_until([&] { return (h = s.get("/health")).status == 503; }, std::chrono::seconds(20)));
+  EXPECT_EQ(h.json()["status"], "unavailable");
+  EXPECT_EQ(h.json()["reason"], "every loaded model's queue is full");
+  EXPECT_EQ(h.headers["retry-after"], "1");
+  // As a request finds it: 503 with Retry-After, counted as a rejection.
+  const auto refused = s.post("/api/generate", {{"model", "tiny-kjv"}, {"prompt", "And"}});
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.headers.count("retry-after"), 1u);
+  busy.join();
+  EXPECT_EQ(s.get("/health").status, 200);
+  EXPECT_EQ(value_of(s.get("/metrics").body, R"(llm_rejected_requests_total{reason="queue_full"})"),
+            1);
+}
+
 TEST(Metrics, GpusThroughNvmlWhenItLoads) {
   // No GPU family without NVML (the machines running the tests have none)...
   HearthServer plain;
