@@ -111,7 +111,7 @@ uint64_t weight_bytes(const Size& s, const char* quant, uint64_t* embd) {
   return total;
 }
 
-// Integer multiply-accumulates per second (1e9), of a q8_0 matrix-matrix
+// Integer operations per second (1e9; a multiply-add is two), of a q8_0 matrix-matrix
 // product the size of a 7B layer's projection, batched like a prompt: the
 // compute a prompt's evaluation is bound by.
 double measure_int8_gops(threads::ThreadPool& pool) {
@@ -287,7 +287,8 @@ void run_doctor(const DoctorOptions& o) {
     std::printf("GPU %-6d %s, %s (%s in use)\n", g.index, g.name.c_str(),
                 gib(g.memory_total).c_str(), gib(g.memory_used).c_str());
   std::printf("Bandwidth  %.1f GB/s memory read (%d threads)\n", bw, pool.size());
-  std::printf("int8       %.1f G multiply-adds x2 per second (q8_0 matmul, 64 tokens)\n", gops);
+  std::printf("int8       %.1f GOPS (q8_0 matrix x 64 tokens; a multiply-add is 2 operations)\n",
+              gops);
   std::printf(
       "\nWhich models fit (llama-family shapes; context %lld, one sequence, f16 KV cache):\n",
       static_cast<long long>(o.ctx));

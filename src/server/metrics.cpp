@@ -97,6 +97,10 @@ std::string_view Metrics::route_label(std::string_view path) {
     if (path == r) return r;
   if (path.starts_with("/api/blobs/")) return "/api/blobs";
   if (path.starts_with("/v1/models/")) return "/v1/models";
+  if (path.starts_with("/v1/responses/")) return "/v1/responses";
+  if (path.starts_with("/ui/")) return "/ui";  // the web page's assets
+  if (path == "/api/hearth/conversations" || path.starts_with("/api/hearth/conversations/"))
+    return "/api/hearth/conversations";
   return "other";
 }
 
@@ -121,6 +125,8 @@ void Metrics::observe_request(std::string_view path, int status, std::string_vie
   const std::string route(route_label(path));
   std::lock_guard lock(mu_);
   requests_[{route, status_label(status)}] += 1;
+  // A health check answering 503 reports a state; it refuses no request.
+  if (route == "/health") status = 200;
   if (status == 401 || status == 403) rejected_[{"auth"}] += 1;
   if (status == 429) rejected_[{"rate_limit"}] += 1;
   if (status == 503) rejected_[{"queue_full"}] += 1;

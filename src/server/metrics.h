@@ -39,7 +39,8 @@ class Metrics {
   static constexpr size_t kMaxModels = 32;
 
   // A request answered through handle() (the metered exchange calls it):
-  // counts it by route and status, counts 401/403/429/503 as rejections,
+  // counts it by route and status, counts 401/403/429/503 as rejections
+  // (except /health's 503, which reports a state),
   // and times it by model when the route named one (meter_model).
   void observe_request(std::string_view path, int status, std::string_view model, double seconds);
 

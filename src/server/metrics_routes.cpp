@@ -22,8 +22,8 @@ std::string not_ready(const Server::Impl& srv) {
   const auto loaded = srv.models.status();
   const int64_t max_queue = srv.models.options().max_queue;
   bool all_full = !loaded.empty();
-  for (const auto& m : loaded)
-    if (m.scheduler.queued < max_queue) all_full = false;
+  for (const auto& m : loaded)  // as Scheduler::submit refuses: no free slot, a full queue
+    if (m.scheduler.active < m.scheduler.slots || m.scheduler.queued < max_queue) all_full = false;
   if (all_full) return "every loaded model's queue is full";
   return "";
 }

@@ -86,6 +86,7 @@ TEST(Metrics, RejectionsFromStatusesAndCalls) {
   m.observe_request("/api/chat", 401, "", 0);
   m.observe_request("/api/chat", 403, "", 0);
   m.observe_request("/v1/chat/completions", 429, "", 0);
+  m.observe_request("/health", 503, "", 0);  // a state reported, not a refusal
   m.count_rejected("rate_limit");
   m.count_rejected("made up");  // not a reason: counted as the default, queue_full
   const std::string t = m.render({});
@@ -131,6 +132,8 @@ TEST(Metrics, RouteLabels) {
   EXPECT_EQ(Metrics::route_label("/api/generate"), "/api/generate");
   EXPECT_EQ(Metrics::route_label("/v1/chat/completions"), "/v1/chat/completions");
   EXPECT_EQ(Metrics::route_label("/v1/models/tiny"), "/v1/models");
+  EXPECT_EQ(Metrics::route_label("/ui/app.js"), "/ui");
+  EXPECT_EQ(Metrics::route_label("/api/hearth/conversations/42"), "/api/hearth/conversations");
   EXPECT_EQ(Metrics::route_label("/api/generatex"), "other");
   EXPECT_EQ(Metrics::route_label(""), "other");
 }

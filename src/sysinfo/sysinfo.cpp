@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -113,7 +114,8 @@ const Nvml& nvml() {
   static Nvml n;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* lib = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    const char* path = std::getenv("HEARTH_NVML");  // a driver installed elsewhere
+    void* lib = ::dlopen(path && *path ? path : "libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!lib) return;  // no NVIDIA driver: no GPUs (the library stays loaded when present)
     n.ready = bind(lib, "nvmlInit_v2", n.init) && bind(lib, "nvmlDeviceGetCount_v2", n.count) &&
               bind(lib, "nvmlDeviceGetHandleByIndex_v2", n.handle) &&

@@ -46,7 +46,8 @@ struct Gpu {
   uint64_t memory_used = 0;   // bytes
   double utilization = 0;     // 0..1: the share of the last sample period a kernel ran
 };
-// Every GPU NVML reports; empty without libnvidia-ml.so.1 or without a GPU.
+// Every GPU NVML reports; empty without libnvidia-ml.so.1 (or the library
+// the environment variable HEARTH_NVML names) or without a GPU.
 // NVML is loaded and initialised once, on first call. Thread-safe.
 std::vector<Gpu> gpus();
 

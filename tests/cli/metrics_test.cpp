@@ -122,7 +122,7 @@ TEST(Metrics, HealthAndASeparateMetricsListener) {
   HearthServer s("--metrics-port " + std::to_string(mport));
   auto h = s.get("/health");
   EXPECT_EQ(h.status, 200);
-  EXPECT_EQ(h.json(), json({{"status", "ok"}}));
+  EXPECT_EQ(h.json()["status"], "ok");
   EXPECT_EQ(http_request(s.port(), "HEAD", "/health").status, 200);
   // The metrics listener serves /metrics and /health, nothing else.
   generate(s, "In the beginning", false, {{"temperature", 0}, {"num_predict", 4}});
@@ -133,6 +133,65 @@ TEST(Metrics, HealthAndASeparateMetricsListener) {
   EXPECT_EQ(http_request(mport, "GET", "/api/tags").status, 404);
   EXPECT_EQ(http_request(mport, "POST", "/api/generate", "{}").status, 404);
   EXPECT_NE(s.log().find("metrics on 127.0.0.1:" + std::to_string(mport)), std::string::npos);
+}
+
+TEST(Metrics, HealthIsUnavailableWhileNoRequestCouldBeTaken) {
+  // One slot and no waiting allowed: while a long answer holds the slot, a
+  // load balancer must send requests elsewhere.
+  HearthServer s("--parallel 1 --max-queue 0 -t 1");
+  EXPECT_EQ(s.get("/health").status, 200);  // nothing loaded yet: free
+  std::thread busy([&] {
+    const auto r =
+        s.post("/api/generate",
+               {{"model", "tiny-kjv"},
+                {"prompt", "In the beginning"},
+                {"stream", false},
+                {"options", {{"temperature", 0}, {"num_predict", 1000}, {"num_ctx", 1024}}}});
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  HttpResponse h;
+  EXPECT_TRUE(
+      wait_until([&] { return (h = s.get("/health")).status == 503; }, std::chrono::seconds(20)));
+  EXPECT_EQ(h.json()["status"], "unavailable");
+  EXPECT_EQ(h.json()["reason"], "every loaded model's queue is full");
+  EXPECT_EQ(h.headers["retry-after"], "1");
+  // As a request finds it: 503 with Retry-After, counted as a rejection.
+  const auto refused = s.post("/api/generate", {{"model", "tiny-kjv"}, {"prompt", "And"}});
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.headers.count("retry-after"), 1u);
+  busy.join();
+  EXPECT_EQ(s.get("/health").status, 200);
+  EXPECT_EQ(value_of(s.get("/metrics").body, R"(llm_rejected_requests_total{reason="queue_full"})"),
+            1);
+}
+
+TEST(Metrics, GpusThroughNvmlWhenItLoads) {
+  // No GPU family without NVML (the machines running the tests have none)...
+  HearthServer plain;
+  EXPECT_EQ(plain.get("/metrics").body.find("nvidia_smi"), std::string::npos);
+  // ...and with it (a stand-in library here), each GPU's utilization and memory.
+  setenv("HEARTH_NVML", FAKE_NVML, 1);
+  HearthServer s;
+  unsetenv("HEARTH_NVML");
+  const std::string t = s.get("/metrics").body;
+  const std::string gpu = R"({gpu="0",name="Fake GPU"})";
+  EXPECT_EQ(type_of(t, "nvidia_smi_utilization_gpu"), "gauge");
+  EXPECT_EQ(value_of(t, "nvidia_smi_utilization_gpu" + gpu), 0.37);
+  EXPECT_EQ(value_of(t, "nvidia_smi_memory_used_bytes" + gpu), double(1ull << 30));
+  EXPECT_EQ(value_of(t, "nvidia_smi_memory_total_bytes" + gpu), double(80ull << 30));
+  const TempDir dir;
+  std::ofstream(dir.path() + "/scrape.txt") << t;
+  const auto check = run_command("promtool check metrics < " + dir.path() + "/scrape.txt");
+  EXPECT_EQ(check.code, 0) << check.out;
+  // hearth doctor lists it.
+  setenv("HEARTH_NVML", FAKE_NVML, 1);
+  const auto doctor = run_hearth("doctor --json");
+  unsetenv("HEARTH_NVML");
+  ASSERT_EQ(doctor.code, 0) << doctor.err;
+  const auto gpus = json::parse(doctor.out)["gpus"];
+  ASSERT_EQ(gpus.size(), 1u);
+  EXPECT_EQ(gpus[0]["name"], "Fake GPU");
+  EXPECT_EQ(gpus[0]["memory_total_bytes"].get<double>(), double(80ull << 30));
 }
 
 // Prometheus's HTTP API: the value of the instant query `q`, or nullopt
