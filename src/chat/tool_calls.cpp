@@ -302,9 +302,10 @@ struct ReplyStream::State {
   std::vector<std::pair<std::string_view, std::string_view>> think_tags;
 
   Mode mode = Mode::kContent;
-  std::string buf;    // text not yet decided
-  std::string ws;     // whitespace held back: dropped if markup follows
-  bool fresh = true;  // only whitespace since the start, a think block or a call
+  std::string buf;       // text not yet decided
+  std::string ws;        // whitespace held back: dropped if markup follows
+  bool fresh = true;     // only whitespace since the start, a think block or a call
+  bool at_start = true;  // no markup and no text yet: leading whitespace is held, not dropped
   std::string_view think_close;
 
   // The call being read. `raw` is all the text it consumed (with the held
@@ -339,19 +340,22 @@ struct ReplyStream::State {
     }
     emit(kind, ws + std::string(t.substr(0, last + 1)));
     ws.assign(t.substr(last + 1));
-    fresh = false;
+    fresh = at_start = false;
   }
 
-  // Drops leading whitespace while fresh; true if something was dropped.
+  // Whitespace after markup is dropped; at the start of the reply it is held
+  // (content unless markup follows). True if there was some.
   bool drop_leading_ws() {
     if (!fresh) return false;
     size_t i = 0;
     while (i < buf.size() && is_ws(buf[i])) ++i;
+    if (at_start) ws.append(buf, 0, i);
     buf.erase(0, i);
     return i > 0;
   }
 
   void start_call(const Opener& o) {
+    at_start = false;
     op = &o;
     raw = ws + std::string(o.text);
     ws.clear();
@@ -381,7 +385,7 @@ struct ReplyStream::State {
     mode = Mode::kContent;
     std::string r = std::move(raw);
     raw.clear();
-    fresh = false;
+    fresh = at_start = false;
     text(Kind::kContent, r);
   }
 
@@ -446,6 +450,7 @@ struct ReplyStream::State {
     if (fresh) {
       for (const auto& [open, close] : think_tags) {
         if (starts_with(buf, open)) {
+          at_start = false;
           ws.clear();
           buf.erase(0, open.size());
           mode = Mode::kThinking;
@@ -667,6 +672,7 @@ ReplyStream::ReplyStream(ToolSyntax syntax, bool tools_given, bool thinking_open
   s_->think_tags.emplace_back("<think>", "</think>");
   if (syntax == ToolSyntax::kMistral) s_->think_tags.emplace_back("[THINK]", "[/THINK]");
   if (thinking_open) {
+    s_->at_start = false;
     s_->mode = State::Mode::kThinking;
     s_->think_close = "</think>";
   }

@@ -49,7 +49,7 @@ enum class ToolSyntax {
   // <function=name>...</function>, optionally inside <tool_call>..</tool_call>,
   // with <parameter=key>\nvalue\n</parameter> blocks (Qwen3-Coder, Qwen3.5,
   // Nemotron 3, Step 3.5) or a JSON object of arguments (Functionary v3.1).
-  // Added to the lead's four.
+  // Parameter values are JSON where they parse as a non-string, else text.
   kFunctionTag,
 };
 ToolSyntax tool_syntax(std::string_view template_source);
@@ -82,8 +82,9 @@ struct ParsedReply {
 // [THINK]…[/THINK] for kMistral; also when the template put the opening <think>
 // into the prompt: `thinking_open`) and tool calls (ids "call_" + 8 random
 // [a-z0-9]). Text that only looks like a call but does not parse stays content.
-// `tools_given` false: never parse calls. Whitespace next to the markup (think
-// tags, calls) is dropped; thinking is trimmed.
+// `tools_given` false: never parse calls. A think tag counts only at the start
+// of the reply or right after a call or a think block (not inside prose).
+// Whitespace next to markup is dropped; everything else is kept as written.
 ParsedReply parse_reply(std::string_view text, ToolSyntax syntax, bool tools_given,
                         bool thinking_open);
 

@@ -608,7 +608,10 @@ TEST(Parse, NoToolsNoCalls) {
       parse(text, ToolSyntax::kHermes, false),
       (Flat{"<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>", "why", {}}));
   expect_stream_agrees(text, ToolSyntax::kHermes, false);
-  EXPECT_EQ(parse("plain text\n", ToolSyntax::kGeneric, false), (Flat{"plain text\n", "", {}}));
+  // Without markup the text is kept as written, whitespace included.
+  for (const char* plain : {"plain text\n", " In the beginning", "\n\n", "a  \n b "})
+    EXPECT_EQ(parse(plain, ToolSyntax::kGeneric, false), (Flat{plain, "", {}}));
+  EXPECT_EQ(parse(" \n<think> x </think>\n\n y", ToolSyntax::kHermes, false), (Flat{"y", "x", {}}));
 }
 
 TEST(Parse, MalformedCallsStayContent) {
@@ -721,12 +724,10 @@ TEST(Robust, RandomBytesAndMarkup) {
       for (size_t i = 1; i < text.size(); ++i)
         if (rng() % 3 == 0) cuts.push_back(i);
       ASSERT_EQ(streamed(text, s, true, open, cuts), whole) << to_string(s) << ": " << text;
-      // Nothing is lost or invented: without calls or reasoning, every byte but
-      // the leading whitespace is content.
+      // Nothing is lost or invented: without calls or reasoning, every byte is content.
       if (whole.calls.empty() && whole.thinking.empty() && !open &&
           text.find("<think>") == std::string::npos && text.find("[THINK]") == std::string::npos) {
-        const size_t lead = text.find_first_not_of(" \n\r\t");
-        EXPECT_EQ(whole.content, lead == std::string::npos ? "" : text.substr(lead)) << text;
+        EXPECT_EQ(whole.content, text);
       }
     }
   }
