@@ -70,28 +70,15 @@ uint64_t parse_bytes(const std::string& s, const std::string& what) {
   return static_cast<uint64_t>(v * mul);
 }
 
-// "30d", "12h", "90m", "3600s", "2w", "3600" (seconds) -> a duration; "0": forever.
+// "0": kept until deleted; else a duration as keys' lifetimes are given ("30d", "12h").
 std::chrono::seconds parse_retention(const std::string& s) {
-  size_t used = 0;
-  long long n = -1;
+  if (s == "0") return std::chrono::seconds(0);
   try {
-    n = std::stoll(s, &used);
-  } catch (const std::exception&) {
-  }
-  const std::string unit = n >= 0 ? s.substr(used) : "";
-  const long long mul = unit == "" || unit == "s" ? 1
-                        : unit == "m"             ? 60
-                        : unit == "h"             ? 3600
-                        : unit == "d"             ? 86400
-                        : unit == "w"             ? 7 * 86400
-                                                  : 0;
-  if (n < 0 || mul == 0 || s.empty() || s[0] == '+' || s[0] == ' ')
-    throw std::invalid_argument(fmt::format(
-        "--history-retention: '{}' is not a duration (e.g. 30d, 12h, 90m; 0 keeps forever)", s));
-  if (n > 100LL * 365 * 86400 / mul)
+    return auth::parse_ttl(s);
+  } catch (const auth::KeyError& e) {
     throw std::invalid_argument(
-        fmt::format("--history-retention: '{}' is longer than 100 years", s));
-  return std::chrono::seconds(n * mul);
+        fmt::format("--history-retention: {} (0 keeps them until deleted)", e.what()));
+  }
 }
 
 std::string env(const char* name) {

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -89,7 +90,7 @@ async function waitForModel(page) {
 
 // Sets numeric options through the settings panel (a change event commits each).
 async function setOptions(page, options) {
-  await page.click('#toggle-settings');
+  if (await page.isHidden('#settings')) await page.click('#toggle-settings');
   for (const [id, value] of Object.entries(options)) {
     await page.fill(`#${id}`, String(value));
     await page.press(`#${id}`, 'Tab');
@@ -297,6 +298,44 @@ test('a 401 asks for an API key, which is then sent as a Bearer token', async ()
   assert.equal(await page.evaluate(() => localStorage.getItem('hearth.apiKey')), null,
     'kept for the session only unless asked to remember');
   await assertClean(page, seen);
+});
+
+test('with API keys on, the page loads, asks for a key, and chats with it', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-ui-keys-'));
+  let keyed;
+  try {
+    // The key is made once the server answers (the launcher's probe has no
+    // key); the server asks for keys from the next request on.
+    keyed = await startServer(BIN, { env: { HEARTH_HOME: home } });
+    const made = spawnSync(BIN, ['keys', 'create', 'browser'],
+      { encoding: 'utf8', timeout: WAIT_MS, env: { ...process.env, HEARTH_HOME: home } });
+    assert.equal(made.status, 0, made.stderr);
+    const key = made.stdout.trim().split('\n').at(-1);
+    const { page, seen } = await openPage(keyed);
+    // The page and its files are public; the conversations and the models are not.
+    assert.match(await page.textContent('#banner'), /needs an API key/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'api-key');
+    await page.fill('#api-key', key);
+    await page.press('#api-key', 'Tab');
+    await waitForModel(page);
+    await page.waitForSelector('#banner', { state: 'hidden' });
+    await setOptions(page, { num_predict: 8 });
+    await page.fill('#prompt', 'And God said');
+    await page.press('#prompt', 'Enter');
+    await page.waitForSelector('.msg.assistant:not(.streaming) .stats:not(:empty)');
+    assert.match(await page.textContent('.msg.assistant .stats'), /tokens\/s/);
+    await page.waitForFunction(() => document.querySelectorAll('#conversations li').length === 1);
+    const anonymous = await fetch(`${keyed.url}/api/hearth/conversations`);
+    assert.equal(anonymous.status, 401);
+    const listed = await fetch(`${keyed.url}/api/hearth/conversations`,
+      { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal((await listed.json()).conversations.length, 1);
+    await assertClean(page, seen);
+  } finally {
+    await keyed?.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('--no-history: the page keeps conversations in the browser and says so', async () => {
