@@ -3,6 +3,7 @@
 // HTTP and the wire types (one file per API: ollama_types.h, ...).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,6 +22,8 @@ struct ServerOptions {
   engine::KeepAlive default_keep_alive;         // 5 minutes
   int64_t default_num_ctx = 0;                  // 0: the model's, at most 4096
   GuardOptions guard;                           // Host, origins, keys, rate limits (guard.h)
+  std::string audit_log;                        // SQLite audit log (auth/audit.h); "" none
+  std::chrono::seconds audit_retention{30 * 86400};
 };
 
 class Server {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/audit.h"
 #include "engine/models.h"
 #include "engine/response_cache.h"
 #include "nlohmann/json.hpp"
@@ -44,6 +45,7 @@ struct Server::Impl {
   store::Store store;
   Guard guard;  // admits each request before its handler (HttpOptions::admit)
   std::atomic<bool> sandboxed{false};
+  std::unique_ptr<auth::AuditLog> audit;  // null: none
   std::unique_ptr<HttpServer> http;
 
   void handle(const std::shared_ptr<Exchange>& ex);

@@ -311,6 +311,30 @@ TEST_F(Keys, RevokedKeysStopWorkingWithoutARestart) {
   EXPECT_NE(hearth_in(server_->home(), "keys list").out.find("revoked"), std::string::npos);
 }
 
+TEST_F(Keys, TheAuditLogHasWhoAndWhatButNoContent) {
+  const std::string secret = "SECRET-PROMPT-4711";
+  const auto r = call("POST", "/api/generate", bearer(inference_),
+                      json{{"model", "tiny-kjv"},
+                           {"prompt", secret},
+                           {"stream", false},
+                           {"options", {{"num_predict", 2}}}}
+                          .dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  expect_error(call("POST", "/api/delete", bearer(inference_), R"({"model":"x"})"), 403, "audit");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // written after the answer
+  const std::string db =
+      slurp(server_->home() + "/audit.db") + slurp(server_->home() + "/audit.db-wal");
+  EXPECT_NE(db.find("laptop"), std::string::npos);
+  EXPECT_NE(db.find("/api/generate"), std::string::npos);
+  EXPECT_NE(db.find("/api/delete"), std::string::npos);
+  EXPECT_EQ(db.find(secret), std::string::npos);
+  EXPECT_EQ(db.find(inference_.substr(3)), std::string::npos);
+  EXPECT_EQ(server_->log().find(secret), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((server_->home() + "/audit.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 TEST(KeysCli, BadNamesScopesAndExpiries) {
   TempDir home;
   EXPECT_NE(hearth_in(home.path(), "keys create 'a b'").code, 0);
