@@ -189,12 +189,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket s, HttpServer::Impl& srv, std::string peer)
       : stream_(std::move(s)), srv_(srv), peer_(std::move(peer)) {}
-  ~Connection() {
-    --srv_.connections;
-    std::lock_guard lk(srv_.per_client_mu);
-    if (auto it = srv_.per_client.find(peer_); it != srv_.per_client.end() && --it->second <= 0)
-      srv_.per_client.erase(it);
-  }
+  ~Connection() { release(); }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -278,6 +273,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+    release();
+  }
+
+  // The connection no longer counts against the limits once its socket is
+  // closed (its object may live on while a handler finishes).
+  void release() {
+    if (released_.exchange(true)) return;
+    --srv_.connections;
+    std::lock_guard lk(srv_.per_client_mu);
+    if (auto it = srv_.per_client.find(peer_); it != srv_.per_client.end() && --it->second <= 0)
+      srv_.per_client.erase(it);
   }
 
   void after_response(std::shared_ptr<ExchangeImpl> ex, beast::error_code ec) {
@@ -524,8 +530,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& srv_;
-  std::string peer_;  // the client's address
-  int served_ = 0;    // requests answered on this connection
+  std::string peer_;                   // the client's address
+  std::atomic<bool> released_{false};  // counted out of the limits (release())
+  int served_ = 0;                     // requests answered on this connection
   beast::flat_buffer buffer_;
   // One request at a time: its header, then its body buffered or streamed.
   std::optional<http::request_parser<http::empty_body>> header_parser_;

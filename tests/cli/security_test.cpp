@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -463,6 +464,44 @@ TEST(Framing, SlowlorisIsCutOff) {
   EXPECT_EQ(got, "");
   EXPECT_GE(took, std::chrono::seconds(9));
   EXPECT_LT(took, std::chrono::seconds(14));
+  expect_healthy(p);
+}
+
+// ---------------------------------------------------------------- concurrency
+
+TEST(Concurrency, HundredsOfClientsHangingUpMidStream) {
+  HearthServer s("--parallel 4");
+  const int p = s.port();
+  const std::string body = json{
+      {"model", "tiny-kjv"},
+      {"prompt", "In the beginning"},
+      {"options",
+       {{"num_predict", 64}}}}.dump();
+  std::vector<std::thread> clients;
+  std::atomic<int> started{0};
+  for (int i = 0; i < 200; ++i)
+    clients.emplace_back([&] {
+      try {
+        http_request(p, "POST", "/api/generate", body, {}, [&](const std::string&) {
+          ++started;
+          return false;  // hang up at the first chunk
+        });
+      } catch (const std::exception&) {
+        // refused at the connection limit: also an acceptable outcome
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_GT(started.load(), 0);
+  expect_healthy(p);
+  // The hung-up connections no longer count: a burst from this client fits again.
+  std::vector<std::thread> burst;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 48; ++i)
+    burst.emplace_back([&] {
+      if (http_request(p, "GET", "/api/tags").status == 200) ++ok;
+    });
+  for (auto& t : burst) t.join();
+  EXPECT_EQ(ok.load(), 48);
   expect_healthy(p);
 }
 
