@@ -192,6 +192,17 @@ TEST(Exposure, NonLoopbackWithoutKeysRefusesToStart) {
 TEST(Exposure, InsecureNoAuthWarns) {
   HearthServer s("--insecure-no-auth");  // on loopback: no warning needed
   EXPECT_EQ(s.log().find("--insecure-no-auth"), std::string::npos);
+  // Beyond loopback it starts, and says what it exposes.
+  TempDir home;
+  setenv("HEARTH_HOME", home.path().c_str(), 1);
+  const std::string cmd = std::string("timeout -s TERM 3 ") + HEARTH_BIN +
+                          " serve --insecure-no-auth --host 0.0.0.0 --port " +
+                          std::to_string(free_port()) + " >" + home.path() + "/log 2>&1";
+  std::system(cmd.c_str());
+  unsetenv("HEARTH_HOME");
+  const std::string log = slurp(home.path() + "/log");
+  EXPECT_NE(log.find("with no API keys (--insecure-no-auth)"), std::string::npos) << log;
+  EXPECT_NE(log.find("listening"), std::string::npos) << log;
 }
 
 // ---------------------------------------------------------------- keys
