@@ -3,7 +3,8 @@
 # SECONDS (default 60), then the tokenizers and the chat-template interpreter for
 # SECONDS/2 each, then the JSON-schema constraint (grammar/) for SECONDS/3
 # (20 s by default), then the server's parsers (Ollama request bodies, paths,
-# model names, Modelfiles, manifests) for SECONDS/3. Builds only the fuzz targets in build-fuzz/, writes the
+# model names, Modelfiles, manifests) and the HTTP request path (parser, guard,
+# JSON bodies) for SECONDS/3 each. Builds only the fuzz targets in build-fuzz/, writes the
 # seed corpora to fuzz-corpus/*-seed and keeps what the fuzzers find in
 # fuzz-corpus/{gguf,tokenizer,template,schema}. Exits non-zero on a finding (crash,
 # leak, timeout, OOM); the reproducer is left as fuzz-corpus/crash-* (or leak-*,
@@ -17,10 +18,10 @@ third=$(((seconds + 2) / 3))
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target gguf_reader_fuzz tokenizer_fuzz template_fuzz \
-  schema_fuzz api_fuzz gguf_seed_corpus text_seed_corpus
+  schema_fuzz api_fuzz http_fuzz gguf_seed_corpus text_seed_corpus
 
 mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template fuzz-corpus/schema \
-  fuzz-corpus/api fuzz-corpus/api-seed
+  fuzz-corpus/api fuzz-corpus/api-seed fuzz-corpus/http fuzz-corpus/http-seed
 ./build-fuzz/fuzz/gguf_seed_corpus fuzz-corpus/gguf-seed
 ./build-fuzz/fuzz/text_seed_corpus tokenizer fuzz-corpus/tokenizer-seed
 ./build-fuzz/fuzz/text_seed_corpus template fuzz-corpus/template-seed
@@ -48,4 +49,9 @@ printf '%s' '{"model":"m","messages":[{"role":"user","content":"x","images":[]}]
 printf '%s' '{"model":"m","from":"tiny-kjv","files":{"a.gguf":"sha256:00"},"parameters":{"stop":["x"]}}' >fuzz-corpus/api-seed/create.json
 printf 'FROM tiny-kjv\nPARAMETER stop "[INST]"\nSYSTEM """be brief"""\nMESSAGE user hi\n' >fuzz-corpus/api-seed/Modelfile
 run api_fuzz api "$third" -max_len=4096
+# Seeds for the HTTP request path: a keyed POST, a preflight, a rebinding attempt.
+printf 'POST /api/chat HTTP/1.1\r\nHost: hearth.lan:11434\r\nAuthorization: Bearer hk_x\r\nContent-Length: 17\r\n\r\n{"model":"a","b":1}' >fuzz-corpus/http-seed/post
+printf 'OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: http://app.lan:3000\r\n\r\n' >fuzz-corpus/http-seed/preflight
+printf 'GET //api/../tags?key=x HTTP/1.1\r\nHost: evil.example\r\nSec-Fetch-Site: cross-site\r\n\r\n' >fuzz-corpus/http-seed/rebind
+run http_fuzz http "$third" -max_len=4096
 exit "$status"

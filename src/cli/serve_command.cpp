@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -37,7 +38,7 @@ struct ServeFlags {
   bool verbose = false;
   // Exposure and limits (guard.h).
   std::vector<std::string> allow_hosts, allow_origins;
-  std::string rate_limit, token_limit, max_body;
+  std::string rate_limit, token_limit, max_body, audit_retention;
   bool insecure_no_auth = false, no_sandbox = false;
 };
 
@@ -156,6 +157,16 @@ void serve(const ServeFlags& f) {
     o.guard.token_limit = static_cast<double>(to_int(v, "--token-limit", 0, 1'000'000'000));
   if (auto v = setting("max_body", "HEARTH_MAX_BODY", f.max_body); !v.empty())
     o.http.max_body_bytes = parse_bytes(v, "--max-body");
+  o.audit_log = o.home + "/audit.db";
+  if (auto v = setting("audit_retention", "HEARTH_AUDIT_RETENTION", f.audit_retention); v == "0") {
+    o.audit_log.clear();
+  } else if (!v.empty()) {
+    try {
+      o.audit_retention = auth::parse_ttl(v);
+    } catch (const auth::KeyError& e) {
+      throw std::invalid_argument(std::string("--audit-retention: ") + e.what());
+    }
+  }
   // Anything but loopback needs keys, or the user's explicit word that the
   // network in front is trusted.
   const bool loopback = [&] {
@@ -228,6 +239,9 @@ void serve(const ServeFlags& f) {
 
   // Writes only under $HEARTH_HOME from here on (Landlock holds for the
   // threads created later, so before the server starts any).
+  std::error_code home_ec;  // it must exist to be the one writable place (and for audit.db)
+  std::filesystem::create_directories(o.home, home_ec);
+  if (home_ec) throw std::runtime_error("cannot create " + o.home + ": " + home_ec.message());
   std::string landlock_why;
   const bool landlock = !f.no_sandbox && sandbox::restrict_writes({o.home}, &landlock_why);
   server::Server srv(o);
@@ -330,6 +344,10 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--token-limit", f->token_limit,
                   "Generated tokens per minute per API key or client, 0 off (env "
                   "HEARTH_TOKEN_LIMIT; default 0)");
+  cmd->add_option("--audit-retention", f->audit_retention,
+                  "How long the audit log ($HEARTH_HOME/audit.db: time, key, client, route, "
+                  "model, tokens, status; never content) keeps a request, e.g. 30d; 0: no log "
+                  "(env HEARTH_AUDIT_RETENTION; default 30d)");
   cmd->add_option("--max-body", f->max_body,
                   "Largest JSON request body, e.g. 16MiB (env HEARTH_MAX_BODY; default 16MiB)");
   cmd->callback([f] {

@@ -26,6 +26,13 @@ namespace hearth::server {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// What a route did, for the audit log: set by the handler (on its thread)
+// before it answers; read once the answer has gone.
+struct Usage {
+  std::string model;
+  int64_t prompt_tokens = 0, generated_tokens = 0;
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent
@@ -37,6 +44,7 @@ struct HttpRequest {
   // Set by HttpOptions::admit (the guard) before the handler runs:
   std::string key_name;      // the API key that authorised the request, "" when none
   Headers response_headers;  // added to the answer (CORS)
+  mutable Usage usage;       // reported by the route (see Usage)
   // The first value of header `name` (lower case), if any; `count` says how many there were.
   std::optional<std::string> header(const std::string& name, int* count = nullptr) const;
 };
@@ -118,6 +126,9 @@ struct HttpOptions {
   // body is read and before the handler: a Refusal is answered instead. May
   // set the request's key_name and response_headers. (The guard: guard.h.)
   std::function<std::optional<Refusal>(HttpRequest&)> admit;
+  // Called once per request whose header was read, when its answer (or a
+  // refusal) has been written or has failed, with the status sent. (The audit log.)
+  std::function<void(const HttpRequest&, int status)> on_answered;
 };
 
 class HttpServer {

@@ -1,5 +1,5 @@
-// Request paths as the router (and, later, authorisation) see them: one
-// normalised form, so "//api/chat" and "/api/./chat" are "/api/chat".
+// Requests as the router and the guard see them: one normalised path, so
+// "//api/chat" and "/api/./chat" are "/api/chat"; headers by name.
 #include <cctype>
 #include <string>
 #include <vector>
@@ -7,6 +7,18 @@
 #include "server/http.h"
 
 namespace hearth::server {
+
+std::optional<std::string> HttpRequest::header(const std::string& name, int* count) const {
+  std::optional<std::string> v;
+  int n = 0;
+  for (const auto& [k, val] : headers)
+    if (k == name) {
+      if (!v) v = val;
+      ++n;
+    }
+  if (count) *count = n;
+  return v;
+}
 
 std::optional<std::string> normalize_path(const std::string& raw) {
   if (raw.empty() || raw[0] != '/') return std::nullopt;

@@ -36,18 +36,6 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::optional<std::string> HttpRequest::header(const std::string& name, int* count) const {
-  std::optional<std::string> v;
-  int n = 0;
-  for (const auto& [k, val] : headers)
-    if (k == name) {
-      if (!v) v = val;
-      ++n;
-    }
-  if (count) *count = n;
-  return v;
-}
-
 struct HttpServer::Impl {
   HttpOptions o;
   Handler handler;
@@ -176,6 +164,7 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   }
   bool keep_alive() const { return keep_alive_; }
   unsigned version() const { return version_; }
+  int status() const { return status_; }
 
  private:
   bool claim() {  // the first answer wins
@@ -190,6 +179,7 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   size_t body_taken_ = 0;           // of req_.body, by read_body
   bool keep_alive_;
   unsigned version_;
+  std::atomic<int> status_{0};  // what was answered
   std::atomic<bool> answered_{false}, streaming_{false}, ended_{false}, gone_{false};
   std::mutex mu_;
   std::vector<std::function<void()>> on_gone_;
@@ -199,12 +189,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket s, HttpServer::Impl& srv, std::string peer)
       : stream_(std::move(s)), srv_(srv), peer_(std::move(peer)) {}
-  ~Connection() {
-    --srv_.connections;
-    std::lock_guard lk(srv_.per_client_mu);
-    if (auto it = srv_.per_client.find(peer_); it != srv_.per_client.end() && --it->second <= 0)
-      srv_.per_client.erase(it);
-  }
+  ~Connection() { release(); }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
@@ -277,6 +262,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void fail(std::shared_ptr<ExchangeImpl> ex) {
+    if (!failed_ && srv_.o.on_answered) srv_.o.on_answered(ex->request(), ex->status());
     failed_ = true;
     chunks_.clear();
     ex->mark_gone();
@@ -287,10 +273,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+    release();
+  }
+
+  // The connection no longer counts against the limits once its socket is
+  // closed (its object may live on while a handler finishes).
+  void release() {
+    if (released_.exchange(true)) return;
+    --srv_.connections;
+    std::lock_guard lk(srv_.per_client_mu);
+    if (auto it = srv_.per_client.find(peer_); it != srv_.per_client.end() && --it->second <= 0)
+      srv_.per_client.erase(it);
   }
 
   void after_response(std::shared_ptr<ExchangeImpl> ex, beast::error_code ec) {
     ++generation_;  // the disconnect watch of this exchange is over
+    if (srv_.o.on_answered) srv_.o.on_answered(ex->request(), ex->status());
     // A body the handler did not read to its end leaves the connection unusable.
     if (ec || !ex->keep_alive() || ex->disconnected() || !body_done_ ||
         ++served_ >= srv_.o.max_requests_per_connection) {
@@ -385,9 +383,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!path) return reply_error_and_close(http::status::bad_request, "invalid request path");
     req->path = *path;
     if (srv_.o.admit)
-      if (auto no = srv_.o.admit(*req))
+      if (auto no = srv_.o.admit(*req)) {
+        if (srv_.o.on_answered) srv_.o.on_answered(*req, no->status);
         return reply_error_and_close(static_cast<http::status>(no->status), no->message,
                                      no->headers);
+      }
     bool streamed = false;
     if (msg.method() == http::verb::post)
       for (const auto& prefix : srv_.o.streamed_body_paths)
@@ -530,8 +530,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl& srv_;
-  std::string peer_;  // the client's address
-  int served_ = 0;    // requests answered on this connection
+  std::string peer_;                   // the client's address
+  std::atomic<bool> released_{false};  // counted out of the limits (release())
+  int served_ = 0;                     // requests answered on this connection
   beast::flat_buffer buffer_;
   // One request at a time: its header, then its body buffered or streamed.
   std::optional<http::request_parser<http::empty_body>> header_parser_;
@@ -600,6 +601,7 @@ size_t ExchangeImpl::read_body(char* buf, size_t cap) {
 
 void ExchangeImpl::respond(int status, std::string content_type, std::string body, Headers extra) {
   if (!claim()) return;
+  status_ = status;
   auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status),
                                                                  version_);
   apply_headers(res->base(), content_type, extra);
@@ -614,6 +616,7 @@ void ExchangeImpl::respond(int status, std::string content_type, std::string bod
 
 void ExchangeImpl::begin_stream(int status, std::string content_type, Headers extra) {
   if (!claim()) return;
+  status_ = status;
   streaming_ = true;
   auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(status),
                                                                 version_);

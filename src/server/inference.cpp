@@ -467,6 +467,9 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
 
   state->ex = ex;
   state->model = rm.name;
+  // For the audit log: which model, how many tokens (never what they said).
+  ex->request().usage.model = rm.name;
+  ex->request().usage.prompt_tokens = static_cast<int64_t>(prompt.tokens.size());
   meter_model(*ex, rm.name);  // metrics: the request's duration by model
   state->sink = std::move(sink);
   state->stream = req.stream;
@@ -529,6 +532,8 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
       else
         metrics.on_token_gap(state->model, gap);
       state->last_piece = now;
+      // --token-limit: the key's (or client's) budget of generated tokens.
+      if (!guard.take_tokens(state->ex->request(), 1)) return false;
       state->pieces[static_cast<size_t>(i)].emplace_back(piece);
       if (state->stream && !state->forced)
         for (const auto& e : state->streams[static_cast<size_t>(i)]->feed(piece))
@@ -554,6 +559,7 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
       c.result = std::move(res);
       // Tokens, and whether a slot's cached prefix spared part of the prompt.
       const int64_t n_prompt = state->outcome.prompt_tokens;
+      state->ex->request().usage.generated_tokens += static_cast<int64_t>(c.result.tokens.size());
       metrics.add_tokens(state->model, n_prompt, static_cast<int64_t>(c.result.tokens.size()));
       if (c.result.timings.prompt_tokens < n_prompt) metrics.count_cache_hit("prefix");
       finish_choice(*state, c, *state->lease->rt.tokenizer);

@@ -69,6 +69,8 @@ Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, Exchange& ex) {
     out.vectors.push_back(std::move(e));
   }
   out.total = since(t0);
+  ex.request().usage.model = m.name;  // for the audit log
+  ex.request().usage.prompt_tokens = out.tokens;
   return out;
 }
 

@@ -134,6 +134,21 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     if (refusal) impl->metrics.observe_request(r.path, refusal->status, "", 0);
     return refusal;
   };
+  if (!impl_->o.audit_log.empty()) {
+    impl_->audit = std::make_unique<auth::AuditLog>(impl_->o.audit_log, impl_->o.audit_retention);
+    impl_->o.http.on_answered = [log = impl_->audit.get()](const HttpRequest& r, int status) {
+      auth::AuditEntry e;
+      e.key_name = r.key_name;
+      e.client = r.remote;
+      e.method = r.method;
+      e.route = r.path;
+      e.model = r.usage.model;
+      e.prompt_tokens = r.usage.prompt_tokens;
+      e.generated_tokens = r.usage.generated_tokens;
+      e.status = status;
+      log->record(e);
+    };
+  }
   impl_->http = std::make_unique<HttpServer>(
       impl_->o.http, [impl = impl_.get()](std::shared_ptr<Exchange> ex) { impl->handle(ex); });
   if (impl_->o.metrics_port) {

@@ -29,6 +29,8 @@ struct ServerOptions {
   // The web UI's conversations in $HEARTH_HOME/history.db (off: the page keeps them).
   bool history = true;
   std::chrono::seconds history_retention{30 * 86400};  // 0: kept until deleted
+  std::string audit_log;                               // SQLite audit log (auth/audit.h); "" none
+  std::chrono::seconds audit_retention{30 * 86400};
 };
 
 class Server {

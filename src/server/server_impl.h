@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/audit.h"
 #include "engine/models.h"
 #include "engine/response_cache.h"
 #include "history/history.h"
@@ -76,6 +77,7 @@ struct Server::Impl {
   Guard guard;  // admits each request before its handler (HttpOptions::admit)
   std::atomic<bool> sandboxed{false};
   std::unique_ptr<history::Store> history;  // null with --no-history
+  std::unique_ptr<auth::AuditLog> audit;    // null: none
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<HttpServer> metrics_http;  // ServerOptions::metrics_port
 

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -191,6 +192,17 @@ TEST(Exposure, NonLoopbackWithoutKeysRefusesToStart) {
 TEST(Exposure, InsecureNoAuthWarns) {
   HearthServer s("--insecure-no-auth");  // on loopback: no warning needed
   EXPECT_EQ(s.log().find("--insecure-no-auth"), std::string::npos);
+  // Beyond loopback it starts, and says what it exposes.
+  TempDir home;
+  setenv("HEARTH_HOME", home.path().c_str(), 1);
+  const std::string cmd = std::string("timeout -s TERM 3 ") + HEARTH_BIN +
+                          " serve --insecure-no-auth --host 0.0.0.0 --port " +
+                          std::to_string(free_port()) + " >" + home.path() + "/log 2>&1";
+  std::system(cmd.c_str());
+  unsetenv("HEARTH_HOME");
+  const std::string log = slurp(home.path() + "/log");
+  EXPECT_NE(log.find("with no API keys (--insecure-no-auth)"), std::string::npos) << log;
+  EXPECT_NE(log.find("listening"), std::string::npos) << log;
 }
 
 // ---------------------------------------------------------------- keys
@@ -309,6 +321,30 @@ TEST_F(Keys, RevokedKeysStopWorkingWithoutARestart) {
   expect_error(call("GET", "/api/tags", bearer(k)), 401, "revoked");
   EXPECT_NE(hearth_in(server_->home(), "keys revoke temp").code, 0);
   EXPECT_NE(hearth_in(server_->home(), "keys list").out.find("revoked"), std::string::npos);
+}
+
+TEST_F(Keys, TheAuditLogHasWhoAndWhatButNoContent) {
+  const std::string secret = "SECRET-PROMPT-4711";
+  const auto r = call("POST", "/api/generate", bearer(inference_),
+                      json{{"model", "tiny-kjv"},
+                           {"prompt", secret},
+                           {"stream", false},
+                           {"options", {{"num_predict", 2}}}}
+                          .dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  expect_error(call("POST", "/api/delete", bearer(inference_), R"({"model":"x"})"), 403, "audit");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // written after the answer
+  const std::string db =
+      slurp(server_->home() + "/audit.db") + slurp(server_->home() + "/audit.db-wal");
+  EXPECT_NE(db.find("laptop"), std::string::npos);
+  EXPECT_NE(db.find("/api/generate"), std::string::npos);
+  EXPECT_NE(db.find("/api/delete"), std::string::npos);
+  EXPECT_EQ(db.find(secret), std::string::npos);
+  EXPECT_EQ(db.find(inference_.substr(3)), std::string::npos);
+  EXPECT_EQ(server_->log().find(secret), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((server_->home() + "/audit.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST(KeysCli, BadNamesScopesAndExpiries) {
@@ -439,6 +475,44 @@ TEST(Framing, SlowlorisIsCutOff) {
   EXPECT_EQ(got, "");
   EXPECT_GE(took, std::chrono::seconds(9));
   EXPECT_LT(took, std::chrono::seconds(14));
+  expect_healthy(p);
+}
+
+// ---------------------------------------------------------------- concurrency
+
+TEST(Concurrency, HundredsOfClientsHangingUpMidStream) {
+  HearthServer s("--parallel 4");
+  const int p = s.port();
+  const std::string body = json{
+      {"model", "tiny-kjv"},
+      {"prompt", "In the beginning"},
+      {"options",
+       {{"num_predict", 64}}}}.dump();
+  std::vector<std::thread> clients;
+  std::atomic<int> started{0};
+  for (int i = 0; i < 200; ++i)
+    clients.emplace_back([&] {
+      try {
+        http_request(p, "POST", "/api/generate", body, {}, [&](const std::string&) {
+          ++started;
+          return false;  // hang up at the first chunk
+        });
+      } catch (const std::exception&) {
+        // refused at the connection limit: also an acceptable outcome
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_GT(started.load(), 0);
+  expect_healthy(p);
+  // The hung-up connections no longer count: a burst from this client fits again.
+  std::vector<std::thread> burst;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 48; ++i)
+    burst.emplace_back([&] {
+      if (http_request(p, "GET", "/api/tags").status == 200) ++ok;
+    });
+  for (auto& t : burst) t.join();
+  EXPECT_EQ(ok.load(), 48);
   expect_healthy(p);
 }
 
