@@ -13,6 +13,8 @@
 // free string and a bounded array, so the model stays inside a value most of
 // the time (the expensive case: a string admits most of the vocabulary).
 // Prints the medians and their ratio (constrained / free).
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,13 +48,20 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 
 const extra = ['--response-cache', '0'];
 if (args.threads) extra.push('--threads', args.threads);
-const server = await startServer(bin, { args: extra, timeoutMs: 300_000 });
+// A GGUF file is imported (in place, no copy) into a store of the bench's own.
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-format-bench-'));
+let name = model;
+if (model.endsWith('.gguf')) {
+  name = 'bench-model';
+  execFileSync(bin, ['import', name, path.resolve(model)], { env: { ...process.env, HEARTH_HOME: home } });
+}
+const server = await startServer(bin, { args: extra, timeoutMs: 300_000, env: { HEARTH_HOME: home } });
 try {
   const run = async (i, format) => {
     const res = await fetch(`${server.url}/api/generate`, {
       method: 'POST',
       body: JSON.stringify({
-        model, stream: false, format,
+        model: name, stream: false, format,
         prompt: `Record ${i}: describe the harbour at dawn as JSON with a title, tags and notes.`,
         options: { temperature: 0, num_predict: predict, seed: 1 },
       }),
@@ -79,4 +88,5 @@ try {
   console.log(`ratio: ${(c / f).toFixed(3)}`);
 } finally {
   await server.stop();
+  fs.rmSync(home, { recursive: true, force: true });
 }
