@@ -18,10 +18,10 @@ third=$(((seconds + 2) / 3))
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target gguf_reader_fuzz tokenizer_fuzz template_fuzz \
-  schema_fuzz api_fuzz http_fuzz gguf_seed_corpus text_seed_corpus
+  schema_fuzz api_fuzz http_fuzz reply_fuzz gguf_seed_corpus text_seed_corpus
 
 mkdir -p fuzz-corpus/gguf fuzz-corpus/tokenizer fuzz-corpus/template fuzz-corpus/schema \
-  fuzz-corpus/api fuzz-corpus/api-seed fuzz-corpus/http fuzz-corpus/http-seed
+  fuzz-corpus/api fuzz-corpus/api-seed fuzz-corpus/http fuzz-corpus/http-seed fuzz-corpus/reply fuzz-corpus/reply-seed
 ./build-fuzz/fuzz/gguf_seed_corpus fuzz-corpus/gguf-seed
 ./build-fuzz/fuzz/text_seed_corpus tokenizer fuzz-corpus/tokenizer-seed
 ./build-fuzz/fuzz/text_seed_corpus template fuzz-corpus/template-seed
@@ -49,6 +49,11 @@ printf '%s' '{"model":"m","messages":[{"role":"user","content":"x","images":[]}]
 printf '%s' '{"model":"m","from":"tiny-kjv","files":{"a.gguf":"sha256:00"},"parameters":{"stop":["x"]}}' >fuzz-corpus/api-seed/create.json
 printf 'FROM tiny-kjv\nPARAMETER stop "[INST]"\nSYSTEM """be brief"""\nMESSAGE user hi\n' >fuzz-corpus/api-seed/Modelfile
 run api_fuzz api "$third" -max_len=4096
+printf '\x08\x03<think>why</think>ok <tool_call>\n{"name":"f","arguments":{"a":1}}\n</tool_call>' >fuzz-corpus/reply-seed/hermes
+printf '\x0a\x05[TOOL_CALLS][{"name":"f","arguments":{}}]' >fuzz-corpus/reply-seed/mistral
+printf '\x09\x02<|python_tag|>{"name":"f","parameters":{"x":"y"}}' >fuzz-corpus/reply-seed/llama3
+printf '\x0c\x07<tool_call>\n<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>' >fuzz-corpus/reply-seed/tag
+run reply_fuzz reply "$third" -max_len=4096
 # Seeds for the HTTP request path: a keyed POST, a preflight, a rebinding attempt.
 printf 'POST /api/chat HTTP/1.1\r\nHost: hearth.lan:11434\r\nAuthorization: Bearer hk_x\r\nContent-Length: 17\r\n\r\n{"model":"a","b":1}' >fuzz-corpus/http-seed/post
 printf 'OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nOrigin: http://app.lan:3000\r\n\r\n' >fuzz-corpus/http-seed/preflight
