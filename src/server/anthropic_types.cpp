@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <random>
 
 namespace hearth::server::anthropic {
 
@@ -43,16 +42,6 @@ std::string text_of(const Json& v, const std::string& path) {
     out += get_string(b, "text", p + ".text");
   }
   return out;
-}
-
-std::string random_chars(size_t n) {
-  static constexpr std::string_view kChars =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<size_t> pick(0, kChars.size() - 1);
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += kChars[pick(rng)];
-  return s;
 }
 
 }  // namespace
@@ -217,7 +206,7 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
   return r;
 }
 
-std::string new_id(std::string_view prefix) { return std::string(prefix) + random_chars(24); }
+std::string new_id(std::string_view prefix) { return random_id(prefix); }
 
 std::string stop_reason(const Choice& c) {
   if (!c.reply.calls.empty()) return "tool_use";

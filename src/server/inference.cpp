@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <random>
 
 #include "engine/format.h"
 #include "grammar/json_constraint.h"
@@ -209,6 +210,16 @@ ToolChoice parse_tool_choice(const Json* v) {
     tc.name = get_string(*v, "name", "tool_choice.name").value_or("");
   if (tc.name.empty()) bad_choice("'tool_choice' must name a function");
   return tc;
+}
+
+std::string random_id(std::string_view prefix) {
+  static constexpr std::string_view kChars =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, kChars.size() - 1);
+  std::string id(prefix);
+  for (int i = 0; i < 24; ++i) id += kChars[pick(rng)];
+  return id;
 }
 
 Json logprob_entries(const Choice& c) {

@@ -95,6 +95,10 @@ class InferenceSink {
 // log-probabilities were not asked for.
 ollama::Json logprob_entries(const Choice& c);
 
+// An id for a response object: `prefix` and 24 random [A-Za-z0-9]
+// ("chatcmpl-…", "resp_…", "msg_…").
+std::string random_id(std::string_view prefix);
+
 // tool_choice as OpenAI writes it (and hearth's Ollama API accepts): absent,
 // "auto", "none", "required", {"type": "function", "function": {"name"}} or
 // {"type": "function", "name"}. Throws HttpError 400 (param tool_choice).

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 
 namespace hearth::server::openai {
 
@@ -310,14 +309,6 @@ bool include_usage(const Json& body) {
   return get_bool(*so, "include_usage").value_or(false);
 }
 
-std::string random_chars(size_t n, std::string_view alphabet) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += alphabet[pick(rng)];
-  return s;
-}
-
 }  // namespace
 
 ChatRequest parse_chat_request(const Json& body) {
@@ -479,10 +470,7 @@ EmbeddingsRequest parse_embeddings_request(const Json& body) {
 
 // ------------------------------------------------------------- responses
 
-std::string new_id(std::string_view prefix) {
-  return std::string(prefix) +
-         random_chars(24, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-}
+std::string new_id(std::string_view prefix) { return random_id(prefix); }
 
 Json usage_json(const Usage& u) {
   Json j = Json::object();
