@@ -239,7 +239,8 @@ async function send() {
     for (const m of c.messages.slice(0, -1)) messages.push({ role: m.role, content: m.content });
     const res = await request('/api/chat', {
       method: 'POST', signal: abort.signal,
-      body: { model: c.model, messages, stream: true, options: c.options },
+      // A long conversation keeps going: its oldest turns give way to the context.
+      body: { model: c.model, messages, stream: true, options: c.options, truncate: true },
     });
     for await (const chunk of ndjson(res)) {
       if (chunk.error) throw new Error(chunk.error);

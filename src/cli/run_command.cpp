@@ -380,6 +380,7 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     } else {
       body = {{"model", o.model}, {"prompt", o.prompt}, {"raw", true}, {"options", options}};
     }
+    body["truncate"] = o.truncate;
     const auto r = stream_from_server(a, o.chat ? "/api/chat" : "/api/generate", body, o.verbose);
     if (!r) return 1;
     if (isatty(STDOUT_FILENO) && (r->empty() || r->back() != '\n')) std::printf("\n");
@@ -390,9 +391,12 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     auto msgs = nlohmann::json::array();
     if (!opts.system.empty()) msgs.push_back({{"role", "system"}, {"content", opts.system}});
     for (const auto& m : history) msgs.push_back({{"role", m.role}, {"content", m.content}});
-    return stream_from_server(a, "/api/chat",
-                              {{"model", opts.model}, {"messages", msgs}, {"options", options}},
-                              opts.verbose);
+    // A conversation outgrows the context: its oldest turns give way, as
+    // they do without a server.
+    return stream_from_server(
+        a, "/api/chat",
+        {{"model", opts.model}, {"messages", msgs}, {"options", options}, {"truncate", true}},
+        opts.verbose);
   };
   return chat_loop(o,
                    fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port),
@@ -436,11 +440,11 @@ void add_run(CLI::App& app) {
       throw std::runtime_error("--json needs a prompt (it is for one-shot runs)");
     // A model name (not a file) goes to a running server when one answers and
     // nothing asks for this process's own engine (--json, --probs, --template,
-    // --kv-type, -t, --truncate).
+    // --kv-type, -t; --truncate goes to the server as Ollama's `truncate`).
     const bool is_path = o->model.find('/') != std::string::npos ||
                          (o->model.size() > 5 && o->model.ends_with(".gguf"));
     const bool local_only = o->local || o->json || o->n_probs > 0 || !o->template_name.empty() ||
-                            cmd->count("--kv-type") || cmd->count("--threads") || o->truncate;
+                            cmd->count("--kv-type") || cmd->count("--threads");
     if (!is_path && !local_only) {
       const auto a = server_address();
       if (server_answers(a)) {

@@ -40,6 +40,8 @@ struct ServeFlags {
   std::vector<std::string> allow_hosts, allow_origins;
   std::string rate_limit, token_limit, max_body, audit_retention;
   bool insecure_no_auth = false, no_sandbox = false;
+  bool strict_input = false, log_content = false;
+  std::string tls_cert, tls_key;
 };
 
 // "8GiB", "512MiB", "8G", "1.5g", "1073741824" -> bytes.
@@ -209,12 +211,24 @@ void serve(const ServeFlags& f) {
     o.response_cache_bytes = parse_bytes(v, "--response-cache");
   if (auto v = setting("metrics_port", "HEARTH_METRICS_PORT", num(f.metrics_port)); !v.empty())
     o.metrics_port = static_cast<uint16_t>(to_int(v, "--metrics-port", 0, 65535));
-  const std::string history_flag = f.no_history ? "false" : f.history ? "true" : "";
-  if (auto v = setting("history", "HEARTH_HISTORY", history_flag); !v.empty()) {
+  auto to_bool = [](const std::string& v, const char* what) {
     if (v != "true" && v != "false" && v != "1" && v != "0")
-      throw std::invalid_argument("--history must be true or false, got " + v);
-    o.history = v == "true" || v == "1";
-  }
+      throw std::invalid_argument(fmt::format("{} must be true or false, got {}", what, v));
+    return v == "true" || v == "1";
+  };
+  const std::string history_flag = f.no_history ? "false" : f.history ? "true" : "";
+  if (auto v = setting("history", "HEARTH_HISTORY", history_flag); !v.empty())
+    o.history = to_bool(v, "--history");
+  if (auto v = setting("strict_input", "HEARTH_STRICT_INPUT", f.strict_input ? "true" : "");
+      !v.empty())
+    o.strict_input = to_bool(v, "--strict-input");
+  if (auto v = setting("log_content", "HEARTH_LOG_CONTENT", f.log_content ? "true" : "");
+      !v.empty())
+    o.log_content = to_bool(v, "--log-content");
+  o.http.tls_cert_file = setting("tls_cert", "HEARTH_TLS_CERT", f.tls_cert);
+  o.http.tls_key_file = setting("tls_key", "HEARTH_TLS_KEY", f.tls_key);
+  if (o.http.tls_cert_file.empty() != o.http.tls_key_file.empty())
+    throw std::invalid_argument("--tls-cert and --tls-key go together");
   if (auto v = setting("history_retention", "HEARTH_HISTORY_RETENTION", f.history_retention);
       !v.empty())
     o.history_retention = parse_retention(v);
@@ -260,10 +274,12 @@ void serve(const ServeFlags& f) {
       spdlog::warn("sandbox: no outbound connections, no exec; writes not confined ({})",
                    landlock_why);
   }
-  spdlog::info("hearth {} listening on {}:{} (models under {})", HEARTH_VERSION, host, srv.port(),
-               o.home);
+  const char* scheme = o.http.tls_cert_file.empty() ? "http" : "https";
+  spdlog::info("hearth {} listening on {}://{}:{} (models under {})", HEARTH_VERSION, scheme, host,
+               srv.port(), o.home);
+  if (o.log_content) spdlog::warn("--log-content: prompts and replies are written to this log");
   if (o.metrics_port) spdlog::info("metrics on 127.0.0.1:{}/metrics", srv.metrics_port());
-  spdlog::info("web UI at http://{}:{}/ ({})", host, srv.port(),
+  spdlog::info("web UI at {}://{}:{}/ ({})", scheme, host, srv.port(),
                !o.history ? "no history kept on the server"
                : o.history_retention.count() == 0
                    ? fmt::format("conversations in {}/history.db", o.home)
@@ -348,6 +364,17 @@ void add_serve(CLI::App& app) {
                   "How long the audit log ($HEARTH_HOME/audit.db: time, key, client, route, "
                   "model, tokens, status; never content) keeps a request, e.g. 30d; 0: no log "
                   "(env HEARTH_AUDIT_RETENTION; default 30d)");
+  cmd->add_flag("--strict-input", f->strict_input,
+                "Refuse (400) users' text that holds the model's turn markers ([INST], "
+                "<|im_start|>, ...) instead of neutralising them (env HEARTH_STRICT_INPUT)");
+  cmd->add_flag("--log-content", f->log_content,
+                "Write prompts and replies to the log (off by default: the log never holds "
+                "what was said; env HEARTH_LOG_CONTENT)");
+  cmd->add_option("--tls-cert", f->tls_cert,
+                  "Serve HTTPS with this PEM certificate chain (with --tls-key; env "
+                  "HEARTH_TLS_CERT)");
+  cmd->add_option("--tls-key", f->tls_key,
+                  "The PEM private key of --tls-cert (env HEARTH_TLS_KEY)");
   cmd->add_option("--max-body", f->max_body,
                   "Largest JSON request body, e.g. 16MiB (env HEARTH_MAX_BODY; default 16MiB)");
   cmd->callback([f] {

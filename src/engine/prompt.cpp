@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/session.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hearth::engine {
 namespace {
@@ -35,6 +36,79 @@ std::vector<std::pair<size_t, size_t>> content_ranges(std::string_view rendered,
   return out;
 }
 
+// Turn markers of widespread templates written as text (Llama 2 and Mistral
+// write [INST] as text, not as a control token), and control tokens that
+// vocabularies without the template's tokens would split.
+constexpr std::string_view kTextMarkers[] = {
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+    "[TOOL_CALLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+    "[AVAILABLE_TOOLS]",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|system|>",
+    "<|end|>",
+    "### Instruction:",
+    "### Response:",
+};
+
+// A vocabulary token that reads as markup: "<...>" or "[...]" (user-defined
+// tokens also include runs of spaces and newlines, which markup has too).
+bool marker_shaped(std::string_view t) {
+  return t.size() >= 3 &&
+         ((t.front() == '<' && t.back() == '>') || (t.front() == '[' && t.back() == ']'));
+}
+
+// Bytes of the UTF-8 character that starts `s` (1 for a stray byte).
+size_t first_char_bytes(std::string_view s) {
+  const auto c = static_cast<unsigned char>(s[0]);
+  const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  return std::min(n, s.size());
+}
+
+// Applies `policy` to the turn markers in the content of users' turns;
+// returns how many were neutralised.
+int64_t guard_markers(std::vector<chat::Message>& messages, const std::vector<std::string>& markers,
+                      MarkerPolicy policy) {
+  static constexpr std::string_view kZeroWidthSpace = "\xE2\x80\x8B";
+  int64_t n = 0;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    auto& m = messages[i];
+    if (m.role != "user" && m.role != "tool") continue;
+    std::string out;
+    size_t copied = 0;
+    for (size_t at = 0; at < m.content.size(); ++at) {
+      const std::string_view rest = std::string_view(m.content).substr(at);
+      const auto hit = std::find_if(markers.begin(), markers.end(),
+                                    [&](const std::string& k) { return rest.starts_with(k); });
+      if (hit == markers.end()) continue;
+      if (policy == MarkerPolicy::kRefuse)
+        throw InputError(fmt::format(
+            "message {} ({}) contains the model's turn marker \"{}\"; strict input refuses it", i,
+            m.role, *hit));
+      const size_t cut = at + first_char_bytes(*hit);
+      out.append(m.content, copied, cut - copied).append(kZeroWidthSpace);
+      copied = cut;
+      ++n;
+    }
+    if (copied) m.content = out.append(m.content, copied);
+  }
+  return n;
+}
+
 // Keeps BOS (when `ids` starts with it) and the last tokens, `keep` in all.
 std::vector<int32_t> keep_end(const std::vector<int32_t>& ids, int32_t bos, int64_t keep) {
   if (static_cast<int64_t>(ids.size()) <= keep) return ids;
@@ -46,6 +120,41 @@ std::vector<int32_t> keep_end(const std::vector<int32_t>& ids, int32_t bos, int6
 }
 
 }  // namespace
+
+std::vector<std::string> turn_markers(const Runtime& rt, const chat::ChatTemplate& tmpl) {
+  const auto& tok = *rt.tokenizer;
+  const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+  const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+  // Placeholders for the messages: what is left without them is markup.
+  const std::string ph = "\x01";
+  std::string markup;
+  try {
+    markup =
+        tmpl.apply({{"system", ph}, {"user", ph}, {"assistant", ph}, {"user", ph}}, true, bos, eos);
+  } catch (const std::exception&) {
+    try {  // templates that refuse a system turn
+      markup = tmpl.apply({{"user", ph}, {"assistant", ph}, {"user", ph}}, true, bos, eos);
+    } catch (const std::exception&) {
+      markup = tmpl.source();
+    }
+  }
+  std::vector<std::string> out;
+  auto consider = [&](std::string_view m) {
+    if (markup.find(m) != std::string::npos && std::find(out.begin(), out.end(), m) == out.end())
+      out.emplace_back(m);
+  };
+  for (const auto m : kTextMarkers) consider(m);
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    const auto type = tok.type(id);
+    if ((type == tokenizer::TokenType::Control || type == tokenizer::TokenType::UserDefined) &&
+        marker_shaped(tok.token_text(id)))
+      consider(tok.token_text(id));
+  }
+  // Longest first, so that "[/INST]" is matched before a shorter marker inside it.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return out;
+}
 
 std::vector<int32_t> render_chat(const Runtime& rt, const chat::ChatTemplate& tmpl,
                                  const std::vector<chat::Message>& messages,
@@ -92,6 +201,7 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
     }
     std::vector<chat::Message> history = spec.messages;
     if (!spec.chat) history = {{"user", spec.prompt}};
+    p.neutralised_markers = guard_markers(history, turn_markers(rt, *tmpl), spec.markers);
     const bool has_system = std::any_of(history.begin(), history.end(),
                                         [](const auto& m) { return m.role == "system"; });
     // Everything before the first non-system message is kept whatever happens.

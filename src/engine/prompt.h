@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,19 @@
 #include "engine/runtime.h"
 
 namespace hearth::engine {
+
+// What becomes of the model's turn markers ("[INST]", "<<SYS>>",
+// "<|im_start|>", ...) in what users wrote (user and tool turns, a
+// completion's prompt unless raw): they are never control tokens either way,
+// but as text they could still read to the model as a new turn (role
+// injection). kNeutralise breaks each with a zero-width space after its first
+// character; kRefuse throws InputError.
+enum class MarkerPolicy { kNeutralise, kRefuse };
+
+// A user's text that MarkerPolicy::kRefuse refuses.
+struct InputError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 struct PromptSpec {
   // Chat: `messages` rendered with the template. Completion (`chat` false):
@@ -33,6 +47,7 @@ struct PromptSpec {
   // tool call's "<tool_call>\n"); parsed as template markup, special tokens
   // included.
   std::string reply_prefix;
+  MarkerPolicy markers = MarkerPolicy::kNeutralise;
 };
 
 struct PromptLimits {
@@ -47,12 +62,14 @@ struct PromptLimits {
 
 struct Prompt {
   std::vector<int32_t> tokens;
-  int64_t dropped_messages = 0;  // oldest turns left out to fit the context
-  bool truncated = false;        // a completion prompt lost its start
+  int64_t dropped_messages = 0;     // oldest turns left out to fit the context
+  bool truncated = false;           // a completion prompt lost its start
+  int64_t neutralised_markers = 0;  // turn markers broken in users' text (MarkerPolicy)
 };
 
 // Throws ContextError (session.h) when the prompt cannot fit, chat::TemplateError
-// when the template fails, std::invalid_argument for an empty prompt.
+// when the template fails, InputError for a turn marker under
+// MarkerPolicy::kRefuse, std::invalid_argument for an empty prompt.
 Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimits& limits);
 
 // Renders `messages` with `tmpl` and the generation prompt, and tokenizes it so
@@ -64,5 +81,11 @@ std::vector<int32_t> render_chat(
     const Runtime& rt, const chat::ChatTemplate& tmpl, const std::vector<chat::Message>& messages,
     const nlohmann::ordered_json& vars = nlohmann::ordered_json::object(),
     const std::string& reply_prefix = {});
+
+// The turn markers of `tmpl` for this vocabulary: the known textual markers
+// and the vocabulary's control tokens that the template's markup writes (a
+// conversation is rendered with placeholder messages and what is left of it
+// is markup), longest first.
+std::vector<std::string> turn_markers(const Runtime& rt, const chat::ChatTemplate& tmpl);
 
 }  // namespace hearth::engine

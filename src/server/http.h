@@ -42,9 +42,11 @@ struct HttpRequest {
   std::string body;    // "" when the body is streamed (Exchange::read_body)
   std::string remote;  // peer address
   // Set by HttpOptions::admit (the guard) before the handler runs:
-  std::string key_name;      // the API key that authorised the request, "" when none
-  Headers response_headers;  // added to the answer (CORS)
-  mutable Usage usage;       // reported by the route (see Usage)
+  std::string key_name;  // the API key that authorised the request, "" when none
+  // Added to the answer: CORS (the guard), and what a handler says about the
+  // request before it answers (X-Hearth-Truncated).
+  mutable Headers response_headers;
+  mutable Usage usage;  // reported by the route (see Usage)
   // The first value of header `name` (lower case), if any; `count` says how many there were.
   std::optional<std::string> header(const std::string& name, int* count = nullptr) const;
 };
@@ -122,6 +124,9 @@ struct HttpOptions {
   int header_timeout_s = 10;
   uint64_t min_body_bytes_per_s = 64 << 10;
   int write_timeout_s = 60;  // a client that stops reading our answer is dropped
+  // HTTPS: a PEM certificate chain and its private key, read when the
+  // server is built (both or neither; empty: plain HTTP). TLS 1.2 and later.
+  std::string tls_cert_file, tls_key_file;
   // Called on the I/O thread once a request's header has arrived, before its
   // body is read and before the handler: a Refusal is answered instead. May
   // set the request's key_name and response_headers. (The guard: guard.h.)

@@ -6,6 +6,10 @@
 // connection watches its socket, so a client that goes away is noticed at
 // once, not at the next write.
 //
+// With a certificate (HttpOptions::tls_cert_file) every connection is TLS
+// (OpenSSL through Asio's ssl::stream): the same code runs over either
+// stream, Connection<Stream>; the handshake has header_timeout_s.
+//
 // A request is read in two steps: its header (async_read_header), then,
 // depending on its path, either its whole body into a string (bounded by
 // max_body_bytes) or nothing yet: a streamed body (POST to one of
@@ -17,14 +21,17 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "server/http.h"
@@ -35,6 +42,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+namespace ssl = net::ssl;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 struct HttpServer::Impl {
   HttpOptions o;
@@ -46,6 +55,7 @@ struct HttpServer::Impl {
   std::mutex per_client_mu;
   std::unordered_map<std::string, int> per_client;  // open connections by peer address
   std::atomic<bool> stopping{false};                // wakes handlers blocked in read_body
+  std::unique_ptr<ssl::context> tls;                // null: plain HTTP
   void accept();
 };
 
@@ -64,7 +74,24 @@ std::string json_error(const std::string& msg) {
   return out + "\"}";
 }
 
-class Connection;
+class ExchangeImpl;
+
+// What an exchange asks of its connection, whichever stream it runs on.
+// Each call is posted to executor() (the connection's strand).
+class ConnectionBase {
+ public:
+  explicit ConnectionBase(HttpServer::Impl& srv) : srv_(srv) {}
+  virtual ~ConnectionBase() = default;
+  virtual net::any_io_executor executor() = 0;
+  virtual void send_whole(std::shared_ptr<ExchangeImpl> ex,
+                          std::shared_ptr<http::response<http::string_body>> res) = 0;
+  virtual void send_header(std::shared_ptr<ExchangeImpl> ex,
+                           std::shared_ptr<http::response<http::empty_body>> res) = 0;
+  virtual void queue_chunk(std::shared_ptr<ExchangeImpl> ex, std::string chunk, bool last) = 0;
+  virtual void read_body_some(std::shared_ptr<ExchangeImpl> ex) = 0;
+
+  HttpServer::Impl& srv_;
+};
 
 // Request framing that a proxy in front might read differently (smuggling):
 // both Content-Length and Transfer-Encoding, more than one of either, a
@@ -103,8 +130,8 @@ struct BodyPipe {
 
 class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
  public:
-  ExchangeImpl(std::shared_ptr<Connection> c, HttpRequest req, bool keep_alive, unsigned version,
-               bool streamed)
+  ExchangeImpl(std::shared_ptr<ConnectionBase> c, HttpRequest req, bool keep_alive,
+               unsigned version, bool streamed)
       : conn_(std::move(c)), req_(std::move(req)), keep_alive_(keep_alive), version_(version) {
     if (streamed) pipe_ = std::make_unique<BodyPipe>();
   }
@@ -173,7 +200,7 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   }
   void request_more();  // posts a body read to the strand; with pipe_->mu held
 
-  std::shared_ptr<Connection> conn_;
+  std::shared_ptr<ConnectionBase> conn_;
   HttpRequest req_;
   std::unique_ptr<BodyPipe> pipe_;  // null: the body is in req_.body
   size_t body_taken_ = 0;           // of req_.body, by read_body
@@ -185,41 +212,59 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   std::vector<std::function<void()>> on_gone_;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+template <class Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
   Connection(tcp::socket s, HttpServer::Impl& srv, std::string peer)
-      : stream_(std::move(s)), srv_(srv), peer_(std::move(peer)) {}
-  ~Connection() { release(); }
+      : ConnectionBase(srv), stream_(make_stream(std::move(s), srv)), peer_(std::move(peer)) {}
+  ~Connection() override { release(); }
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        // A client that opens a connection and never finishes the handshake
+        // holds it no longer than a slow header would.
+        self->layer().expires_after(std::chrono::seconds(self->srv_.o.header_timeout_s));
+        self->stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();
+          self->read_request();
+        });
+      } else {
+        self->read_request();
+      }
+    });
   }
+
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
   // ---- called through post() onto the connection's strand
   void send_whole(std::shared_ptr<ExchangeImpl> ex,
-                  std::shared_ptr<http::response<http::string_body>> res) {
-    stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
+                  std::shared_ptr<http::response<http::string_body>> res) override {
+    layer().expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), ex, res](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), ex, res](beast::error_code ec, size_t) {
                         self->after_response(ex, ec);
                       });
   }
 
   void send_header(std::shared_ptr<ExchangeImpl> ex,
-                   std::shared_ptr<http::response<http::empty_body>> res) {
+                   std::shared_ptr<http::response<http::empty_body>> res) override {
     stream_res_ = res;
     serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*res);
     writing_ = true;
-    stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
+    layer().expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
     http::async_write_header(stream_, *serializer_,
-                             [self = shared_from_this(), ex](beast::error_code ec, size_t) {
+                             [self = this->shared_from_this(), ex](beast::error_code ec, size_t) {
                                self->writing_ = false;
                                if (ec) return self->fail(ex);
                                self->pump(ex);
                              });
   }
 
-  void queue_chunk(std::shared_ptr<ExchangeImpl> ex, std::string chunk, bool last) {
+  void queue_chunk(std::shared_ptr<ExchangeImpl> ex, std::string chunk, bool last) override {
     if (last)
       end_queued_ = true;
     else if (!chunk.empty())
@@ -238,9 +283,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         chunks_.pop_front();
       }
       writing_ = true;
-      stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
+      layer().expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
       net::async_write(stream_, http::make_chunk(net::buffer(*data)),
-                       [self = shared_from_this(), ex, data](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), ex, data](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          if (ec) return self->fail(ex);
                          self->pump(ex);
@@ -250,9 +295,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (end_queued_) {
       end_queued_ = false;
       writing_ = true;
-      stream_.expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
+      layer().expires_after(std::chrono::seconds(srv_.o.write_timeout_s));
       net::async_write(stream_, http::make_chunk_last(),
-                       [self = shared_from_this(), ex](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), ex](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          self->serializer_.reset();
                          self->stream_res_.reset();
@@ -271,8 +316,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    layer().close();
     release();
   }
 
@@ -303,9 +348,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_request() {
     body_done_ = true;
     if (buffer_.size() > 0) return read_header();
-    stream_.expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
+    layer().expires_after(std::chrono::seconds(srv_.o.idle_timeout_s));
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
                               self->read_header();
@@ -316,10 +361,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(srv_.o.max_header_bytes));
     header_parser_->body_limit(boost::none);  // checked in on_header, once the path is known
-    stream_.expires_after(std::chrono::seconds(srv_.o.header_timeout_s));
+    layer().expires_after(std::chrono::seconds(srv_.o.header_timeout_s));
     http::async_read_header(
         stream_, buffer_, *header_parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   void reply_error_and_close(http::status status, const std::string& msg,
@@ -333,10 +378,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (const auto& [k, v] : extra) res->insert(k, v);
     res->set(http::field::connection, "close");
     res->prepare_payload();
-    stream_.expires_after(std::chrono::seconds(5));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
-      self->close();
-    });
+    layer().expires_after(std::chrono::seconds(5));
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res](beast::error_code, size_t) { self->close(); });
   }
 
   // A failed read of a header or a buffered body: answered when it is the
@@ -378,7 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       req->headers.emplace_back(std::move(name), std::string(f.value()));
     }
     beast::error_code rec;
-    const auto ep = stream_.socket().remote_endpoint(rec);
+    const auto ep = layer().socket().remote_endpoint(rec);
     if (!rec) req->remote = ep.address().to_string();
     if (!path) return reply_error_and_close(http::status::bad_request, "invalid request path");
     req->path = *path;
@@ -398,13 +443,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                    "request body larger than " + std::to_string(limit) + " bytes");
     const bool expects_continue =
         beast::iequals(msg[http::field::expect], "100-continue") && !header_parser_->is_done();
-    auto next = [self = shared_from_this(), req, streamed] { self->after_header(req, streamed); };
+    auto next = [self = this->shared_from_this(), req, streamed] {
+      self->after_header(req, streamed);
+    };
     if (!expects_continue) return next();
     // The client waits for a go-ahead before it sends the body (curl does for big uploads).
     auto res =
         std::make_shared<http::response<http::empty_body>>(http::status::continue_, msg.version());
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, next](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), res, next](beast::error_code ec, size_t) {
                         if (ec) return self->close();
                         next();
                       });
@@ -426,12 +473,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (string_parser_->is_done()) return on_body_read(req, keep, version, {});
     // At least min_body_bytes_per_s (a chunked body: as if it were max_body_bytes).
     const uint64_t len = string_parser_->content_length().value_or(srv_.o.max_body_bytes);
-    stream_.expires_after(std::chrono::seconds(
+    layer().expires_after(std::chrono::seconds(
         srv_.o.header_timeout_s + len / std::max<uint64_t>(1, srv_.o.min_body_bytes_per_s)));
-    http::async_read(stream_, buffer_, *string_parser_,
-                     [self = shared_from_this(), req, keep, version](beast::error_code ec, size_t) {
-                       self->on_body_read(req, keep, version, ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *string_parser_,
+        [self = this->shared_from_this(), req, keep, version](beast::error_code ec, size_t) {
+          self->on_body_read(req, keep, version, ec);
+        });
   }
 
   void on_body_read(std::shared_ptr<HttpRequest> req, bool keep, unsigned version,
@@ -443,9 +491,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void dispatch(HttpRequest req, bool keep, unsigned version, bool streamed) {
-    stream_.expires_never();
-    auto ex =
-        std::make_shared<ExchangeImpl>(shared_from_this(), std::move(req), keep, version, streamed);
+    layer().expires_never();
+    auto ex = std::make_shared<ExchangeImpl>(this->shared_from_this(), std::move(req), keep,
+                                             version, streamed);
     if (streamed) body_owner_ = ex.get();
     if (streamed && body_done_) ex->push_body({}, true);  // an empty body
     // While a streamed body is being read the socket is not watched: a read
@@ -461,18 +509,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // ---- a streamed body, on the strand (ExchangeImpl::request_more posts here)
-  void read_body_some(std::shared_ptr<ExchangeImpl> ex) {
+  void read_body_some(std::shared_ptr<ExchangeImpl> ex) override {
     if (body_done_ || !body_parser_ || ex.get() != body_owner_) return;
     auto chunk = std::make_shared<std::string>(kBodyChunk, '\0');
     auto& b = body_parser_->get().body();
     b.data = chunk->data();
     b.size = chunk->size();
     b.more = true;
-    stream_.expires_after(std::chrono::seconds(srv_.o.read_timeout_s));
+    layer().expires_after(std::chrono::seconds(srv_.o.read_timeout_s));
     http::async_read_some(stream_, buffer_, *body_parser_,
-                          [self = shared_from_this(), ex, chunk](beast::error_code ec, size_t) {
-                            self->on_body_some(ex, chunk, ec);
-                          });
+                          [self = this->shared_from_this(), ex, chunk](
+                              beast::error_code ec, size_t) { self->on_body_some(ex, chunk, ec); });
   }
 
   void on_body_some(std::shared_ptr<ExchangeImpl> ex, std::shared_ptr<std::string> chunk,
@@ -483,7 +530,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) {
       if (ec == http::error::body_limit) {
         // The handler answers 413; the connection closes after that answer.
-        stream_.expires_never();
+        layer().expires_never();
         return ex->fail_body(BodyError(
             413, "request body larger than " + std::to_string(srv_.o.max_blob_bytes) + " bytes"));
       }
@@ -502,24 +549,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool done = body_parser_->is_done();
     if (done) {
       body_done_ = true;
-      stream_.expires_never();
+      layer().expires_never();
       watch(ex);
     }
     if (ex->push_body(std::move(*chunk), done))
       read_body_some(ex);
     else if (!done)
-      stream_.expires_never();  // the handler is behind: wait for it, not for the client
+      layer().expires_never();  // the handler is behind: wait for it, not for the client
   }
 
   // Notices a client that closes its side while its request is being answered.
   void watch(std::shared_ptr<ExchangeImpl> ex) {
     const uint64_t gen = generation_;
-    stream_.socket().async_wait(
-        tcp::socket::wait_read, [self = shared_from_this(), ex, gen](beast::error_code ec) {
+    layer().socket().async_wait(
+        tcp::socket::wait_read, [self = this->shared_from_this(), ex, gen](beast::error_code ec) {
           if (gen != self->generation_ || ec) return;
           char c;
           const ssize_t n =
-              ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+              ::recv(self->layer().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
           if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             ex->mark_gone();
             if (!self->writing_) self->close();
@@ -528,8 +575,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
         });
   }
 
-  beast::tcp_stream stream_;
-  HttpServer::Impl& srv_;
+  static Stream make_stream(tcp::socket s, HttpServer::Impl& srv) {
+    if constexpr (kTls)
+      return Stream(beast::tcp_stream(std::move(s)), *srv.tls);
+    else
+      return Stream(std::move(s));
+  }
+  beast::tcp_stream& layer() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   std::string peer_;                   // the client's address
   std::atomic<bool> released_{false};  // counted out of the limits (release())
   int served_ = 0;                     // requests answered on this connection
@@ -545,8 +599,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> chunks_;
   bool writing_ = false, end_queued_ = false, failed_ = false;
   uint64_t generation_ = 0;
-
-  friend class ExchangeImpl;
 };
 
 void apply_headers(http::fields& f, const std::string& content_type, const Headers& extra) {
@@ -556,8 +608,7 @@ void apply_headers(http::fields& f, const std::string& content_type, const Heade
 }
 
 void ExchangeImpl::request_more() {
-  net::post(conn_->stream_.get_executor(),
-            [c = conn_, self = shared_from_this()] { c->read_body_some(self); });
+  net::post(conn_->executor(), [c = conn_, self = shared_from_this()] { c->read_body_some(self); });
 }
 
 size_t ExchangeImpl::read_body(char* buf, size_t cap) {
@@ -611,7 +662,7 @@ void ExchangeImpl::respond(int status, std::string content_type, std::string bod
   res->prepare_payload();
   if (req_.method == "HEAD") res->body().clear();
   auto self = shared_from_this();
-  net::post(conn_->stream_.get_executor(), [c = conn_, self, res] { c->send_whole(self, res); });
+  net::post(conn_->executor(), [c = conn_, self, res] { c->send_whole(self, res); });
 }
 
 void ExchangeImpl::begin_stream(int status, std::string content_type, Headers extra) {
@@ -625,13 +676,13 @@ void ExchangeImpl::begin_stream(int status, std::string content_type, Headers ex
   res->keep_alive(keep_alive_);
   res->chunked(true);
   auto self = shared_from_this();
-  net::post(conn_->stream_.get_executor(), [c = conn_, self, res] { c->send_header(self, res); });
+  net::post(conn_->executor(), [c = conn_, self, res] { c->send_header(self, res); });
 }
 
 void ExchangeImpl::write(std::string chunk) {
   if (!streaming_ || ended_) return;
   auto self = shared_from_this();
-  net::post(conn_->stream_.get_executor(), [c = conn_, self, chunk = std::move(chunk)]() mutable {
+  net::post(conn_->executor(), [c = conn_, self, chunk = std::move(chunk)]() mutable {
     c->queue_chunk(self, std::move(chunk), false);
   });
 }
@@ -639,7 +690,7 @@ void ExchangeImpl::write(std::string chunk) {
 void ExchangeImpl::end_stream() {
   if (!streaming_ || ended_.exchange(true)) return;
   auto self = shared_from_this();
-  net::post(conn_->stream_.get_executor(), [c = conn_, self] { c->queue_chunk(self, {}, true); });
+  net::post(conn_->executor(), [c = conn_, self] { c->queue_chunk(self, {}, true); });
 }
 
 }  // namespace
@@ -666,7 +717,11 @@ void HttpServer::Impl::accept() {
         s.close(ignored);  // over a limit: refused at once rather than queued
       } else {
         ++connections;
-        std::make_shared<Connection>(std::move(s), *this, std::move(peer))->start();
+        if (tls)
+          std::make_shared<Connection<TlsStream>>(std::move(s), *this, std::move(peer))->start();
+        else
+          std::make_shared<Connection<beast::tcp_stream>>(std::move(s), *this, std::move(peer))
+              ->start();
       }
     }
     accept();
@@ -678,6 +733,24 @@ HttpServer::HttpServer(HttpOptions o, Handler handler) : impl_(std::make_unique<
   impl_->handler = std::move(handler);
   impl_->work = std::make_unique<net::thread_pool>(std::max(1, o.work_threads));
   beast::error_code ec;
+  if (!o.tls_cert_file.empty()) {
+    // TLS 1.2 and later only; the files are read now, before any sandbox.
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
+    ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+    if (ec)
+      throw std::runtime_error("cannot use the TLS certificate '" + o.tls_cert_file +
+                               "': " + ec.message());
+    ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+    if (ec)
+      throw std::runtime_error("cannot use the TLS key '" + o.tls_key_file + "': " + ec.message());
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+      throw std::runtime_error("the TLS key '" + o.tls_key_file +
+                               "' does not belong to the certificate '" + o.tls_cert_file + "'");
+    impl_->tls = std::move(ctx);
+  }
   const auto addr = net::ip::make_address(o.host, ec);
   if (ec) throw std::runtime_error("'" + o.host + "' is not an IP address to listen on");
   const tcp::endpoint ep(addr, o.port);

@@ -2,8 +2,10 @@
 #include "server/inference.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -117,10 +119,13 @@ struct RunState {
   Outcome outcome;
   int remaining = 0;
   bool failed = false;
+  // --log-content: the number the request's prompt and reply lines share (0: not logged).
+  uint64_t log_id = 0;
 };
 
 // Splits a finished choice's text into its reply.
 void finish_choice(RunState& st, Choice& c, const tokenizer::Tokenizer& tok) {
+  if (st.log_id) spdlog::info("content #{} reply {}: {:?}", st.log_id, c.index, c.result.text);
   if (!c.result.logprobs.empty()) {
     for (int32_t t : c.result.tokens) c.token_text.push_back(tok.piece(t));
     for (const auto& alts : c.result.top) {
@@ -408,9 +413,13 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
   }
   if (!pr.forced && !req.format.is_null()) pr.schema = req.format;
 
+  spec.markers = o.strict_input ? engine::MarkerPolicy::kRefuse : engine::MarkerPolicy::kNeutralise;
   try {
-    pr.prompt = engine::build_prompt(rt, spec, {n_ctx, st.gen.max_tokens, true});
+    pr.prompt = engine::build_prompt(rt, spec, {n_ctx, st.gen.max_tokens, req.truncate});
   } catch (const engine::ContextError& e) {
+    throw HttpError(400, std::string(e.what()) +
+                             (req.truncate ? "" : "; Ollama's API cuts it when asked (\"truncate\": true)"));
+  } catch (const engine::InputError& e) {
     throw HttpError(400, e.what());
   } catch (const chat::TemplateError& e) {
     throw HttpError(400, std::string("template error: ") + e.what());
@@ -476,8 +485,21 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
     format_key = schema.dump();
   }
 
+  // What gave way to fit the context (asked for with `truncate`).
+  if (prompt.dropped_messages > 0)
+    ex->request().response_headers.emplace_back(
+        "X-Hearth-Truncated", fmt::format("{} messages", prompt.dropped_messages));
+  else if (prompt.truncated)
+    ex->request().response_headers.emplace_back("X-Hearth-Truncated", "prompt start");
   state->ex = ex;
   state->model = rm.name;
+  // Content reaches the log only when the operator asked (--log-content).
+  if (o.log_content) {
+    static std::atomic<uint64_t> next_log_id{1};
+    state->log_id = next_log_id++;
+    spdlog::info("content #{} prompt to {} ({} tokens): {:?}", state->log_id, rm.name,
+                 prompt.tokens.size(), rt.tokenizer->decode(prompt.tokens, true));
+  }
   // For the audit log: which model, how many tokens (never what they said).
   ex->request().usage.model = rm.name;
   ex->request().usage.prompt_tokens = static_cast<int64_t>(prompt.tokens.size());

@@ -272,6 +272,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     ir.logprobs = is_chat ? c.logprobs : g.logprobs;
     ir.top_logprobs = static_cast<int>(is_chat ? c.top_logprobs : g.top_logprobs);
     ir.trim_leading_space = is_chat || !g.raw;
+    ir.truncate = (is_chat ? c.truncate : g.truncate).value_or(false);
     const bool raw = !is_chat && g.raw;
     infer(exp, std::move(ir),
           std::make_shared<OllamaSink>(exp, name, is_chat, is_chat ? c.stream : g.stream, raw));

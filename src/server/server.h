@@ -31,6 +31,11 @@ struct ServerOptions {
   std::chrono::seconds history_retention{30 * 86400};  // 0: kept until deleted
   std::string audit_log;                               // SQLite audit log (auth/audit.h); "" none
   std::chrono::seconds audit_retention{30 * 86400};
+  // The model's turn markers in users' text: refused with a 400 (true) or
+  // neutralised (engine::MarkerPolicy).
+  bool strict_input = false;
+  // Prompts and replies in the log (off: never; only sizes, models, statuses).
+  bool log_content = false;
 };
 
 class Server {

@@ -60,20 +60,24 @@ class TempDir {
   std::string path_;
 };
 
-// Runs `HEARTH_BIN ARGS` through the shell (so ARGS may hold quoted words)
-// with `stdin_text` on stdin, and returns its exit status, stdout and stderr.
-inline Result run_hearth(const std::string& args, const std::string& stdin_text = "") {
+// Runs the shell command `command` with `stdin_text` on stdin, and returns
+// its exit status, stdout and stderr.
+inline Result run_shell(const std::string& command, const std::string& stdin_text = "") {
   const TempDir dir;
   const std::string& d = dir.path();
   std::ofstream(d + "/in", std::ios::binary) << stdin_text;
-  const std::string cmd =
-      std::string(HEARTH_BIN) + " " + args + " <" + d + "/in >" + d + "/out 2>" + d + "/err";
+  const std::string cmd = command + " <" + d + "/in >" + d + "/out 2>" + d + "/err";
   const int status = std::system(cmd.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(d + "/out");
   r.err = slurp(d + "/err");
   return r;
+}
+
+// Runs `HEARTH_BIN ARGS` through the shell (so ARGS may hold quoted words).
+inline Result run_hearth(const std::string& args, const std::string& stdin_text = "") {
+  return run_shell(std::string(HEARTH_BIN) + " " + args, stdin_text);
 }
 
 }  // namespace hearth::test

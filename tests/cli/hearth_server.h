@@ -116,8 +116,10 @@ inline HttpResponse http_request(int port, const std::string& method, const std:
 
 class HearthServer {
  public:
-  // Starts `hearth serve --host 127.0.0.1 --port P EXTRA` and waits until it answers.
-  explicit HearthServer(const std::string& extra_args = "") : port_(free_port()) {
+  // Starts `hearth serve --host 127.0.0.1 --port P EXTRA` and waits until it
+  // answers (over HTTPS, any certificate, when `https`).
+  explicit HearthServer(const std::string& extra_args = "", bool https = false)
+      : port_(free_port()) {
     log_ = home_.path() + "/server.log";
     pid_ = fork();
     if (pid_ == 0) {
@@ -135,9 +137,16 @@ class HearthServer {
         pid_ = -1;
         throw std::runtime_error("hearth serve exited: " + slurp(log_));
       }
-      try {
-        if (http_request(port_, "GET", "/health").status == 200) return;
-      } catch (const std::exception&) {
+      if (https) {
+        if (run_shell("curl -sfk --max-time 2 https://127.0.0.1:" + std::to_string(port_) +
+                      "/health")
+                .code == 0)
+          return;
+      } else {
+        try {
+          if (http_request(port_, "GET", "/health").status == 200) return;
+        } catch (const std::exception&) {
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
