@@ -16,14 +16,14 @@ ctest --test-dir build --output-on-failure -j "$jobs" --timeout 600 | tee -a "$l
 echo "== unit tests and the hostile-input suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON \
   -DHEARTH_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
-cmake --build build-asan -j "$jobs" --target unit_tests hearth cli_security_test cli_tls_test
+cmake --build build-asan -j "$jobs" --target unit_tests hearth cli_security_test cli_hostile_store_test cli_tls_test
 ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 -L unit | tee -a "$log"
 # The real server, sanitized, attacked over HTTP (tests/cli/security_test.cpp,
-# tls_test.cpp). Leak checks are off for it: the server confines itself with
+# hostile_store_test.cpp, tls_test.cpp). Leak checks are off for it: the server confines itself with
 # seccomp, which denies the ptrace that LeakSanitizer needs at exit (the unit
 # tests above run with leak checks).
 ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600 --no-tests=error \
-  -L integration -R '^(Exposure|Keys|KeysCli|KeysServe|Limits|Framing|Concurrency|HostileJson|HostilePrompts|Sandbox|Tls)\.' |
+  -L integration -R '^(Exposure|Keys|KeysCli|KeysServe|Limits|Framing|Concurrency|HostileJson|HostilePrompts|HostileStore|Sandbox|Tls)\.' |
   tee -a "$log"
 
 echo "== fuzzing the GGUF reader (libFuzzer, clang 14)"

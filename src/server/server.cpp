@@ -17,14 +17,42 @@ void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Hea
              std::move(headers));
 }
 
+std::string without_paths(std::string_view message) {
+  std::string out;
+  size_t i = 0;
+  while (i < message.size()) {
+    const bool starts =
+        message[i] == '/' &&
+        (i == 0 || std::string_view(" '\"(=:").find(message[i - 1]) != std::string_view::npos);
+    if (!starts) {
+      out.push_back(message[i++]);
+      continue;
+    }
+    size_t end = i;
+    while (end < message.size() &&
+           std::string_view(" '\"),\n").find(message[end]) == std::string_view::npos)
+      ++end;
+    const std::string_view path = message.substr(i, end - i);
+    const bool route = path.starts_with("/api/") || path.starts_with("/v1/");
+    const size_t last = path.find_last_of('/');
+    if (last == 0 || route)
+      out.append(path);
+    else
+      out.append(path.substr(last + 1));
+    i = end;
+  }
+  return out;
+}
+
 ErrorShape error_shape(std::string_view path) {
   if (path.starts_with("/v1/messages")) return ErrorShape::kAnthropic;
   if (path.starts_with("/v1/")) return ErrorShape::kOpenAI;
   return ErrorShape::kOllama;
 }
 
-void send_error(Exchange& ex, int status, const std::string& message, Headers headers,
+void send_error(Exchange& ex, int status, const std::string& text, Headers headers,
                 const std::string& param) {
+  const std::string message = without_paths(text);
   nlohmann::ordered_json body;
   switch (error_shape(ex.request().path)) {
     case ErrorShape::kOllama:

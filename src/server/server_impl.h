@@ -127,8 +127,15 @@ std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 enum class ErrorShape { kOllama, kOpenAI, kAnthropic };
 ErrorShape error_shape(std::string_view path);
 // `param` names the request field at fault (OpenAI's error.param), if known.
+// The message goes out without_paths.
 void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {},
                 const std::string& param = {});
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers = {});
+
+// `message` with each absolute file path ("/home/bob/.hearth/models/blobs/x")
+// cut to its last component ("x"): errors name files for the user at the
+// console, but a client learns no user names or layout from them. A path of
+// one component and the server's own routes (/api/..., /v1/...) stay.
+std::string without_paths(std::string_view message);
 
 }  // namespace hearth::server

@@ -42,10 +42,17 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The whole of a small file; throws StoreError naming it.
+// The whole of a small regular file; throws StoreError naming it. A FIFO or
+// device planted in the store is refused before it is read (O_NONBLOCK: a
+// FIFO with no writer would block the open).
 std::string read_small(const std::string& path, uint64_t max) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    throw StoreError(in_quotes(path) + " is not a regular file");
+  }
   std::string out;
   char buf[65536];
   for (;;) {

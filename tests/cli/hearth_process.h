@@ -75,6 +75,17 @@ inline Result run_shell(const std::string& command, const std::string& stdin_tex
   return r;
 }
 
+// "sha256:<hex>" of `bytes` (by sha256sum: the tests link no hash library).
+inline std::string digest_of(const std::string& bytes) {
+  const TempDir dir;
+  std::ofstream(dir.path() + "/b", std::ios::binary) << bytes;
+  const std::string cmd = "sha256sum " + dir.path() + "/b | cut -c1-64 >" + dir.path() + "/d";
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("sha256sum failed");
+  std::string hex = slurp(dir.path() + "/d");
+  while (!hex.empty() && hex.back() == '\n') hex.pop_back();
+  return "sha256:" + hex;
+}
+
 // Runs `HEARTH_BIN ARGS` through the shell (so ARGS may hold quoted words).
 inline Result run_hearth(const std::string& args, const std::string& stdin_text = "") {
   return run_shell(std::string(HEARTH_BIN) + " " + args, stdin_text);

@@ -12,69 +12,13 @@
 #include <filesystem>
 #include <thread>
 
-#include "cli/hearth_server.h"
+#include "cli/hostile.h"
 
 namespace hearth::test {
 namespace {
 
 using nlohmann::json;
 using Hdrs = std::vector<std::pair<std::string, std::string>>;
-
-// Bytes to the server on a fresh connection; everything it answers until it
-// closes the connection or `wait_ms` pass without a byte.
-std::string raw(int port, const std::string& bytes, int wait_ms = 3000) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect");
-  }
-  for (size_t sent = 0; sent < bytes.size();) {
-    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;  // the server may close early (a lying length, a flood)
-    sent += static_cast<size_t>(n);
-  }
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, wait_ms) <= 0) break;
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
-int status_of(const std::string& response) {
-  if (response.rfind("HTTP/1.1 ", 0) != 0) return 0;
-  return std::atoi(response.c_str() + 9);
-}
-
-json body_of(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return json::parse(response.substr(at + 4), nullptr, false);
-}
-
-// The server answers /health with 200 within a second.
-void expect_healthy(int port) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto r = http_request(port, "GET", "/health");
-  EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.json()["status"], "ok");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
-}
-
-// An error answer: `status` and {"error": "..."}.
-void expect_error(const HttpResponse& r, int status, const std::string& what = "") {
-  EXPECT_EQ(r.status, status) << what << ": " << r.body;
-  const auto j = json::parse(r.body, nullptr, false);
-  EXPECT_TRUE(j.is_object() && j["error"].is_string()) << what << ": " << r.body;
-}
 
 HearthServer& open_server() {
   static HearthServer s;

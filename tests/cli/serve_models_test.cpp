@@ -21,17 +21,6 @@ HearthServer& shared() {
   return s;
 }
 
-// "sha256:<hex>" of `bytes` (by sha256sum: the tests link no hash library).
-std::string digest_of(const std::string& bytes) {
-  const TempDir dir;
-  std::ofstream(dir.path() + "/b", std::ios::binary) << bytes;
-  const std::string cmd = "sha256sum " + dir.path() + "/b | cut -c1-64 >" + dir.path() + "/d";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("sha256sum failed");
-  std::string hex = slurp(dir.path() + "/d");
-  while (!hex.empty() && hex.back() == '\n') hex.pop_back();
-  return "sha256:" + hex;
-}
-
 json greedy(int n) { return {{"temperature", 0}, {"num_predict", n}}; }
 
 HttpResponse send(HearthServer& s, const std::string& method, const std::string& path,
