@@ -549,6 +549,32 @@ TEST(HostilePrompts, RoleInjectionIsNeutralisedOrRefused) {
   expect_healthy(strict.port());
 }
 
+TEST(HostilePrompts, HostileTemplatesStopWithinTheSandboxesBudgets) {
+  auto& s = open_server();
+  const std::vector<std::string> templates = {
+      "{% for i in range(1000000000) %}x{% endfor %}",
+      "{{ range(1000000000) | list }}",
+      "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+      "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+      "{{ self.__init__.__globals__ }}{{ cycler.__init__.__globals__.os }}",
+      "{% set x = 'a' * 100000000 %}{{ x }}{{ x }}",
+      std::string(100000, '{'),
+  };
+  for (const auto& t : templates) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                            {"prompt", "x"},
+                                            {"template", t},
+                                            {"stream", false},
+                                            {"options", {{"num_predict", 2}}}});
+    // Refused, or rendered harmlessly (an unknown attribute is undefined, as in Jinja2).
+    if (r.status != 200) expect_error(r, 400, t.substr(0, 60));
+    EXPECT_EQ(r.body.find("class '"), std::string::npos) << r.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << t.substr(0, 60);
+    expect_healthy(s.port());
+  }
+}
+
 TEST(HostilePrompts, LongerThanTheContextIs400UnlessTruncationIsAsked) {
   auto& s = open_server();
   std::string words;
