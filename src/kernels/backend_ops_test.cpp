@@ -638,8 +638,12 @@ TEST(BackendOps, RowOpsMatchDouble) {
 // tiled path. The kernel's own roundings: Q to the cache's type for the per-row
 // path (f16: 2^-11 relative; q8_0: half a step of its block), V summed in f16
 // (per-row, f16 cache), scores and sums in f32. One thread and two agree bit for bit.
-void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
-  const int64_t nh = 4, nkv = 2, kv_dim = nkv * hd, n_ctx = n_prompt + n_steps;
+// After the prompt, an optional second batch of n_more tokens (a later prompt
+// chunk: keys before its first token), then the single steps; nh query heads
+// over 2 KV heads.
+void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps,
+                     int64_t n_more = 0, int64_t nh = 4) {
+  const int64_t nkv = 2, kv_dim = nkv * hd, n_ctx = n_prompt + n_more + n_steps;
   auto b1 = make_cpu_backend(1), b2 = make_cpu_backend(2);
   backend::KvShape shape{1, n_ctx, nkv, hd};
   auto c1 = b1->alloc_kv_cache(shape, kv), c2 = b2->alloc_kv_cache(shape, kv);
@@ -717,7 +721,8 @@ void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n
     }
   };
   if (n_prompt > 0) run(0, n_prompt);
-  for (int64_t i = 0; i < n_steps; ++i) run(n_prompt + i, 1);
+  if (n_more > 0) run(n_prompt, n_more);
+  for (int64_t i = 0; i < n_steps; ++i) run(n_prompt + n_more + i, 1);
 }
 
 TEST(BackendOps, AttentionEveryKvLengthOneTokenAtATime) {
@@ -730,6 +735,18 @@ TEST(BackendOps, AttentionPromptsAroundBlocksAndTheTiledPath) {
   for (int64_t n : {1, 3, 4, 5, 8, 9, 63, 64, 65, 130})
     for (backend::KvType kv : {backend::KvType::F16, backend::KvType::Q8_0})
       check_attention(kv, 32, n, 3);
+}
+
+// The tiled path's AVX-512 tiles (where the CPU has them): head sizes of 64
+// values a tile and a 16-value rest (80), groups of 1, 3 and 8 heads (32-row
+// chunks split across tokens), and a second batch whose keys start after
+// earlier ones.
+TEST(BackendOps, AttentionTiledPathShapes) {
+  check_attention(backend::KvType::F16, 64, 130, 1, 0, 16);
+  check_attention(backend::KvType::F16, 80, 70, 1, 0, 6);
+  check_attention(backend::KvType::F16, 128, 64, 1, 0, 2);
+  check_attention(backend::KvType::F16, 64, 37, 1, 100, 6);
+  check_attention(backend::KvType::F16, 16, 65, 2, 66, 6);
 }
 
 }  // namespace
