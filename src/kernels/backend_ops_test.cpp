@@ -463,11 +463,17 @@ TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
 // one within its contract (|q| <= 127, |x / d - q| <= 1/2 up to the f16 scale's rounding).
 TEST(BackendOps, ActivationQuantizersAgreeAndKeepTheirContract) {
   for (TensorType act : {TensorType::Q8_0, TensorType::Q8_1, TensorType::Q8_K}) {
-    const int64_t cols = 512;
+    const int64_t cols = 768;
     for (float scale : {1e-6f, 1.f, 1e4f}) {
       auto x = make_activations(1, cols, scale, 41);
       x[3] = 0;  // a zero, and a block of zeros
       for (int j = 64; j < 96; ++j) x[j] = 0;
+      // Two values of the largest magnitude, opposite signs (Q8_K scales by the
+      // first), and a super-block of zeros.
+      float big = 0;
+      for (int j = 256; j < 512; ++j) big = std::max(big, std::fabs(x[j]));
+      x[260] = -2 * big, x[270] = 2 * big;
+      for (int j = 512; j < 768; ++j) x[j] = 0;
       std::vector<uint8_t> ref(activation_row_bytes(act, cols)), got(ref.size());
       quantize_activations(act, x.data(), ref.data(), cols, SimdLevel::kScalar);
       for (SimdLevel level : levels()) {
