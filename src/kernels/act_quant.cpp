@@ -139,7 +139,7 @@ void quantize_activations(TensorType act, const float* x, void* dst, int64_t n, 
       return wide ? detail::quantize_q8_1_avx512(x, dst, n)
                   : detail::quantize_q8_1_scalar(x, dst, n);
     case TensorType::Q8_K:
-      return quantize_q8_k(x, dst, n);
+      return wide ? detail::quantize_q8_k_avx512(x, dst, n) : quantize_q8_k(x, dst, n);
     case TensorType::F16: {
       auto* y = static_cast<uint16_t*>(dst);
       for (int64_t i = 0; i < n; ++i) y[i] = q::fp32_to_fp16(x[i]);

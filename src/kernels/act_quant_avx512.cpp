@@ -66,4 +66,39 @@ void quantize_q8_1_avx512(const float* x, void* dst, int64_t n) {
   }
 }
 
+void quantize_q8_k_avx512(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<q::BlockQ8_K*>(dst);
+  for (int64_t b = 0; b < n / q::kQK_K; ++b, x += q::kQK_K) {
+    __m512 a = _mm512_setzero_ps();
+    for (int j = 0; j < q::kQK_K; j += 16)
+      a = _mm512_max_ps(a, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    const float amax = hmax(a);
+    if (amax == 0) {
+      y[b] = {};
+      continue;
+    }
+    // The first value of the largest magnitude, as the scalar loop keeps it.
+    float max = 0;
+    for (int j = 0; j < q::kQK_K; j += 16) {
+      const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)),
+                                             _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (m) {
+        max = x[j + __builtin_ctz(m)];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    for (int g = 0; g < q::kQK_K / 16; ++g) {
+      // cvtps rounds to nearest even, like the scalar nearbyint.
+      const __m512i v =
+          _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * g))),
+                           _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * g), _mm512_cvtsepi32_epi8(v));
+      y[b].bsums[g] = static_cast<int16_t>(hsum(v));
+    }
+    y[b].d = 1 / iscale;
+  }
+}
+
 }  // namespace hearth::kernels::detail

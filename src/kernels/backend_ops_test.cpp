@@ -10,7 +10,8 @@
 // as stored in f16. What is left is f32 rounding, bounded by the number of
 // sequential additions times the sum of the terms' magnitudes: a wrong block, a
 // missed tail, a saturated intermediate is orders of magnitude above it. Where
-// hearth must round as ggml does (RoPE, the Q8_0 dot product's 8 lanes), the test
+// hearth must round as ggml does (RoPE, the Q8_0 dot product's 8 lanes at the AVX2
+// level), or in an order of its own (the AVX-512 Q8_0 tiles), the test
 // asks for the same bits.
 #include <gtest/gtest.h>
 
@@ -409,11 +410,14 @@ TEST(BackendOps, MatmulAdversarialInputs) {
   }
 }
 
-// The Q8_0 x Q8_0 product as ggml computes it on x86 (ggml_vec_dot_q8_0_q8_0 and
-// its llamafile tile): lane L of 8 accumulates fma(d_w d_x, sum of the 4 products
-// 4L..4L+3, acc) block by block; lanes added as ((0+4)+(2+6))+((1+5)+(3+7)).
-// Greedy tokens of q8_0 models depend on these bits, so every SIMD level must give them.
-TEST(BackendOps, Q8_0MatmulRoundsAsGgml) {
+// The Q8_0 x Q8_0 product's rounding, bit for bit, at each SIMD level. AVX2
+// keeps ggml's x86 order (ggml_vec_dot_q8_0_q8_0 and its llamafile tile): lane
+// L of 8 accumulates fma(d_w d_x, sum of the 4 products 4L..4L+3, acc) block
+// by block; lanes added as ((0+4)+(2+6))+((1+5)+(3+7)). The AVX-512 tiles
+// scale each block's exact integer sum once: acc = fma(sum, d_w d_x, acc),
+// block by block (gemm_packed_avx512.cpp says why). Either way a token's
+// output is fixed bits, whatever batch it is in.
+TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
   ThreadPool pool(2);
   const int64_t cols = 256;
   for (SimdLevel level : levels()) {
@@ -423,6 +427,7 @@ TEST(BackendOps, Q8_0MatmulRoundsAsGgml) {
         const auto w = make_weights(TensorType::Q8_0, rows, cols, Pattern::Random, 31);
         const auto x = make_activations(nt, cols, 1.f, 32 + uint32_t(nt));
         WeightMatrix m(TensorType::Q8_0, w.data(), rows, cols, level);
+        const bool per_block = m.level() == SimdLevel::kAvx512;
         std::vector<float> y(rows * nt);
         m.multiply(x.data(), nt, y.data(), pool);
         std::vector<q::BlockQ8_0> a(cols / 32);
@@ -431,16 +436,21 @@ TEST(BackendOps, Q8_0MatmulRoundsAsGgml) {
           for (int64_t r = 0; r < rows; ++r) {
             const auto* wb = reinterpret_cast<const q::BlockQ8_0*>(w.data()) + r * (cols / 32);
             float lane[8] = {};
+            float block_acc = 0;
             for (int64_t b = 0; b < cols / 32; ++b) {
               const float d = q::fp16_to_fp32(wb[b].d) * q::fp16_to_fp32(a[b].d);
+              int block = 0;
               for (int L = 0; L < 8; ++L) {
                 int s = 0;
                 for (int j = 4 * L; j < 4 * L + 4; ++j) s += wb[b].qs[j] * a[b].qs[j];
                 lane[L] = std::fma(d, static_cast<float>(s), lane[L]);
+                block += s;
               }
+              block_acc = std::fma(static_cast<float>(block), d, block_acc);
             }
-            const float want = ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
-                               ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+            const float want = per_block ? block_acc
+                                         : ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
+                                               ((lane[1] + lane[5]) + (lane[3] + lane[7]));
             ASSERT_EQ(y[t * rows + r], want) << simd_level_name(m.level()) << " rows " << rows
                                              << " tokens " << nt << " y[" << t << "][" << r << "]";
           }
@@ -453,11 +463,17 @@ TEST(BackendOps, Q8_0MatmulRoundsAsGgml) {
 // one within its contract (|q| <= 127, |x / d - q| <= 1/2 up to the f16 scale's rounding).
 TEST(BackendOps, ActivationQuantizersAgreeAndKeepTheirContract) {
   for (TensorType act : {TensorType::Q8_0, TensorType::Q8_1, TensorType::Q8_K}) {
-    const int64_t cols = 512;
+    const int64_t cols = 768;
     for (float scale : {1e-6f, 1.f, 1e4f}) {
       auto x = make_activations(1, cols, scale, 41);
       x[3] = 0;  // a zero, and a block of zeros
       for (int j = 64; j < 96; ++j) x[j] = 0;
+      // Two values of the largest magnitude, opposite signs (Q8_K scales by the
+      // first), and a super-block of zeros.
+      float big = 0;
+      for (int j = 256; j < 512; ++j) big = std::max(big, std::fabs(x[j]));
+      x[260] = -2 * big, x[270] = 2 * big;
+      for (int j = 512; j < 768; ++j) x[j] = 0;
       std::vector<uint8_t> ref(activation_row_bytes(act, cols)), got(ref.size());
       quantize_activations(act, x.data(), ref.data(), cols, SimdLevel::kScalar);
       for (SimdLevel level : levels()) {
@@ -628,8 +644,12 @@ TEST(BackendOps, RowOpsMatchDouble) {
 // tiled path. The kernel's own roundings: Q to the cache's type for the per-row
 // path (f16: 2^-11 relative; q8_0: half a step of its block), V summed in f16
 // (per-row, f16 cache), scores and sums in f32. One thread and two agree bit for bit.
-void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps) {
-  const int64_t nh = 4, nkv = 2, kv_dim = nkv * hd, n_ctx = n_prompt + n_steps;
+// After the prompt, an optional second batch of n_more tokens (a later prompt
+// chunk: keys before its first token), then the single steps; nh query heads
+// over 2 KV heads.
+void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n_steps,
+                     int64_t n_more = 0, int64_t nh = 4) {
+  const int64_t nkv = 2, kv_dim = nkv * hd, n_ctx = n_prompt + n_more + n_steps;
   auto b1 = make_cpu_backend(1), b2 = make_cpu_backend(2);
   backend::KvShape shape{1, n_ctx, nkv, hd};
   auto c1 = b1->alloc_kv_cache(shape, kv), c2 = b2->alloc_kv_cache(shape, kv);
@@ -707,7 +727,8 @@ void check_attention(backend::KvType kv, int64_t hd, int64_t n_prompt, int64_t n
     }
   };
   if (n_prompt > 0) run(0, n_prompt);
-  for (int64_t i = 0; i < n_steps; ++i) run(n_prompt + i, 1);
+  if (n_more > 0) run(n_prompt, n_more);
+  for (int64_t i = 0; i < n_steps; ++i) run(n_prompt + n_more + i, 1);
 }
 
 TEST(BackendOps, AttentionEveryKvLengthOneTokenAtATime) {
@@ -720,6 +741,18 @@ TEST(BackendOps, AttentionPromptsAroundBlocksAndTheTiledPath) {
   for (int64_t n : {1, 3, 4, 5, 8, 9, 63, 64, 65, 130})
     for (backend::KvType kv : {backend::KvType::F16, backend::KvType::Q8_0})
       check_attention(kv, 32, n, 3);
+}
+
+// The tiled path's AVX-512 tiles (where the CPU has them): head sizes of 64
+// values a tile and a 16-value rest (80), groups of 1, 3 and 8 heads (32-row
+// chunks split across tokens), and a second batch whose keys start after
+// earlier ones.
+TEST(BackendOps, AttentionTiledPathShapes) {
+  check_attention(backend::KvType::F16, 64, 130, 1, 0, 16);
+  check_attention(backend::KvType::F16, 80, 70, 1, 0, 6);
+  check_attention(backend::KvType::F16, 128, 64, 1, 0, 2);
+  check_attention(backend::KvType::F16, 64, 37, 1, 100, 6);
+  check_attention(backend::KvType::F16, 16, 65, 2, 66, 6);
 }
 
 }  // namespace

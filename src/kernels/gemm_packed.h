@@ -13,8 +13,6 @@ namespace hearth::kernels {
 //   float d[blocks]     the Q8_0 scale, rounded through fp16 as Q8_0 stores it
 //   int32 corr[blocks]  -offset * sum(q of the block): the weights are stored
 //                       unsigned (u = q_w + offset), so sum(u * q) + corr = sum(q_w * q)
-//   int32 corr4[cols/4] the same per 4 weights (Q8_0 only: its tiles keep
-//                       llama.cpp's 8 partial sums a block)
 size_t packed_activation_stride(int64_t cols);  // bytes per token, a multiple of 64
 void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset, uint8_t* dst);
 

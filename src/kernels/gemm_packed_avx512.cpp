@@ -25,9 +25,6 @@ struct ActView {
   const int32_t* corr(int64_t t) const {
     return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 4);
   }
-  const int32_t* corr4(int64_t t) const {
-    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 8);
-  }
 };
 
 inline __m512i bcast4(const int8_t* p) {
@@ -36,76 +33,19 @@ inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Q8_0 in llama.cpp's order (ggml_vec_dot_q8_0_q8_0 and its llamafile tile):
-// 8 f32 sums per row, lane L adding d_w d_x (sum of weights 4L..4L+3 times
-// activations) block by block, then added pairwise ((0+4)+(2+6))+((1+5)+(3+7)).
-// Its rounding steps, kept bit for bit: q8_0 activations round to the grid
-// again at the next matmul, so any last-bit difference can grow.
-// The lanes are independent sums until that last step, so the tile takes them
-// P at a time over all blocks: P x R x T accumulators fit the 32 zmm registers
-// (all 8 x 2 x 6 of a Q4_0-sized tile spilled to the stack: 1.4x the CPU time
-// of these tiles on TinyLlama's FFN matrix, 512 tokens).
-template <int R, int T, int P>
-void tile_q8(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
-             int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
-  static_assert(8 % P == 0);
-  const uint8_t* wq[R];
-  const uint16_t* wd[R];
-  for (int r = 0; r < R; ++r) {
-    wq[r] = packed + (group + r) * l.group_bytes;
-    wd[r] = reinterpret_cast<const uint16_t*>(wq[r] + l.blocks * l.quant_bytes_per_block);
-  }
-  __m512 lanes[8][R][T];  // the finished lane sums (stack; written once per pass)
-  for (int L0 = 0; L0 < 8; L0 += P) {
-    __m512 acc[P][R][T];
-    for (int L = 0; L < P; ++L)
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) acc[L][r][t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < l.blocks; ++b) {
-      __m512 d[R][T];
-      for (int r = 0; r < R; ++r) {
-        const __m512 dw = _mm512_cvtph_ps(
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(wd[r] + b * kPackRows)));
-        for (int t = 0; t < T; ++t) d[r][t] = _mm512_mul_ps(dw, _mm512_set1_ps(a.d(t0 + t)[b]));
-      }
-#pragma GCC unroll 8
-      for (int L = 0; L < P; ++L) {
-        __m512i w[R];
-        for (int r = 0; r < R; ++r)
-          w[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 64 * (L0 + L));
-        for (int t = 0; t < T; ++t) {
-          const __m512i x = bcast4(a.q(t0 + t) + 32 * b + 4 * (L0 + L));
-          const int32_t c = a.corr4(t0 + t)[8 * b + L0 + L];
-          for (int r = 0; r < R; ++r) {
-            const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_set1_epi32(c), w[r], x));
-            acc[L][r][t] = _mm512_fmadd_ps(d[r][t], s, acc[L][r][t]);
-          }
-        }
-      }
-    }
-    for (int L = 0; L < P; ++L)
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) lanes[L0 + L][r][t] = acc[L][r][t];
-  }
-  for (int r = 0; r < R; ++r) {
-    const int64_t row0 = (group + r) * kPackRows;
-    const int64_t valid = std::min<int64_t>(kPackRows, n_rows - row0);
-    const __mmask16 m = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
-    for (int t = 0; t < T; ++t) {
-      const auto& v = lanes;
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0][r][t], v[4][r][t]),
-                                                     _mm512_add_ps(v[2][r][t], v[6][r][t])),
-                                       _mm512_add_ps(_mm512_add_ps(v[1][r][t], v[5][r][t]),
-                                                     _mm512_add_ps(v[3][r][t], v[7][r][t])));
-      _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + row0, m, sum);
-    }
-  }
-}
-
-// Q4_0: R row groups starting at `group`, T tokens starting at t0.
-template <int R, int T>
-void tile_q4(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
-             int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+// Q4_0 and Q8_0: R row groups starting at `group`, T tokens starting at t0.
+// Each 32-weight block's products are summed exactly in int32 (vpdpbusd on
+// the unsigned weights, starting from the activations' offset correction),
+// then scaled once: acc += sum * (d_w d_x), one convert and one FMA per block,
+// row and token. For Q8_0 this is not llama.cpp's rounding: its vector dot
+// keeps 8 f32 partial sums a row, each scaled every block, which costs a
+// convert and an FMA per vpdpbusd and held Q8_0's prefill to half of Q4_0's
+// rate per core. The integers of a block are the same either way.
+// Q4_0's 4 loads a block give 8 operands (low nibbles: weights 4L..4L+3, high:
+// 16+4L..16+4L+3); Q8_0's 8 loads give weights 4L..4L+3 each.
+template <int R, int T, bool kQ4>
+void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
+            int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -128,20 +68,32 @@ void tile_q4(const PackedLayout& l, const uint8_t* packed, int64_t group, const 
       for (int r = 0; r < R; ++r) s[r][t] = c;
     }
     const size_t qoff = b * l.quant_bytes_per_block;
+    if constexpr (kQ4) {
 #pragma GCC unroll 4
-    for (int L = 0; L < 4; ++L) {
-      __m512i lo[R], hi[R];
-      for (int r = 0; r < R; ++r) {
-        const __m512i w = _mm512_load_si512(wq[r] + qoff + 64 * L);
-        lo[r] = _mm512_and_si512(w, low4);
-        hi[r] = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
-      }
-      for (int t = 0; t < T; ++t) {
-        const __m512i x0 = bcast4(aq[t] + 32 * b + 4 * L);
-        const __m512i x1 = bcast4(aq[t] + 32 * b + 16 + 4 * L);
+      for (int L = 0; L < 4; ++L) {
+        __m512i lo[R], hi[R];
         for (int r = 0; r < R; ++r) {
-          s[r][t] = _mm512_dpbusd_epi32(s[r][t], lo[r], x0);
-          s[r][t] = _mm512_dpbusd_epi32(s[r][t], hi[r], x1);
+          const __m512i w = _mm512_load_si512(wq[r] + qoff + 64 * L);
+          lo[r] = _mm512_and_si512(w, low4);
+          hi[r] = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m512i x0 = bcast4(aq[t] + 32 * b + 4 * L);
+          const __m512i x1 = bcast4(aq[t] + 32 * b + 16 + 4 * L);
+          for (int r = 0; r < R; ++r) {
+            s[r][t] = _mm512_dpbusd_epi32(s[r][t], lo[r], x0);
+            s[r][t] = _mm512_dpbusd_epi32(s[r][t], hi[r], x1);
+          }
+        }
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L) {
+        __m512i w[R];
+        for (int r = 0; r < R; ++r) w[r] = _mm512_load_si512(wq[r] + qoff + 64 * L);
+        for (int t = 0; t < T; ++t) {
+          const __m512i x = bcast4(aq[t] + 32 * b + 4 * L);
+          for (int r = 0; r < R; ++r) s[r][t] = _mm512_dpbusd_epi32(s[r][t], w[r], x);
         }
       }
     }
@@ -175,19 +127,14 @@ template <int R, int T>
 struct Q4Tile {
   static void run(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
                   int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
-    tile_q4<R, T>(l, packed, group, a, t0, y, y_stride, n_rows);
+    tile_q<R, T, true>(l, packed, group, a, t0, y, y_stride, n_rows);
   }
 };
-// Q8_0 GEMM tiles: 1 row group x 4 tokens, the lanes in two passes of 4 (16
-// accumulators, 4 scales). One row group, because each token's correction
-// then loads straight into the vpdpbusd accumulator: shared by two row groups
-// it costs a register copy per vpdpbusd, on the same two ports (2 x 2 tiles:
-// 1.14x the CPU time).
 template <int R, int T>
 struct Q8Tile {
   static void run(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
                   int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
-    tile_q8<R, T, 4>(l, packed, group, a, t0, y, y_stride, n_rows);
+    tile_q<R, T, false>(l, packed, group, a, t0, y, y_stride, n_rows);
   }
 };
 
@@ -216,40 +163,32 @@ void gemm_tiles(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, i
   }
 }
 
-void gemm_q4(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64_t g_end,
-             int64_t n_rows, const ActView& a, int64_t n_tokens, float* y, int64_t y_stride) {
+// Q4_0 (kQ4) or Q8_0 over [g_begin, g_end) x all tokens. A token's row sums
+// are added in the same order by every tile, so its output does not depend on
+// the batch it is in.
+template <bool kQ4>
+void gemm_q(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64_t g_end,
+            int64_t n_rows, const ActView& a, int64_t n_tokens, float* y, int64_t y_stride) {
   if (n_tokens == 1) {
-    // Matrix x vector: 4 row groups per tile so 4 independent dpbusd chains
-    // hide its latency while the weights stream from memory.
+    // Matrix x vector: 4 row groups per tile, 4 independent vpdpbusd chains and
+    // 4 streams from memory per thread (one group's single stream read the
+    // output matrix at about half the speed).
     int64_t g = g_begin;
-    for (; g + 4 <= g_end; g += 4) tile_q4<4, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
-    for (; g < g_end; ++g) tile_q4<1, 1>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g + 4 <= g_end; g += 4) tile_q<4, 1, kQ4>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g < g_end; ++g) tile_q<1, 1, kQ4>(l, packed, g, a, 0, y, y_stride, n_rows);
     return;
   }
   // 2 x 6 tiles: 12 int32 sums + 12 accumulators + 4 weights of 32 zmm.
-  gemm_tiles<2, 6, Q4Tile>(l, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
-}
-
-void gemm_q8(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64_t g_end,
-             int64_t n_rows, const ActView& a, int64_t n_tokens, float* y, int64_t y_stride) {
-  if (n_tokens == 1) {
-    // Matrix x vector: 4 row groups (4 streams from memory per thread; one
-    // group's single stream read the output matrix at 0.55x the speed), all 8
-    // lanes in one pass: 32 accumulators spill, but the weights stream from
-    // memory once (lanes in two passes of 4, each reading every other half of
-    // the blocks, generated 0.67x the tokens per second end to end).
-    int64_t g = g_begin;
-    for (; g + 4 <= g_end; g += 4) tile_q8<4, 1, 8>(l, packed, g, a, 0, y, y_stride, n_rows);
-    for (; g < g_end; ++g) tile_q8<1, 1, 8>(l, packed, g, a, 0, y, y_stride, n_rows);
-    return;
-  }
-  gemm_tiles<1, 4, Q8Tile>(l, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
+  if constexpr (kQ4)
+    gemm_tiles<2, 6, Q4Tile>(l, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
+  else
+    gemm_tiles<2, 6, Q8Tile>(l, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
 }
 
 }  // namespace
 
 size_t packed_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 32 * 8 + cols;
+  const size_t bytes = cols + cols / 32 * 8;
   return (bytes + 63) / 64 * 64;
 }
 
@@ -278,13 +217,6 @@ void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset,
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
     s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
     corr[b] = -offset * _mm_cvtsi128_si32(s4);
-    if (offset == 128) {  // Q8_0's tiles take the correction per 4 weights
-      auto* corr4 = reinterpret_cast<int32_t*>(dst + cols + cols / 32 * 8) + 8 * b;
-      for (int L = 0; L < 8; ++L) {
-        const int8_t* v = q + 32 * b + 4 * L;
-        corr4[L] = -offset * (v[0] + v[1] + v[2] + v[3]);
-      }
-    }
     d[b] = quant::fp16_to_fp32(quant::fp32_to_fp16(amax / 127.f));
   }
 }
@@ -294,9 +226,9 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
                         float* y, int64_t y_stride) {
   const ActView a{acts, packed_activation_stride(layout.blocks * 32), layout.blocks * 32};
   if (layout.offset == 8)
-    gemm_q4(layout, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
+    gemm_q<true>(layout, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
   else
-    gemm_q8(layout, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
+    gemm_q<false>(layout, packed, g_begin, g_end, n_rows, a, n_tokens, y, y_stride);
 }
 
 }  // namespace hearth::kernels

@@ -156,7 +156,7 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) 
   auto* corr16 = reinterpret_cast<int32_t*>(dst + cols + cols / 256 * 4 + cols / 32 * 4);
   for (int64_t b = 0; b < cols / 256; ++b) {
     q::BlockQ8_K blk;
-    quantize_activations(gguf::TensorType::Q8_K, x + 256 * b, &blk, 256, SimdLevel::kScalar);
+    detail::quantize_q8_k_avx512(x + 256 * b, &blk, 256);
     std::memcpy(qs + 256 * b, blk.qs, 256);
     d[b] = blk.d;
     for (int g = 0; g < 8; ++g)
