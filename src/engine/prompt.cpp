@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bitset>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,10 @@ size_t first_char_bytes(std::string_view s) {
 int64_t guard_markers(std::vector<chat::Message>& messages, const std::vector<std::string>& markers,
                       MarkerPolicy policy) {
   static constexpr std::string_view kZeroWidthSpace = "\xE2\x80\x8B";
+  // Only a marker's first byte can start one: most of a long text is skipped at a glance.
+  std::bitset<256> first;
+  for (const auto& k : markers)
+    if (!k.empty()) first.set(static_cast<unsigned char>(k[0]));
   int64_t n = 0;
   for (size_t i = 0; i < messages.size(); ++i) {
     auto& m = messages[i];
@@ -91,6 +96,7 @@ int64_t guard_markers(std::vector<chat::Message>& messages, const std::vector<st
     std::string out;
     size_t copied = 0;
     for (size_t at = 0; at < m.content.size(); ++at) {
+      if (!first.test(static_cast<unsigned char>(m.content[at]))) continue;
       const std::string_view rest = std::string_view(m.content).substr(at);
       const auto hit = std::find_if(markers.begin(), markers.end(),
                                     [&](const std::string& k) { return rest.starts_with(k); });
