@@ -11,7 +11,7 @@ packages=(
   libutf8proc-dev libssl-dev
   libboost1.81-dev libedit-dev libsqlite3-dev libsodium-dev libseccomp-dev
   bible-kjv bible-kjv-text
-  chromium prometheus haproxy curl
+  chromium prometheus haproxy curl openssl
 )
 
 missing=()
