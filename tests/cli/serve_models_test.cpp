@@ -3,6 +3,9 @@
 // against a real server with its own store. Model: the bundled tiny-kjv.
 #include <gtest/gtest.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <fstream>
 #include <regex>
