@@ -10,9 +10,9 @@
 namespace hearth::test {
 
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
-                                 const std::string& body,
-                                 std::vector<std::pair<std::string, std::string>> headers,
-                                 std::function<bool(const std::string&)> on_chunk) {
+                          const std::string& body,
+                          std::vector<std::pair<std::string, std::string>> headers,
+                          std::function<bool(const std::string&)> on_chunk) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   boost::asio::io_context ioc;
