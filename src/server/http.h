@@ -1,8 +1,8 @@
 // hearth's HTTP layer, as the API handlers see it: one Exchange per request,
 // answered once with a whole body or as a stream of chunks, from any thread.
 // The transport (Boost.Beast, asynchronous, bounded headers and bodies,
-// timeouts against slow clients) lives in http_server.cpp; the handlers know
-// nothing of sockets.
+// timeouts against slow clients) lives in http_server.cpp and
+// http_connection*; the handlers know nothing of sockets.
 //
 // Request bodies are buffered (HttpRequest::body, at most max_body_bytes),
 // except the POST bodies of the paths under HttpOptions::streamed_body_paths
@@ -146,7 +146,7 @@ class HttpServer {
   void run();
   void stop();
 
-  struct Impl;  // defined in http_server.cpp
+  struct Impl;  // defined in http_connection.h
 
  private:
   std::unique_ptr<Impl> impl_;
