@@ -410,13 +410,11 @@ TEST(BackendOps, MatmulAdversarialInputs) {
   }
 }
 
-// The Q8_0 x Q8_0 product's rounding, bit for bit, at each SIMD level. AVX2
-// keeps ggml's x86 order (ggml_vec_dot_q8_0_q8_0 and its llamafile tile): lane
-// L of 8 accumulates fma(d_w d_x, sum of the 4 products 4L..4L+3, acc) block
-// by block; lanes added as ((0+4)+(2+6))+((1+5)+(3+7)). The AVX-512 tiles
-// scale each block's exact integer sum once: acc = fma(sum, d_w d_x, acc),
-// block by block (gemm_packed_avx512.cpp says why). Either way a token's
-// output is fixed bits, whatever batch it is in.
+// The Q8_0 x Q8_0 product's rounding, bit for bit, at each SIMD level. Both
+// the AVX2 and the AVX-512 tiles scale each block's exact integer sum once:
+// acc = fma(sum, d_w d_x, acc), block by block (gemm_packed_avx512.cpp says
+// why; ggml instead keeps 8 f32 lanes a row, each scaled every block). A
+// token's output is fixed bits, whatever batch it is in.
 TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
   ThreadPool pool(2);
   const int64_t cols = 256;
@@ -427,7 +425,6 @@ TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
         const auto w = make_weights(TensorType::Q8_0, rows, cols, Pattern::Random, 31);
         const auto x = make_activations(nt, cols, 1.f, 32 + uint32_t(nt));
         WeightMatrix m(TensorType::Q8_0, w.data(), rows, cols, level);
-        const bool per_block = m.level() == SimdLevel::kAvx512;
         std::vector<float> y(rows * nt);
         m.multiply(x.data(), nt, y.data(), pool);
         std::vector<q::BlockQ8_0> a(cols / 32);
@@ -435,22 +432,13 @@ TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
           quantize_activations(TensorType::Q8_0, &x[t * cols], a.data(), cols, SimdLevel::kScalar);
           for (int64_t r = 0; r < rows; ++r) {
             const auto* wb = reinterpret_cast<const q::BlockQ8_0*>(w.data()) + r * (cols / 32);
-            float lane[8] = {};
-            float block_acc = 0;
+            float want = 0;
             for (int64_t b = 0; b < cols / 32; ++b) {
               const float d = q::fp16_to_fp32(wb[b].d) * q::fp16_to_fp32(a[b].d);
               int block = 0;
-              for (int L = 0; L < 8; ++L) {
-                int s = 0;
-                for (int j = 4 * L; j < 4 * L + 4; ++j) s += wb[b].qs[j] * a[b].qs[j];
-                lane[L] = std::fma(d, static_cast<float>(s), lane[L]);
-                block += s;
-              }
-              block_acc = std::fma(static_cast<float>(block), d, block_acc);
+              for (int j = 0; j < 32; ++j) block += wb[b].qs[j] * a[b].qs[j];
+              want = std::fma(static_cast<float>(block), d, want);
             }
-            const float want = per_block ? block_acc
-                                         : ((lane[0] + lane[4]) + (lane[2] + lane[6])) +
-                                               ((lane[1] + lane[5]) + (lane[3] + lane[7]));
             ASSERT_EQ(y[t * rows + r], want) << simd_level_name(m.level()) << " rows " << rows
                                              << " tokens " << nt << " y[" << t << "][" << r << "]";
           }

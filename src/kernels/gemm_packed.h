@@ -1,9 +1,11 @@
-// VNNI kernels over the row-interleaved layout of repack.h. Internal to kernels.
+// Kernels over the row-interleaved layout of repack.h: AVX-512 VNNI, and AVX2
+// reading each 16-row group as two halves of 8. Internal to kernels.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
 #include "kernels/repack.h"
 
 namespace hearth::kernels {
@@ -15,6 +17,7 @@ namespace hearth::kernels {
 //                       unsigned (u = q_w + offset), so sum(u * q) + corr = sum(q_w * q)
 size_t packed_activation_stride(int64_t cols);  // bytes per token, a multiple of 64
 void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset, uint8_t* dst);
+void prepare_packed_activations_avx2(const float* x, int64_t cols, int offset, uint8_t* dst);
 
 // y[t * y_stride + r] for the rows of groups [g_begin, g_end) (rows < n_rows)
 // and tokens [0, n_tokens) of `acts` (packed_activation_stride apart).
@@ -28,7 +31,7 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
 // corr16[cols / 16] (-32 times the sum of each 16-sub-block's q: Q6_K's
 // weights are stored as q + 32).
 size_t packed_q8k_activation_stride(int64_t cols);
-void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst);
+void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst, SimdLevel level);
 void gemm_packed_q4k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);
@@ -38,5 +41,20 @@ void gemm_packed_q5k_avx512(const PackedLayout& layout, const uint8_t* packed, i
 void gemm_packed_q6k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);
+
+// The same contracts at the AVX2 level (same activation records; Q8_0 ignores
+// corr: its AVX2 tile multiplies signed weights).
+void gemm_packed_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                      int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                      float* y, int64_t y_stride);
+void gemm_packed_q4k_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride);
+void gemm_packed_q5k_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride);
+void gemm_packed_q6k_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride);
 
 }  // namespace hearth::kernels

@@ -187,11 +187,6 @@ void gemm_q(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
 
 }  // namespace
 
-size_t packed_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 32 * 8;
-  return (bytes + 63) / 64 * 64;
-}
-
 void prepare_packed_activations_avx512(const float* x, int64_t cols, int offset, uint8_t* dst) {
   auto* q = reinterpret_cast<int8_t*>(dst);
   auto* d = reinterpret_cast<float*>(dst + cols);

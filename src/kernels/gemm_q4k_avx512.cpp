@@ -144,27 +144,6 @@ constexpr int kTileTokens = 4;  // 2 x 4 tiles: 8 int32 sums + 8 accumulators + 
 
 }  // namespace
 
-size_t packed_q8k_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4 + cols / 16 * 4;
-  return (bytes + 63) / 64 * 64;
-}
-
-void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst) {
-  auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(dst + cols);
-  auto* dsum = reinterpret_cast<float*>(dst + cols + cols / 256 * 4);
-  auto* corr16 = reinterpret_cast<int32_t*>(dst + cols + cols / 256 * 4 + cols / 32 * 4);
-  for (int64_t b = 0; b < cols / 256; ++b) {
-    q::BlockQ8_K blk;
-    detail::quantize_q8_k_avx512(x + 256 * b, &blk, 256);
-    std::memcpy(qs + 256 * b, blk.qs, 256);
-    d[b] = blk.d;
-    for (int g = 0; g < 8; ++g)
-      dsum[8 * b + g] = blk.d * static_cast<float>(blk.bsums[2 * g] + blk.bsums[2 * g + 1]);
-    for (int g = 0; g < 16; ++g) corr16[16 * b + g] = -32 * blk.bsums[g];
-  }
-}
-
 namespace {
 
 template <bool kQ5>

@@ -83,7 +83,8 @@ struct WeightMatrix::Impl {
   TensorType act = TensorType::F32;
   size_t w_row_bytes = 0;
   size_t a_row_bytes = 0;
-  // Q4_0/Q8_0/Q4_K/Q5_K/Q6_K on AVX-512: a row-interleaved copy (repack.h says why).
+  // Q4_0/Q8_0/Q4_K/Q5_K/Q6_K on AVX2 and AVX-512: a row-interleaved copy
+  // (repack.h says why).
   PackedBuffer packed;
   PackedLayout layout;
 };
@@ -109,10 +110,14 @@ WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int6
   impl_->act = activation_type(type);
   impl_->w_row_bytes = gguf::row_bytes(type, cols);
   impl_->a_row_bytes = activation_row_bytes(impl_->act, cols);
-  if (cpu_supports(SimdLevel::kAvx512) && level >= SimdLevel::kAvx512 && can_pack(type)) {
-    impl_->level = SimdLevel::kAvx512;
+  // The packed layout serves both SIMD levels (AVX2 reads a group as two
+  // halves of 8 rows).
+  for (SimdLevel lv : {SimdLevel::kAvx512, SimdLevel::kAvx2}) {
+    if (!cpu_supports(lv) || level < lv || !can_pack(type)) continue;
+    impl_->level = lv;
     impl_->layout = packed_layout(type, rows, cols);
     impl_->packed = pack_rows(type, data, rows, cols);
+    break;
   }
 }
 
@@ -167,14 +172,33 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
   if (act_buffer.size() < stride * n_tokens) act_buffer.resize(stride * n_tokens);
   uint8_t* act = act_buffer.data();
+  const bool avx2 = im.level == SimdLevel::kAvx2;
   pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       if (k_type)
-        prepare_packed_activations_q8k(x + t * cols_, cols_, act + t * stride);
+        prepare_packed_activations_q8k(x + t * cols_, cols_, act + t * stride, im.level);
+      else if (avx2)
+        prepare_packed_activations_avx2(x + t * cols_, cols_, im.layout.offset, act + t * stride);
       else
         prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
     }
   });
+  using PackedGemm = void (*)(const PackedLayout&, const uint8_t*, int64_t, int64_t, int64_t,
+                              const uint8_t*, int64_t, float*, int64_t);
+  PackedGemm gemm = nullptr;
+  switch (im.layout.type) {
+    case TensorType::Q4_K:
+      gemm = avx2 ? gemm_packed_q4k_avx2 : gemm_packed_q4k_avx512;
+      break;
+    case TensorType::Q5_K:
+      gemm = avx2 ? gemm_packed_q5k_avx2 : gemm_packed_q5k_avx512;
+      break;
+    case TensorType::Q6_K:
+      gemm = avx2 ? gemm_packed_q6k_avx2 : gemm_packed_q6k_avx512;
+      break;
+    default:
+      gemm = avx2 ? gemm_packed_avx2 : gemm_packed_avx512;
+  }
   // Threads take chunks of row groups (all tokens) from a shared counter: 4
   // groups (64 rows) for a vector, 2 (one pair of the 2 x 6 tiles) for a GEMM.
   const int64_t chunk = n_tokens == 1 ? 4 : 2;
@@ -183,14 +207,7 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
   pool.run([&](int, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       const int64_t g0 = c * chunk, g1 = std::min(im.layout.groups, g0 + chunk);
-      if (im.layout.type == TensorType::Q4_K)
-        gemm_packed_q4k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
-      else if (im.layout.type == TensorType::Q5_K)
-        gemm_packed_q5k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
-      else if (im.layout.type == TensorType::Q6_K)
-        gemm_packed_q6k_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
-      else
-        gemm_packed_avx512(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
+      gemm(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
     }
   });
 }

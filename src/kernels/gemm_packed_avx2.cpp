@@ -1,0 +1,221 @@
+// AVX2 tiles over row-interleaved Q4_0/Q8_0 weights: the AVX-512 layout of
+// repack.h read as two halves of 8 rows (32 bytes of each 64-byte line: 4
+// consecutive weights of 8 rows, one per int32 lane). Without vpdpbusd a
+// product is vpmaddubsw (u8 x s8 -> pairs summed into i16) and vpmaddwd (i16
+// pairs -> i32), so the tiles keep sums in i16 as long as they cannot
+// overflow and widen once per block. The block's int32 sums are the same
+// integers the AVX-512 tiles compute, and are scaled in the same order, so
+// the two levels give the same floats.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/act_quant.h"
+#include "kernels/gemm_packed.h"
+#include "quant/blocks.h"
+#include "quant/fp16.h"
+
+namespace hearth::kernels {
+namespace {
+
+namespace q = hearth::quant;
+
+constexpr int kHalfRows = 8;  // rows per ymm of int32 lanes
+
+struct ActView {
+  const uint8_t* base;
+  size_t stride;
+  int64_t cols;
+  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
+  const float* d(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols);
+  }
+  const int32_t* corr(int64_t t) const {
+    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 4);
+  }
+};
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Stores the 8 outputs of half h (rows 8h..8h+7), those below n_rows.
+inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
+  const int64_t row0 = h * kHalfRows;
+  const int64_t valid = std::min<int64_t>(kHalfRows, n_rows - row0);
+  if (valid == kHalfRows) return _mm256_storeu_ps(y + row0, v);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(y + row0,
+                      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), lane), v);
+}
+
+// R halves starting at half h0 (half h: rows 8h..8h+7, the (h % 2)-th 32 bytes
+// of group h / 2's lines) x T tokens from t0.
+// Q4_0 (kQ4): unsigned nibbles u = q + 8 times the activations; a block's 8
+// vpmaddubsw results add up in i16 (each lane: 16 products of at most 15 *
+// 127, 30480 < 32767), then one vpmaddwd and the -8 * sum(x) correction.
+// Q8_0: the layout's u = q + 128 would overflow vpmaddubsw's i16 pairs (255 *
+// 127 * 2), so each load flips back to q and multiplies |q| by x carrying q's
+// sign (the pair then fits: 128 * 127 * 2 = 32512), widened at every step.
+template <int R, int T, bool kQ4>
+void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
+            float* y, int64_t y_stride, int64_t n_rows) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  const uint8_t* wq[R];
+  const uint16_t* wd[R];
+  for (int r = 0; r < R; ++r) {
+    const int64_t h = h0 + r;
+    const uint8_t* group = packed + (h / 2) * l.group_bytes;
+    wq[r] = group + (h % 2) * 32;
+    wd[r] = reinterpret_cast<const uint16_t*>(group + l.blocks * l.quant_bytes_per_block) +
+            (h % 2) * kHalfRows;
+  }
+  const int8_t* aq[T];
+  const float* ad[T];
+  const int32_t* ac[T];
+  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), ac[t] = a.corr(t0 + t);
+  const __m256i ones = _mm256_set1_epi16(1);
+
+  for (int64_t b = 0; b < l.blocks; ++b) {
+    __m256i s[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_si256();
+    const size_t qoff = b * l.quant_bytes_per_block;
+    if constexpr (kQ4) {
+      const __m256i low4 = _mm256_set1_epi8(0x0F);
+      // Not unrolled (nor Q8_0's below): unrolled, GCC computes all the
+      // products of a block before summing them and spills them (25% slower).
+#pragma GCC unroll 1
+      for (int L = 0; L < 4; ++L) {
+        __m256i lo[R], hi[R];
+        for (int r = 0; r < R; ++r) {
+          const __m256i w =
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L));
+          lo[r] = _mm256_and_si256(w, low4);
+          hi[r] = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i x0 = bcast4(aq[t] + 32 * b + 4 * L);
+          const __m256i x1 = bcast4(aq[t] + 32 * b + 16 + 4 * L);
+          for (int r = 0; r < R; ++r) {
+            const __m256i p =
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], x0), _mm256_maddubs_epi16(hi[r], x1));
+            s[r][t] = _mm256_add_epi16(s[r][t], p);
+          }
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m256i c = _mm256_set1_epi32(ac[t][b]);
+        for (int r = 0; r < R; ++r) s[r][t] = _mm256_add_epi32(_mm256_madd_epi16(s[r][t], ones), c);
+      }
+    } else {
+      const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+#pragma GCC unroll 1
+      for (int L = 0; L < 8; ++L) {
+        __m256i w[R], u[R];
+        for (int r = 0; r < R; ++r) {
+          w[r] = _mm256_xor_si256(
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L)), flip);
+          u[r] = _mm256_abs_epi8(w[r]);  // |-128| reads as 128 unsigned
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i x = bcast4(aq[t] + 32 * b + 4 * L);
+          for (int r = 0; r < R; ++r) {
+            const __m256i p =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], _mm256_sign_epi8(x, w[r])), ones);
+            s[r][t] = _mm256_add_epi32(s[r][t], p);
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
+      for (int t = 0; t < T; ++t)
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[r][t]),
+                                    _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b])), acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
+}
+
+// One call of the tile for nt (1..kMaxT) tokens.
+template <int R, int kMaxT, bool kQ4>
+void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t h, const ActView& a,
+                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
+  if constexpr (kMaxT > 0) {
+    if (nt == kMaxT) return tile_q<R, kMaxT, kQ4>(l, packed, h, a, t0, y, y_stride, n_rows);
+    tile_tokens<R, kMaxT - 1, kQ4>(l, packed, h, a, t0, nt, y, y_stride, n_rows);
+  }
+}
+
+constexpr int64_t kTokenBlock = 48;
+
+// Halves [h_begin, h_end) (those holding rows below n_rows) x all tokens.
+template <bool kQ4>
+void gemm_q(const PackedLayout& l, const uint8_t* packed, int64_t h_begin, int64_t h_end,
+            int64_t n_rows, const ActView& a, int64_t n_tokens, float* y, int64_t y_stride) {
+  if (n_tokens == 1) {
+    // Matrix x vector: 2 halves (one 64-byte line per step), 2 independent
+    // chains of sums.
+    int64_t h = h_begin;
+    for (; h + 8 <= h_end; h += 8) tile_q<8, 1, kQ4>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h + 4 <= h_end; h += 4) tile_q<4, 1, kQ4>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h + 2 <= h_end; h += 2) tile_q<2, 1, kQ4>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h < h_end; ++h) tile_q<1, 1, kQ4>(l, packed, h, a, 0, y, y_stride, n_rows);
+    return;
+  }
+  // 2 x 2 tiles: 4 sums + 4 accumulators + 2 x 2 weight operands + 2
+  // activations of the 16 ymm (measured: 1 x 4, 2 x 3, 3 x 2 slower).
+  constexpr int kR = 2, kT = 2;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+    const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+    int64_t h = h_begin;
+    for (; h + kR <= h_end; h += kR)
+      for (int64_t t = t0; t < t1; t += kT)
+        tile_tokens<kR, kT, kQ4>(l, packed, h, a, t,
+                                 static_cast<int>(std::min<int64_t>(kT, t1 - t)), y, y_stride,
+                                 n_rows);
+    for (; h < h_end; ++h)
+      for (int64_t t = t0; t < t1; t += kT)
+        tile_tokens<1, kT, kQ4>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
+                                y, y_stride, n_rows);
+  }
+}
+
+}  // namespace
+
+void prepare_packed_activations_avx2(const float* x, int64_t cols, int offset, uint8_t* dst) {
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(dst + cols);
+  auto* corr = reinterpret_cast<int32_t*>(dst + cols + cols / 32 * 4);
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    q::BlockQ8_0 blk;
+    quantize_activations(gguf::TensorType::Q8_0, x + 32 * b, &blk, 32, SimdLevel::kAvx2);
+    std::memcpy(qs + 32 * b, blk.qs, 32);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += blk.qs[j];
+    corr[b] = -offset * sum;
+    d[b] = q::fp16_to_fp32(blk.d);
+  }
+}
+
+void gemm_packed_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                      int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                      float* y, int64_t y_stride) {
+  const ActView a{acts, packed_activation_stride(layout.blocks * 32), layout.blocks * 32};
+  // The last group's second half may lie wholly past the matrix.
+  const int64_t h_end = std::min(2 * g_end, (n_rows + kHalfRows - 1) / kHalfRows);
+  if (layout.offset == 8)
+    gemm_q<true>(layout, packed, 2 * g_begin, h_end, n_rows, a, n_tokens, y, y_stride);
+  else
+    gemm_q<false>(layout, packed, 2 * g_begin, h_end, n_rows, a, n_tokens, y, y_stride);
+}
+
+}  // namespace hearth::kernels

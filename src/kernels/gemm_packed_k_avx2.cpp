@@ -1,0 +1,337 @@
+// AVX2 tiles over row-interleaved Q4_K, Q5_K and Q6_K weights: the AVX-512
+// layout of repack.h read as two halves of 8 rows (32 bytes of each 64-byte
+// line). Products go through vpmaddubsw (unsigned weights x signed
+// activations -> i16 pairs), summed in i16 while they cannot overflow, then
+// vpmaddwd against each row's sub-block scale (duplicated into both i16 of
+// the row's lane), so the scale costs no float work per sub-block: a
+// super-block's integer sum is scaled once by d_w d_x.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm_packed.h"
+
+namespace hearth::kernels {
+namespace {
+
+constexpr int kHalfRows = 8;
+
+// Per token (packed_q8k_activation_stride apart): int8 q[cols], float d[cols /
+// 256], float dsum[cols / 32], int32 corr16[cols / 16] (gemm_packed.h).
+struct ActView {
+  const uint8_t* base;
+  size_t stride;
+  int64_t cols;
+  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
+  const float* d(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols);
+  }
+  const float* dsum(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols + cols / 256 * 4);
+  }
+  const int32_t* corr16(int64_t t) const {
+    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 256 * 4 +
+                                            cols / 32 * 4);
+  }
+};
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256i load32(const uint8_t* p) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// The 8 bytes at p (one per row) as i16 pairs (b, b) in the rows' int32 lanes,
+// zero- (u8 scales) or sign-extended (int8 scales).
+inline __m256i scale_pairs_u8(const uint8_t* p) {
+  int64_t bytes;
+  std::memcpy(&bytes, p, 8);
+  const __m256i v = _mm256_set1_epi64x(bytes);
+  // Lane i of the low half takes byte i, of the high half byte 4 + i; 0x80 zeroes.
+  const __m256i pick =
+      _mm256_setr_epi8(0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128, 4,
+                       -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
+  return _mm256_shuffle_epi8(v, pick);
+}
+inline __m256i scale_pairs_s8(const uint8_t* p) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(v, dup));
+}
+
+inline __m256 u8x8_to_ps(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
+  const int64_t row0 = h * kHalfRows;
+  const int64_t valid = std::min<int64_t>(kHalfRows, n_rows - row0);
+  if (valid == kHalfRows) return _mm256_storeu_ps(y + row0, v);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(y + row0,
+                      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), lane), v);
+}
+
+// Where half h's bytes start in group h / 2 (the (h % 2)-th 32 of each 64).
+inline const uint8_t* group_of(const PackedLayout& l, const uint8_t* packed, int64_t h) {
+  return packed + (h / 2) * l.group_bytes;
+}
+
+// Q4_K / Q5_K: R halves from h0 x T tokens from t0. Per 32-weight sub-block,
+// 8 vpmaddubsw of 4 nibbles of 8 rows by 4 broadcast activations; Q4_K's i16
+// lanes hold 8 steps (16 products of at most 15 * 127: 30480), Q5_K's 4 (31 *
+// 127 * 8 = 31496), then vpmaddwd by the rows' scales. The mins (dmin * mn
+// times the token's d * sum of the sub-block) are subtracted in f32, as the
+// AVX-512 tile does.
+template <int R, int T, bool kQ5>
+void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
+               int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+  const int64_t nb = l.blocks;
+  const uint8_t *wq[R], *wsc[R], *wmn[R];
+  const uint16_t *wd[R], *wdmin[R];
+  for (int r = 0; r < R; ++r) {
+    const int64_t h = h0 + r, half = h % 2;
+    const uint8_t* g = group_of(l, packed, h);
+    wq[r] = g + half * 32;
+    wsc[r] = g + nb * l.quant_bytes_per_block + half * kHalfRows;
+    wmn[r] = wsc[r] + nb * 8 * kPackRows;
+    wd[r] = reinterpret_cast<const uint16_t*>(g + nb * l.quant_bytes_per_block +
+                                              2 * nb * 8 * kPackRows) +
+            half * kHalfRows;
+    wdmin[r] = wd[r] + nb * kPackRows;
+  }
+  const int8_t* aq[T];
+  const float *ad[T], *as[T];
+  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i sum[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      const int c = g / 2;
+      const bool high = g & 1;
+      __m256i sc[R], qh[R];
+      for (int r = 0; r < R; ++r) {
+        sc[r] = scale_pairs_u8(wsc[r] + (b * 8 + g) * kPackRows);
+        if constexpr (kQ5) qh[r] = load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
+      }
+      __m256i s[R][T];
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L) {
+        __m256i v[R];
+        for (int r = 0; r < R; ++r) {
+          const __m256i w = load32(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+          v[r] = _mm256_and_si256(high ? _mm256_srli_epi16(w, 4) : w, low4);
+          if constexpr (kQ5) {
+            // Bit L of each byte to bit 4 (the bits a 16-bit shift carries
+            // across bytes fall outside bit 4).
+            const __m256i hb = L < 4   ? _mm256_slli_epi16(qh[r], 4 - L)
+                               : L > 4 ? _mm256_srli_epi16(qh[r], L - 4)
+                                       : qh[r];
+            v[r] = _mm256_or_si256(v[r], _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+          }
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i x = bcast4(aq[t] + 256 * b + 32 * g + 4 * L);
+          for (int r = 0; r < R; ++r) {
+            const __m256i p = _mm256_maddubs_epi16(v[r], x);
+            const bool first = kQ5 ? L % 4 == 0 : L == 0;
+            s[r][t] = first ? p : _mm256_add_epi16(s[r][t], p);
+          }
+        }
+        if (L == 7 || (kQ5 && L == 3))
+          for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) {
+              sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(s[r][t], sc[r]));
+            }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256 d =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
+      const __m256 dmin = _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(wdmin[r] + b * kPackRows)));
+      for (int t = 0; t < T; ++t)
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[r][t]),
+                                    _mm256_mul_ps(d, _mm256_set1_ps(ad[t][b])), acc[r][t]);
+      for (int g = 0; g < 8; ++g) {
+        const __m256 min = _mm256_mul_ps(u8x8_to_ps(wmn[r] + (b * 8 + g) * kPackRows), dmin);
+        for (int t = 0; t < T; ++t)
+          acc[r][t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(as[t][8 * b + g]), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
+}
+
+// Q6_K: R halves x T tokens. Per 16-weight sub-block the 6-bit u = q + 32 of 8
+// rows are assembled from the nibble and 2-bit planes into 4 operands of 4
+// weights; two vpmaddubsw add in i16 (63 * 127 * 4 = 32004), then vpmaddwd by
+// the rows' int8 scale. The -32 offset: + sc * corr16 (corr16 = -32 * sum of
+// the sub-block's activations), one more vpmaddwd against corr16 split into
+// two i16 halves (it may exceed an i16: 32 * 16 * 127).
+template <int R, int T>
+void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
+              int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+  const int64_t nb = l.blocks;
+  const uint8_t *wq[R], *wsc[R];
+  const uint16_t* wd[R];
+  for (int r = 0; r < R; ++r) {
+    const int64_t h = h0 + r, half = h % 2;
+    const uint8_t* g = group_of(l, packed, h);
+    wq[r] = g + half * 32;
+    wsc[r] = g + nb * l.quant_bytes_per_block + half * kHalfRows;
+    wd[r] =
+        reinterpret_cast<const uint16_t*>(g + nb * l.quant_bytes_per_block + nb * 16 * kPackRows) +
+        half * kHalfRows;
+  }
+  const int8_t* aq[T];
+  const float* ad[T];
+  const int32_t* ac[T];
+  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), ac[t] = a.corr16(t0 + t);
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i sum[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
+    for (int j = 0; j < 16; ++j) {
+      __m256i w[R][4], sc[R];
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* q = wq[r] + b * l.quant_bytes_per_block;
+        const __m256i ql0 = load32(q + 128 * j), ql1 = load32(q + 128 * j + 64);
+        const __m256i qh = load32(q + 2048 + 64 * j);
+        // Operand k: weights 16j + 4k .. 16j + 4k + 3 of the 8 rows, u in 0..63.
+        w[r][0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                                  _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+        w[r][1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                                  _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+        w[r][2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                  _mm256_and_si256(qh, bits45));
+        w[r][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                  _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+        sc[r] = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
+      }
+      for (int t = 0; t < T; ++t) {
+        const int8_t* x = aq[t] + 256 * b + 16 * j;
+        const int32_t c = ac[t][16 * b + j], c0 = c / 2, c1 = c - c0;
+        const __m256i corr = _mm256_set1_epi32(static_cast<int32_t>(
+            static_cast<uint32_t>(static_cast<uint16_t>(c0)) | static_cast<uint32_t>(c1) << 16));
+        const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[r][0], x0),
+                                               _mm256_maddubs_epi16(w[r][1], x1));
+          const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[r][2], x2),
+                                               _mm256_maddubs_epi16(w[r][3], x3));
+          const __m256i m = _mm256_add_epi32(
+              _mm256_add_epi32(_mm256_madd_epi16(p01, sc[r]), _mm256_madd_epi16(p23, sc[r])),
+              _mm256_madd_epi16(corr, sc[r]));
+          sum[r][t] = _mm256_add_epi32(sum[r][t], m);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256 dw =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
+      for (int t = 0; t < T; ++t)
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[r][t]),
+                                    _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b])), acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
+}
+
+enum class KType { kQ4, kQ5, kQ6 };
+
+template <KType K, int R, int T>
+void tile(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
+          float* y, int64_t y_stride, int64_t n_rows) {
+  if constexpr (K == KType::kQ6)
+    tile_q6k<R, T>(l, packed, h0, a, t0, y, y_stride, n_rows);
+  else
+    tile_q45k<R, T, K == KType::kQ5>(l, packed, h0, a, t0, y, y_stride, n_rows);
+}
+
+template <KType K, int R, int kMaxT>
+void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t h, const ActView& a,
+                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
+  if constexpr (kMaxT > 0) {
+    if (nt == kMaxT) return tile<K, R, kMaxT>(l, packed, h, a, t0, y, y_stride, n_rows);
+    tile_tokens<K, R, kMaxT - 1>(l, packed, h, a, t0, nt, y, y_stride, n_rows);
+  }
+}
+
+constexpr int64_t kTokenBlock = 48;
+
+template <KType K>
+void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64_t g_end,
+            int64_t n_rows, const uint8_t* acts, int64_t n_tokens, float* y, int64_t y_stride) {
+  const int64_t cols = l.blocks * 256;
+  const ActView a{acts, packed_q8k_activation_stride(cols), cols};
+  const int64_t h_begin = 2 * g_begin;
+  const int64_t h_end = std::min(2 * g_end, (n_rows + kHalfRows - 1) / kHalfRows);
+  if (n_tokens == 1) {
+    // Matrix x vector: both halves of a group (one 64-byte line per step).
+    int64_t h = h_begin;
+    for (; h + 8 <= h_end; h += 8) tile<K, 8, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h + 4 <= h_end; h += 4) tile<K, 4, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h + 2 <= h_end; h += 2) tile<K, 2, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    for (; h < h_end; ++h) tile<K, 1, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    return;
+  }
+  // 1 half x 4 tokens: the weights' assembly, most of the work, shared by 4
+  // tokens; 4 i16 sums + 4 int32 sums + 4 accumulators (or Q6_K's 4
+  // operands) fill the 16 ymm. (Measured: 2 x 2 and 1 x 3 no faster for
+  // Q4_K, 2 x 2 slower for Q6_K.)
+  constexpr int kR = 1, kT = 4;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+    const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+    int64_t h = h_begin;
+    for (; h + kR <= h_end; h += kR)
+      for (int64_t t = t0; t < t1; t += kT)
+        tile_tokens<K, kR, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
+                               y, y_stride, n_rows);
+    for (; h < h_end; ++h)
+      for (int64_t t = t0; t < t1; t += kT)
+        tile_tokens<K, 1, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
+                              y, y_stride, n_rows);
+  }
+}
+
+}  // namespace
+
+void gemm_packed_q4k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride) {
+  gemm_k<KType::kQ4>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
+}
+
+void gemm_packed_q5k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride) {
+  gemm_k<KType::kQ5>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
+}
+
+void gemm_packed_q6k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                          float* y, int64_t y_stride) {
+  gemm_k<KType::kQ6>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
+}
+
+}  // namespace hearth::kernels
