@@ -130,16 +130,20 @@ void quantize_q8_k(const float* x, void* dst, int64_t n) {
 }  // namespace
 
 void quantize_activations(TensorType act, const float* x, void* dst, int64_t n, SimdLevel level) {
-  const bool wide = level >= SimdLevel::kAvx512;
+  const bool wide = level >= SimdLevel::kAvx512, avx2 = level == SimdLevel::kAvx2;
   switch (act) {
     case TensorType::Q8_0:
-      return wide ? detail::quantize_q8_0_avx512(x, dst, n)
-                  : detail::quantize_q8_0_scalar(x, dst, n);
+      return wide   ? detail::quantize_q8_0_avx512(x, dst, n)
+             : avx2 ? detail::quantize_q8_0_avx2(x, dst, n)
+                    : detail::quantize_q8_0_scalar(x, dst, n);
     case TensorType::Q8_1:
-      return wide ? detail::quantize_q8_1_avx512(x, dst, n)
-                  : detail::quantize_q8_1_scalar(x, dst, n);
+      return wide   ? detail::quantize_q8_1_avx512(x, dst, n)
+             : avx2 ? detail::quantize_q8_1_avx2(x, dst, n)
+                    : detail::quantize_q8_1_scalar(x, dst, n);
     case TensorType::Q8_K:
-      return wide ? detail::quantize_q8_k_avx512(x, dst, n) : quantize_q8_k(x, dst, n);
+      return wide   ? detail::quantize_q8_k_avx512(x, dst, n)
+             : avx2 ? detail::quantize_q8_k_avx2(x, dst, n)
+                    : quantize_q8_k(x, dst, n);
     case TensorType::F16: {
       auto* y = static_cast<uint16_t*>(dst);
       for (int64_t i = 0; i < n; ++i) y[i] = q::fp32_to_fp16(x[i]);

@@ -28,6 +28,9 @@ void quantize_q8_1_scalar(const float* x, void* dst, int64_t n);
 void quantize_q8_0_avx512(const float* x, void* dst, int64_t n);
 void quantize_q8_1_avx512(const float* x, void* dst, int64_t n);
 void quantize_q8_k_avx512(const float* x, void* dst, int64_t n);
+void quantize_q8_0_avx2(const float* x, void* dst, int64_t n);
+void quantize_q8_1_avx2(const float* x, void* dst, int64_t n);
+void quantize_q8_k_avx2(const float* x, void* dst, int64_t n);
 }  // namespace detail
 
 }  // namespace hearth::kernels
