@@ -95,10 +95,6 @@ void weighted_values16(const float* st, int lane, const float* vf, int64_t n_key
 
 }  // namespace
 
-size_t attention_tile_scratch_floats(int64_t n_keys, int64_t hd) {
-  return static_cast<size_t>((n_keys + hd) * kLanes);
-}
-
 void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64_t t0, int64_t t1,
                          int64_t pos0, int64_t h0, int64_t group, int64_t n_heads, int64_t hd,
                          float scale, float* scratch, float* out) {

@@ -10,7 +10,7 @@
 // prompts) take its per-row path -- Q rounded to the cache's type, an online
 // softmax, and for an f16 cache the output accumulated in f16 -- while larger
 // batches take its tiled path: f32 Q, scores, softmax and accumulation (on
-// AVX-512, tiles of 32 query rows: attention_avx512.cpp).
+// AVX-512, tiles of 32 query rows: attention_avx512.cpp; on AVX2, of 16: attention_avx2.cpp).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -86,6 +86,11 @@ void attend_softmax(const float* q, const float* kf, const float* vf, int64_t nk
 
 }  // namespace
 
+// Sized for the widest tile (AVX-512: Q transposed and the scores, 32 lanes).
+size_t attention_tile_scratch_floats(int64_t n_keys, int64_t hd) {
+  return static_cast<size_t>((n_keys + hd) * 32);
+}
+
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
                    int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,
                    float* out) {
@@ -95,16 +100,20 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
                                 std::to_string(p.n_kv_heads) + " do not fit the KV cache");
   const int64_t hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
   const bool tiled = c.type() == backend::KvType::F16 && n_tokens >= kTiledMinTokens;
-  const bool tiles512 = tiled && hd % 16 == 0 && best_simd_level() >= SimdLevel::kAvx512;
-  // AVX-512 tiles: 16 tokens x the group's heads per item (4 chunks of 32 rows
-  // for 8 heads), so each item's key and value conversion serves more rows.
-  const int64_t block = tiles512 ? 16 : n_tokens <= 4 ? n_tokens : 8;
+  const SimdLevel level = best_simd_level();
+  const auto tile = !tiled || hd % 16 != 0        ? nullptr
+                    : level >= SimdLevel::kAvx512 ? attend_tiled_avx512
+                    : level >= SimdLevel::kAvx2   ? attend_tiled_avx2
+                                                  : nullptr;
+  // Tiles: 16 tokens x the group's heads per item (4 chunks of 32 rows, or 8
+  // of 16, for 8 heads), so each item's key and value conversion serves more rows.
+  const int64_t block = tile ? 16 : n_tokens <= 4 ? n_tokens : 8;
   const int64_t n_blocks = (n_tokens + block - 1) / block;
   const int64_t n_items = p.n_kv_heads * n_blocks;
   const int64_t n_keys_max = pos0 + n_tokens;
   // kf, vf [n_keys][hd]; scores [n_keys] (>= a q8_0 row of hd); qh, acc [hd].
   const size_t need = static_cast<size_t>(n_keys_max * (2 * hd + 1) + 3 * hd) +
-                      (tiles512 ? attention_tile_scratch_floats(n_keys_max, hd) : 0);
+                      (tile ? attention_tile_scratch_floats(n_keys_max, hd) : 0);
   scratch.resize(static_cast<size_t>(pool.size()));
   for (auto& s : scratch)
     if (s.size() < need) s.resize(need);
@@ -124,9 +133,9 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
         c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
         c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
       }
-      if (tiles512) {
-        attend_tiled_avx512(q, kf, vf, t0, t1, pos0, kvh * group, group, p.n_heads, hd, p.scale,
-                            rs.scores + n_keys_max, out);
+      if (tile) {
+        tile(q, kf, vf, t0, t1, pos0, kvh * group, group, p.n_heads, hd, p.scale,
+             rs.scores + n_keys_max, out);
         continue;
       }
       for (int64_t t = t0; t < t1; ++t) {

@@ -74,15 +74,19 @@ class CpuKvCache final : public backend::KvCache {
 // Per-thread attention scratch, grown on demand (never per token).
 using AttentionScratch = std::vector<std::vector<float>>;
 
-// The tiled path of cpu_attention on AVX-512 (attention_avx512.cpp; head_dim a
-// multiple of 16): query tokens [t0, t1) of heads [h0, h0 + group), which share
-// one KV head whose keys and values are kf, vf [pos0 + t1][head_dim] f32; token
-// t attends to keys 0 .. pos0 + t. q and out as in cpu_attention. scratch holds
-// attention_tile_scratch_floats(pos0 + t1, head_dim) floats.
+// The tiled path of cpu_attention on AVX-512 (attention_avx512.cpp) and AVX2
+// (attention_avx2.cpp), head_dim a multiple of 16: query tokens [t0, t1) of
+// heads [h0, h0 + group), which share one KV head whose keys and values are
+// kf, vf [pos0 + t1][head_dim] f32; token t attends to keys 0 .. pos0 + t. q
+// and out as in cpu_attention. scratch holds
+// attention_tile_scratch_floats(pos0 + t1, head_dim) floats (enough for both).
 size_t attention_tile_scratch_floats(int64_t n_keys, int64_t head_dim);
 void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64_t t0, int64_t t1,
                          int64_t pos0, int64_t h0, int64_t group, int64_t n_heads, int64_t head_dim,
                          float scale, float* scratch, float* out);
+void attend_tiled_avx2(const float* q, const float* kf, const float* vf, int64_t t0, int64_t t1,
+                       int64_t pos0, int64_t h0, int64_t group, int64_t n_heads, int64_t head_dim,
+                       float scale, float* scratch, float* out);
 
 // Causal attention of q [n_tokens][n_heads][head_dim] over the cache (see Backend::attention).
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
