@@ -42,8 +42,9 @@ void gemm_packed_q6k_avx512(const PackedLayout& layout, const uint8_t* packed, i
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);
 
-// The same contracts at the AVX2 level (same activation records; Q8_0 ignores
-// corr: its AVX2 tile multiplies signed weights).
+// The same contracts at the AVX2 level (same activation records; Q8_0's copy
+// holds signed weights, packed_layout(..., signed_q8 = true), and its tile
+// ignores corr).
 void gemm_packed_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                       int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                       float* y, int64_t y_stride);

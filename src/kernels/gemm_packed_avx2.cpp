@@ -57,9 +57,10 @@ inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
 // Q4_0 (kQ4): unsigned nibbles u = q + 8 times the activations; a block's 8
 // vpmaddubsw results add up in i16 (each lane: 16 products of at most 15 *
 // 127, 30480 < 32767), then one vpmaddwd and the -8 * sum(x) correction.
-// Q8_0: the layout's u = q + 128 would overflow vpmaddubsw's i16 pairs (255 *
-// 127 * 2), so each load flips back to q and multiplies |q| by x carrying q's
-// sign (the pair then fits: 128 * 127 * 2 = 32512), widened at every step.
+// Q8_0: unsigned u = q + 128 would overflow vpmaddubsw's i16 pairs (255 * 127
+// * 2), so the AVX2 copy stores q itself (repack.h) and the tile multiplies
+// |q| by x carrying q's sign (the pair then fits: 128 * 127 * 2 = 32512),
+// widened at every step.
 template <int R, int T, bool kQ4>
 void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
             float* y, int64_t y_stride, int64_t n_rows) {
@@ -114,13 +115,11 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
         for (int r = 0; r < R; ++r) s[r][t] = _mm256_add_epi32(_mm256_madd_epi16(s[r][t], ones), c);
       }
     } else {
-      const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
 #pragma GCC unroll 1
       for (int L = 0; L < 8; ++L) {
         __m256i w[R], u[R];
         for (int r = 0; r < R; ++r) {
-          w[r] = _mm256_xor_si256(
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L)), flip);
+          w[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L));
           u[r] = _mm256_abs_epi8(w[r]);  // |-128| reads as 128 unsigned
         }
         for (int t = 0; t < T; ++t) {
@@ -212,6 +211,7 @@ void gemm_packed_avx2(const PackedLayout& layout, const uint8_t* packed, int64_t
   const ActView a{acts, packed_activation_stride(layout.blocks * 32), layout.blocks * 32};
   // The last group's second half may lie wholly past the matrix.
   const int64_t h_end = std::min(2 * g_end, (n_rows + kHalfRows - 1) / kHalfRows);
+  // Q4_0 (offset 8) or Q8_0 (stored signed: offset 0).
   if (layout.offset == 8)
     gemm_q<true>(layout, packed, 2 * g_begin, h_end, n_rows, a, n_tokens, y, y_stride);
   else

@@ -115,8 +115,8 @@ WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int6
   for (SimdLevel lv : {SimdLevel::kAvx512, SimdLevel::kAvx2}) {
     if (!cpu_supports(lv) || level < lv || !can_pack(type)) continue;
     impl_->level = lv;
-    impl_->layout = packed_layout(type, rows, cols);
-    impl_->packed = pack_rows(type, data, rows, cols);
+    impl_->layout = packed_layout(type, rows, cols, lv == SimdLevel::kAvx2);
+    impl_->packed = pack_rows(impl_->layout, data, rows, cols);
     break;
   }
 }

@@ -115,7 +115,7 @@ void pack_q6_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int6
 
 }  // namespace
 
-PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
+PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols, bool signed_q8) {
   PackedLayout l;
   l.type = type;
   l.groups = (rows + kPackRows - 1) / kPackRows;
@@ -138,12 +138,12 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols) {
   // Padded to 64 bytes: the kernels load each group's quants with aligned zmm
   // loads, and an odd number of blocks leaves 32 bytes over (288 or 544 a block).
   l.group_bytes = (l.blocks * (l.quant_bytes_per_block + 2 * kPackRows) + 63) / 64 * 64;
-  l.offset = type == TensorType::Q4_0 ? 8 : 128;
+  l.offset = type == TensorType::Q4_0 ? 8 : signed_q8 ? 0 : 128;
   return l;
 }
 
-PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t cols) {
-  const PackedLayout l = packed_layout(type, rows, cols);
+PackedBuffer pack_rows(const PackedLayout& l, const void* data, int64_t rows, int64_t cols) {
+  const TensorType type = l.type;
   size_t total = l.groups * l.group_bytes;
   total = (total + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
   PackedBuffer out(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
@@ -179,7 +179,7 @@ PackedBuffer pack_rows(TensorType type, const void* data, int64_t rows, int64_t 
           scales[b * kPackRows + i] = blk.d;
           for (int L = 0; L < 8; ++L)
             for (int p = 0; p < 4; ++p)
-              dst[(L * kPackRows + i) * 4 + p] = static_cast<uint8_t>(blk.qs[4 * L + p] ^ 0x80);
+              dst[(L * kPackRows + i) * 4 + p] = static_cast<uint8_t>(blk.qs[4 * L + p] + l.offset);
         }
       }
     }

@@ -27,7 +27,9 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //   quants: [blocks][L][16 rows][4 bytes]   L = 0..3 (Q4_0) or 0..7 (Q8_0)
 //     Q4_0: the row's GGUF bytes qs[4L..4L+3] (low nibbles: weights 4L..4L+3,
 //           high nibbles: weights 16+4L..16+4L+3), values q in 0..15, x = (q-8)d
-//     Q8_0: weights 4L..4L+3 as unsigned q + 128, x = ((q+128) - 128) d
+//     Q8_0: weights 4L..4L+3 as unsigned q + 128, x = ((q+128) - 128) d, for
+//           the AVX-512 tiles (vpdpbusd wants unsigned weights); as q itself
+//           (offset 0) for the AVX2 tiles, which multiply signed weights
 //   scales: [blocks][16 rows] fp16
 // Q4_K ("blocks" are 256-weight super-blocks):
 //   quants: [blocks][c = 0..3][L = 0..7][16 rows][4 bytes]: the row's bytes
@@ -54,7 +56,8 @@ struct PackedLayout {
   size_t quant_bytes_per_block =
       0;                   // 16 rows: 256 (Q4_0), 512 (Q8_0), 2048 (Q4_K), 2560 (Q5_K), 3072 (Q6_K)
   size_t group_bytes = 0;  // quants then scales of one row group, padded to 64 bytes
-  int offset = 0;          // 8 (Q4_0) or 128 (Q8_0): x = (u - offset) d; 0 (Q4_K, Q6_K)
+  int offset = 0;          // 8 (Q4_0) or 128 (Q8_0 for AVX-512): x = (u - offset) d; 0 (Q8_0 for
+                           // AVX2, Q4_K, Q5_K, Q6_K)
 };
 
 struct FreeDeleter {
@@ -64,8 +67,10 @@ using PackedBuffer = std::unique_ptr<uint8_t[], FreeDeleter>;
 
 // Whether `type` has a packed layout (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
 bool can_pack(gguf::TensorType type);
-PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols);
+// `signed_q8`: Q8_0 stored as q (the AVX2 tiles), else as q + 128.
+PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols,
+                           bool signed_q8 = false);
 // 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.
-PackedBuffer pack_rows(gguf::TensorType type, const void* data, int64_t rows, int64_t cols);
+PackedBuffer pack_rows(const PackedLayout& layout, const void* data, int64_t rows, int64_t cols);
 
 }  // namespace hearth::kernels
