@@ -12,6 +12,7 @@ packages=(
   libboost1.81-dev libedit-dev libsqlite3-dev libsodium-dev libseccomp-dev
   bible-kjv bible-kjv-text
   chromium prometheus haproxy curl openssl
+  qemu-user
 )
 
 missing=()
