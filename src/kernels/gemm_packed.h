@@ -32,6 +32,36 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
 // weights are stored as q + 32).
 size_t packed_q8k_activation_stride(int64_t cols);
 void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst, SimdLevel level);
+// Read-only views of the two records, token t at base + t * stride. An
+// unnamed namespace on purpose: the kernels that read them are compiled for
+// different instruction sets, and a shared out-of-line copy of an inline
+// member would be compiled for one of them.
+namespace {
+struct ActsView {
+  const uint8_t* base;
+  size_t stride;
+  int64_t cols;
+  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
+  const float* d(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols);
+  }
+};
+struct Q8Acts : ActsView {  // the Q4_0/Q8_0 record
+  const int32_t* corr(int64_t t) const {
+    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 4);
+  }
+};
+struct Q8KActs : ActsView {  // the Q8_K record
+  const float* dsum(int64_t t) const {
+    return reinterpret_cast<const float*>(base + t * stride + cols + cols / 256 * 4);
+  }
+  const int32_t* corr16(int64_t t) const {
+    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 256 * 4 +
+                                            cols / 32 * 4);
+  }
+};
+}  // namespace
+
 void gemm_packed_q4k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                             float* y, int64_t y_stride);

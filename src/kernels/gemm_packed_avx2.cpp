@@ -13,6 +13,7 @@
 
 #include "kernels/act_quant.h"
 #include "kernels/gemm_packed.h"
+#include "kernels/tiles_avx2.h"
 #include "quant/blocks.h"
 #include "quant/fp16.h"
 
@@ -21,36 +22,7 @@ namespace {
 
 namespace q = hearth::quant;
 
-constexpr int kHalfRows = 8;  // rows per ymm of int32 lanes
-
-struct ActView {
-  const uint8_t* base;
-  size_t stride;
-  int64_t cols;
-  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
-  const float* d(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols);
-  }
-  const int32_t* corr(int64_t t) const {
-    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 4);
-  }
-};
-
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
-// Stores the 8 outputs of half h (rows 8h..8h+7), those below n_rows.
-inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
-  const int64_t row0 = h * kHalfRows;
-  const int64_t valid = std::min<int64_t>(kHalfRows, n_rows - row0);
-  if (valid == kHalfRows) return _mm256_storeu_ps(y + row0, v);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  _mm256_maskstore_ps(y + row0,
-                      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), lane), v);
-}
+using ActView = Q8Acts;  // gemm_packed.h
 
 // R halves starting at half h0 (half h: rows 8h..8h+7, the (h % 2)-th 32 bytes
 // of group h / 2's lines) x T tokens from t0.
@@ -95,8 +67,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
       for (int L = 0; L < 4; ++L) {
         __m256i lo[R], hi[R];
         for (int r = 0; r < R; ++r) {
-          const __m256i w =
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L));
+          const __m256i w = load32(wq[r] + qoff + 64 * L);
           lo[r] = _mm256_and_si256(w, low4);
           hi[r] = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
         }
@@ -119,7 +90,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
       for (int L = 0; L < 8; ++L) {
         __m256i w[R], u[R];
         for (int r = 0; r < R; ++r) {
-          w[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[r] + qoff + 64 * L));
+          w[r] = load32(wq[r] + qoff + 64 * L);
           u[r] = _mm256_abs_epi8(w[r]);  // |-128| reads as 128 unsigned
         }
         for (int t = 0; t < T; ++t) {

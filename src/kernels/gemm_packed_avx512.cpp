@@ -14,18 +14,7 @@
 namespace hearth::kernels {
 namespace {
 
-struct ActView {
-  const uint8_t* base;
-  size_t stride;
-  int64_t cols;
-  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
-  const float* d(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols);
-  }
-  const int32_t* corr(int64_t t) const {
-    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 32 * 4);
-  }
-};
+using ActView = Q8Acts;  // gemm_packed.h
 
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;

@@ -11,40 +11,12 @@
 #include <cstring>
 
 #include "kernels/gemm_packed.h"
+#include "kernels/tiles_avx2.h"
 
 namespace hearth::kernels {
 namespace {
 
-constexpr int kHalfRows = 8;
-
-// Per token (packed_q8k_activation_stride apart): int8 q[cols], float d[cols /
-// 256], float dsum[cols / 32], int32 corr16[cols / 16] (gemm_packed.h).
-struct ActView {
-  const uint8_t* base;
-  size_t stride;
-  int64_t cols;
-  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
-  const float* d(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols);
-  }
-  const float* dsum(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols + cols / 256 * 4);
-  }
-  const int32_t* corr16(int64_t t) const {
-    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 256 * 4 +
-                                            cols / 32 * 4);
-  }
-};
-
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-
-inline __m256i load32(const uint8_t* p) {
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
-}
+using ActView = Q8KActs;  // gemm_packed.h
 
 // The 8 bytes at p (one per row) as i16 pairs (b, b) in the rows' int32 lanes,
 // zero- (u8 scales) or sign-extended (int8 scales).
@@ -67,15 +39,6 @@ inline __m256i scale_pairs_s8(const uint8_t* p) {
 inline __m256 u8x8_to_ps(const uint8_t* p) {
   return _mm256_cvtepi32_ps(
       _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
-  const int64_t row0 = h * kHalfRows;
-  const int64_t valid = std::min<int64_t>(kHalfRows, n_rows - row0);
-  if (valid == kHalfRows) return _mm256_storeu_ps(y + row0, v);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  _mm256_maskstore_ps(y + row0,
-                      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), lane), v);
 }
 
 // Where half h's bytes start in group h / 2 (the (h % 2)-th 32 of each 64).

@@ -19,20 +19,7 @@ namespace {
 
 namespace q = hearth::quant;
 
-// Per token: int8 q[cols], float d[blocks], float dsum[cols / 32] (then
-// Q6_K's corr16, gemm_packed.h).
-struct ActView {
-  const uint8_t* base;
-  size_t stride;
-  int64_t cols;
-  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
-  const float* d(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols);
-  }
-  const float* dsum(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols + cols / 256 * 4);
-  }
-};
+using ActView = Q8KActs;  // gemm_packed.h
 
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;

@@ -22,21 +22,7 @@
 namespace hearth::kernels {
 namespace {
 
-// Per token (packed_q8k_activation_stride apart): int8 q[cols], float d[cols /
-// 256], float dsum[cols / 32] (Q4_K's), int32 corr16[cols / 16].
-struct ActView {
-  const uint8_t* base;
-  size_t stride;
-  int64_t cols;
-  const int8_t* q(int64_t t) const { return reinterpret_cast<const int8_t*>(base + t * stride); }
-  const float* d(int64_t t) const {
-    return reinterpret_cast<const float*>(base + t * stride + cols);
-  }
-  const int32_t* corr16(int64_t t) const {
-    return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 256 * 4 +
-                                            cols / 32 * 4);
-  }
-};
+using ActView = Q8KActs;  // gemm_packed.h
 
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;

@@ -1,0 +1,43 @@
+// What the AVX2 tiles over the packed layout share (gemm_packed_avx2.cpp,
+// gemm_packed_k_avx2.cpp): the half-group unit and its loads and stores.
+// Internal to kernels; include only from files compiled with AVX2 flags. An
+// unnamed namespace: no out-of-line copy is shared with other instruction sets.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace hearth::kernels {
+namespace {
+
+// Rows per ymm of int32 lanes: a 16-row group of repack.h is two halves, half
+// h being rows 8h..8h+7, the (h % 2)-th 32 bytes of each of group h / 2's
+// 64-byte lines.
+constexpr int kHalfRows = 8;
+
+// 4 activations (int8) in every int32 lane.
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256i load32(const uint8_t* p) {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Stores the 8 outputs of half h to y[8h..], those of rows below n_rows.
+inline void store_half(float* y, int64_t h, int64_t n_rows, __m256 v) {
+  const int64_t row0 = h * kHalfRows;
+  const int64_t valid = std::min<int64_t>(kHalfRows, n_rows - row0);
+  if (valid == kHalfRows) return _mm256_storeu_ps(y + row0, v);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  _mm256_maskstore_ps(y + row0,
+                      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), lane), v);
+}
+
+}  // namespace
+}  // namespace hearth::kernels
