@@ -170,6 +170,19 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
 
   for (int64_t b = 0; b < nb; ++b) {
+    // Each token's corr16 of the super-block as i16 halves (c0, c1), c0 + c1 =
+    // c, for vpmaddwd: split here with vector ops, not per sub-block and row
+    // half with scalar ones.
+    alignas(32) int32_t pairs[T][16];
+    for (int t = 0; t < T; ++t)
+      for (int k = 0; k < 2; ++k) {
+        const __m256i c =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ac[t] + 16 * b + 8 * k));
+        const __m256i c0 = _mm256_srai_epi32(c, 1), c1 = _mm256_sub_epi32(c, c0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(pairs[t] + 8 * k),
+                           _mm256_or_si256(_mm256_and_si256(c0, _mm256_set1_epi32(0xFFFF)),
+                                           _mm256_slli_epi32(c1, 16)));
+      }
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -192,9 +205,7 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
       }
       for (int t = 0; t < T; ++t) {
         const int8_t* x = aq[t] + 256 * b + 16 * j;
-        const int32_t c = ac[t][16 * b + j], c0 = c / 2, c1 = c - c0;
-        const __m256i corr = _mm256_set1_epi32(static_cast<int32_t>(
-            static_cast<uint32_t>(static_cast<uint16_t>(c0)) | static_cast<uint32_t>(c1) << 16));
+        const __m256i corr = _mm256_set1_epi32(pairs[t][j]);
         const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
         for (int r = 0; r < R; ++r) {
           const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[r][0], x0),
