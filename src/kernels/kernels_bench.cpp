@@ -98,8 +98,8 @@ constexpr Shape kShapes[] = {{"attn_q/o 2048x2048", 2048, 2048},
                              {"output 32000x2048", 32000, 2048}};
 
 const bool registered = [] {
-  for (TensorType type :
-       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16})
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K,
+                          TensorType::Q6_K, TensorType::F16})
     for (const Shape& s : kShapes) {
       const std::string name =
           std::string("Multiply/") + std::string(gguf::type_name(type)) + "/" + s.name;
