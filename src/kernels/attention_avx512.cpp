@@ -103,18 +103,9 @@ void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64
   float* st = qt + hd * kLanes;  // [n_keys][32]
   for (int64_t r0 = 0; r0 < n_rows; r0 += kLanes) {
     const int n = static_cast<int>(std::min<int64_t>(kLanes, n_rows - r0));
-    const float* qrow[kLanes];
     float* orow[kLanes];
     alignas(64) int32_t limit[kLanes];
-    for (int i = 0; i < kLanes; ++i) {
-      const int64_t r = r0 + std::min(i, n - 1);  // unused lanes repeat the last row
-      const int64_t t = t0 + r / group, h = h0 + r % group;
-      qrow[i] = q + (t * n_heads + h) * hd;
-      orow[i] = out + (t * n_heads + h) * hd;
-      limit[i] = static_cast<int32_t>(pos0 + t + 1);
-    }
-    for (int64_t d = 0; d < hd; ++d)
-      for (int i = 0; i < kLanes; ++i) qt[d * kLanes + i] = qrow[i][d];
+    attention_tile_rows(q, out, t0, pos0, h0, group, n_heads, hd, r0, n, kLanes, orow, limit, qt);
     const int64_t lo = limit[0], hi = limit[kLanes - 1];  // rows are in token order
     scores(qt, kf, hi, hd, scale, st);
     // Keys at or past a lane's limit: -inf (exp gives 0).

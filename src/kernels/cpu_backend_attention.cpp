@@ -91,6 +91,19 @@ size_t attention_tile_scratch_floats(int64_t n_keys, int64_t hd) {
   return static_cast<size_t>((n_keys + hd) * 32);
 }
 
+void attention_tile_rows(const float* q, float* out, int64_t t0, int64_t pos0, int64_t h0,
+                         int64_t group, int64_t n_heads, int64_t hd, int64_t r0, int n, int lanes,
+                         float** orow, int32_t* limit, float* qt) {
+  for (int i = 0; i < lanes; ++i) {
+    const int64_t r = r0 + std::min(i, n - 1);
+    const int64_t t = t0 + r / group, h = h0 + r % group;
+    const float* qrow = q + (t * n_heads + h) * hd;
+    orow[i] = out + (t * n_heads + h) * hd;
+    limit[i] = static_cast<int32_t>(pos0 + t + 1);
+    for (int64_t d = 0; d < hd; ++d) qt[d * lanes + i] = qrow[d];
+  }
+}
+
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
                    int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,
                    float* out) {

@@ -81,6 +81,13 @@ using AttentionScratch = std::vector<std::vector<float>>;
 // and out as in cpu_attention. scratch holds
 // attention_tile_scratch_floats(pos0 + t1, head_dim) floats (enough for both).
 size_t attention_tile_scratch_floats(int64_t n_keys, int64_t head_dim);
+// The tiles' rows r0 .. r0 + lanes - 1 (row r: token t0 + r / group, head h0 +
+// r % group; lanes past the n real rows repeat the last one): their output
+// rows orow[lanes], key limits limit[lanes] (pos0 + token + 1), and their
+// queries transposed into qt [head_dim][lanes].
+void attention_tile_rows(const float* q, float* out, int64_t t0, int64_t pos0, int64_t h0,
+                         int64_t group, int64_t n_heads, int64_t head_dim, int64_t r0, int n,
+                         int lanes, float** orow, int32_t* limit, float* qt);
 void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64_t t0, int64_t t1,
                          int64_t pos0, int64_t h0, int64_t group, int64_t n_heads, int64_t head_dim,
                          float scale, float* scratch, float* out);
