@@ -1,19 +1,24 @@
 // libFuzzer target for what hearth's server parses from the network and from
-// files users hand it: Ollama's request bodies (every route's parser), request
-// paths, model names, Modelfiles and store manifests. Each must throw its own
-// error type or succeed: never crash, hang or leak.
+// files users hand it: the request bodies of every route of the Ollama, OpenAI
+// and Anthropic APIs, request paths, model names, Modelfiles and store
+// manifests. Each must throw its own error type (a 4xx) or succeed: never
+// crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "server/anthropic_types.h"
 #include "server/http.h"
 #include "server/ollama_types.h"
+#include "server/openai_types.h"
 #include "store/manifest.h"
 #include "store/modelfile.h"
 #include "store/name.h"
 
 namespace ol = hearth::server::ollama;
+namespace oa = hearth::server::openai;
+namespace an = hearth::server::anthropic;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -61,5 +66,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const ol::WireError&) {
     }
   }
+  // The OpenAI and Anthropic parsers answer bad fields with HttpError (400);
+  // the Ollama helpers they share throw WireError.
+  auto api = [&](auto parse) {
+    try {
+      (void)parse(body);
+    } catch (const hearth::server::HttpError&) {
+    } catch (const ol::WireError&) {
+    }
+  };
+  api(oa::parse_chat_request);
+  api(oa::parse_completion_request);
+  api(oa::parse_responses_request);
+  api(oa::parse_embeddings_request);
+  api([](const ol::Json& b) { return an::parse_messages_request(b); });
+  api([](const ol::Json& b) { return an::parse_messages_request(b, /*count_only=*/true); });
   return 0;
 }

@@ -2,7 +2,7 @@
 # Fuzzes the parsers with libFuzzer (clang 14, ASan + UBSan): the GGUF reader for
 # SECONDS (default 60), then the tokenizers and the chat-template interpreter for
 # SECONDS/2 each, then the JSON-schema constraint (grammar/) for SECONDS/3
-# (20 s by default), then the server's parsers (Ollama request bodies, paths,
+# (20 s by default), then the server's parsers (Ollama, OpenAI and Anthropic request bodies, paths,
 # model names, Modelfiles, manifests) and the HTTP request path (parser, guard,
 # JSON bodies) for SECONDS/3 each. Builds only the fuzz targets in build-fuzz/, writes the
 # seed corpora to fuzz-corpus/*-seed and keeps what the fuzzers find in
@@ -48,6 +48,9 @@ printf '%s' '{"model":"tiny-kjv","prompt":"hi","options":{"temperature":0.5,"sto
 printf '%s' '{"model":"m","messages":[{"role":"user","content":"x","images":[]}],"tools":[]}' >fuzz-corpus/api-seed/chat.json
 printf '%s' '{"model":"m","from":"tiny-kjv","files":{"a.gguf":"sha256:00"},"parameters":{"stop":["x"]}}' >fuzz-corpus/api-seed/create.json
 printf 'FROM tiny-kjv\nPARAMETER stop "[INST]"\nSYSTEM """be brief"""\nMESSAGE user hi\n' >fuzz-corpus/api-seed/Modelfile
+# OpenAI's chat completion and Anthropic's message, with tools, as their SDKs send them.
+printf '%s' '{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"x"}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":"auto","logit_bias":{"7":-100},"stream":true,"stream_options":{"include_usage":true},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"}}}}' >fuzz-corpus/api-seed/openai-chat.json
+printf '%s' '{"model":"m","max_tokens":64,"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"r"}]}],"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"auto"},"thinking":{"type":"enabled","budget_tokens":1024}}' >fuzz-corpus/api-seed/anthropic-messages.json
 run api_fuzz api "$third" -max_len=4096
 printf '\x08\x03<think>why</think>ok <tool_call>\n{"name":"f","arguments":{"a":1}}\n</tool_call>' >fuzz-corpus/reply-seed/hermes
 printf '\x0a\x05[TOOL_CALLS][{"name":"f","arguments":{}}]' >fuzz-corpus/reply-seed/mistral
