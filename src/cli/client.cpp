@@ -1,8 +1,10 @@
 #include "cli/client.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -42,15 +44,20 @@ void parse_host(std::string s, std::string& host, int& port) {
   }
 }
 
-ServerAddress server_address() {
+ServerAddress address_of(const std::string& url) {
   ServerAddress a;
-  if (const char* h = std::getenv("HEARTH_HOST"); h && *h) {
-    parse_host(h, a.host, a.port);
-    a.explicit_ = true;
-  }
+  parse_host(url, a.host, a.port);
+  a.explicit_ = true;
+  a.tls = url.rfind("https://", 0) == 0;
+  a.name = a.host;
   if (a.host == "0.0.0.0") a.host = "127.0.0.1";  // listening everywhere: reach it locally
   if (a.host == "localhost") a.host = "127.0.0.1";
   return a;
+}
+
+ServerAddress server_address() {
+  if (const char* h = std::getenv("HEARTH_HOST"); h && *h) return address_of(h);
+  return {};
 }
 
 namespace {
@@ -58,31 +65,90 @@ namespace {
 net::ip::tcp::endpoint endpoint(const ServerAddress& a) {
   beast::error_code ec;
   const auto addr = net::ip::make_address(a.host, ec);
-  if (ec) throw std::runtime_error("HEARTH_HOST: '" + a.host + "' is not an IP address");
-  return {addr, static_cast<unsigned short>(a.port)};
+  if (!ec) return {addr, static_cast<unsigned short>(a.port)};
+  net::io_context ioc;
+  net::ip::tcp::resolver resolver(ioc);
+  const auto found = resolver.resolve(a.host, std::to_string(a.port), ec);
+  if (ec || found.empty())
+    throw std::runtime_error("HEARTH_HOST: cannot resolve '" + a.host + "': " + ec.message());
+  return found.begin()->endpoint();
 }
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// TLS 1.2+, the peer's chain verified against the system's CAs and
+// HEARTH_TLS_CA, and its certificate's name or IP against a.host.
+net::ssl::context tls_context() {
+  net::ssl::context ctx(net::ssl::context::tls_client);
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                  net::ssl::context::no_tlsv1_1);
+  ctx.set_default_verify_paths();
+  if (const char* ca = std::getenv("HEARTH_TLS_CA"); ca && *ca) {
+    beast::error_code ec;
+    ctx.load_verify_file(ca, ec);
+    if (ec)
+      throw std::runtime_error(std::string("HEARTH_TLS_CA: cannot read '") + ca +
+                               "' as PEM certificates: " + ec.message());
+  }
+  ctx.set_verify_mode(net::ssl::verify_peer);
+  return ctx;
+}
+
+// The certificate must name the host as written; a DNS name also goes out as
+// SNI, for servers (or a proxy in front) with one certificate per name.
+void verify_name(TlsStream& s, const ServerAddress& a) {
+  const std::string& name = a.name.empty() ? a.host : a.name;
+  s.set_verify_callback(net::ssl::host_name_verification(name));
+  beast::error_code ec;
+  net::ip::make_address(name, ec);
+  if (ec) SSL_set_tlsext_host_name(s.native_handle(), name.c_str());
+}
+
+// One GET /health, every step bounded by the stream's expiry.
+template <class Stream>
+void probe(Stream& stream, const ServerAddress& a, bool& ok) {
+  auto req = std::make_shared<http::request<http::empty_body>>(http::verb::get, "/health", 11);
+  req->set(http::field::host, a.host);
+  http::async_write(stream, *req, [&, req](beast::error_code ec, size_t) {
+    if (ec) return;
+    auto buf = std::make_shared<beast::flat_buffer>();
+    auto res = std::make_shared<http::response<http::string_body>>();
+    http::async_read(stream, *buf, *res, [&ok, buf, res](beast::error_code ec2, size_t) {
+      ok = !ec2 && res->result_int() == 200;
+    });
+  });
+}
+
+template <class Stream>
+ClientResponse exchange(Stream& stream, const ServerAddress& a, const std::string& method,
+                        const std::string& target, const std::string& body,
+                        const std::function<bool(const nlohmann::json&)>& on_line);
 
 }  // namespace
 
 bool server_answers(const ServerAddress& a, int timeout_ms) {
   try {
     net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
     bool ok = false;
-    stream.async_connect(endpoint(a), [&](beast::error_code ec) {
-      if (ec) return;
-      auto req =
-          std::make_shared<http::request<http::empty_body>>(http::verb::get, "/health", 11);
-      req->set(http::field::host, a.host);
-      http::async_write(stream, *req, [&, req](beast::error_code ec2, size_t) {
-        if (ec2) return;
-        auto buf = std::make_shared<beast::flat_buffer>();
-        auto res = std::make_shared<http::response<http::string_body>>();
-        http::async_read(stream, *buf, *res, [&, buf, res](beast::error_code ec3, size_t) {
-          ok = !ec3 && res->result_int() == 200;
+    if (a.tls) {
+      auto ctx = tls_context();
+      TlsStream stream(ioc, ctx);
+      verify_name(stream, a);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(timeout_ms));
+      beast::get_lowest_layer(stream).async_connect(endpoint(a), [&](beast::error_code ec) {
+        if (ec) return;
+        stream.async_handshake(net::ssl::stream_base::client, [&](beast::error_code ec2) {
+          if (!ec2) probe(stream, a, ok);
         });
       });
+      ioc.run();
+      return ok;
+    }
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::milliseconds(timeout_ms));
+    stream.async_connect(endpoint(a), [&](beast::error_code ec) {
+      if (!ec) probe(stream, a, ok);
     });
     ioc.run();
     return ok;
@@ -95,12 +161,37 @@ ClientResponse http_call(const ServerAddress& a, const std::string& method,
                          const std::string& target, const std::string& body,
                          const std::function<bool(const nlohmann::json&)>& on_line) {
   net::io_context ioc;
-  beast::tcp_stream stream(ioc);
+  const std::string where = a.host + ":" + std::to_string(a.port);
+  auto connect = [&](beast::tcp_stream& tcp) {
+    beast::error_code ec;
+    tcp.connect(endpoint(a), ec);
+    if (ec)
+      throw std::runtime_error("cannot reach the hearth server at " + where + ": " + ec.message());
+  };
+  if (!a.tls) {
+    beast::tcp_stream stream(ioc);
+    connect(stream);
+    return exchange(stream, a, method, target, body, on_line);
+  }
+  auto ctx = tls_context();
+  TlsStream stream(ioc, ctx);
+  verify_name(stream, a);
+  connect(beast::get_lowest_layer(stream));
   beast::error_code ec;
-  stream.connect(endpoint(a), ec);
+  stream.handshake(net::ssl::stream_base::client, ec);
   if (ec)
-    throw std::runtime_error("cannot reach the hearth server at " + a.host + ":" +
-                             std::to_string(a.port) + ": " + ec.message());
+    throw std::runtime_error("TLS with the hearth server at " + where + " failed: " + ec.message() +
+                             " (a self-signed certificate: set HEARTH_TLS_CA to its PEM file)");
+  return exchange(stream, a, method, target, body, on_line);
+}
+
+namespace {
+
+template <class Stream>
+ClientResponse exchange(Stream& stream, const ServerAddress& a, const std::string& method,
+                        const std::string& target, const std::string& body,
+                        const std::function<bool(const nlohmann::json&)>& on_line) {
+  beast::error_code ec;
   http::request<http::string_body> req;
   req.method_string(method);
   req.target(target);
@@ -134,13 +225,16 @@ ClientResponse http_call(const ServerAddress& a, const std::string& method,
       consumed = nl + 1;
       if (line.empty()) continue;
       if (!on_line(nlohmann::json::parse(line, nullptr, false))) {
-        stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+        beast::get_lowest_layer(stream).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
         r.body = b;
         return r;
       }
     }
   }
-  if (ec && ec != http::error::end_of_stream)
+  // A TLS peer that closes without close_notify after a complete answer
+  // (stream_truncated) has sent everything the parser needed.
+  if (ec && ec != http::error::end_of_stream &&
+      !(ec == net::ssl::error::stream_truncated && p.is_done()))
     throw std::runtime_error("hearth server: " + ec.message());
   r.body = p.get().body();
   if (lines && consumed < r.body.size()) {
@@ -150,6 +244,8 @@ ClientResponse http_call(const ServerAddress& a, const std::string& method,
   }
   return r;
 }
+
+}  // namespace
 
 std::string error_message(const ClientResponse& r) {
   const auto j = nlohmann::json::parse(r.body, nullptr, false);

@@ -92,9 +92,7 @@ struct Volume {
 };
 
 Volume from_server(const std::string& url) {
-  ServerAddress a;
-  parse_host(url, a.host, a.port);
-  a.explicit_ = true;
+  const ServerAddress a = address_of(url);
   const auto r = http_call(a, "GET", "/metrics");
   if (r.status != 200)
     throw std::runtime_error(

@@ -1,7 +1,8 @@
 // `hearth serve --tls-cert --tls-key`: HTTPS with the user's certificate,
 // checked with curl as a client that verifies it; plain HTTP on that port gets
 // no answer; a key that is not the certificate's, or a missing file, stops
-// the server before it listens.
+// the server before it listens. The CLI's own client (HEARTH_HOST=https://...)
+// reaches that server and verifies it too.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -47,6 +48,45 @@ TEST(Tls, ServesHttpsWithTheGivenCertificate) {
   r = run_shell("curl -sS --cacert " + d.path() + "/cert.pem " + url + "/health");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(s.log().find("listening on https://127.0.0.1"), std::string::npos) << s.log();
+}
+
+TEST(Tls, TheCliTalksHttpsToTheServer) {
+  const TempDir d;
+  make_certificate(d.path());
+  make_certificate(d.path(), "2");
+  HearthServer s("--tls-cert " + d.path() + "/cert.pem --tls-key " + d.path() + "/key.pem", true);
+  const std::string url = "https://127.0.0.1:" + std::to_string(s.port());
+  setenv("HEARTH_HOST", url.c_str(), 1);
+  setenv("HEARTH_TLS_CA", (d.path() + "/cert.pem").c_str(), 1);
+  // run: answered by the server (which then holds the model), over TLS.
+  auto r = run_hearth("run tiny-kjv 'In the beginning' -n 8 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, ", and the word of the LORD");
+  r = run_shell("curl -sS --cacert " + d.path() + "/cert.pem " + url + "/api/ps");
+  EXPECT_NE(r.out.find("tiny-kjv:latest"), std::string::npos) << r.out;
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny-kjv:latest"), std::string::npos) << r.out;
+  // A certificate the client does not trust: refused, and said why.
+  setenv("HEARTH_TLS_CA", (d.path() + "/cert2.pem").c_str(), 1);
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HEARTH_TLS_CA"), std::string::npos) << r.err;
+  // The right certificate under a name it does not carry: refused too.
+  setenv("HEARTH_TLS_CA", (d.path() + "/cert.pem").c_str(), 1);
+  setenv("HEARTH_HOST", ("https://localhost:" + std::to_string(s.port())).c_str(), 1);
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  // A CA file that is not PEM.
+  setenv("HEARTH_HOST", url.c_str(), 1);
+  setenv("HEARTH_TLS_CA", (d.path() + "/missing.pem").c_str(), 1);
+  r = run_hearth("ps");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("HEARTH_TLS_CA: cannot read"), std::string::npos) << r.err;
+  unsetenv("HEARTH_TLS_CA");
+  unsetenv("HEARTH_HOST");
 }
 
 TEST(Tls, BadCertificatesStopTheServerBeforeItListens) {
