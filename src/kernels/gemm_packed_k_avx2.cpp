@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/gemm_packed.h"
 #include "kernels/tiles_avx2.h"
@@ -46,15 +47,36 @@ inline const uint8_t* group_of(const PackedLayout& l, const uint8_t* packed, int
   return packed + (h / 2) * l.group_bytes;
 }
 
+// Step L of sub-block g of a Q4_K/Q5_K half: the 4 weights of its 8 rows in
+// each int32 lane, u in 0..15 (Q4_K) or 0..31 (Q5_K). `w`: the step's line of
+// nibbles (the low ones for even g, high for odd); `qh`: sub-block g's line of
+// fifth bits, bit L of each byte for step L.
+template <bool kQ5>
+inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
+  __m256i v = _mm256_and_si256(g & 1 ? _mm256_srli_epi16(w, 4) : w, _mm256_set1_epi8(0x0F));
+  if constexpr (kQ5) {
+    // Bit L of each byte to bit 4 (the bits a 16-bit shift carries across
+    // bytes fall outside bit 4).
+    const __m256i hb = L < 4   ? _mm256_slli_epi16(qh, 4 - L)
+                       : L > 4 ? _mm256_srli_epi16(qh, L - 4)
+                               : qh;
+    v = _mm256_or_si256(v, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+  }
+  return v;
+}
+
 // Q4_K / Q5_K: R halves from h0 x T tokens from t0. Per 32-weight sub-block,
 // 8 vpmaddubsw of 4 nibbles of 8 rows by 4 broadcast activations; Q4_K's i16
 // lanes hold 8 steps (16 products of at most 15 * 127: 30480), Q5_K's 4 (31 *
 // 127 * 8 = 31496), then vpmaddwd by the rows' scales. The mins (dmin * mn
 // times the token's d * sum of the sub-block) are subtracted in f32, as the
 // AVX-512 tile does.
+// `unpacked` (Q5_K, or null): the R halves' weights already assembled by
+// unpack_q5k, [super-block][sub-block][step][half], read in place of the
+// unpacking.
 template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
-               int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+               int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
   const int64_t nb = l.blocks;
   const uint8_t *wq[R], *wsc[R], *wmn[R];
   const uint16_t *wd[R], *wdmin[R];
@@ -75,7 +97,6 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
 
   for (int64_t b = 0; b < nb; ++b) {
     __m256i sum[R][T];
@@ -83,26 +104,21 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
-      const bool high = g & 1;
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
         sc[r] = scale_pairs_u8(wsc[r] + (b * 8 + g) * kPackRows);
-        if constexpr (kQ5) qh[r] = load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
+        if (kQ5 && !unpacked) qh[r] = load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
       }
       __m256i s[R][T];
 #pragma GCC unroll 8
       for (int L = 0; L < 8; ++L) {
         __m256i v[R];
         for (int r = 0; r < R; ++r) {
-          const __m256i w = load32(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
-          v[r] = _mm256_and_si256(high ? _mm256_srli_epi16(w, 4) : w, low4);
-          if constexpr (kQ5) {
-            // Bit L of each byte to bit 4 (the bits a 16-bit shift carries
-            // across bytes fall outside bit 4).
-            const __m256i hb = L < 4   ? _mm256_slli_epi16(qh[r], 4 - L)
-                               : L > 4 ? _mm256_srli_epi16(qh[r], L - 4)
-                                       : qh[r];
-            v[r] = _mm256_or_si256(v[r], _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+          if (kQ5 && unpacked) {
+            v[r] = unpacked[((b * 8 + g) * 8 + L) * R + r].v;
+          } else {
+            const __m256i w = load32(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+            v[r] = step_weights<kQ5>(w, qh[r], g, L);
           }
         }
         for (int t = 0; t < T; ++t) {
@@ -231,23 +247,43 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
 }
 
+// Assembles the Q5_K weights of half h once for a block of tokens, where each
+// 4-token tile would otherwise redo it: the five-bit assembly is about a
+// third of the tile's vector operations (FFN matrix, 512 tokens, 2 threads:
+// 41 ms without it against 54).
+const Ymm* unpack_q5k(const PackedLayout& l, const uint8_t* packed, int64_t h,
+                      std::vector<Ymm>& out) {
+  out.resize(static_cast<size_t>(l.blocks) * 64);
+  const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
+  Ymm* o = out.data();
+  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block)
+    for (int g = 0; g < 8; ++g) {
+      const __m256i qh = load32(wq + 2048 + 64 * g);
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L)
+        (o++)->v = step_weights<true>(load32(wq + ((g / 2) * 8 + L) * 64), qh, g, L);
+    }
+  return out.data();
+}
+
 enum class KType { kQ4, kQ5, kQ6 };
 
 template <KType K, int R, int T>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
-          float* y, int64_t y_stride, int64_t n_rows) {
+          float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked = nullptr) {
   if constexpr (K == KType::kQ6)
     tile_q6k<R, T>(l, packed, h0, a, t0, y, y_stride, n_rows);
   else
-    tile_q45k<R, T, K == KType::kQ5>(l, packed, h0, a, t0, y, y_stride, n_rows);
+    tile_q45k<R, T, K == KType::kQ5>(l, packed, h0, a, t0, y, y_stride, n_rows, unpacked);
 }
 
 template <KType K, int R, int kMaxT>
 void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t h, const ActView& a,
-                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
+                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows,
+                 const Ymm* unpacked) {
   if constexpr (kMaxT > 0) {
-    if (nt == kMaxT) return tile<K, R, kMaxT>(l, packed, h, a, t0, y, y_stride, n_rows);
-    tile_tokens<K, R, kMaxT - 1>(l, packed, h, a, t0, nt, y, y_stride, n_rows);
+    if (nt == kMaxT) return tile<K, R, kMaxT>(l, packed, h, a, t0, y, y_stride, n_rows, unpacked);
+    tile_tokens<K, R, kMaxT - 1>(l, packed, h, a, t0, nt, y, y_stride, n_rows, unpacked);
   }
 }
 
@@ -274,17 +310,17 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   // operands) fill the 16 ymm. (Measured: 2 x 2 and 1 x 3 no faster for
   // Q4_K, 2 x 2 slower for Q6_K.)
   constexpr int kR = 1, kT = 4;
+  static_assert(kR == 1, "unpack_q5k assembles one half at a time");
+  thread_local std::vector<Ymm> unpack_buf;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
-    int64_t h = h_begin;
-    for (; h + kR <= h_end; h += kR)
+    const bool unpack = K == KType::kQ5 && t1 - t0 > kT;
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      const Ymm* u = unpack ? unpack_q5k(l, packed, h, unpack_buf) : nullptr;
       for (int64_t t = t0; t < t1; t += kT)
         tile_tokens<K, kR, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
-                               y, y_stride, n_rows);
-    for (; h < h_end; ++h)
-      for (int64_t t = t0; t < t1; t += kT)
-        tile_tokens<K, 1, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
-                              y, y_stride, n_rows);
+                               y, y_stride, n_rows, u);
+    }
   }
 }
 

@@ -25,6 +25,11 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// A ymm as an element type (a std::vector<__m256i> would drop its alignment).
+struct alignas(32) Ymm {
+  __m256i v;
+};
+
 inline __m256i load32(const uint8_t* p) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
 }
