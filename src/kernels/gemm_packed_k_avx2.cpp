@@ -161,9 +161,27 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
 // the rows' int8 scale. The -32 offset: + sc * corr16 (corr16 = -32 * sum of
 // the sub-block's activations), one more vpmaddwd against corr16 split into
 // two i16 halves (it may exceed an i16: 32 * 16 * 127).
+// Sub-block j of a Q6_K half: operand k holds weights 16j + 4k .. 16j + 4k + 3
+// of its 8 rows, u in 0..63, from the two nibble lines and the 2-bit line.
+inline void q6_operands(const uint8_t* q, int j, __m256i w[4]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+  const __m256i ql0 = load32(q + 128 * j), ql1 = load32(q + 128 * j + 64);
+  const __m256i qh = load32(q + 2048 + 64 * j);
+  w[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+  w[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                         _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+  w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                         _mm256_and_si256(qh, bits45));
+  w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+}
+
+// `unpacked` (or null): the R halves' operands already assembled by
+// unpack_q6k, [super-block][sub-block][operand][half].
 template <int R, int T>
 void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
-              int64_t t0, float* y, int64_t y_stride, int64_t n_rows) {
+              int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
   const int64_t nb = l.blocks;
   const uint8_t *wq[R], *wsc[R];
   const uint16_t* wd[R];
@@ -183,7 +201,6 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
 
   for (int64_t b = 0; b < nb; ++b) {
     // Each token's corr16 of the super-block as i16 halves (c0, c1), c0 + c1 =
@@ -205,18 +222,11 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     for (int j = 0; j < 16; ++j) {
       __m256i w[R][4], sc[R];
       for (int r = 0; r < R; ++r) {
-        const uint8_t* q = wq[r] + b * l.quant_bytes_per_block;
-        const __m256i ql0 = load32(q + 128 * j), ql1 = load32(q + 128 * j + 64);
-        const __m256i qh = load32(q + 2048 + 64 * j);
-        // Operand k: weights 16j + 4k .. 16j + 4k + 3 of the 8 rows, u in 0..63.
-        w[r][0] = _mm256_or_si256(_mm256_and_si256(ql0, low4),
-                                  _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
-        w[r][1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                                  _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
-        w[r][2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                                  _mm256_and_si256(qh, bits45));
-        w[r][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                  _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+        if (unpacked) {
+          for (int k = 0; k < 4; ++k) w[r][k] = unpacked[((b * 16 + j) * 4 + k) * R + r].v;
+        } else {
+          q6_operands(wq[r] + b * l.quant_bytes_per_block, j, w[r]);
+        }
         sc[r] = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
       }
       for (int t = 0; t < T; ++t) {
@@ -266,13 +276,28 @@ const Ymm* unpack_q5k(const PackedLayout& l, const uint8_t* packed, int64_t h,
   return out.data();
 }
 
+// The same for Q6_K's 6-bit operands (a third of its tile's operations).
+const Ymm* unpack_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h,
+                      std::vector<Ymm>& out) {
+  out.resize(static_cast<size_t>(l.blocks) * 64);
+  const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
+  Ymm* o = out.data();
+  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block)
+    for (int j = 0; j < 16; ++j) {
+      __m256i w[4];
+      q6_operands(wq, j, w);
+      for (int k = 0; k < 4; ++k) (o++)->v = w[k];
+    }
+  return out.data();
+}
+
 enum class KType { kQ4, kQ5, kQ6 };
 
 template <KType K, int R, int T>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
           float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked = nullptr) {
   if constexpr (K == KType::kQ6)
-    tile_q6k<R, T>(l, packed, h0, a, t0, y, y_stride, n_rows);
+    tile_q6k<R, T>(l, packed, h0, a, t0, y, y_stride, n_rows, unpacked);
   else
     tile_q45k<R, T, K == KType::kQ5>(l, packed, h0, a, t0, y, y_stride, n_rows, unpacked);
 }
@@ -314,9 +339,11 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   thread_local std::vector<Ymm> unpack_buf;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
-    const bool unpack = K == KType::kQ5 && t1 - t0 > kT;
+    const bool unpack = K != KType::kQ4 && t1 - t0 > kT;
     for (int64_t h = h_begin; h < h_end; ++h) {
-      const Ymm* u = unpack ? unpack_q5k(l, packed, h, unpack_buf) : nullptr;
+      const Ymm* u = !unpack           ? nullptr
+                     : K == KType::kQ5 ? unpack_q5k(l, packed, h, unpack_buf)
+                                       : unpack_q6k(l, packed, h, unpack_buf);
       for (int64_t t = t0; t < t1; t += kT)
         tile_tokens<K, kR, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
                                y, y_stride, n_rows, u);
