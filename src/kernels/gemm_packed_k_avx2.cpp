@@ -71,8 +71,8 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
 // 127 * 8 = 31496), then vpmaddwd by the rows' scales. The mins (dmin * mn
 // times the token's d * sum of the sub-block) are subtracted in f32, as the
 // AVX-512 tile does.
-// `unpacked` (Q5_K, or null): the R halves' weights already assembled by
-// unpack_q5k, [super-block][sub-block][step][half], read in place of the
+// `unpacked` (or null): the R halves' weights already assembled by
+// unpack_q45k, [super-block][sub-block][step][half], read in place of the
 // unpacking.
 template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
@@ -114,7 +114,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       for (int L = 0; L < 8; ++L) {
         __m256i v[R];
         for (int r = 0; r < R; ++r) {
-          if (kQ5 && unpacked) {
+          if (unpacked) {
             v[r] = unpacked[((b * 8 + g) * 8 + L) * R + r].v;
           } else {
             const __m256i w = load32(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
@@ -257,21 +257,23 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
 }
 
-// Assembles the Q5_K weights of half h once for a block of tokens, where each
-// 4-token tile would otherwise redo it: the five-bit assembly is about a
-// third of the tile's vector operations (FFN matrix, 512 tokens, 2 threads:
-// 41 ms without it against 54).
-const Ymm* unpack_q5k(const PackedLayout& l, const uint8_t* packed, int64_t h,
-                      std::vector<Ymm>& out) {
+// Assembles the Q4_K or Q5_K weights of half h once for a block of tokens,
+// where each 4-token tile would otherwise redo it: Q5_K's five-bit assembly is
+// about a third of its tile's vector operations (FFN matrix, 512 tokens, 2
+// threads: 35-36 ms against 51-53), Q4_K's nibble split less (31-32 against
+// 33-35).
+template <bool kQ5>
+const Ymm* unpack_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h,
+                       std::vector<Ymm>& out) {
   out.resize(static_cast<size_t>(l.blocks) * 64);
   const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
   Ymm* o = out.data();
   for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block)
     for (int g = 0; g < 8; ++g) {
-      const __m256i qh = load32(wq + 2048 + 64 * g);
+      const __m256i qh = kQ5 ? load32(wq + 2048 + 64 * g) : _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (int L = 0; L < 8; ++L)
-        (o++)->v = step_weights<true>(load32(wq + ((g / 2) * 8 + L) * 64), qh, g, L);
+        (o++)->v = step_weights<kQ5>(load32(wq + ((g / 2) * 8 + L) * 64), qh, g, L);
     }
   return out.data();
 }
@@ -335,15 +337,15 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   // operands) fill the 16 ymm. (Measured: 2 x 2 and 1 x 3 no faster for
   // Q4_K, 2 x 2 slower for Q6_K.)
   constexpr int kR = 1, kT = 4;
-  static_assert(kR == 1, "unpack_q5k assembles one half at a time");
+  static_assert(kR == 1, "the unpack functions assemble one half at a time");
   thread_local std::vector<Ymm> unpack_buf;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
-    const bool unpack = K != KType::kQ4 && t1 - t0 > kT;
+    const bool unpack = t1 - t0 > kT;
     for (int64_t h = h_begin; h < h_end; ++h) {
       const Ymm* u = !unpack           ? nullptr
-                     : K == KType::kQ5 ? unpack_q5k(l, packed, h, unpack_buf)
-                                       : unpack_q6k(l, packed, h, unpack_buf);
+                     : K == KType::kQ6 ? unpack_q6k(l, packed, h, unpack_buf)
+                                       : unpack_q45k<K == KType::kQ5>(l, packed, h, unpack_buf);
       for (int64_t t = t0; t < t1; t += kT)
         tile_tokens<K, kR, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
                                y, y_stride, n_rows, u);
