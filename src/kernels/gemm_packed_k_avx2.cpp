@@ -72,7 +72,7 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
 // times the token's d * sum of the sub-block) are subtracted in f32, as the
 // AVX-512 tile does.
 // `unpacked` (or null): the R halves' weights already assembled by
-// unpack_q45k, [super-block][sub-block][step][half], read in place of the
+// unpack_half, [super-block][sub-block][step][half], read in place of the
 // unpacking.
 template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
@@ -178,7 +178,7 @@ inline void q6_operands(const uint8_t* q, int j, __m256i w[4]) {
 }
 
 // `unpacked` (or null): the R halves' operands already assembled by
-// unpack_q6k, [super-block][sub-block][operand][half].
+// unpack_half, [super-block][sub-block][operand][half].
 template <int R, int T>
 void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
               int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
@@ -257,43 +257,40 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
 }
 
-// Assembles the Q4_K or Q5_K weights of half h once for a block of tokens,
-// where each 4-token tile would otherwise redo it: Q5_K's five-bit assembly is
-// about a third of its tile's vector operations (FFN matrix, 512 tokens, 2
-// threads: 35-36 ms against 51-53), Q4_K's nibble split less (31-32 against
-// 33-35).
-template <bool kQ5>
-const Ymm* unpack_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h,
+enum class KType { kQ4, kQ5, kQ6 };
+
+// Assembles the weights of half h once for a block of tokens, where each
+// 4-token tile would otherwise redo it: 64 ymm a super-block, in the order the
+// tiles read them (Q4_K/Q5_K: [sub-block][step], Q6_K: [sub-block][operand]).
+// Q5_K's five-bit assembly is about a third of its tile's vector operations
+// (FFN matrix, 512 tokens, 2 threads: 35-36 ms against 51-53), Q6_K's
+// six-bit one as much (36-39 against 42), Q4_K's nibble split less (31-32
+// against 33-35).
+template <KType K>
+const Ymm* unpack_half(const PackedLayout& l, const uint8_t* packed, int64_t h,
                        std::vector<Ymm>& out) {
   out.resize(static_cast<size_t>(l.blocks) * 64);
   const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
   Ymm* o = out.data();
-  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block)
-    for (int g = 0; g < 8; ++g) {
-      const __m256i qh = kQ5 ? load32(wq + 2048 + 64 * g) : _mm256_setzero_si256();
+  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block) {
+    if constexpr (K == KType::kQ6) {
+      for (int j = 0; j < 16; ++j) {
+        __m256i w[4];
+        q6_operands(wq, j, w);
+        for (int k = 0; k < 4; ++k) (o++)->v = w[k];
+      }
+    } else {
+      constexpr bool kQ5 = K == KType::kQ5;
+      for (int g = 0; g < 8; ++g) {
+        const __m256i qh = kQ5 ? load32(wq + 2048 + 64 * g) : _mm256_setzero_si256();
 #pragma GCC unroll 8
-      for (int L = 0; L < 8; ++L)
-        (o++)->v = step_weights<kQ5>(load32(wq + ((g / 2) * 8 + L) * 64), qh, g, L);
+        for (int L = 0; L < 8; ++L)
+          (o++)->v = step_weights<kQ5>(load32(wq + ((g / 2) * 8 + L) * 64), qh, g, L);
+      }
     }
+  }
   return out.data();
 }
-
-// The same for Q6_K's 6-bit operands (a third of its tile's operations).
-const Ymm* unpack_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h,
-                      std::vector<Ymm>& out) {
-  out.resize(static_cast<size_t>(l.blocks) * 64);
-  const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
-  Ymm* o = out.data();
-  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block)
-    for (int j = 0; j < 16; ++j) {
-      __m256i w[4];
-      q6_operands(wq, j, w);
-      for (int k = 0; k < 4; ++k) (o++)->v = w[k];
-    }
-  return out.data();
-}
-
-enum class KType { kQ4, kQ5, kQ6 };
 
 template <KType K, int R, int T>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
@@ -343,9 +340,7 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
     const bool unpack = t1 - t0 > kT;
     for (int64_t h = h_begin; h < h_end; ++h) {
-      const Ymm* u = !unpack           ? nullptr
-                     : K == KType::kQ6 ? unpack_q6k(l, packed, h, unpack_buf)
-                                       : unpack_q45k<K == KType::kQ5>(l, packed, h, unpack_buf);
+      const Ymm* u = unpack ? unpack_half<K>(l, packed, h, unpack_buf) : nullptr;
       for (int64_t t = t0; t < t1; t += kT)
         tile_tokens<K, kR, kT>(l, packed, h, a, t, static_cast<int>(std::min<int64_t>(kT, t1 - t)),
                                y, y_stride, n_rows, u);
