@@ -60,6 +60,18 @@ struct Q8KActs : ActsView {  // the Q8_K record
                                             cols / 32 * 4);
   }
 };
+
+// Decode's software prefetch. One token reads every weight once, from 4 row
+// groups at a time, each with its quants and its scales in separate regions:
+// 8 (Q4_0) to 20 (Q4_K) streams per thread, more than the hardware
+// prefetcher follows ahead on AMD Zen 5, where Q4_0's matrix x vector read
+// memory at 50 GB/s with two threads without this and 63 with it. A tile
+// asks for `lines` 64-byte lines from p on, the lines it will read about
+// kDecodeAhead bytes later in that stream.
+constexpr int64_t kDecodeAhead = 2048;
+inline void prefetch_lines(const void* p, int lines) {
+  for (int i = 0; i < lines; ++i) __builtin_prefetch(static_cast<const char*>(p) + 64 * i, 0, 3);
+}
 }  // namespace
 
 void gemm_packed_q4k_avx512(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,

@@ -57,6 +57,13 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t group, const A
       for (int r = 0; r < R; ++r) s[r][t] = c;
     }
     const size_t qoff = b * l.quant_bytes_per_block;
+    // Q8_0's decode reads memory at the machine's speed without (it does half
+    // of Q4_0's work per byte): the prefetches only cost it.
+    if constexpr (T == 1 && kQ4)
+      for (int r = 0; r < R; ++r) {
+        prefetch_lines(wq[r] + qoff + kDecodeAhead, 4);
+        prefetch_lines(wd[r] + (b + 16) * kPackRows, 1);
+      }
     if constexpr (kQ4) {
 #pragma GCC unroll 4
       for (int L = 0; L < 4; ++L) {

@@ -62,9 +62,21 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
       dmin[r] =
           _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
     }
+    if constexpr (T == 1)
+      for (int r = 0; r < R; ++r) {  // the scales of two super-blocks on
+        prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
+        prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
+        prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+        prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
+      }
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
       const bool high = g & 1;
+      if constexpr (T == 1)  // an eighth of the super-block's quants per sub-block
+        for (int r = 0; r < R; ++r)
+          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + g * (l.quant_bytes_per_block / 8) +
+                             kDecodeAhead,
+                         kQ5 ? 5 : 4);
       __m512i s[R][T], qh[R];
       for (int r = 0; r < R; ++r) {
         for (int t = 0; t < T; ++t) s[r][t] = _mm512_setzero_si512();

@@ -60,9 +60,16 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
     __m512 sb[R][T];  // sum over sub-blocks of sc * (integer dot), per token
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sb[r][t] = _mm512_setzero_ps();
+    if constexpr (T == 1)
+      for (int r = 0; r < R; ++r) {  // the scales of two super-blocks on
+        prefetch_lines(wsc[r] + (b + 2) * 16 * kPackRows, 4);
+        prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+      }
     for (int j = 0; j < 16; ++j)
       for (int r = 0; r < R; ++r) {
         const uint8_t* q = wq[r] + b * l.quant_bytes_per_block;
+        if constexpr (T == 1)  // a sixteenth of the super-block's quants per sub-block
+          prefetch_lines(q + 192 * j + kDecodeAhead, 3);
         const __m512i ql0 = _mm512_load_si512(q + 128 * j);
         const __m512i ql1 = _mm512_load_si512(q + 128 * j + 64);
         const __m512i qh = _mm512_load_si512(q + 2048 + 64 * j);
