@@ -62,21 +62,9 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
       dmin[r] =
           _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
     }
-    if constexpr (T == 1)
-      for (int r = 0; r < R; ++r) {  // the scales of two super-blocks on
-        prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
-        prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
-        prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
-        prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
-      }
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
       const bool high = g & 1;
-      if constexpr (T == 1)  // an eighth of the super-block's quants per sub-block
-        for (int r = 0; r < R; ++r)
-          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + g * (l.quant_bytes_per_block / 8) +
-                             kDecodeAhead,
-                         kQ5 ? 5 : 4);
       __m512i s[R][T], qh[R];
       for (int r = 0; r < R; ++r) {
         for (int t = 0; t < T; ++t) s[r][t] = _mm512_setzero_si512();
@@ -123,6 +111,97 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
   }
 }
 
+// Matrix x vector: R row groups x one token, a pair of sub-blocks (2c, 2c + 1)
+// at a time, so that each quant byte is loaded once for both of its nibbles
+// (the tiles above load it once per sub-block: their registers go to tokens).
+template <int R, bool kQ5>
+void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, float* y,
+         int64_t n_rows) {
+  const int64_t nb = l.blocks;
+  const uint8_t *wq[R], *wsc[R], *wmn[R];
+  const uint16_t *wd[R], *wdmin[R];
+  for (int r = 0; r < R; ++r) {
+    wq[r] = packed + (group + r) * l.group_bytes;
+    wsc[r] = wq[r] + nb * l.quant_bytes_per_block;
+    wmn[r] = wsc[r] + nb * 8 * kPackRows;
+    wd[r] = reinterpret_cast<const uint16_t*>(wmn[r] + nb * 8 * kPackRows);
+    wdmin[r] = wd[r] + nb * kPackRows;
+  }
+  const int8_t* aq = a.q(0);
+  const float *ad = a.d(0), *as = a.dsum(0);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {  // the scales of two super-blocks on
+      prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
+      prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
+      prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+      prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
+    }
+    const __m512 xd = _mm512_set1_ps(ad[b]);
+    for (int c = 0; c < 4; ++c) {
+      __m512i s0[R], s1[R], qh0[R], qh1[R];
+      for (int r = 0; r < R; ++r) {
+        // a quarter of the super-block's quants per pair
+        prefetch_lines(
+            wq[r] + b * l.quant_bytes_per_block + c * (l.quant_bytes_per_block / 4) + kDecodeAhead,
+            kQ5 ? 10 : 8);
+        s0[r] = s1[r] = _mm512_setzero_si512();
+        if constexpr (kQ5) {
+          qh0[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 128 * c);
+          qh1[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 128 * c + 64);
+        }
+      }
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L) {
+        const __m512i x0 = bcast4(aq + 256 * b + 64 * c + 4 * L);
+        const __m512i x1 = bcast4(aq + 256 * b + 64 * c + 32 + 4 * L);
+        for (int r = 0; r < R; ++r) {
+          const __m512i w =
+              _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+          __m512i v0 = _mm512_and_si512(w, low4);
+          __m512i v1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
+          if constexpr (kQ5) {  // as in tile()
+            const auto fifth = [L](__m512i qh) {
+              return L < 4   ? _mm512_slli_epi16(qh, 4 - L)
+                     : L > 4 ? _mm512_srli_epi16(qh, L - 4)
+                             : qh;
+            };
+            v0 = _mm512_ternarylogic_epi32(v0, fifth(qh0[r]), bit4, 0xF8);
+            v1 = _mm512_ternarylogic_epi32(v1, fifth(qh1[r]), bit4, 0xF8);
+          }
+          s0[r] = _mm512_dpbusd_epi32(s0[r], v0, x0);
+          s1[r] = _mm512_dpbusd_epi32(s1[r], v1, x1);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512 d =
+            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wd[r] + b * 16)));
+        const __m512 dmin =
+            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
+        for (int h = 0; h < 2; ++h) {
+          const int g = 2 * c + h;
+          // (sc d) d_x, rounded as the tiles do: a token's output does not
+          // depend on its batch
+          const __m512 scale = _mm512_mul_ps(u8x16_to_ps(wsc[r] + (b * 8 + g) * 16), d);
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h ? s1[r] : s0[r]), _mm512_mul_ps(scale, xd),
+                                   acc[r]);
+          acc[r] = _mm512_fnmadd_ps(_mm512_mul_ps(u8x16_to_ps(wmn[r] + (b * 8 + g) * 16), dmin),
+                                    _mm512_set1_ps(as[8 * b + g]), acc[r]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const int64_t row0 = (group + r) * kPackRows;
+    const int64_t valid = std::min<int64_t>(kPackRows, n_rows - row0);
+    const __mmask16 m = valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << valid) - 1);
+    _mm512_mask_storeu_ps(y + row0, m, acc[r]);
+  }
+}
+
 template <int R, bool kQ5>
 void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
                  int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
@@ -152,8 +231,8 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   const ActView a{acts, packed_q8k_activation_stride(cols), cols};
   if (n_tokens == 1) {
     int64_t g = g_begin;
-    for (; g + 4 <= g_end; g += 4) tile<4, 1, kQ5>(l, packed, g, a, 0, y, y_stride, n_rows);
-    for (; g < g_end; ++g) tile<1, 1, kQ5>(l, packed, g, a, 0, y, y_stride, n_rows);
+    for (; g + 4 <= g_end; g += 4) vec<4, kQ5>(l, packed, g, a, y, n_rows);
+    for (; g < g_end; ++g) vec<1, kQ5>(l, packed, g, a, y, n_rows);
     return;
   }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
