@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "server/json_body.h"
+
 namespace hearth::server::anthropic {
 
 namespace {
@@ -14,13 +16,8 @@ namespace {
   throw e;
 }
 
-const Json* get(const Json& o, const char* key) {
-  const auto it = o.find(key);
-  return it == o.end() || it->is_null() ? nullptr : &*it;
-}
-
 std::string get_string(const Json& o, const char* key, const std::string& path) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return "";
   if (!v->is_string()) bad(path, "must be a string");
   return v->get<std::string>();
@@ -48,33 +45,33 @@ std::string text_of(const Json& v, const std::string& path) {
 
 InferenceRequest parse_messages_request(const Json& body, bool count_only) {
   InferenceRequest r;
-  const Json* model = get(body, "model");
+  const Json* model = find_field(body, "model");
   if (!model || !model->is_string()) bad("model", "a string is required");
   r.model = model->get<std::string>();
-  const Json* max = get(body, "max_tokens");
+  const Json* max = find_field(body, "max_tokens");
   if (!max && !count_only) bad("max_tokens", "is required");
   if (max) {
     if (!max->is_number_integer() || max->get<int64_t>() < 1 || max->get<int64_t>() > (1 << 24))
       bad("max_tokens", "must be an integer in [1, 16777216]");
     r.options.num_predict = max->get<int64_t>();
   }
-  if (const Json* t = get(body, "temperature")) {
+  if (const Json* t = find_field(body, "temperature")) {
     if (!t->is_number() || !std::isfinite(t->get<double>()) || t->get<double>() < 0 ||
         t->get<double>() > 1)
       bad("temperature", "must be a number in [0, 1]");
     r.options.temperature = t->get<float>();
   }
-  if (const Json* t = get(body, "top_p")) {
+  if (const Json* t = find_field(body, "top_p")) {
     if (!t->is_number() || !(t->get<double>() > 0) || t->get<double>() > 1)
       bad("top_p", "must be a number in (0, 1]");
     r.options.top_p = t->get<float>();
   }
-  if (const Json* t = get(body, "top_k")) {
+  if (const Json* t = find_field(body, "top_k")) {
     if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > (1 << 30))
       bad("top_k", "must be a non-negative integer");
     r.options.top_k = t->get<int64_t>();
   }
-  if (const Json* s = get(body, "stop_sequences")) {
+  if (const Json* s = find_field(body, "stop_sequences")) {
     if (!s->is_array() || s->size() > 16)
       bad("stop_sequences", "must be an array of at most 16 strings");
     std::vector<std::string> stops;
@@ -85,15 +82,16 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
     }
     if (!stops.empty()) r.options.stop = stops;
   }
-  if (const Json* s = get(body, "stream")) {
+  if (const Json* s = find_field(body, "stream")) {
     if (!s->is_boolean()) bad("stream", "must be a boolean");
     r.stream = s->get<bool>();
   }
 
   auto& msgs = r.prompt.messages;
   r.prompt.chat = true;
-  if (const Json* sys = get(body, "system")) msgs.push_back({"system", text_of(*sys, "system")});
-  const Json* ms = get(body, "messages");
+  if (const Json* sys = find_field(body, "system"))
+    msgs.push_back({"system", text_of(*sys, "system")});
+  const Json* ms = find_field(body, "messages");
   if (!ms || !ms->is_array() || ms->empty()) bad("messages", "a non-empty array is required");
   for (size_t i = 0; i < ms->size(); ++i) {
     const auto& m = (*ms)[i];
@@ -102,7 +100,7 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
     const auto role = get_string(m, "role", path + ".role");
     if (role != "user" && role != "assistant")
       bad(path + ".role", fmt::format("must be user or assistant, got '{}'", role.substr(0, 40)));
-    const Json* content = get(m, "content");
+    const Json* content = find_field(m, "content");
     if (!content) bad(path + ".content", "is required");
     if (content->is_string()) {
       msgs.push_back({role, content->get<std::string>()});
@@ -132,7 +130,7 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
         chat::ToolCall c;
         c.id = get_string(b, "id", bp + ".id");
         c.name = get_string(b, "name", bp + ".name");
-        const Json* input = get(b, "input");
+        const Json* input = find_field(b, "input");
         if (input && !input->is_object()) bad(bp + ".input", "must be an object");
         if (input) c.arguments = *input;
         turn.tool_calls.push_back(std::move(c));
@@ -140,7 +138,7 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
         flush();
         chat::Message t{"tool", ""};
         t.tool_call_id = get_string(b, "tool_use_id", bp + ".tool_use_id");
-        if (const Json* c = get(b, "content")) t.content = text_of(*c, bp + ".content");
+        if (const Json* c = find_field(b, "content")) t.content = text_of(*c, bp + ".content");
         msgs.push_back(std::move(t));
       } else if (type == "image" || type == "document") {
         bad(bp + ".type",
@@ -153,7 +151,7 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
     flush();
   }
 
-  if (const Json* tools = get(body, "tools")) {
+  if (const Json* tools = find_field(body, "tools")) {
     if (!tools->is_array() || tools->size() > 128)
       bad("tools", "must be an array of at most 128 tools");
     for (size_t i = 0; i < tools->size(); ++i) {
@@ -169,13 +167,13 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
       if (tool.name.empty() || tool.name.size() > 64)
         bad(path + ".name", "must be 1 to 64 characters");
       tool.description = get_string(t, "description", path + ".description");
-      const Json* schema = get(t, "input_schema");
+      const Json* schema = find_field(t, "input_schema");
       if (!schema || !schema->is_object()) bad(path + ".input_schema", "an object is required");
       tool.parameters = *schema;
       r.tools.push_back(std::move(tool));
     }
   }
-  if (const Json* tc = get(body, "tool_choice")) {
+  if (const Json* tc = find_field(body, "tool_choice")) {
     if (!tc->is_object()) bad("tool_choice", "must be an object");
     const auto type = get_string(*tc, "type", "tool_choice.type");
     if (type == "auto")
@@ -190,10 +188,10 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
     } else {
       bad("tool_choice.type", "must be auto, any, tool or none");
     }
-    if (const Json* d = get(*tc, "disable_parallel_tool_use"); d && d->is_boolean())
+    if (const Json* d = find_field(*tc, "disable_parallel_tool_use"); d && d->is_boolean())
       r.parallel_tool_calls = !d->get<bool>();
   }
-  if (const Json* th = get(body, "thinking")) {
+  if (const Json* th = find_field(body, "thinking")) {
     if (!th->is_object()) bad("thinking", "must be an object");
     const auto type = get_string(*th, "type", "thinking.type");
     if (type == "enabled" || type == "adaptive")

@@ -33,4 +33,12 @@ struct BadJson : std::runtime_error {
 // properties are generated in that order).
 nlohmann::ordered_json parse_json_body(std::string_view body);
 
+// A field of a parsed body, or nullptr when it is absent or null: every API
+// reads a null as an absent field (as Go's encoding/json does for Ollama).
+inline const nlohmann::ordered_json* find_field(const nlohmann::ordered_json& object,
+                                                std::string_view key) {
+  const auto it = object.find(std::string(key));
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
 }  // namespace hearth::server

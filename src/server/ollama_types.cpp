@@ -24,21 +24,13 @@ namespace {
   throw WireError(fmt::format("field \"{}\" must be {}, got {}", path, expected, got.type_name()));
 }
 
-// The field's value, or nullptr when it is absent or null (null counts as absent,
-// as with Go's encoding/json).
-const Json* find(const Json& object, std::string_view key) {
-  const auto it = object.find(std::string(key));
-  if (it == object.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 std::string join(std::string_view prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
 }
 
 std::optional<std::string> get_string(const Json& o, std::string_view key,
                                       std::string_view prefix = {}) {
-  const Json* v = find(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_string()) wrong_type(join(prefix, key), "a string", *v);
   return v->get<std::string>();
@@ -49,7 +41,7 @@ std::string string_or_empty(const Json& o, std::string_view key, std::string_vie
 }
 
 std::optional<bool> get_bool(const Json& o, std::string_view key, std::string_view prefix = {}) {
-  const Json* v = find(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_boolean()) wrong_type(join(prefix, key), "a boolean", *v);
   return v->get<bool>();
@@ -69,19 +61,19 @@ int64_t as_integer(const Json& v, std::string_view path) {
 
 std::optional<int64_t> get_integer(const Json& o, std::string_view key,
                                    std::string_view prefix = {}) {
-  const Json* v = find(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   return as_integer(*v, join(prefix, key));
 }
 
 const Json* get_array(const Json& o, std::string_view key, std::string_view prefix = {}) {
-  const Json* v = find(o, key);
+  const Json* v = find_field(o, key);
   if (v && !v->is_array()) wrong_type(join(prefix, key), "an array", *v);
   return v;
 }
 
 const Json* get_object(const Json& o, std::string_view key, std::string_view prefix = {}) {
-  const Json* v = find(o, key);
+  const Json* v = find_field(o, key);
   if (v && !v->is_object()) wrong_type(join(prefix, key), "an object", *v);
   return v;
 }
@@ -123,7 +115,7 @@ void check_images(const Json& o, std::string_view prefix, std::string_view model
 
 Format parse_format(const Json& body) {
   Format f;
-  const Json* v = find(body, "format");
+  const Json* v = find_field(body, "format");
   if (!v || (v->is_string() && v->get_ref<const std::string&>().empty())) return f;
   if (v->is_string() && v->get_ref<const std::string&>() == "json") {
     f.kind = Format::Kind::kJson;
@@ -139,7 +131,7 @@ Format parse_format(const Json& body) {
 }
 
 std::optional<Think> parse_think(const Json& body) {
-  const Json* v = find(body, "think");
+  const Json* v = find_field(body, "think");
   if (!v) return std::nullopt;
   if (v->is_boolean()) return Think{v->get<bool>(), ""};
   if (v->is_string()) {
@@ -156,7 +148,7 @@ std::optional<Think> parse_think(const Json& body) {
 }
 
 std::optional<KeepAlive> parse_keep_alive_field(const Json& body) {
-  const Json* v = find(body, "keep_alive");
+  const Json* v = find_field(body, "keep_alive");
   if (!v) return std::nullopt;
   return parse_keep_alive(*v);
 }
@@ -168,7 +160,7 @@ int64_t parse_top_logprobs(const Json& body) {
 }
 
 ParsedOptions parse_options_field(const Json& body) {
-  const Json* v = find(body, "options");
+  const Json* v = find_field(body, "options");
   if (!v) return {};
   return parse_options(*v, "option");
 }
@@ -702,7 +694,7 @@ EmbedRequest parse_embed_request(const Json& body) {
   require_object(body);
   EmbedRequest r;
   r.model = required_model(body, false);
-  if (const Json* input = find(body, "input")) {
+  if (const Json* input = find_field(body, "input")) {
     if (input->is_string()) {
       if (!input->get_ref<const std::string&>().empty())
         r.input.push_back(input->get<std::string>());
@@ -775,7 +767,7 @@ CreateRequest parse_create_request(const Json& body) {
   r.files = parse_file_map(body, "files");
   r.adapters = parse_file_map(body, "adapters");
   r.template_ = get_string(body, "template");
-  if (const Json* license = find(body, "license")) {
+  if (const Json* license = find_field(body, "license")) {
     std::vector<std::string> texts;
     if (license->is_string()) {
       texts.push_back(license->get<std::string>());

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "server/json_body.h"
+
 namespace hearth::server::openai {
 
 namespace {
@@ -30,28 +32,22 @@ const char* type_name(const Json& v) {
   throw FieldError(field, fmt::format("'{}' must be {}, got {}", field, expected, type_name(v)));
 }
 
-// A field that is absent or null reads as absent.
-const Json* get(const Json& o, const char* key) {
-  const auto it = o.find(key);
-  return it == o.end() || it->is_null() ? nullptr : &*it;
-}
-
 std::optional<std::string> get_string(const Json& o, const char* key, const std::string& path) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_string()) wrong(path, "a string", *v);
   return v->get<std::string>();
 }
 
 std::optional<bool> get_bool(const Json& o, const char* key) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_boolean()) wrong(key, "a boolean", *v);
   return v->get<bool>();
 }
 
 std::optional<double> get_number(const Json& o, const char* key, double lo, double hi) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_number()) wrong(key, "a number", *v);
   const double d = v->get<double>();
@@ -62,7 +58,7 @@ std::optional<double> get_number(const Json& o, const char* key, double lo, doub
 }
 
 std::optional<int64_t> get_int(const Json& o, const char* key, int64_t lo, int64_t hi) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_number_integer()) {
     // 3.0 is an integer; 3.5 is not.
@@ -82,7 +78,7 @@ std::optional<int64_t> get_int(const Json& o, const char* key, int64_t lo, int64
 }
 
 const Json& require(const Json& o, const char* key) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) throw FieldError(key, fmt::format("'{}' is required", key));
   return *v;
 }
@@ -90,7 +86,7 @@ const Json& require(const Json& o, const char* key) {
 // `stop`: a string or an array of at most 16 strings, each at most 256 bytes.
 std::vector<std::string> parse_stop(const Json& o, const char* key) {
   std::vector<std::string> out;
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return out;
   auto add = [&](const Json& s) {
     if (!s.is_string()) wrong(key, "a string or an array of strings", s);
@@ -142,7 +138,7 @@ chat::ToolCall parse_function_call(const std::string& id, const Json& fn, const 
   chat::ToolCall c;
   c.id = id;
   c.name = get_string(fn, "name", path + ".name").value_or("");
-  const Json* args = get(fn, "arguments");
+  const Json* args = find_field(fn, "arguments");
   if (args && args->is_string()) {
     auto parsed = Json::parse(args->get<std::string>(), nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object())
@@ -174,15 +170,16 @@ std::vector<chat::Message> parse_messages(const Json& body) {
                        fmt::format("'{}.role' must be system, developer, user, assistant or tool, "
                                    "got '{}'",
                                    path, msg.role.substr(0, 40)));
-    if (const Json* c = get(m, "content")) msg.content = parse_content(*c, path + ".content");
+    if (const Json* c = find_field(m, "content"))
+      msg.content = parse_content(*c, path + ".content");
     if (auto r = get_string(m, "reasoning_content", path + ".reasoning_content")) msg.thinking = *r;
-    if (const Json* calls = get(m, "tool_calls")) {
+    if (const Json* calls = find_field(m, "tool_calls")) {
       if (!calls->is_array()) wrong(path + ".tool_calls", "an array", *calls);
       for (size_t j = 0; j < calls->size(); ++j) {
         const auto& c = (*calls)[j];
         const std::string cp = fmt::format("{}.tool_calls[{}]", path, j);
         if (!c.is_object()) wrong(cp, "an object", c);
-        const Json* fn = get(c, "function");
+        const Json* fn = find_field(c, "function");
         if (!fn) throw FieldError(cp + ".function", fmt::format("'{}.function' is required", cp));
         msg.tool_calls.push_back(parse_function_call(get_string(c, "id", cp + ".id").value_or(""),
                                                      *fn, cp + ".function"));
@@ -204,7 +201,7 @@ chat::Tool parse_tool_function(const Json& fn, const std::string& path) {
   if (t.name.empty() || t.name.size() > 64)
     throw FieldError(path + ".name", fmt::format("'{}.name' must be 1 to 64 characters", path));
   t.description = get_string(fn, "description", path + ".description").value_or("");
-  if (const Json* p = get(fn, "parameters")) {
+  if (const Json* p = find_field(fn, "parameters")) {
     if (!p->is_object()) wrong(path + ".parameters", "an object (a JSON schema)", *p);
     t.parameters = *p;
   } else {
@@ -217,7 +214,7 @@ chat::Tool parse_tool_function(const Json& fn, const std::string& path) {
 // API's are flat: [{type: "function", name, description, parameters}].
 std::vector<chat::Tool> parse_tools(const Json& body, bool flat) {
   std::vector<chat::Tool> out;
-  const Json* tools = get(body, "tools");
+  const Json* tools = find_field(body, "tools");
   if (!tools) return out;
   if (!tools->is_array()) wrong("tools", "an array", *tools);
   if (tools->size() > 128) throw FieldError("tools", "'tools' may hold at most 128 tools");
@@ -232,7 +229,7 @@ std::vector<chat::Tool> parse_tools(const Json& body, bool flat) {
     if (flat) {
       out.push_back(parse_tool_function(t, path));
     } else {
-      const Json* fn = get(t, "function");
+      const Json* fn = find_field(t, "function");
       if (!fn) throw FieldError(path + ".function", fmt::format("'{}.function' is required", path));
       out.push_back(parse_tool_function(*fn, path + ".function"));
     }
@@ -251,10 +248,10 @@ Json parse_format(const Json* v, const std::string& path, bool flat) {
     throw FieldError(path + ".type",
                      fmt::format("'{}.type' must be text, json_object or json_schema, got '{}'",
                                  path, type.substr(0, 40)));
-  const Json* holder = flat ? v : get(*v, "json_schema");
+  const Json* holder = flat ? v : find_field(*v, "json_schema");
   if (!holder || !holder->is_object())
     throw FieldError(path + ".json_schema", fmt::format("'{}.json_schema' is required", path));
-  const Json* schema = get(*holder, "schema");
+  const Json* schema = find_field(*holder, "schema");
   if (!schema) return Json::object();  // any JSON object
   if (!schema->is_object() && !schema->is_boolean())
     wrong(path + (flat ? ".schema" : ".json_schema.schema"), "an object", *schema);
@@ -297,13 +294,13 @@ void parse_common(const Json& body, InferenceRequest& r) {
   // model's defaults, which is what local users expect from their Modelfile.
   if (auto n = get_int(body, "n", 1, 8)) r.n = static_cast<int>(*n);
   if (auto s = get_bool(body, "stream")) r.stream = *s;
-  if (const Json* b = get(body, "logit_bias")) r.logit_bias = parse_logit_bias(*b);
+  if (const Json* b = find_field(body, "logit_bias")) r.logit_bias = parse_logit_bias(*b);
   // hearth's own extension, as in Ollama's compatibility layer: a context size.
   if (auto c = get_int(body, "num_ctx", 16, 1 << 20)) o.num_ctx = *c;
 }
 
 bool include_usage(const Json& body) {
-  const Json* so = get(body, "stream_options");
+  const Json* so = find_field(body, "stream_options");
   if (!so) return false;
   if (!so->is_object()) wrong("stream_options", "an object", *so);
   return get_bool(*so, "include_usage").value_or(false);
@@ -318,9 +315,9 @@ ChatRequest parse_chat_request(const Json& body) {
   ir.prompt.chat = true;
   ir.prompt.messages = parse_messages(body);
   ir.tools = parse_tools(body, false);
-  ir.tool_choice = parse_tool_choice(get(body, "tool_choice"));
+  ir.tool_choice = parse_tool_choice(find_field(body, "tool_choice"));
   ir.parallel_tool_calls = get_bool(body, "parallel_tool_calls").value_or(true);
-  ir.format = parse_format(get(body, "response_format"), "response_format", false);
+  ir.format = parse_format(find_field(body, "response_format"), "response_format", false);
   ir.think =
       parse_effort(get_string(body, "reasoning_effort", "reasoning_effort"), "reasoning_effort");
   ir.logprobs = get_bool(body, "logprobs").value_or(false);
@@ -345,9 +342,9 @@ CompletionRequest parse_completion_request(const Json& body) {
   } else {
     throw FieldError("prompt", "'prompt' must be a string (or an array of one string)");
   }
-  if (get(body, "suffix"))
+  if (find_field(body, "suffix"))
     throw FieldError("suffix", "'suffix' (fill-in-the-middle) is not supported");
-  if (get(body, "best_of") && get_int(body, "best_of", 1, 8).value_or(1) != 1)
+  if (find_field(body, "best_of") && get_int(body, "best_of", 1, 8).value_or(1) != 1)
     throw FieldError("best_of", "'best_of' is not supported");
   // OpenAI's default for completions is 16 tokens.
   if (!ir.options.num_predict) ir.options.num_predict = 16;
@@ -366,11 +363,11 @@ CompletionRequest parse_completion_request(const Json& body) {
 ResponsesRequest parse_responses_request(const Json& body) {
   ResponsesRequest r;
   auto& ir = r.inference;
-  if (get(body, "previous_response_id"))
+  if (find_field(body, "previous_response_id"))
     throw FieldError("previous_response_id",
                      "'previous_response_id' is not supported: hearth stores no responses (send "
                      "the whole conversation as 'input')");
-  if (get(body, "conversation"))
+  if (find_field(body, "conversation"))
     throw FieldError("conversation", "'conversation' is not supported: hearth stores nothing");
   parse_common(body, ir);
   ir.n = 1;
@@ -395,7 +392,8 @@ ResponsesRequest parse_responses_request(const Json& body) {
           throw FieldError(
               path + ".role",
               fmt::format("'{}.role' must be system, developer, user or assistant", path));
-        if (const Json* c = get(item, "content")) m.content = parse_content(*c, path + ".content");
+        if (const Json* c = find_field(item, "content"))
+          m.content = parse_content(*c, path + ".content");
         msgs.push_back(std::move(m));
       } else if (type == "function_call") {
         auto call = parse_function_call(get_string(item, "call_id", path + ".call_id").value_or(""),
@@ -408,7 +406,7 @@ ResponsesRequest parse_responses_request(const Json& body) {
         chat::Message m;
         m.role = "tool";
         m.tool_call_id = get_string(item, "call_id", path + ".call_id").value_or("");
-        const Json* out = get(item, "output");
+        const Json* out = find_field(item, "output");
         m.content = out ? (out->is_string() ? out->get<std::string>() : out->dump()) : "";
         msgs.push_back(std::move(m));
       } else if (type == "reasoning") {
@@ -423,13 +421,13 @@ ResponsesRequest parse_responses_request(const Json& body) {
   }
   if (msgs.empty()) throw FieldError("input", "'input' must not be empty");
   ir.tools = parse_tools(body, true);
-  ir.tool_choice = parse_tool_choice(get(body, "tool_choice"));
+  ir.tool_choice = parse_tool_choice(find_field(body, "tool_choice"));
   ir.parallel_tool_calls = get_bool(body, "parallel_tool_calls").value_or(true);
-  if (const Json* text = get(body, "text")) {
+  if (const Json* text = find_field(body, "text")) {
     if (!text->is_object()) wrong("text", "an object", *text);
-    ir.format = parse_format(get(*text, "format"), "text.format", true);
+    ir.format = parse_format(find_field(*text, "format"), "text.format", true);
   }
-  if (const Json* reasoning = get(body, "reasoning")) {
+  if (const Json* reasoning = find_field(body, "reasoning")) {
     if (!reasoning->is_object()) wrong("reasoning", "an object", *reasoning);
     ir.think =
         parse_effort(get_string(*reasoning, "effort", "reasoning.effort"), "reasoning.effort");

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "server/inference.h"
+#include "server/json_body.h"
 #include "server/server_impl.h"
 
 namespace hearth::server {
@@ -21,12 +22,8 @@ namespace {
   e.param = "tool_choice";
   throw e;
 }
-const Json* get(const Json& o, const char* key) {
-  const auto it = o.find(key);
-  return it == o.end() || it->is_null() ? nullptr : &*it;
-}
 std::optional<std::string> get_string(const Json& o, const char* key, const std::string& path) {
-  const Json* v = get(o, key);
+  const Json* v = find_field(o, key);
   if (!v) return std::nullopt;
   if (!v->is_string()) bad_choice(fmt::format("'{}' must be a string", path));
   return v->get<std::string>();
@@ -53,7 +50,7 @@ ToolChoice parse_tool_choice(const Json* v) {
   if (!v->is_object()) bad_choice("'tool_choice' must be a string or an object");
   // {type: "function", function: {name}} (chat) or {type: "function", name} (responses).
   tc.kind = ToolChoice::Kind::kNamed;
-  if (const Json* fn = get(*v, "function"); fn && fn->is_object())
+  if (const Json* fn = find_field(*v, "function"); fn && fn->is_object())
     tc.name = get_string(*fn, "name", "tool_choice.function.name").value_or("");
   else
     tc.name = get_string(*v, "name", "tool_choice.name").value_or("");
