@@ -49,20 +49,26 @@ double clock_ghz() {
 
 // No x86 core issues more than two of these multiplies a cycle. A loop whose
 // multiplies the compiler hoisted (the AVX2 probe once timed only its vpaddd,
-// three a cycle) exceeds that.
+// three a cycle) exceeds that in every try. A clock read while another
+// process held the core reads low, so the test keeps the lowest of up to five
+// tries, each a clock reading then the rate: on a loaded 2-vCPU AMD Zen 5 one
+// try read 3.6 a cycle (424 G/s at "1.83 GHz").
 TEST(Int8Rate, AtMostTwoMultipliesACycle) {
   const SimdLevel level = best_simd_level();
   ThreadPool pool(1);
-  const double rate = measure_int8_rate(pool, 3);
   if (level == SimdLevel::kScalar) {
-    EXPECT_EQ(rate, 0);
+    EXPECT_EQ(measure_int8_rate(pool, 3), 0);
     return;
   }
   const double per_instruction = level == SimdLevel::kAvx512 ? 64 : 32;
-  const double ghz = clock_ghz();
-  const double per_cycle = rate / ghz / per_instruction;
-  EXPECT_LE(per_cycle, 2.4) << rate << " G/s at " << ghz << " GHz";
-  EXPECT_GT(per_cycle, 0.0);
+  double lowest = 1e9, rate = 0, ghz = 0;
+  for (int attempt = 0; attempt < 5 && lowest > 2.4; ++attempt) {
+    ghz = clock_ghz();
+    rate = measure_int8_rate(pool, 3);
+    lowest = std::min(lowest, rate / ghz / per_instruction);
+  }
+  EXPECT_LE(lowest, 2.4) << "last try: " << rate << " G/s at " << ghz << " GHz";
+  EXPECT_GT(lowest, 0.0);
 }
 #endif
 
