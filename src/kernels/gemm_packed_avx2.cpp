@@ -59,6 +59,12 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_si256();
     const size_t qoff = b * l.quant_bytes_per_block;
+    if constexpr (T == 1)  // decode: each group's lines once (from its first half), ahead
+      for (int r = 0; r < R; ++r)
+        if ((h0 + r) % 2 == 0) {
+          prefetch_lines(wq[r] + qoff + kDecodeAhead, kQ4 ? 4 : 8);
+          prefetch_lines(wd[r] + (b + 16) * kPackRows, 1);
+        }
     if constexpr (kQ4) {
       const __m256i low4 = _mm256_set1_epi8(0x0F);
       // Not unrolled (nor Q8_0's below): unrolled, GCC computes all the

@@ -102,12 +102,27 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
+    if constexpr (T == 1)  // decode: each group's streams once (from its first half), ahead
+      for (int r = 0; r < R; ++r)
+        if ((h0 + r) % 2 == 0) {
+          prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
+          prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
+          prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+          prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
+        }
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
+      if constexpr (T == 1)  // an eighth of the super-block's quants per sub-block
+        for (int r = 0; r < R; ++r)
+          if ((h0 + r) % 2 == 0)
+            prefetch_lines(wq[r] + b * l.quant_bytes_per_block + g * (l.quant_bytes_per_block / 8) +
+                               kDecodeAhead,
+                           kQ5 ? 5 : 4);
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
         sc[r] = scale_pairs_u8(wsc[r] + (b * 8 + g) * kPackRows);
-        if (kQ5 && !unpacked) qh[r] = load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
+        qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g)
+                                 : _mm256_setzero_si256();
       }
       __m256i s[R][T];
 #pragma GCC unroll 8
@@ -219,9 +234,17 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
+    if constexpr (T == 1)  // decode: each group's streams once (from its first half), ahead
+      for (int r = 0; r < R; ++r)
+        if ((h0 + r) % 2 == 0) {
+          prefetch_lines(wsc[r] + (b + 2) * 16 * kPackRows, 4);
+          prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+        }
     for (int j = 0; j < 16; ++j) {
       __m256i w[R][4], sc[R];
       for (int r = 0; r < R; ++r) {
+        if (T == 1 && (h0 + r) % 2 == 0)  // a sixteenth of the super-block's quants
+          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kDecodeAhead, 3);
         if (unpacked) {
           for (int k = 0; k < 4; ++k) w[r][k] = unpacked[((b * 16 + j) * 4 + k) * R + r].v;
         } else {
