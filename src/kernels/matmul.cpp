@@ -199,9 +199,14 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
     default:
       gemm = avx2 ? gemm_packed_avx2 : gemm_packed_avx512;
   }
-  // Threads take chunks of row groups (all tokens) from a shared counter: 4
-  // groups (64 rows) for a vector, 2 (one pair of the 2 x 6 tiles) for a GEMM.
-  const int64_t chunk = n_tokens == 1 ? 4 : 2;
+  // Threads take chunks of row groups (all tokens) from a shared counter: for
+  // a vector, a multiple of 4 groups (one tile), as long as each thread still
+  // gets 4 chunks to take -- longer runs of contiguous memory keep the
+  // decode tiles' prefetches ahead of them (Zen 5, Q5_K_M generation: median
+  // 42 against 37.5 tok/s over 6 alternated pairs); for a GEMM 2 groups (one
+  // pair of the 2 x 6 tiles).
+  const int64_t chunk =
+      n_tokens == 1 ? std::max<int64_t>(4, im.layout.groups / (4 * pool.size()) / 4 * 4) : 2;
   const int64_t chunks = (im.layout.groups + chunk - 1) / chunk;
   std::atomic<int64_t> next{0};
   pool.run([&](int, int) {
