@@ -32,21 +32,33 @@ inline __m512 u8x16_to_ps(const uint8_t* p) {
       _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
+// Where each of R row groups' regions starts (repack.h): quants, sub-block
+// scales and mins, d and dmin.
+template <int R>
+struct Streams {
+  const uint8_t *q[R], *sc[R], *mn[R];
+  const uint16_t *d[R], *dmin[R];
+  Streams(const PackedLayout& l, const uint8_t* packed, int64_t group) {
+    const int64_t nb = l.blocks;
+    for (int r = 0; r < R; ++r) {
+      q[r] = packed + (group + r) * l.group_bytes;
+      sc[r] = q[r] + nb * l.quant_bytes_per_block;
+      mn[r] = sc[r] + nb * 8 * kPackRows;
+      d[r] = reinterpret_cast<const uint16_t*>(mn[r] + nb * 8 * kPackRows);
+      dmin[r] = d[r] + nb * kPackRows;
+    }
+  }
+};
+
 // kQ5: Q5_K, the same layout plus a plane of fifth bits per sub-block
 // (repack.h), or-ed in at bit 4 of each weight byte.
 template <int R, int T, bool kQ5>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, int64_t t0,
           float* y, int64_t y_stride, int64_t n_rows) {
   const int64_t nb = l.blocks;
-  const uint8_t *wq[R], *wsc[R], *wmn[R];
-  const uint16_t *wd[R], *wdmin[R];
-  for (int r = 0; r < R; ++r) {
-    wq[r] = packed + (group + r) * l.group_bytes;
-    wsc[r] = wq[r] + nb * l.quant_bytes_per_block;
-    wmn[r] = wsc[r] + nb * 8 * kPackRows;
-    wd[r] = reinterpret_cast<const uint16_t*>(wmn[r] + nb * 8 * kPackRows);
-    wdmin[r] = wd[r] + nb * kPackRows;
-  }
+  const Streams<R> w(l, packed, group);
+  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
+  const auto &wd = w.d, &wdmin = w.dmin;
   const int8_t* aq[T];
   const float *ad[T], *as[T];
   for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
@@ -118,15 +130,9 @@ template <int R, bool kQ5>
 void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, float* y,
          int64_t n_rows) {
   const int64_t nb = l.blocks;
-  const uint8_t *wq[R], *wsc[R], *wmn[R];
-  const uint16_t *wd[R], *wdmin[R];
-  for (int r = 0; r < R; ++r) {
-    wq[r] = packed + (group + r) * l.group_bytes;
-    wsc[r] = wq[r] + nb * l.quant_bytes_per_block;
-    wmn[r] = wsc[r] + nb * 8 * kPackRows;
-    wd[r] = reinterpret_cast<const uint16_t*>(wmn[r] + nb * 8 * kPackRows);
-    wdmin[r] = wd[r] + nb * kPackRows;
-  }
+  const Streams<R> w(l, packed, group);
+  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
+  const auto &wd = w.d, &wdmin = w.dmin;
   const int8_t* aq = a.q(0);
   const float *ad = a.d(0), *as = a.dsum(0);
   __m512 acc[R];
