@@ -35,56 +35,52 @@ float dot_f16_row(const float* q, const float* k, int64_t n) {
   return static_cast<float>(s);
 }
 
-struct RowScratch {
-  float* qh;      // [hd] Q as the cache's dot product sees it
-  float* scores;  // [n_keys]
-  float* acc;     // [hd]
-};
+// One query row, scores then softmax then the weighted sum, all f32 (the tiled path).
+void attend_softmax(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
+                    float scale, float* scores, float* out) {
+  for (int64_t j = 0; j < nk; ++j) scores[j] = ops::dot(q, kf + j * hd, hd) * scale;
+  ops::softmax(scores, nk);
+  std::memset(out, 0, static_cast<size_t>(hd) * 4);
+  for (int64_t j = 0; j < nk; ++j) ops::axpy(scores[j], vf + j * hd, out, hd);
+}
 
-// One query row over keys 0..nk-1, online softmax (the per-row path).
-void attend_online(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
-                   float scale, backend::KvType type, RowScratch& s, float* out) {
+}  // namespace
+
+void attend_row_online(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
+                       float scale, backend::KvType type, float* scratch, float* out) {
+  float* qh = scratch;      // [hd] Q as the cache's dot product sees it
+  float* acc = qh + hd;     // [hd]
+  float* bytes = acc + hd;  // [hd] room for a q8_0 row of hd values
   if (type == backend::KvType::F16) {
-    for (int64_t d = 0; d < hd; ++d) s.qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(q[d]));
+    for (int64_t d = 0; d < hd; ++d) qh[d] = quant::fp16_to_fp32(quant::fp32_to_fp16(q[d]));
   } else {
     // Q is quantized to q8_0 like the keys; its dequantized values give the same dot.
-    quant::quantize_row(gguf::TensorType::Q8_0, q, s.scores, hd);  // scores as byte scratch
-    quant::dequantize_row(gguf::TensorType::Q8_0, s.scores, s.qh, hd);
+    quant::quantize_row(gguf::TensorType::Q8_0, q, bytes, hd);
+    quant::dequantize_row(gguf::TensorType::Q8_0, bytes, qh, hd);
   }
   float m = -INFINITY, sum = 0;
-  std::memset(s.acc, 0, static_cast<size_t>(hd) * 4);
+  std::memset(acc, 0, static_cast<size_t>(hd) * 4);
   for (int64_t j = 0; j < nk; ++j) {
     const float* k = kf + j * hd;
     const float score =
-        (type == backend::KvType::F16 ? dot_f16_row(s.qh, k, hd) : ops::dot(s.qh, k, hd)) * scale;
+        (type == backend::KvType::F16 ? dot_f16_row(qh, k, hd) : ops::dot(qh, k, hd)) * scale;
     float ms = 1, vs = 1;
     if (score > m) {
       ms = std::exp(m - score);
       m = score;
-      ops::scale(s.acc, ms, hd);
+      ops::scale(acc, ms, hd);
       if (type == backend::KvType::F16)
-        ops::round_to_f16(s.acc, hd);  // llama.cpp rounds the scaled f16 too
+        ops::round_to_f16(acc, hd);  // llama.cpp rounds the scaled f16 too
     } else {
       vs = std::exp(score - m);
     }
-    ops::axpy(vs, vf + j * hd, s.acc, hd);
-    if (type == backend::KvType::F16) ops::round_to_f16(s.acc, hd);  // llama.cpp's f16 accumulator
+    ops::axpy(vs, vf + j * hd, acc, hd);
+    if (type == backend::KvType::F16) ops::round_to_f16(acc, hd);  // llama.cpp's f16 accumulator
     sum = std::fma(sum, ms, vs);  // llama.cpp's build contracts this to an FMA
   }
   const float inv = sum == 0 ? 0 : 1.0f / sum;
-  for (int64_t d = 0; d < hd; ++d) out[d] = s.acc[d] * inv;
+  for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] * inv;
 }
-
-// One query row, scores then softmax then the weighted sum, all f32 (the tiled path).
-void attend_softmax(const float* q, const float* kf, const float* vf, int64_t nk, int64_t hd,
-                    float scale, RowScratch& s, float* out) {
-  for (int64_t j = 0; j < nk; ++j) s.scores[j] = ops::dot(q, kf + j * hd, hd) * scale;
-  ops::softmax(s.scores, nk);
-  std::memset(out, 0, static_cast<size_t>(hd) * 4);
-  for (int64_t j = 0; j < nk; ++j) ops::axpy(s.scores[j], vf + j * hd, out, hd);
-}
-
-}  // namespace
 
 // Sized for the widest tile (AVX-512: Q transposed and the scores, 32 lanes).
 size_t attention_tile_scratch_floats(int64_t n_keys, int64_t hd) {
@@ -120,13 +116,17 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
                                                   : nullptr;
   // Tiles: 16 tokens x the group's heads per item (4 chunks of 32 rows, or 8
   // of 16, for 8 heads), so each item's key and value conversion serves more rows.
+  // The per-row path reads an f16 cache directly when the AVX2 kernel applies.
+  const bool direct = !tiled && c.type() == backend::KvType::F16 && level >= SimdLevel::kAvx2 &&
+                      hd >= 64 && hd % 16 == 0;
   const int64_t block = tile ? 16 : n_tokens <= 4 ? n_tokens : 8;
   const int64_t n_blocks = (n_tokens + block - 1) / block;
   const int64_t n_items = p.n_kv_heads * n_blocks;
   const int64_t n_keys_max = pos0 + n_tokens;
-  // kf, vf [n_keys][hd]; scores [n_keys] (>= a q8_0 row of hd); qh, acc [hd].
-  const size_t need = static_cast<size_t>(n_keys_max * (2 * hd + 1) + 3 * hd) +
-                      (tile ? attention_tile_scratch_floats(n_keys_max, hd) : 0);
+  // kf, vf [n_keys][hd]; the row scratch [3 hd]; scores [n_keys].
+  const size_t need = direct ? attention_row_scratch_floats(group, hd)
+                             : static_cast<size_t>(n_keys_max * (2 * hd + 1) + 3 * hd) +
+                                   (tile ? attention_tile_scratch_floats(n_keys_max, hd) : 0);
   scratch.resize(static_cast<size_t>(pool.size()));
   for (auto& s : scratch)
     if (s.size() < need) s.resize(need);
@@ -135,20 +135,29 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
   auto work = [&](int thread, int) {
     float* kf = scratch[static_cast<size_t>(thread)].data();
     float* vf = kf + n_keys_max * hd;
-    RowScratch rs{vf + n_keys_max * hd, nullptr, nullptr};
-    rs.acc = rs.qh + hd;
-    rs.scores = rs.acc + hd;
+    float* row = vf + n_keys_max * hd;  // attend_row_online's 3 x hd
+    float* scores = row + 3 * hd;       // [n_keys_max], then the tiles' scratch
     for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
       const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
       const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
       const int64_t n_keys = pos0 + t1;
+      if (direct) {
+        const auto* k0 = reinterpret_cast<const uint16_t*>(c.k_row(layer, 0)) + kvh * hd;
+        const auto* v0 = reinterpret_cast<const uint16_t*>(c.v_row(layer, 0)) + kvh * hd;
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t row0 = (t * p.n_heads + kvh * group) * hd;
+          attend_rows_f16_avx2(q + row0, out + row0, static_cast<int>(group), k0, v0,
+                               p.n_kv_heads * hd, pos0 + t + 1, hd, p.scale, kf);
+        }
+        continue;
+      }
       for (int64_t j = 0; j < n_keys; ++j) {
         c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
         c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
       }
       if (tile) {
         tile(q, kf, vf, t0, t1, pos0, kvh * group, group, p.n_heads, hd, p.scale,
-             rs.scores + n_keys_max, out);
+             scores + n_keys_max, out);
         continue;
       }
       for (int64_t t = t0; t < t1; ++t) {
@@ -157,9 +166,9 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
           const float* qrow = q + (t * p.n_heads + h) * hd;
           float* o = out + (t * p.n_heads + h) * hd;
           if (tiled)
-            attend_softmax(qrow, kf, vf, nk, hd, p.scale, rs, o);
+            attend_softmax(qrow, kf, vf, nk, hd, p.scale, scores, o);
           else
-            attend_online(qrow, kf, vf, nk, hd, p.scale, c.type(), rs, o);
+            attend_row_online(qrow, kf, vf, nk, hd, p.scale, c.type(), row, o);
         }
       }
     }

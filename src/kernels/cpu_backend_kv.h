@@ -95,6 +95,28 @@ void attend_tiled_avx2(const float* q, const float* kf, const float* vf, int64_t
                        int64_t pos0, int64_t h0, int64_t group, int64_t n_heads, int64_t head_dim,
                        float scale, float* scratch, float* out);
 
+// The per-row path of cpu_attention for one query row q [head_dim] over keys
+// kf and values vf [nk][head_dim] (the cache's values as f32), as llama.cpp's
+// CPU flash attention computes it: Q rounded to the cache's type, an online
+// softmax, and for an f16 cache the output accumulated in f16. The reference
+// for attend_rows_f16_avx2, and the path for a q8_0 cache and other head
+// sizes. scratch holds 3 x head_dim floats.
+void attend_row_online(const float* q, const float* kf, const float* vf, int64_t nk,
+                       int64_t head_dim, float scale, backend::KvType type, float* scratch,
+                       float* out);
+// The per-row path of cpu_attention over an f16 cache, on AVX2 (with FMA and
+// F16C), head_dim a multiple of 16 and at least 64 (where llama.cpp's f16 dot
+// product is ops::dot's): the query rows q [n_rows][head_dim] (the heads of
+// one token that share one KV head) attend to keys 0 .. nk - 1, read straight
+// from the cache (k and v: that head's first key and value; stride: f16
+// values from one position to the next), and write out [n_rows][head_dim]. Each key and value is
+// converted once for all the rows; the arithmetic is attend_row_online's.
+// scratch holds attention_row_scratch_floats(n_rows, head_dim) floats.
+size_t attention_row_scratch_floats(int64_t n_rows, int64_t head_dim);
+void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t* k,
+                          const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
+                          float scale, float* scratch);
+
 // Causal attention of q [n_tokens][n_heads][head_dim] over the cache (see Backend::attention).
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
                    int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,
