@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "gguf/types.h"
@@ -125,6 +126,16 @@ class Backend {
   // ---- ops; every DevPtr is backend memory, [n_tokens][...] f32
   // y[t] = W x[t]: x [n_tokens][W.cols], y [n_tokens][W.rows].
   virtual void matmul(const Weight& w, DevPtr x, int64_t n_tokens, DevPtr y) = 0;
+  // Several matmuls of one input (a layer's q, k and v; its gate and up):
+  // ys[i] = W_i x, each as matmul computes it. A backend may prepare x once and
+  // run the products as one piece of work; this default runs them in turn.
+  struct MatmulOut {
+    const Weight* w;
+    DevPtr y;  // [n_tokens][w->rows()]
+  };
+  virtual void matmul_shared(std::span<const MatmulOut> outs, DevPtr x, int64_t n_tokens) {
+    for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y);
+  }
   // out[t] = row ids[t] of W (embedding lookup): out [n_tokens][W.cols]; ids
   // [n_tokens] in host memory.
   virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n_tokens, DevPtr out) = 0;

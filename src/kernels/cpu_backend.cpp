@@ -94,6 +94,13 @@ class CpuBackend final : public backend::Backend {
   void matmul(const backend::Weight& w, DevPtr x, int64_t n_tokens, DevPtr y) override {
     static_cast<const CpuWeight&>(w).matrix().multiply(host(x), n_tokens, host(y), pool_);
   }
+  void matmul_shared(std::span<const MatmulOut> outs, DevPtr x, int64_t n_tokens) override {
+    std::vector<WeightMatrix::Product> products;
+    products.reserve(outs.size());
+    for (const MatmulOut& o : outs)
+      products.push_back({&static_cast<const CpuWeight&>(*o.w).matrix(), host(o.y)});
+    WeightMatrix::multiply_shared(products, host(x), n_tokens, pool_);
+  }
   void get_rows(const backend::Weight& w, const int32_t* ids, int64_t n_tokens,
                 DevPtr out_dev) override {
     float* out = host(out_dev);

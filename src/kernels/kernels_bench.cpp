@@ -81,6 +81,52 @@ void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t
                  std::string(simd_level_name(m.level())));
 }
 
+// Decode as the model does it: one vector through TinyLlama-1.1B's 22
+// layers of q, k, v, o, gate, up and down in turn, each layer its own packed
+// copy, so every matrix comes from memory (about 600 MB at Q4_0, far beyond
+// the caches) and the dispatches and thread hand-offs between small matrices
+// count, as in generation. GB/s: weight bytes read per second.
+void BM_DecodeLayers(benchmark::State& state, TensorType type) {
+  constexpr int64_t kLayers = 22, E = 2048, KV = 256, FF = 5632;
+  struct Mat {
+    int64_t rows, cols;
+  };
+  constexpr Mat kLayer[] = {{E, E}, {KV, E}, {KV, E}, {E, E}, {FF, E}, {FF, E}, {E, FF}};
+  std::map<std::pair<int64_t, int64_t>, std::vector<uint8_t>> sources;
+  std::vector<std::unique_ptr<WeightMatrix>> mats;
+  double bytes = 0;
+  for (int64_t l = 0; l < kLayers; ++l)
+    for (const Mat& m : kLayer) {
+      auto& src = sources[{m.rows, m.cols}];
+      if (src.empty()) src = random_matrix(type, m.rows, m.cols);
+      mats.push_back(std::make_unique<WeightMatrix>(type, src.data(), m.rows, m.cols));
+      bytes += static_cast<double>(src.size());
+    }
+  std::vector<float> x(FF), y(2 * FF + 2 * KV);  // outputs side by side: q k v, gate up
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  for (auto& v : x) v = normal(rng);
+  // As the model: q, k and v share their input, and gate and up theirs.
+  for (auto _ : state)
+    for (size_t l = 0; l < mats.size(); l += 7) {
+      const WeightMatrix::Product qkv[] = {{mats[l].get(), y.data()},
+                                           {mats[l + 1].get(), y.data() + E},
+                                           {mats[l + 2].get(), y.data() + E + KV}};
+      WeightMatrix::multiply_shared(qkv, x.data(), 1, pool());
+      mats[l + 3]->multiply(x.data(), 1, y.data(), pool());
+      const WeightMatrix::Product gate_up[] = {{mats[l + 4].get(), y.data()},
+                                               {mats[l + 5].get(), y.data() + FF}};
+      WeightMatrix::multiply_shared(gate_up, x.data(), 1, pool());
+      mats[l + 6]->multiply(x.data(), 1, y.data(), pool());
+      benchmark::DoNotOptimize(y.data());
+    }
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(std::string(gguf::type_name(type)) + " " +
+                 std::string(simd_level_name(mats.front()->level())));
+}
+
 void BM_ReadBandwidth(benchmark::State& state) {
   double gbs = 0;
   for (auto _ : state) gbs = measure_read_bandwidth(pool(), size_t{1} << 30, 3);
@@ -106,6 +152,13 @@ const bool registered = [] {
       auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Multiply, type, s.rows, s.cols);
       b->Arg(1)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K})
+    benchmark::RegisterBenchmark(
+        (std::string("DecodeLayers/") + std::string(gguf::type_name(type))).c_str(),
+        BM_DecodeLayers, type)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   return true;
 }();
 

@@ -130,7 +130,10 @@ SimdLevel WeightMatrix::level() const { return impl_->level; }
 void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const {
   if (n_tokens <= 0) return;
   const Impl& im = *impl_;
-  if (im.packed) return multiply_packed(x, n_tokens, y, pool);
+  if (im.packed) {
+    const Product p{this, y};
+    return multiply_shared({&p, 1}, x, n_tokens, pool);
+  }
   // Quantized activations: reused across calls on this thread (no page faults
   // per matmul).
   thread_local std::vector<uint8_t> act_buffer;
@@ -162,43 +165,87 @@ void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPo
   });
 }
 
-void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
-                                   ThreadPool& pool) const {
-  const Impl& im = *impl_;
-  const bool k_type = im.layout.type == TensorType::Q4_K || im.layout.type == TensorType::Q5_K ||
-                      im.layout.type == TensorType::Q6_K;
+namespace {
+
+using PackedGemm = void (*)(const PackedLayout&, const uint8_t*, int64_t, int64_t, int64_t,
+                            const uint8_t*, int64_t, float*, int64_t);
+
+PackedGemm packed_gemm(TensorType type, bool avx2) {
+  switch (type) {
+    case TensorType::Q4_K:
+      return avx2 ? gemm_packed_q4k_avx2 : gemm_packed_q4k_avx512;
+    case TensorType::Q5_K:
+      return avx2 ? gemm_packed_q5k_avx2 : gemm_packed_q5k_avx512;
+    case TensorType::Q6_K:
+      return avx2 ? gemm_packed_q6k_avx2 : gemm_packed_q6k_avx512;
+    default:
+      return avx2 ? gemm_packed_avx2 : gemm_packed_avx512;
+  }
+}
+
+bool is_k_type(TensorType type) {
+  return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
+}
+
+}  // namespace
+
+bool WeightMatrix::same_packed_activations(const WeightMatrix& a, const WeightMatrix& b) {
+  const Impl &x = *a.impl_, &y = *b.impl_;
+  if (!x.packed || !y.packed || a.cols_ != b.cols_ || x.level != y.level) return false;
+  const bool k = is_k_type(x.layout.type);
+  return k == is_k_type(y.layout.type) && (k || x.layout.offset == y.layout.offset);
+}
+
+void WeightMatrix::multiply_shared(std::span<const Product> products, const float* x,
+                                   int64_t n_tokens, ThreadPool& pool) {
+  constexpr size_t kMaxProducts = 8;
+  if (products.size() > kMaxProducts)
+    throw std::invalid_argument("multiply_shared: more than 8 products");
+  if (n_tokens <= 0 || products.empty()) return;
+  const WeightMatrix& first = *products.front().w;
+  bool shared = true;
+  for (const Product& p : products) shared = shared && same_packed_activations(first, *p.w);
+  if (!shared) {
+    for (const Product& p : products) p.w->multiply(x, n_tokens, p.y, pool);
+    return;
+  }
+  // The activations, quantized once into the record every product's kernel reads.
+  const Impl& im = *first.impl_;
+  const int64_t cols = first.cols_;
+  const bool k_type = is_k_type(im.layout.type), avx2 = im.level == SimdLevel::kAvx2;
   const size_t stride =
-      k_type ? packed_q8k_activation_stride(cols_) : packed_activation_stride(cols_);
+      k_type ? packed_q8k_activation_stride(cols) : packed_activation_stride(cols);
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
   if (act_buffer.size() < stride * n_tokens) act_buffer.resize(stride * n_tokens);
   uint8_t* act = act_buffer.data();
-  const bool avx2 = im.level == SimdLevel::kAvx2;
   pool.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       if (k_type)
-        prepare_packed_activations_q8k(x + t * cols_, cols_, act + t * stride, im.level);
+        prepare_packed_activations_q8k(x + t * cols, cols, act + t * stride, im.level);
       else if (avx2)
-        prepare_packed_activations_avx2(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+        prepare_packed_activations_avx2(x + t * cols, cols, im.layout.offset, act + t * stride);
       else
-        prepare_packed_activations_avx512(x + t * cols_, cols_, im.layout.offset, act + t * stride);
+        prepare_packed_activations_avx512(x + t * cols, cols, im.layout.offset, act + t * stride);
     }
   });
-  using PackedGemm = void (*)(const PackedLayout&, const uint8_t*, int64_t, int64_t, int64_t,
-                              const uint8_t*, int64_t, float*, int64_t);
-  PackedGemm gemm = nullptr;
-  switch (im.layout.type) {
-    case TensorType::Q4_K:
-      gemm = avx2 ? gemm_packed_q4k_avx2 : gemm_packed_q4k_avx512;
-      break;
-    case TensorType::Q5_K:
-      gemm = avx2 ? gemm_packed_q5k_avx2 : gemm_packed_q5k_avx512;
-      break;
-    case TensorType::Q6_K:
-      gemm = avx2 ? gemm_packed_q6k_avx2 : gemm_packed_q6k_avx512;
-      break;
-    default:
-      gemm = avx2 ? gemm_packed_avx2 : gemm_packed_avx512;
-  }
+  // The products' row groups, end to end: work [g0, g1) of that span runs as
+  // one kernel call per product it touches.
+  int64_t ends[kMaxProducts];
+  int64_t groups = 0;
+  for (size_t i = 0; i < products.size(); ++i)
+    ends[i] = groups += products[i].w->impl_->layout.groups;
+  auto run = [&](int64_t g0, int64_t g1) {
+    int64_t begin = 0;
+    for (size_t i = 0; i < products.size() && g0 < g1; begin = ends[i++]) {
+      if (g0 >= ends[i]) continue;
+      const WeightMatrix& w = *products[i].w;
+      const Impl& wi = *w.impl_;
+      const int64_t e = std::min(g1, ends[i]);
+      packed_gemm(wi.layout.type, avx2)(wi.layout, wi.packed.get(), g0 - begin, e - begin, w.rows_,
+                                        act, n_tokens, products[i].y, w.rows_);
+      g0 = e;
+    }
+  };
   // Threads take chunks of row groups (all tokens) from a shared counter.
   // For a GEMM a chunk is 2 groups (one pair of the 2 x 6 tiles). For a vector
   // the chunks shrink as the matrix is used up ("guided"): each takes a
@@ -208,10 +255,6 @@ void WeightMatrix::multiply_packed(const float* x, int64_t n_tokens, float* y,
   // rather than one waiting for another's last long chunk, which was 13% of
   // both threads' time in TinyLlama Q4_0 generation on Zen 5 with 4 equal
   // chunks per thread.
-  const int64_t groups = im.layout.groups;
-  auto run = [&](int64_t g0, int64_t g1) {
-    gemm(im.layout, im.packed.get(), g0, g1, rows_, act, n_tokens, y, rows_);
-  };
   if (n_tokens == 1) {
     const int64_t share = 2 * pool.size();
     std::atomic<int64_t> next{0};

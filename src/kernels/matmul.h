@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "gguf/types.h"
 #include "kernels/cpu_features.h"
@@ -36,6 +37,18 @@ class WeightMatrix {
   // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens.
   // x: [n_tokens][cols] f32, y: [n_tokens][rows] f32.
   void multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const;
+  // Several products of one input, y_i = W_i x (a layer's q, k and v; its
+  // gate and up): the same results as multiply() on each. When the matrices
+  // read the same packed activation record (same cols and SIMD level, types
+  // of one activation kind) x is quantized once and the threads share out the
+  // row groups of all of them in one hand-out, so the small matrices (k and
+  // v) cost no wake-up and end-of-call wait of their own. At most 8 products.
+  struct Product {
+    const WeightMatrix* w;
+    float* y;  // [n_tokens][w->rows()]
+  };
+  static void multiply_shared(std::span<const Product> products, const float* x, int64_t n_tokens,
+                              ThreadPool& pool);
   // Row r dequantized to f32 (embedding lookups): out[cols].
   void dequantize_row(int64_t r, float* out) const;
   // The SIMD level of the kernel in use.
@@ -43,7 +56,7 @@ class WeightMatrix {
 
  private:
   struct Impl;
-  void multiply_packed(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const;
+  static bool same_packed_activations(const WeightMatrix& a, const WeightMatrix& b);
   gguf::TensorType type_;
   const void* data_;
   int64_t rows_, cols_;

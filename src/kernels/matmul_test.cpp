@@ -217,6 +217,51 @@ TEST(WeightMatrix, EachTokensOutputIsIndependentOfTheBatch) {
   }
 }
 
+// Products of one input (a layer's q, k and v; its gate and up) give, bit for
+// bit, what each matrix's multiply() gives alone: at every SIMD level, for a
+// vector and a batch, when the types share one packed activation record (the
+// work then spans the matrices' row groups end to end, pieces straddling
+// their boundaries) and when they do not (each is multiplied in turn).
+TEST(WeightMatrix, SharedInputProductsMatchEachAlone) {
+  const std::vector<std::vector<TensorType>> sets = {
+      {TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0},  // q, k, v of a q4_0 file
+      {TensorType::Q4_K, TensorType::Q4_K, TensorType::Q6_K},  // of a q4_k_m file
+      {TensorType::Q5_K, TensorType::Q8_0},                    // two activation kinds
+      {TensorType::Q4_0, TensorType::Q8_0},                    // Q8 records, different offsets
+      {TensorType::Q5_0, TensorType::Q4_0}};                   // one type without a packing
+  const int64_t rows[] = {80, 48, 16};                         // 5, 3 and 1 groups of 16
+  ThreadPool pool(2);
+  for (const auto& types : sets) {
+    int64_t cols = 0;
+    for (TensorType t : types) cols = std::max(cols, test_cols(t));
+    std::vector<std::vector<uint8_t>> ws;
+    for (size_t i = 0; i < types.size(); ++i)
+      ws.push_back(random_weights(types[i], rows[i], cols, 41 + static_cast<uint32_t>(i)));
+    for (SimdLevel level : supported_levels()) {
+      std::vector<WeightMatrix> ms;
+      for (size_t i = 0; i < types.size(); ++i)
+        ms.emplace_back(types[i], ws[i].data(), rows[i], cols, level);
+      for (int64_t nt : {1, 7}) {
+        const auto x = random_activations(nt * cols, 42);
+        std::vector<std::vector<float>> alone(types.size()), shared(types.size());
+        std::vector<WeightMatrix::Product> products;
+        for (size_t i = 0; i < types.size(); ++i) {
+          alone[i].assign(nt * rows[i], NAN);
+          shared[i].assign(nt * rows[i], NAN);
+          ms[i].multiply(x.data(), nt, alone[i].data(), pool);
+          products.push_back({&ms[i], shared[i].data()});
+        }
+        WeightMatrix::multiply_shared(products, x.data(), nt, pool);
+        for (size_t i = 0; i < types.size(); ++i)
+          ASSERT_EQ(0, std::memcmp(shared[i].data(), alone[i].data(),
+                                   alone[i].size() * sizeof(float)))
+              << gguf::type_name(types[i]) << " (product " << i << ") level "
+              << simd_level_name(level) << ", " << nt << " tokens";
+      }
+    }
+  }
+}
+
 // The reference's integer formulation equals float arithmetic on the
 // dequantized weights, up to the activations' rounding: at most half a step
 // (max|x| of its block / 254) for the Q8 types, 2^-11 |x| for F16, 2^-8 |x|

@@ -16,9 +16,8 @@ void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& 
   for (int64_t il = 0; il < h.n_layer; ++il) {
     const LayerWeights& l = layers_[static_cast<size_t>(il)];
     b.rmsnorm(x, l.attn_norm->data(), n, E, h.norm_eps, xn);
-    b.matmul(*l.wq, xn, n, q);
-    b.matmul(*l.wk, xn, n, k);
-    b.matmul(*l.wv, xn, n, v);
+    const backend::Backend::MatmulOut qkv[] = {{l.wq.get(), q}, {l.wk.get(), k}, {l.wv.get(), v}};
+    b.matmul_shared(qkv, xn, n);
     if (l.bq) b.add_bias(q, l.bq->data(), n, h.q_dim());
     if (l.bk) b.add_bias(k, l.bk->data(), n, h.kv_dim());
     if (l.bv) b.add_bias(v, l.bv->data(), n, h.kv_dim());
@@ -27,8 +26,8 @@ void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& 
     b.add(x, proj, x, n * E);
 
     b.rmsnorm(x, l.ffn_norm->data(), n, E, h.norm_eps, xn);
-    b.matmul(*l.ffn_gate, xn, n, gate);
-    b.matmul(*l.ffn_up, xn, n, up);
+    const backend::Backend::MatmulOut gate_up[] = {{l.ffn_gate.get(), gate}, {l.ffn_up.get(), up}};
+    b.matmul_shared(gate_up, xn, n);
     b.swiglu(gate, up, gate, n * h.n_ff);
     b.matmul(*l.ffn_down, gate, n, proj);
     b.add(x, proj, x, n * E);
