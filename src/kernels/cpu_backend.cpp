@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -95,11 +96,14 @@ class CpuBackend final : public backend::Backend {
     static_cast<const CpuWeight&>(w).matrix().multiply(host(x), n_tokens, host(y), pool_);
   }
   void matmul_shared(std::span<const MatmulOut> outs, DevPtr x, int64_t n_tokens) override {
-    std::vector<WeightMatrix::Product> products;
-    products.reserve(outs.size());
-    for (const MatmulOut& o : outs)
-      products.push_back({&static_cast<const CpuWeight&>(*o.w).matrix(), host(o.y)});
-    WeightMatrix::multiply_shared(products, host(x), n_tokens, pool_);
+    // No allocation per call (it runs twice a layer a token): multiply_shared
+    // takes at most 8 products, and refuses more.
+    WeightMatrix::Product products[8];
+    if (outs.size() > std::size(products))
+      throw std::invalid_argument("matmul_shared: more than 8 products");
+    for (size_t i = 0; i < outs.size(); ++i)
+      products[i] = {&static_cast<const CpuWeight&>(*outs[i].w).matrix(), host(outs[i].y)};
+    WeightMatrix::multiply_shared({products, outs.size()}, host(x), n_tokens, pool_);
   }
   void get_rows(const backend::Weight& w, const int32_t* ids, int64_t n_tokens,
                 DevPtr out_dev) override {
