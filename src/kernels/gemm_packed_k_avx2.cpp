@@ -65,6 +65,19 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
   return v;
 }
 
+// A Q4_K / Q5_K super-block's contribution to a half's 8 outputs: its integer
+// sum (sub-block scales applied) times d d_x, less each sub-block's min dmin mn
+// times d_x (sum of its activations). `mn`: the half's 8 x 8 mins of the
+// super-block; `xs`: the token's 8 sums.
+inline __m256 q45k_block_out(__m256i sum, __m256 d, __m256 dmin, const uint8_t* mn, float xd,
+                             const float* xs, __m256 acc) {
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xd)), acc);
+  for (int g = 0; g < 8; ++g)
+    acc = _mm256_fnmadd_ps(_mm256_mul_ps(u8x8_to_ps(mn + g * kPackRows), dmin),
+                           _mm256_set1_ps(xs[g]), acc);
+  return acc;
+}
+
 // Q4_K / Q5_K: R halves from h0 x T tokens from t0. Per 32-weight sub-block,
 // 8 vpmaddubsw of 4 nibbles of 8 rows by 4 broadcast activations; Q4_K's i16
 // lanes hold 8 steps (16 products of at most 15 * 127: 30480), Q5_K's 4 (31 *
@@ -102,22 +115,8 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
-    if constexpr (T == 1)  // decode: each group's streams once (from its first half), ahead
-      for (int r = 0; r < R; ++r)
-        if ((h0 + r) % 2 == 0) {
-          prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
-          prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
-          prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
-          prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
-        }
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
-      if constexpr (T == 1)  // an eighth of the super-block's quants per sub-block
-        for (int r = 0; r < R; ++r)
-          if ((h0 + r) % 2 == 0)
-            prefetch_lines(wq[r] + b * l.quant_bytes_per_block + g * (l.quant_bytes_per_block / 8) +
-                               kDecodeAhead,
-                           kQ5 ? 5 : 4);
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
         sc[r] = scale_pairs_u8(wsc[r] + (b * 8 + g) * kPackRows);
@@ -157,17 +156,97 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       const __m256 dmin = _mm256_cvtph_ps(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(wdmin[r] + b * kPackRows)));
       for (int t = 0; t < T; ++t)
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[r][t]),
-                                    _mm256_mul_ps(d, _mm256_set1_ps(ad[t][b])), acc[r][t]);
-      for (int g = 0; g < 8; ++g) {
-        const __m256 min = _mm256_mul_ps(u8x8_to_ps(wmn[r] + (b * 8 + g) * kPackRows), dmin);
-        for (int t = 0; t < T; ++t)
-          acc[r][t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(as[t][8 * b + g]), acc[r][t]);
-      }
+        acc[r][t] = q45k_block_out(sum[r][t], d, dmin, wmn[r] + b * 8 * kPackRows, ad[t][b],
+                                   as[t] + 8 * b, acc[r][t]);
     }
   }
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
+}
+
+// How far ahead in its quant stream a decode kernel here prefetches: further
+// than the other decode kernels' kDecodeAhead, as these stream only one or two
+// row groups at a time (their registers go to one group's sums), and one
+// stream needs about the bytes a thread reads in a memory latency in flight
+// (Zen 5, 2 threads, DecodeLayers: Q4_K 29 GB/s at 2 KiB, 36 at 8 KiB).
+constexpr int64_t kVecAhead = 8192;
+
+// Matrix x vector over Q4_K / Q5_K: R halves (whole groups: h0 even, R even,
+// or a last odd half) x one token, a pair of sub-blocks (2c, 2c + 1) at a
+// time, so that each quant byte is loaded once for both of its nibbles (the
+// tiles above load it once per sub-block, their registers going to tokens).
+// A super-block's integer sum is exact in any order, and its float epilogue
+// is the tiles', so a token's output does not depend on its batch.
+template <int R, bool kQ5>
+void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, float* y,
+              int64_t n_rows) {
+  const int64_t nb = l.blocks;
+  const size_t qb = l.quant_bytes_per_block;
+  const uint8_t *wq[R], *wsc[R], *wmn[R];
+  const uint16_t *wd[R], *wdmin[R];
+  for (int r = 0; r < R; ++r) {
+    const int64_t h = h0 + r, half = h % 2;
+    const uint8_t* g = group_of(l, packed, h);
+    wq[r] = g + half * 32;
+    wsc[r] = g + nb * qb + half * kHalfRows;
+    wmn[r] = wsc[r] + nb * 8 * kPackRows;
+    wd[r] =
+        reinterpret_cast<const uint16_t*>(g + nb * qb + 2 * nb * 8 * kPackRows) + half * kHalfRows;
+    wdmin[r] = wd[r] + nb * kPackRows;
+  }
+  const int8_t* aq = a.q(0);
+  const float *ad = a.d(0), *as = a.dsum(0);
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; r += 2) {  // each group's scales, two super-blocks on
+      prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
+      prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
+      prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
+      prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
+    }
+    __m256i sum[R];
+    for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      __m256i s0[R], s1[R], qh0[R], qh1[R];
+      for (int r = 0; r < R; ++r) {
+        if (r % 2 == 0)  // a quarter of the super-block's quants per pair
+          prefetch_lines(wq[r] + b * qb + c * (qb / 4) + kVecAhead, kQ5 ? 10 : 8);
+        qh0[r] = kQ5 ? load32(wq[r] + b * qb + 2048 + 128 * c) : _mm256_setzero_si256();
+        qh1[r] = kQ5 ? load32(wq[r] + b * qb + 2048 + 128 * c + 64) : _mm256_setzero_si256();
+      }
+#pragma GCC unroll 8
+      for (int L = 0; L < 8; ++L) {
+        const __m256i x0 = bcast4(aq + 256 * b + 64 * c + 4 * L);
+        const __m256i x1 = bcast4(aq + 256 * b + 64 * c + 32 + 4 * L);
+        const bool first = kQ5 ? L % 4 == 0 : L == 0;
+        for (int r = 0; r < R; ++r) {
+          const __m256i w = load32(wq[r] + b * qb + (c * 8 + L) * 64);
+          const __m256i p0 = _mm256_maddubs_epi16(step_weights<kQ5>(w, qh0[r], 0, L), x0);
+          const __m256i p1 = _mm256_maddubs_epi16(step_weights<kQ5>(w, qh1[r], 1, L), x1);
+          s0[r] = first ? p0 : _mm256_add_epi16(s0[r], p0);
+          s1[r] = first ? p1 : _mm256_add_epi16(s1[r], p1);
+        }
+        if (L == 7 || (kQ5 && L == 3))  // i16 sums as full as the tiles' (tile_q45k)
+          for (int r = 0; r < R; ++r) {
+            const __m256i m0 =
+                _mm256_madd_epi16(s0[r], scale_pairs_u8(wsc[r] + (b * 8 + 2 * c) * kPackRows));
+            const __m256i m1 =
+                _mm256_madd_epi16(s1[r], scale_pairs_u8(wsc[r] + (b * 8 + 2 * c + 1) * kPackRows));
+            sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(m0, m1));
+          }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256 d =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
+      const __m256 dmin = _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(wdmin[r] + b * kPackRows)));
+      acc[r] =
+          q45k_block_out(sum[r], d, dmin, wmn[r] + b * 8 * kPackRows, ad[b], as + 8 * b, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) store_half(y, h0 + r, n_rows, acc[r]);
 }
 
 // Q6_K: R halves x T tokens. Per 16-weight sub-block the 6-bit u = q + 32 of 8
@@ -244,7 +323,7 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
       __m256i w[R][4], sc[R];
       for (int r = 0; r < R; ++r) {
         if (T == 1 && (h0 + r) % 2 == 0)  // a sixteenth of the super-block's quants
-          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kDecodeAhead, 3);
+          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kVecAhead, 3);
         if (unpacked) {
           for (int k = 0; k < 4; ++k) w[r][k] = unpacked[((b * 16 + j) * 4 + k) * R + r].v;
         } else {
@@ -344,12 +423,20 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   const int64_t h_begin = 2 * g_begin;
   const int64_t h_end = std::min(2 * g_end, (n_rows + kHalfRows - 1) / kHalfRows);
   if (n_tokens == 1) {
-    // Matrix x vector: both halves of a group (one 64-byte line per step).
+    // Matrix x vector, one group (Q4_K, Q5_K) or two (Q6_K) at a time:
+    // measured on Zen 5 with 2 threads (DecodeLayers, whole-model generation),
+    // 4 groups spill registers (Q5_K_M generation 42 against 45 tok/s), and
+    // Q6_K's 1 group per call streams memory slower than 2.
     int64_t h = h_begin;
-    for (; h + 8 <= h_end; h += 8) tile<K, 8, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
-    for (; h + 4 <= h_end; h += 4) tile<K, 4, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
-    for (; h + 2 <= h_end; h += 2) tile<K, 2, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
-    for (; h < h_end; ++h) tile<K, 1, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    if constexpr (K == KType::kQ6) {
+      for (; h + 4 <= h_end; h += 4) tile<K, 4, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+      for (; h + 2 <= h_end; h += 2) tile<K, 2, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+      if (h < h_end) tile<K, 1, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
+    } else {
+      constexpr bool kQ5 = K == KType::kQ5;
+      for (; h + 2 <= h_end; h += 2) vec_q45k<2, kQ5>(l, packed, h, a, y, n_rows);
+      if (h < h_end) vec_q45k<1, kQ5>(l, packed, h, a, y, n_rows);
+    }
     return;
   }
   // 1 half x 4 tokens: the weights' assembly, most of the work, shared by 4
