@@ -134,9 +134,6 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
   std::atomic<int64_t> next{0};
   auto work = [&](int thread, int) {
     float* kf = scratch[static_cast<size_t>(thread)].data();
-    float* vf = kf + n_keys_max * hd;
-    float* row = vf + n_keys_max * hd;  // attend_row_online's 3 x hd
-    float* scores = row + 3 * hd;       // [n_keys_max], then the tiles' scratch
     for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
       const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
       const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
@@ -151,6 +148,10 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
         }
         continue;
       }
+      // The general paths' scratch (the direct path's is smaller: only kf).
+      float* vf = kf + n_keys_max * hd;
+      float* row = vf + n_keys_max * hd;  // attend_row_online's 3 x hd
+      float* scores = row + 3 * hd;       // [n_keys_max], then the tiles' scratch
       for (int64_t j = 0; j < n_keys; ++j) {
         c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
         c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
