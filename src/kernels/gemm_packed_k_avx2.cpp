@@ -171,8 +171,9 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
 // (Zen 5, 2 threads, DecodeLayers: Q4_K 29 GB/s at 2 KiB, 36 at 8 KiB).
 constexpr int64_t kVecAhead = 8192;
 
-// Matrix x vector over Q4_K / Q5_K: R halves (whole groups: h0 even, R even,
-// or a last odd half) x one token, a pair of sub-blocks (2c, 2c + 1) at a
+// Matrix x vector over Q4_K / Q5_K: R halves from an even h0 (R = 2: one
+// group; R = 1: a group whose second half lies past the matrix) x one token,
+// a pair of sub-blocks (2c, 2c + 1) at a
 // time, so that each quant byte is loaded once for both of its nibbles (the
 // tiles above load it once per sub-block, their registers going to tokens).
 // A super-block's integer sum is exact in any order, and its float epilogue
@@ -271,8 +272,22 @@ inline void q6_operands(const uint8_t* q, int j, __m256i w[4]) {
                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
 }
 
+// Sub-block j's integer sum for one half and token: the 4 operands by the 4
+// broadcast activations x0..x3, times the rows' scale pairs `sc`, plus the
+// offset's correction (`corr`: the token's corr16 of j as i16 halves).
+inline __m256i q6_sub_block(const __m256i w[4], __m256i x0, __m256i x1, __m256i x2, __m256i x3,
+                            __m256i corr, __m256i sc) {
+  const __m256i p01 =
+      _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x0), _mm256_maddubs_epi16(w[1], x1));
+  const __m256i p23 =
+      _mm256_add_epi16(_mm256_maddubs_epi16(w[2], x2), _mm256_maddubs_epi16(w[3], x3));
+  return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)),
+                          _mm256_madd_epi16(corr, sc));
+}
+
 // `unpacked` (or null): the R halves' operands already assembled by
-// unpack_half, [super-block][sub-block][operand][half].
+// unpack_half, [super-block][sub-block][operand][half]. Decode (T = 1)
+// assembles its own.
 template <int R, int T>
 void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
               int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
@@ -320,10 +335,24 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
           prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
         }
     for (int j = 0; j < 16; ++j) {
+      if constexpr (T == 1) {
+        // Decode: each half's operands consumed as soon as assembled, so that
+        // R halves' 4 operands each (16 ymm) are never live at once.
+        const int8_t* x = aq[0] + 256 * b + 16 * j;
+        const __m256i corr = _mm256_set1_epi32(pairs[0][j]);
+        const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
+        for (int r = 0; r < R; ++r) {
+          if ((h0 + r) % 2 == 0)  // a sixteenth of the super-block's quants
+            prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kVecAhead, 3);
+          __m256i w[4];
+          q6_operands(wq[r] + b * l.quant_bytes_per_block, j, w);
+          const __m256i sc = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
+          sum[r][0] = _mm256_add_epi32(sum[r][0], q6_sub_block(w, x0, x1, x2, x3, corr, sc));
+        }
+        continue;
+      }
       __m256i w[R][4], sc[R];
       for (int r = 0; r < R; ++r) {
-        if (T == 1 && (h0 + r) % 2 == 0)  // a sixteenth of the super-block's quants
-          prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kVecAhead, 3);
         if (unpacked) {
           for (int k = 0; k < 4; ++k) w[r][k] = unpacked[((b * 16 + j) * 4 + k) * R + r].v;
         } else {
@@ -335,16 +364,8 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         const int8_t* x = aq[t] + 256 * b + 16 * j;
         const __m256i corr = _mm256_set1_epi32(pairs[t][j]);
         const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
-        for (int r = 0; r < R; ++r) {
-          const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(w[r][0], x0),
-                                               _mm256_maddubs_epi16(w[r][1], x1));
-          const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(w[r][2], x2),
-                                               _mm256_maddubs_epi16(w[r][3], x3));
-          const __m256i m = _mm256_add_epi32(
-              _mm256_add_epi32(_mm256_madd_epi16(p01, sc[r]), _mm256_madd_epi16(p23, sc[r])),
-              _mm256_madd_epi16(corr, sc[r]));
-          sum[r][t] = _mm256_add_epi32(sum[r][t], m);
-        }
+        for (int r = 0; r < R; ++r)
+          sum[r][t] = _mm256_add_epi32(sum[r][t], q6_sub_block(w[r], x0, x1, x2, x3, corr, sc[r]));
       }
     }
     for (int r = 0; r < R; ++r) {
