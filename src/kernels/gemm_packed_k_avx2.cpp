@@ -65,6 +65,27 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
   return v;
 }
 
+// Where each of R halves' Q4_K / Q5_K regions starts (repack.h), from half
+// h0 on: quants, sub-block scales and mins, d and dmin.
+template <int R>
+struct HalfStreams {
+  const uint8_t *q[R], *sc[R], *mn[R];
+  const uint16_t *d[R], *dmin[R];
+  HalfStreams(const PackedLayout& l, const uint8_t* packed, int64_t h0) {
+    const int64_t nb = l.blocks;
+    for (int r = 0; r < R; ++r) {
+      const int64_t h = h0 + r, half = h % 2;
+      const uint8_t* g = group_of(l, packed, h);
+      q[r] = g + half * 32;
+      const uint8_t* scales = g + nb * l.quant_bytes_per_block;  // sc, mn, d, dmin
+      sc[r] = scales + half * kHalfRows;
+      mn[r] = sc[r] + nb * 8 * kPackRows;
+      d[r] = reinterpret_cast<const uint16_t*>(scales + 2 * nb * 8 * kPackRows) + half * kHalfRows;
+      dmin[r] = d[r] + nb * kPackRows;
+    }
+  }
+};
+
 // A Q4_K / Q5_K super-block's contribution to a half's 8 outputs: its integer
 // sum (sub-block scales applied) times d d_x, less each sub-block's min dmin mn
 // times d_x (sum of its activations). `mn`: the half's 8 x 8 mins of the
@@ -91,19 +112,9 @@ template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
                int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
   const int64_t nb = l.blocks;
-  const uint8_t *wq[R], *wsc[R], *wmn[R];
-  const uint16_t *wd[R], *wdmin[R];
-  for (int r = 0; r < R; ++r) {
-    const int64_t h = h0 + r, half = h % 2;
-    const uint8_t* g = group_of(l, packed, h);
-    wq[r] = g + half * 32;
-    wsc[r] = g + nb * l.quant_bytes_per_block + half * kHalfRows;
-    wmn[r] = wsc[r] + nb * 8 * kPackRows;
-    wd[r] = reinterpret_cast<const uint16_t*>(g + nb * l.quant_bytes_per_block +
-                                              2 * nb * 8 * kPackRows) +
-            half * kHalfRows;
-    wdmin[r] = wd[r] + nb * kPackRows;
-  }
+  const HalfStreams<R> w(l, packed, h0);
+  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
+  const auto &wd = w.d, &wdmin = w.dmin;
   const int8_t* aq[T];
   const float *ad[T], *as[T];
   for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
@@ -183,18 +194,9 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
               int64_t n_rows) {
   const int64_t nb = l.blocks;
   const size_t qb = l.quant_bytes_per_block;
-  const uint8_t *wq[R], *wsc[R], *wmn[R];
-  const uint16_t *wd[R], *wdmin[R];
-  for (int r = 0; r < R; ++r) {
-    const int64_t h = h0 + r, half = h % 2;
-    const uint8_t* g = group_of(l, packed, h);
-    wq[r] = g + half * 32;
-    wsc[r] = g + nb * qb + half * kHalfRows;
-    wmn[r] = wsc[r] + nb * 8 * kPackRows;
-    wd[r] =
-        reinterpret_cast<const uint16_t*>(g + nb * qb + 2 * nb * 8 * kPackRows) + half * kHalfRows;
-    wdmin[r] = wd[r] + nb * kPackRows;
-  }
+  const HalfStreams<R> w(l, packed, h0);
+  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
+  const auto &wd = w.d, &wdmin = w.dmin;
   const int8_t* aq = a.q(0);
   const float *ad = a.d(0), *as = a.dsum(0);
   __m256 acc[R];
