@@ -184,9 +184,9 @@ constexpr int64_t kVecAhead = 8192;
 
 // Matrix x vector over Q4_K / Q5_K: R halves from an even h0 (R = 2: one
 // group; R = 1: a group whose second half lies past the matrix) x one token,
-// a pair of sub-blocks (2c, 2c + 1) at a
-// time, so that each quant byte is loaded once for both of its nibbles (the
-// tiles above load it once per sub-block, their registers going to tokens).
+// a pair of sub-blocks (2c, 2c + 1) at a time, so that each quant byte is
+// loaded once for both of its nibbles (the tiles above load it once per
+// sub-block, their registers going to tokens).
 // A super-block's integer sum is exact in any order, and its float epilogue
 // is the tiles', so a token's output does not depend on its batch.
 template <int R, bool kQ5>
@@ -446,10 +446,11 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
   const int64_t h_begin = 2 * g_begin;
   const int64_t h_end = std::min(2 * g_end, (n_rows + kHalfRows - 1) / kHalfRows);
   if (n_tokens == 1) {
-    // Matrix x vector, one group (Q4_K, Q5_K) or two (Q6_K) at a time:
-    // measured on Zen 5 with 2 threads (DecodeLayers, whole-model generation),
-    // 4 groups spill registers (Q5_K_M generation 42 against 45 tok/s), and
-    // Q6_K's 1 group per call streams memory slower than 2.
+    // Matrix x vector, one group (Q4_K, Q5_K) or two (Q6_K) at a time. On
+    // Zen 5 with 2 threads: more groups spill the sums out of the 16 ymm (the
+    // 4-group tile this replaced: Q5_K_M generation 42 tok/s, vec_q45k with
+    // kVecAhead 45), and Q6_K with 1 group per call read memory slower than
+    // with 2 (DecodeLayers).
     int64_t h = h_begin;
     if constexpr (K == KType::kQ6) {
       for (; h + 4 <= h_end; h += 4) tile<K, 4, 1>(l, packed, h, a, 0, y, y_stride, n_rows);
