@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/gemm_packed.h"
+#include "kernels/q45k_scales_avx2.h"
 #include "kernels/tiles_avx2.h"
 
 namespace hearth::kernels {
@@ -65,24 +66,31 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
   return v;
 }
 
-// Where each of R halves' Q4_K / Q5_K regions starts (repack.h), from half
-// h0 on: quants, sub-block scales and mins, d and dmin.
+// Where R halves' Q4_K / Q5_K regions start (repack.h), from half h0 on: the
+// halves' quants, and their group's block records. R = 2: the two halves of
+// one group (h0 even).
 template <int R>
 struct HalfStreams {
-  const uint8_t *q[R], *sc[R], *mn[R];
-  const uint16_t *d[R], *dmin[R];
+  static_assert(R == 1 || R == 2);
+  const uint8_t *q[R], *rec;
+  int64_t half[R];  // 0 or 1: where the half's 8 rows are among the group's 16
   HalfStreams(const PackedLayout& l, const uint8_t* packed, int64_t h0) {
-    const int64_t nb = l.blocks;
+    const uint8_t* g = group_of(l, packed, h0);
     for (int r = 0; r < R; ++r) {
-      const int64_t h = h0 + r, half = h % 2;
-      const uint8_t* g = group_of(l, packed, h);
-      q[r] = g + half * 32;
-      const uint8_t* scales = g + nb * l.quant_bytes_per_block;  // sc, mn, d, dmin
-      sc[r] = scales + half * kHalfRows;
-      mn[r] = sc[r] + nb * 8 * kPackRows;
-      d[r] = reinterpret_cast<const uint16_t*>(scales + 2 * nb * 8 * kPackRows) + half * kHalfRows;
-      dmin[r] = d[r] + nb * kPackRows;
+      half[r] = (h0 + r) % 2;
+      q[r] = g + half[r] * 32;
     }
+    rec = g + l.blocks * l.quant_bytes_per_block;
+  }
+  // Block b's scales and mins of the group's 16 rows as bytes ([8
+  // sub-blocks][16 rows]).
+  void unpack(int64_t b, uint8_t* sc, uint8_t* mn) const {
+    unpack_q45k_scales(rec + b * kQ45kRecordBytes, sc, mn);
+  }
+  // Block b's d (k = 0) or dmin (k = 1) of half r's 8 rows.
+  __m256 d(int r, int64_t b, int k) const {
+    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(
+        rec + b * kQ45kRecordBytes + kQ45kRecordD + k * 2 * kPackRows + half[r] * 2 * kHalfRows)));
   }
 };
 
@@ -113,8 +121,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
                int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
   const int64_t nb = l.blocks;
   const HalfStreams<R> w(l, packed, h0);
-  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
-  const auto &wd = w.d, &wdmin = w.dmin;
+  const auto& wq = w.q;
   const int8_t* aq[T];
   const float *ad[T], *as[T];
   for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
@@ -123,6 +130,8 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 
   for (int64_t b = 0; b < nb; ++b) {
+    alignas(32) uint8_t bsc[8 * kPackRows], bmn[8 * kPackRows];
+    w.unpack(b, bsc, bmn);
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -130,7 +139,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       const int c = g / 2;
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
-        sc[r] = scale_pairs_u8(wsc[r] + (b * 8 + g) * kPackRows);
+        sc[r] = scale_pairs_u8(bsc + g * kPackRows + w.half[r] * kHalfRows);
         qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g)
                                  : _mm256_setzero_si256();
       }
@@ -162,12 +171,9 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       }
     }
     for (int r = 0; r < R; ++r) {
-      const __m256 d =
-          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
-      const __m256 dmin = _mm256_cvtph_ps(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(wdmin[r] + b * kPackRows)));
+      const __m256 d = w.d(r, b, 0), dmin = w.d(r, b, 1);
       for (int t = 0; t < T; ++t)
-        acc[r][t] = q45k_block_out(sum[r][t], d, dmin, wmn[r] + b * 8 * kPackRows, ad[t][b],
+        acc[r][t] = q45k_block_out(sum[r][t], d, dmin, bmn + w.half[r] * kHalfRows, ad[t][b],
                                    as[t] + 8 * b, acc[r][t]);
     }
   }
@@ -195,19 +201,15 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   const int64_t nb = l.blocks;
   const size_t qb = l.quant_bytes_per_block;
   const HalfStreams<R> w(l, packed, h0);
-  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
-  const auto &wd = w.d, &wdmin = w.dmin;
+  const auto& wq = w.q;
   const int8_t* aq = a.q(0);
   const float *ad = a.d(0), *as = a.dsum(0);
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; r += 2) {  // each group's scales, two super-blocks on
-      prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
-      prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
-      prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
-      prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
-    }
+    prefetch_lines(w.rec + (b + 2) * kQ45kRecordBytes, 4);  // two super-blocks on
+    alignas(32) uint8_t bsc[8 * kPackRows], bmn[8 * kPackRows];
+    w.unpack(b, bsc, bmn);
     __m256i sum[R];
     for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
@@ -232,22 +234,16 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         }
         if (L == 7 || (kQ5 && L == 3))  // i16 sums as full as the tiles' (tile_q45k)
           for (int r = 0; r < R; ++r) {
-            const __m256i m0 =
-                _mm256_madd_epi16(s0[r], scale_pairs_u8(wsc[r] + (b * 8 + 2 * c) * kPackRows));
-            const __m256i m1 =
-                _mm256_madd_epi16(s1[r], scale_pairs_u8(wsc[r] + (b * 8 + 2 * c + 1) * kPackRows));
+            const uint8_t* sc = bsc + 2 * c * kPackRows + w.half[r] * kHalfRows;
+            const __m256i m0 = _mm256_madd_epi16(s0[r], scale_pairs_u8(sc));
+            const __m256i m1 = _mm256_madd_epi16(s1[r], scale_pairs_u8(sc + kPackRows));
             sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(m0, m1));
           }
       }
     }
-    for (int r = 0; r < R; ++r) {
-      const __m256 d =
-          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
-      const __m256 dmin = _mm256_cvtph_ps(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(wdmin[r] + b * kPackRows)));
-      acc[r] =
-          q45k_block_out(sum[r], d, dmin, wmn[r] + b * 8 * kPackRows, ad[b], as + 8 * b, acc[r]);
-    }
+    for (int r = 0; r < R; ++r)
+      acc[r] = q45k_block_out(sum[r], w.d(r, b, 0), w.d(r, b, 1), bmn + w.half[r] * kHalfRows,
+                              ad[b], as + 8 * b, acc[r]);
   }
   for (int r = 0; r < R; ++r) store_half(y, h0 + r, n_rows, acc[r]);
 }

@@ -12,6 +12,7 @@
 
 #include "kernels/act_quant.h"
 #include "kernels/gemm_packed.h"
+#include "kernels/q45k_scales_avx2.h"
 #include "quant/blocks.h"
 
 namespace hearth::kernels {
@@ -32,21 +33,25 @@ inline __m512 u8x16_to_ps(const uint8_t* p) {
       _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-// Where each of R row groups' regions starts (repack.h): quants, sub-block
-// scales and mins, d and dmin.
+// Where each of R row groups' regions start (repack.h): quants, and the block
+// records (scales, mins, d, dmin).
 template <int R>
 struct Streams {
-  const uint8_t *q[R], *sc[R], *mn[R];
-  const uint16_t *d[R], *dmin[R];
+  const uint8_t *q[R], *rec[R];
   Streams(const PackedLayout& l, const uint8_t* packed, int64_t group) {
-    const int64_t nb = l.blocks;
     for (int r = 0; r < R; ++r) {
       q[r] = packed + (group + r) * l.group_bytes;
-      sc[r] = q[r] + nb * l.quant_bytes_per_block;
-      mn[r] = sc[r] + nb * 8 * kPackRows;
-      d[r] = reinterpret_cast<const uint16_t*>(mn[r] + nb * 8 * kPackRows);
-      dmin[r] = d[r] + nb * kPackRows;
+      rec[r] = q[r] + l.blocks * l.quant_bytes_per_block;
     }
+  }
+  // Block b's scales and mins of group r as bytes ([8 sub-blocks][16 rows]).
+  void unpack(int r, int64_t b, uint8_t* sc, uint8_t* mn) const {
+    unpack_q45k_scales(rec[r] + b * kQ45kRecordBytes, sc, mn);
+  }
+  // Block b's d (k = 0) or dmin (k = 1) of group r's 16 rows.
+  __m512 d(int r, int64_t b, int k) const {
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(
+        rec[r] + b * kQ45kRecordBytes + kQ45kRecordD + k * 2 * kPackRows)));
   }
 };
 
@@ -57,8 +62,7 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
           float* y, int64_t y_stride, int64_t n_rows) {
   const int64_t nb = l.blocks;
   const Streams<R> w(l, packed, group);
-  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
-  const auto &wd = w.d, &wdmin = w.dmin;
+  const auto& wq = w.q;
   const int8_t* aq[T];
   const float *ad[T], *as[T];
   for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
@@ -69,10 +73,10 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
 
   for (int64_t b = 0; b < nb; ++b) {
     __m512 d[R], dmin[R];
+    alignas(32) uint8_t sc[R][8 * kPackRows], mn[R][8 * kPackRows];
     for (int r = 0; r < R; ++r) {
-      d[r] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wd[r] + b * 16)));
-      dmin[r] =
-          _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
+      w.unpack(r, b, sc[r], mn[r]);
+      d[r] = w.d(r, b, 0), dmin[r] = w.d(r, b, 1);
     }
     for (int g = 0; g < 8; ++g) {
       const int c = g / 2;
@@ -105,8 +109,8 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
         }
       }
       for (int r = 0; r < R; ++r) {
-        const __m512 scale = _mm512_mul_ps(u8x16_to_ps(wsc[r] + (b * 8 + g) * 16), d[r]);
-        const __m512 min = _mm512_mul_ps(u8x16_to_ps(wmn[r] + (b * 8 + g) * 16), dmin[r]);
+        const __m512 scale = _mm512_mul_ps(u8x16_to_ps(sc[r] + g * 16), d[r]);
+        const __m512 min = _mm512_mul_ps(u8x16_to_ps(mn[r] + g * 16), dmin[r]);
         for (int t = 0; t < T; ++t) {
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r][t]),
                                       _mm512_mul_ps(scale, _mm512_set1_ps(ad[t][b])), acc[r][t]);
@@ -131,8 +135,7 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
          int64_t n_rows) {
   const int64_t nb = l.blocks;
   const Streams<R> w(l, packed, group);
-  const auto &wq = w.q, &wsc = w.sc, &wmn = w.mn;
-  const auto &wd = w.d, &wdmin = w.dmin;
+  const auto& wq = w.q;
   const int8_t* aq = a.q(0);
   const float *ad = a.d(0), *as = a.dsum(0);
   __m512 acc[R];
@@ -140,11 +143,10 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
   const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
 
   for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) {  // the scales of two super-blocks on
-      prefetch_lines(wsc[r] + (b + 2) * 8 * kPackRows, 2);
-      prefetch_lines(wmn[r] + (b + 2) * 8 * kPackRows, 2);
-      prefetch_lines(wd[r] + (b + 2) * kPackRows, 1);
-      prefetch_lines(wdmin[r] + (b + 2) * kPackRows, 1);
+    alignas(32) uint8_t sc[R][8 * kPackRows], mn[R][8 * kPackRows];
+    for (int r = 0; r < R; ++r) {
+      prefetch_lines(w.rec[r] + (b + 2) * kQ45kRecordBytes, 4);  // two super-blocks on
+      w.unpack(r, b, sc[r], mn[r]);
     }
     const __m512 xd = _mm512_set1_ps(ad[b]);
     for (int c = 0; c < 4; ++c) {
@@ -183,18 +185,15 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
         }
       }
       for (int r = 0; r < R; ++r) {
-        const __m512 d =
-            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wd[r] + b * 16)));
-        const __m512 dmin =
-            _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(wdmin[r] + b * 16)));
+        const __m512 d = w.d(r, b, 0), dmin = w.d(r, b, 1);
         for (int h = 0; h < 2; ++h) {
           const int g = 2 * c + h;
           // (sc d) d_x, rounded as the tiles do: a token's output does not
           // depend on its batch
-          const __m512 scale = _mm512_mul_ps(u8x16_to_ps(wsc[r] + (b * 8 + g) * 16), d);
+          const __m512 scale = _mm512_mul_ps(u8x16_to_ps(sc[r] + g * 16), d);
           acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h ? s1[r] : s0[r]), _mm512_mul_ps(scale, xd),
                                    acc[r]);
-          acc[r] = _mm512_fnmadd_ps(_mm512_mul_ps(u8x16_to_ps(wmn[r] + (b * 8 + g) * 16), dmin),
+          acc[r] = _mm512_fnmadd_ps(_mm512_mul_ps(u8x16_to_ps(mn[r] + g * 16), dmin),
                                     _mm512_set1_ps(as[8 * b + g]), acc[r]);
         }
       }

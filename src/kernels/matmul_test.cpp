@@ -13,6 +13,7 @@
 
 #include "kernels/act_quant.h"
 #include "kernels/gemm.h"
+#include "kernels/repack.h"
 #include "quant/blocks.h"
 #include "quant/fp16.h"
 #include "quant/rows.h"
@@ -253,8 +254,8 @@ TEST(WeightMatrix, SharedInputProductsMatchEachAlone) {
         }
         WeightMatrix::multiply_shared(products, x.data(), nt, pool);
         for (size_t i = 0; i < types.size(); ++i)
-          ASSERT_EQ(0, std::memcmp(shared[i].data(), alone[i].data(),
-                                   alone[i].size() * sizeof(float)))
+          ASSERT_EQ(0,
+                    std::memcmp(shared[i].data(), alone[i].data(), alone[i].size() * sizeof(float)))
               << gguf::type_name(types[i]) << " (product " << i << ") level "
               << simd_level_name(level) << ", " << nt << " tokens";
       }
@@ -338,6 +339,20 @@ TEST(ActivationQuant, Q8KRoundTripAndSums) {
     int s = 0;
     for (int j = 0; j < 16; ++j) s += b.qs[16 * g + j];
     EXPECT_EQ(b.bsums[g], s);
+  }
+}
+
+// Decode streams the packed copy: 16 rows of it are no larger than 16 of the
+// file's rows (the bound on bytes read per token), here equal.
+TEST(Repack, PackedRowsAreTheFilesSize) {
+  const int64_t cols = 2048;  // 64 blocks of 32, 8 super-blocks: no padding
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    for (bool signed_q8 : {false, true}) {
+      const PackedLayout l = packed_layout(type, 3 * kPackRows, cols, signed_q8);
+      EXPECT_EQ(l.groups, 3);
+      EXPECT_EQ(l.group_bytes, kPackRows * gguf::row_bytes(type, cols)) << gguf::type_name(type);
+    }
   }
 }
 

@@ -30,33 +30,33 @@ void pack_q45_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int
   const size_t block_bytes = q5 ? sizeof(q::BlockQ5_K) : sizeof(q::BlockQ4_K);
   for (int64_t g = 0; g < l.groups; ++g) {
     uint8_t* quants = out + g * l.group_bytes;
-    uint8_t* sc = quants + nb * l.quant_bytes_per_block;
-    uint8_t* mn = sc + nb * 8 * kPackRows;
-    auto* d = reinterpret_cast<uint16_t*>(mn + nb * 8 * kPackRows);
-    uint16_t* dmin = d + nb * kPackRows;
+    uint8_t* records = quants + nb * l.quant_bytes_per_block;
     for (int i = 0; i < kPackRows; ++i) {
       const int64_t r = g * kPackRows + i;
       if (r >= rows) break;
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* at = src + r * row_bytes + b * block_bytes;
+        uint8_t* rec = records + b * kQ45kRecordBytes;
+        auto* d = reinterpret_cast<uint16_t*>(rec + kQ45kRecordD);
         decode::KBlock k;
         if (q5) {
           q::BlockQ5_K blk;
           std::memcpy(&blk, at, sizeof blk);
           decode::q5_k(blk, k);
-          d[b * kPackRows + i] = blk.d;
-          dmin[b * kPackRows + i] = blk.dmin;
+          d[i] = blk.d;
+          d[kPackRows + i] = blk.dmin;
         } else {
           q::BlockQ4_K blk;
           std::memcpy(&blk, at, sizeof blk);
           decode::q4_k(blk, k);
-          d[b * kPackRows + i] = blk.d;
-          dmin[b * kPackRows + i] = blk.dmin;
+          d[i] = blk.d;
+          d[kPackRows + i] = blk.dmin;
         }
-        for (int j = 0; j < 8; ++j) {
-          sc[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(k.sc[j]);
-          mn[(b * 8 + j) * kPackRows + i] = static_cast<uint8_t>(k.mn[j]);
-        }
+        for (int j = 0; j < 8; ++j)  // 6-bit scales and mins: sc | (mn & 3) << 6, mn >> 2
+          rec[j * kPackRows + i] = static_cast<uint8_t>(k.sc[j] | (k.mn[j] & 3) << 6);
+        for (int j = 0; j < 4; ++j)
+          rec[kQ45kRecordMinHigh + j * kPackRows + i] =
+              static_cast<uint8_t>(k.mn[2 * j] >> 2 | (k.mn[2 * j + 1] >> 2) << 4);
         uint8_t* dst = quants + b * l.quant_bytes_per_block;
         for (int c = 0; c < 4; ++c)
           for (int L = 0; L < 8; ++L)
@@ -122,7 +122,7 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols, bool sig
   if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
     l.blocks = cols / q::kQK_K;
     l.quant_bytes_per_block = type == TensorType::Q4_K ? 16 * 128 : 16 * 160;
-    l.group_bytes = l.blocks * (l.quant_bytes_per_block + 2 * 8 * kPackRows + 2 * 2 * kPackRows);
+    l.group_bytes = l.blocks * (l.quant_bytes_per_block + kQ45kRecordBytes);
     return l;
   }
   if (type == TensorType::Q6_K) {

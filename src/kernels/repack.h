@@ -35,12 +35,20 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //   quants: [blocks][c = 0..3][L = 0..7][16 rows][4 bytes]: the row's bytes
 //           qs[32c + 4L..+3]; low nibbles are weights 4L.. of sub-block 2c,
 //           high nibbles of sub-block 2c + 1 (q in 0..15, no offset)
-//   then sc: [blocks][8 sub-blocks][16 rows] u8, mn: the same, d: [blocks][16]
-//   fp16, dmin: [blocks][16] fp16; x = d sc q - dmin mn per 32 weights.
+//   then one 256-byte record per block (16 bytes a row, as the file's d, dmin
+//   and 12 bytes of 6-bit scales and mins: a token reads no more than the
+//   file's 144 bytes a row and super-block):
+//     [0, 128): [8 sub-blocks][16 rows] u8: bits 0-5 the scale sc, bits 6-7
+//               the min mn's low 2 bits
+//     [128, 192): [4 pairs][16 rows] u8: mn >> 2 of sub-block 2k (low
+//               nibble) and of 2k + 1 (high nibble)
+//     [192, 224): d [16 rows] fp16; [224, 256): dmin [16 rows] fp16
+//   x = d sc q - dmin mn per 32 weights. (q45k_scales_avx2.h unpacks sc and
+//   mn to bytes once per block and group: two bytes a sub-block and row, as
+//   an earlier layout stored them, cost 148 bytes a row.)
 // Q5_K: Q4_K's layout, each block's quants followed by its fifth bits
 //   qh: [j = 0..7 sub-blocks][16 rows][4 bytes]: bit L of byte p is the fifth
-//       bit of weight 4L + p of sub-block j (180 bytes a row: the file's 176
-//       with the 6-bit scales unpacked, as Q4_K).
+//       bit of weight 4L + p of sub-block j (176 bytes a row, the file's).
 // Q6_K (the same 210 bytes per row and super-block as the file; the group
 // padded to 64 bytes): per super-block, u = q + 32 in 0..63 of weight
 // 16j + n (sub-block j = 0..15, n = 0..15) split into planes
@@ -50,6 +58,12 @@ constexpr int kPackRows = 16;  // rows per interleaved group (one zmm of int32 l
 //       (k = 0..3), so shifts and one mask give 4 weights of 16 rows per zmm
 //   then sc: [blocks][16 sub-blocks][16 rows] int8, d: [blocks][16] fp16;
 //   x = d sc (u - 32).
+// Q4_K / Q5_K's per-block record (above): its size and where mn >> 2 and d
+// start (dmin follows d's 16).
+constexpr size_t kQ45kRecordBytes = 16 * kPackRows;
+constexpr size_t kQ45kRecordMinHigh = 8 * kPackRows;
+constexpr size_t kQ45kRecordD = 12 * kPackRows;
+
 struct PackedLayout {
   gguf::TensorType type = gguf::TensorType::Q4_0;
   int64_t groups = 0, blocks = 0;
