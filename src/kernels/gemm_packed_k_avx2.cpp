@@ -21,8 +21,9 @@ namespace {
 using ActView = Q8KActs;  // gemm_packed.h
 
 // The 8 bytes at p (one per row) as i16 pairs (b, b) in the rows' int32 lanes,
-// zero- (u8 scales) or sign-extended (int8 scales).
-inline __m256i scale_pairs_u8(const uint8_t* p) {
+// zero- (u8 scales) or sign-extended (int8 scales); Q4_K's and Q5_K's scales
+// from their block record, the bits above the 6-bit scale masked off.
+inline __m256i scale_pairs_q45k(const uint8_t* p) {
   int64_t bytes;
   std::memcpy(&bytes, p, 8);
   const __m256i v = _mm256_set1_epi64x(bytes);
@@ -30,7 +31,7 @@ inline __m256i scale_pairs_u8(const uint8_t* p) {
   const __m256i pick =
       _mm256_setr_epi8(0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128, 4,
                        -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
-  return _mm256_shuffle_epi8(v, pick);
+  return _mm256_and_si256(_mm256_shuffle_epi8(v, pick), _mm256_set1_epi16(kQ45kScaleMask));
 }
 inline __m256i scale_pairs_s8(const uint8_t* p) {
   const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
@@ -82,10 +83,12 @@ struct HalfStreams {
     }
     rec = g + l.blocks * l.quant_bytes_per_block;
   }
-  // Block b's scales and mins of the group's 16 rows as bytes ([8
-  // sub-blocks][16 rows]).
-  void unpack(int64_t b, uint8_t* sc, uint8_t* mn) const {
-    unpack_q45k_scales(rec + b * kQ45kRecordBytes, sc, mn);
+  // Block b's mins of the group's 16 rows as bytes ([8 sub-blocks][16 rows]).
+  void mins(int64_t b, uint8_t* mn) const { unpack_q45k_mins(rec + b * kQ45kRecordBytes, mn); }
+  // Where block b's scale bytes of sub-block g and half r are (masked as read:
+  // scale_pairs_q45k).
+  const uint8_t* scales(int r, int64_t b, int g) const {
+    return rec + b * kQ45kRecordBytes + g * kPackRows + half[r] * kHalfRows;
   }
   // Block b's d (k = 0) or dmin (k = 1) of half r's 8 rows.
   __m256 d(int r, int64_t b, int k) const {
@@ -130,8 +133,8 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 
   for (int64_t b = 0; b < nb; ++b) {
-    alignas(32) uint8_t bsc[8 * kPackRows], bmn[8 * kPackRows];
-    w.unpack(b, bsc, bmn);
+    alignas(32) uint8_t bmn[8 * kPackRows];
+    w.mins(b, bmn);
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -139,7 +142,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       const int c = g / 2;
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
-        sc[r] = scale_pairs_u8(bsc + g * kPackRows + w.half[r] * kHalfRows);
+        sc[r] = scale_pairs_q45k(w.scales(r, b, g));
         qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g)
                                  : _mm256_setzero_si256();
       }
@@ -207,9 +210,9 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_lines(w.rec + (b + 2) * kQ45kRecordBytes, 4);  // two super-blocks on
-    alignas(32) uint8_t bsc[8 * kPackRows], bmn[8 * kPackRows];
-    w.unpack(b, bsc, bmn);
+    prefetch_lines(w.rec + (b + 4) * kQ45kRecordBytes, 4);  // four super-blocks on
+    alignas(32) uint8_t bmn[8 * kPackRows];
+    w.mins(b, bmn);
     __m256i sum[R];
     for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
@@ -234,9 +237,9 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         }
         if (L == 7 || (kQ5 && L == 3))  // i16 sums as full as the tiles' (tile_q45k)
           for (int r = 0; r < R; ++r) {
-            const uint8_t* sc = bsc + 2 * c * kPackRows + w.half[r] * kHalfRows;
-            const __m256i m0 = _mm256_madd_epi16(s0[r], scale_pairs_u8(sc));
-            const __m256i m1 = _mm256_madd_epi16(s1[r], scale_pairs_u8(sc + kPackRows));
+            const uint8_t* sc = w.scales(r, b, 2 * c);
+            const __m256i m0 = _mm256_madd_epi16(s0[r], scale_pairs_q45k(sc));
+            const __m256i m1 = _mm256_madd_epi16(s1[r], scale_pairs_q45k(sc + kPackRows));
             sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(m0, m1));
           }
       }
