@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/act_quant.h"
 #include "kernels/gemm_packed.h"
@@ -55,11 +56,24 @@ struct Streams {
   }
 };
 
+// The scales and mins of group g's blocks as bytes, [block][sc 128 | mn 128]:
+// unpacked once per group and block of tokens for the tiles below, which would
+// otherwise unpack them once per 4 tokens (as much vector work as a tenth of
+// Q5_K's tile).
+constexpr size_t kUnpackedBlockBytes = 16 * kPackRows;
+void unpack_group_scales(const PackedLayout& l, const uint8_t* packed, int64_t g, uint8_t* out) {
+  const uint8_t* rec = packed + g * l.group_bytes + l.blocks * l.quant_bytes_per_block;
+  for (int64_t b = 0; b < l.blocks; ++b)
+    unpack_q45k_scales(rec + b * kQ45kRecordBytes, out + b * kUnpackedBlockBytes,
+                       out + b * kUnpackedBlockBytes + 8 * kPackRows);
+}
+
 // kQ5: Q5_K, the same layout plus a plane of fifth bits per sub-block
-// (repack.h), or-ed in at bit 4 of each weight byte.
+// (repack.h), or-ed in at bit 4 of each weight byte. `scales[r]`: group r's
+// unpack_group_scales.
 template <int R, int T, bool kQ5>
 void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a, int64_t t0,
-          float* y, int64_t y_stride, int64_t n_rows) {
+          float* y, int64_t y_stride, int64_t n_rows, const uint8_t* const* scales) {
   const int64_t nb = l.blocks;
   const Streams<R> w(l, packed, group);
   const auto& wq = w.q;
@@ -73,9 +87,9 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
 
   for (int64_t b = 0; b < nb; ++b) {
     __m512 d[R], dmin[R];
-    alignas(32) uint8_t sc[R][8 * kPackRows], mn[R][8 * kPackRows];
+    const uint8_t *sc[R], *mn[R];
     for (int r = 0; r < R; ++r) {
-      w.unpack(r, b, sc[r], mn[r]);
+      sc[r] = scales[r] + b * kUnpackedBlockBytes, mn[r] = sc[r] + 8 * kPackRows;
       d[r] = w.d(r, b, 0), dmin[r] = w.d(r, b, 1);
     }
     for (int g = 0; g < 8; ++g) {
@@ -209,16 +223,17 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
 
 template <int R, bool kQ5>
 void tile_tokens(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActView& a,
-                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows) {
+                 int64_t t0, int nt, float* y, int64_t y_stride, int64_t n_rows,
+                 const uint8_t* const* scales) {
   switch (nt) {
     case 1:
-      return tile<R, 1, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 1, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows, scales);
     case 2:
-      return tile<R, 2, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 2, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows, scales);
     case 3:
-      return tile<R, 3, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 3, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows, scales);
     case 4:
-      return tile<R, 4, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows);
+      return tile<R, 4, kQ5>(l, packed, group, a, t0, y, y_stride, n_rows, scales);
   }
 }
 
@@ -240,19 +255,33 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
     for (; g < g_end; ++g) vec<1, kQ5>(l, packed, g, a, y, n_rows);
     return;
   }
+  // 64-byte elements: unpack_q45k_scales stores, and the tiles load, aligned.
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  thread_local std::vector<Line> unpacked;
+  const size_t per_group = static_cast<size_t>(l.blocks) * kUnpackedBlockBytes;
+  unpacked.resize(2 * per_group / sizeof(Line));
+  uint8_t* const buf[2] = {reinterpret_cast<uint8_t*>(unpacked.data()),
+                           reinterpret_cast<uint8_t*>(unpacked.data()) + per_group};
+  const uint8_t* const scales[2] = {buf[0], buf[1]};
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
     int64_t g = g_begin;
-    for (; g + 2 <= g_end; g += 2)
+    for (; g + 2 <= g_end; g += 2) {
+      for (int r = 0; r < 2; ++r) unpack_group_scales(l, packed, g + r, buf[r]);
       for (int64_t t = t0; t < t1; t += kTileTokens)
         tile_tokens<2, kQ5>(l, packed, g, a, t,
                             static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)), y, y_stride,
-                            n_rows);
-    for (; g < g_end; ++g)
+                            n_rows, scales);
+    }
+    for (; g < g_end; ++g) {
+      unpack_group_scales(l, packed, g, buf[0]);
       for (int64_t t = t0; t < t1; t += kTileTokens)
         tile_tokens<1, kQ5>(l, packed, g, a, t,
                             static_cast<int>(std::min<int64_t>(kTileTokens, t1 - t)), y, y_stride,
-                            n_rows);
+                            n_rows, scales);
+    }
   }
 }
 
