@@ -117,8 +117,8 @@ inline __m256 q45k_block_out(__m256i sum, __m256 d, __m256 dmin, const uint8_t* 
 // times the token's d * sum of the sub-block) are subtracted in f32, as the
 // AVX-512 tile does.
 // `unpacked` (or null): the R halves' weights already assembled by
-// unpack_half, [super-block][sub-block][step][half], read in place of the
-// unpacking.
+// unpack_half, [super-block][sub-block][step][half], then the group's mins as
+// bytes ([super-block][sub-block][16 rows]), read in place of the unpacking.
 template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
                int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
@@ -133,8 +133,12 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 
   for (int64_t b = 0; b < nb; ++b) {
-    alignas(32) uint8_t bmn[8 * kPackRows];
-    w.mins(b, bmn);
+    alignas(32) uint8_t mins[8 * kPackRows];
+    const uint8_t* bmn = mins;
+    if (unpacked)
+      bmn = reinterpret_cast<const uint8_t*>(unpacked + nb * 64 * R) + b * 8 * kPackRows;
+    else
+      w.mins(b, mins);
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -385,7 +389,8 @@ enum class KType { kQ4, kQ5, kQ6 };
 
 // Assembles the weights of half h once for a block of tokens, where each
 // 4-token tile would otherwise redo it: 64 ymm a super-block, in the order the
-// tiles read them (Q4_K/Q5_K: [sub-block][step], Q6_K: [sub-block][operand]).
+// tiles read them (Q4_K/Q5_K: [sub-block][step], Q6_K: [sub-block][operand]);
+// then Q4_K's and Q5_K's mins as bytes, 4 ymm a super-block (tile_q45k).
 // Q5_K's five-bit assembly is about a third of its tile's vector operations
 // (FFN matrix, 512 tokens, 2 threads: 35-36 ms against 51-53), Q6_K's
 // six-bit one as much (36-39 against 42), Q4_K's nibble split less (31-32
@@ -393,9 +398,16 @@ enum class KType { kQ4, kQ5, kQ6 };
 template <KType K>
 const Ymm* unpack_half(const PackedLayout& l, const uint8_t* packed, int64_t h,
                        std::vector<Ymm>& out) {
-  out.resize(static_cast<size_t>(l.blocks) * 64);
+  const size_t mins = K == KType::kQ6 ? 0 : 4;
+  out.resize(static_cast<size_t>(l.blocks) * (64 + mins));
   const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
   Ymm* o = out.data();
+  if constexpr (K != KType::kQ6) {
+    const uint8_t* rec = group_of(l, packed, h) + l.blocks * l.quant_bytes_per_block;
+    auto* m = reinterpret_cast<uint8_t*>(o + l.blocks * 64);
+    for (int64_t b = 0; b < l.blocks; ++b)
+      unpack_q45k_mins(rec + b * kQ45kRecordBytes, m + b * 8 * kPackRows);
+  }
   for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block) {
     if constexpr (K == KType::kQ6) {
       for (int j = 0; j < 16; ++j) {
