@@ -403,10 +403,9 @@ const Ymm* unpack_half(const PackedLayout& l, const uint8_t* packed, int64_t h,
   const uint8_t* wq = group_of(l, packed, h) + (h % 2) * 32;
   Ymm* o = out.data();
   if constexpr (K != KType::kQ6) {
-    const uint8_t* rec = group_of(l, packed, h) + l.blocks * l.quant_bytes_per_block;
+    const HalfStreams<1> w(l, packed, h);
     auto* m = reinterpret_cast<uint8_t*>(o + l.blocks * 64);
-    for (int64_t b = 0; b < l.blocks; ++b)
-      unpack_q45k_mins(rec + b * kQ45kRecordBytes, m + b * 8 * kPackRows);
+    for (int64_t b = 0; b < l.blocks; ++b) w.mins(b, m + b * 8 * kPackRows);
   }
   for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block) {
     if constexpr (K == KType::kQ6) {

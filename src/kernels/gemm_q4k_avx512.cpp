@@ -62,10 +62,9 @@ struct Streams {
 // Q5_K's tile).
 constexpr size_t kUnpackedBlockBytes = 16 * kPackRows;
 void unpack_group_scales(const PackedLayout& l, const uint8_t* packed, int64_t g, uint8_t* out) {
-  const uint8_t* rec = packed + g * l.group_bytes + l.blocks * l.quant_bytes_per_block;
+  const Streams<1> w(l, packed, g);
   for (int64_t b = 0; b < l.blocks; ++b)
-    unpack_q45k_scales(rec + b * kQ45kRecordBytes, out + b * kUnpackedBlockBytes,
-                       out + b * kUnpackedBlockBytes + 8 * kPackRows);
+    w.unpack(0, b, out + b * kUnpackedBlockBytes, out + b * kUnpackedBlockBytes + 8 * kPackRows);
 }
 
 // kQ5: Q5_K, the same layout plus a plane of fifth bits per sub-block
