@@ -29,7 +29,8 @@ void gemm_packed_avx512(const PackedLayout& layout, const uint8_t* packed, int64
 // one record per token: int8 q[cols], float d[cols / 256], float dsum[cols /
 // 32] (d times the sum of each 32-sub-block's q, for Q4_K's and Q5_K's mins), int32
 // corr16[cols / 16] (-32 times the sum of each 16-sub-block's q: Q6_K's
-// weights are stored as q + 32).
+// weights are stored as q + 32), int16 bsum[cols / 32] (the sums of dsum, for
+// the AVX2 kernels' integer mins; at most 32 * 127).
 size_t packed_q8k_activation_stride(int64_t cols);
 void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst, SimdLevel level);
 // Read-only views of the two records, token t at base + t * stride. An
@@ -58,6 +59,9 @@ struct Q8KActs : ActsView {  // the Q8_K record
   const int32_t* corr16(int64_t t) const {
     return reinterpret_cast<const int32_t*>(base + t * stride + cols + cols / 256 * 4 +
                                             cols / 32 * 4);
+  }
+  const int16_t* bsum(int64_t t) const {
+    return reinterpret_cast<const int16_t*>(corr16(t) + cols / 16);
   }
 };
 

@@ -39,11 +39,6 @@ inline __m256i scale_pairs_s8(const uint8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(v, dup));
 }
 
-inline __m256 u8x8_to_ps(const uint8_t* p) {
-  return _mm256_cvtepi32_ps(
-      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
 // Where half h's bytes start in group h / 2 (the (h % 2)-th 32 of each 64).
 inline const uint8_t* group_of(const PackedLayout& l, const uint8_t* packed, int64_t h) {
   return packed + (h / 2) * l.group_bytes;
@@ -83,8 +78,11 @@ struct HalfStreams {
     }
     rec = g + l.blocks * l.quant_bytes_per_block;
   }
-  // Block b's mins of the group's 16 rows as bytes ([8 sub-blocks][16 rows]).
-  void mins(int64_t b, uint8_t* mn) const { unpack_q45k_mins(rec + b * kQ45kRecordBytes, mn); }
+  // Block b's mins of the group's 16 rows, paired ([4 pairs][16 rows][2]
+  // bytes: unpack_q45k_min_pairs).
+  void min_pairs(int64_t b, uint8_t* mp) const {
+    unpack_q45k_min_pairs(rec + b * kQ45kRecordBytes, mp);
+  }
   // Where block b's scale bytes of sub-block g and half r are (masked as read:
   // scale_pairs_q45k).
   const uint8_t* scales(int r, int64_t b, int g) const {
@@ -98,27 +96,36 @@ struct HalfStreams {
 };
 
 // A Q4_K / Q5_K super-block's contribution to a half's 8 outputs: its integer
-// sum (sub-block scales applied) times d d_x, less each sub-block's min dmin mn
-// times d_x (sum of its activations). `mn`: the half's 8 x 8 mins of the
-// super-block; `xs`: the token's 8 sums.
-inline __m256 q45k_block_out(__m256i sum, __m256 d, __m256 dmin, const uint8_t* mn, float xd,
-                             const float* xs, __m256 acc) {
-  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xd)), acc);
-  for (int g = 0; g < 8; ++g)
-    acc = _mm256_fnmadd_ps(_mm256_mul_ps(u8x8_to_ps(mn + g * kPackRows), dmin),
-                           _mm256_set1_ps(xs[g]), acc);
-  return acc;
+// sum (sub-block scales applied) times d d_x, less dmin d_x times the sum over
+// sub-blocks of min mn times the sum of the token's q there, in integers
+// (vpmaddwd of each row's pair of mins by the token's pair of sums: at most
+// 2 * 63 * 4064 a pair), two int32 sums scaled once each where the float
+// form took a conversion and two multiplies per sub-block. `mp`: the half's
+// min pairs of the super-block (rows 0-7 of each pair of unpack_q45k_min_pairs,
+// 32 bytes apart); `bs`: the token's 8 sums of the super-block.
+inline __m256 q45k_block_out(__m256i sum, __m256 d, __m256 dmin, const uint8_t* mp, float xd,
+                             const int16_t* bs, __m256 acc) {
+  __m256i m = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    int32_t pair;
+    std::memcpy(&pair, bs + 2 * k, 4);
+    const __m256i mn =
+        _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(mp + 32 * k)));
+    m = _mm256_add_epi32(m, _mm256_madd_epi16(mn, _mm256_set1_epi32(pair)));
+  }
+  const __m256 x = _mm256_set1_ps(xd);
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, x), acc);
+  return _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, x), acc);
 }
 
 // Q4_K / Q5_K: R halves from h0 x T tokens from t0. Per 32-weight sub-block,
 // 8 vpmaddubsw of 4 nibbles of 8 rows by 4 broadcast activations; Q4_K's i16
 // lanes hold 8 steps (16 products of at most 15 * 127: 30480), Q5_K's 4 (31 *
-// 127 * 8 = 31496), then vpmaddwd by the rows' scales. The mins (dmin * mn
-// times the token's d * sum of the sub-block) are subtracted in f32, as the
-// AVX-512 tile does.
+// 127 * 8 = 31496), then vpmaddwd by the rows' scales. The mins are summed
+// in integers too (q45k_block_out).
 // `unpacked` (or null): the R halves' weights already assembled by
-// unpack_half, [super-block][sub-block][step][half], then the group's mins as
-// bytes ([super-block][sub-block][16 rows]), read in place of the unpacking.
+// unpack_half, [super-block][sub-block][step][half], then the group's min
+// pairs ([super-block][4 pairs][16 rows][2]), read in place of the unpacking.
 template <int R, int T, bool kQ5>
 void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a,
                int64_t t0, float* y, int64_t y_stride, int64_t n_rows, const Ymm* unpacked) {
@@ -126,8 +133,9 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
   const HalfStreams<R> w(l, packed, h0);
   const auto& wq = w.q;
   const int8_t* aq[T];
-  const float *ad[T], *as[T];
-  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.dsum(t0 + t);
+  const float* ad[T];
+  const int16_t* as[T];
+  for (int t = 0; t < T; ++t) aq[t] = a.q(t0 + t), ad[t] = a.d(t0 + t), as[t] = a.bsum(t0 + t);
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
@@ -138,7 +146,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     if (unpacked)
       bmn = reinterpret_cast<const uint8_t*>(unpacked + nb * 64 * R) + b * 8 * kPackRows;
     else
-      w.mins(b, mins);
+      w.min_pairs(b, mins);
     __m256i sum[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) sum[r][t] = _mm256_setzero_si256();
@@ -180,7 +188,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
     for (int r = 0; r < R; ++r) {
       const __m256 d = w.d(r, b, 0), dmin = w.d(r, b, 1);
       for (int t = 0; t < T; ++t)
-        acc[r][t] = q45k_block_out(sum[r][t], d, dmin, bmn + w.half[r] * kHalfRows, ad[t][b],
+        acc[r][t] = q45k_block_out(sum[r][t], d, dmin, bmn + w.half[r] * 2 * kHalfRows, ad[t][b],
                                    as[t] + 8 * b, acc[r][t]);
     }
   }
@@ -210,13 +218,14 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   const HalfStreams<R> w(l, packed, h0);
   const auto& wq = w.q;
   const int8_t* aq = a.q(0);
-  const float *ad = a.d(0), *as = a.dsum(0);
+  const float* ad = a.d(0);
+  const int16_t* as = a.bsum(0);
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     prefetch_lines(w.rec + (b + 4) * kQ45kRecordBytes, 4);  // four super-blocks on
     alignas(32) uint8_t bmn[8 * kPackRows];
-    w.mins(b, bmn);
+    w.min_pairs(b, bmn);
     __m256i sum[R];
     for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
@@ -249,7 +258,7 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
       }
     }
     for (int r = 0; r < R; ++r)
-      acc[r] = q45k_block_out(sum[r], w.d(r, b, 0), w.d(r, b, 1), bmn + w.half[r] * kHalfRows,
+      acc[r] = q45k_block_out(sum[r], w.d(r, b, 0), w.d(r, b, 1), bmn + w.half[r] * 2 * kHalfRows,
                               ad[b], as + 8 * b, acc[r]);
   }
   for (int r = 0; r < R; ++r) store_half(y, h0 + r, n_rows, acc[r]);
@@ -390,7 +399,7 @@ enum class KType { kQ4, kQ5, kQ6 };
 // Assembles the weights of half h once for a block of tokens, where each
 // 4-token tile would otherwise redo it: 64 ymm a super-block, in the order the
 // tiles read them (Q4_K/Q5_K: [sub-block][step], Q6_K: [sub-block][operand]);
-// then Q4_K's and Q5_K's mins as bytes, 4 ymm a super-block (tile_q45k).
+// then Q4_K's and Q5_K's min pairs, 4 ymm a super-block (tile_q45k).
 // Q5_K's five-bit assembly is about a third of its tile's vector operations
 // (FFN matrix, 512 tokens, 2 threads: 35-36 ms against 51-53), Q6_K's
 // six-bit one as much (36-39 against 42), Q4_K's nibble split less (31-32
@@ -405,7 +414,7 @@ const Ymm* unpack_half(const PackedLayout& l, const uint8_t* packed, int64_t h,
   if constexpr (K != KType::kQ6) {
     const HalfStreams<1> w(l, packed, h);
     auto* m = reinterpret_cast<uint8_t*>(o + l.blocks * 64);
-    for (int64_t b = 0; b < l.blocks; ++b) w.mins(b, m + b * 8 * kPackRows);
+    for (int64_t b = 0; b < l.blocks; ++b) w.min_pairs(b, m + b * 8 * kPackRows);
   }
   for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block) {
     if constexpr (K == KType::kQ6) {

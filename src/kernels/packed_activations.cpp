@@ -17,7 +17,7 @@ size_t packed_activation_stride(int64_t cols) {
 }
 
 size_t packed_q8k_activation_stride(int64_t cols) {
-  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4 + cols / 16 * 4;
+  const size_t bytes = cols + cols / 256 * 4 + cols / 32 * 4 + cols / 16 * 4 + cols / 32 * 2;
   return (bytes + 63) / 64 * 64;
 }
 
@@ -26,13 +26,17 @@ void prepare_packed_activations_q8k(const float* x, int64_t cols, uint8_t* dst, 
   auto* d = reinterpret_cast<float*>(dst + cols);
   auto* dsum = reinterpret_cast<float*>(dst + cols + cols / 256 * 4);
   auto* corr16 = reinterpret_cast<int32_t*>(dst + cols + cols / 256 * 4 + cols / 32 * 4);
+  auto* bsum = reinterpret_cast<int16_t*>(corr16 + cols / 16);
   for (int64_t b = 0; b < cols / 256; ++b) {
     q::BlockQ8_K blk;
     quantize_activations(gguf::TensorType::Q8_K, x + 256 * b, &blk, 256, level);
     std::memcpy(qs + 256 * b, blk.qs, 256);
     d[b] = blk.d;
-    for (int g = 0; g < 8; ++g)
-      dsum[8 * b + g] = blk.d * static_cast<float>(blk.bsums[2 * g] + blk.bsums[2 * g + 1]);
+    for (int g = 0; g < 8; ++g) {
+      const int sum = blk.bsums[2 * g] + blk.bsums[2 * g + 1];  // |sum| <= 32 * 127
+      dsum[8 * b + g] = blk.d * static_cast<float>(sum);
+      bsum[8 * b + g] = static_cast<int16_t>(sum);
+    }
     for (int g = 0; g < 16; ++g) corr16[16 * b + g] = -32 * blk.bsums[g];
   }
 }
