@@ -22,7 +22,7 @@ set -euo pipefail
 
 summary() {
   jq -s -r '
-    def median: sort | if length == 0 then null
+    def median: map(select(. != null)) | sort | if length == 0 then null
       elif length % 2 == 1 then .[length / 2 | floor]
       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
     group_by([.model, .program]) | .[] |
