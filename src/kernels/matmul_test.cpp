@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
@@ -353,6 +354,21 @@ TEST(Repack, PackedRowsAreTheFilesSize) {
       EXPECT_EQ(l.groups, 3);
       EXPECT_EQ(l.group_bytes, kPackRows * gguf::row_bytes(type, cols)) << gguf::type_name(type);
     }
+  }
+}
+
+// A large packed copy starts on a 2 MiB boundary (so that transparent huge
+// pages can back all of it); a small one on 64 bytes, as the kernels' aligned
+// loads need. Every byte of both is writable (ASan checks the sizes).
+TEST(Repack, LargeCopiesStartOnHugePages) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  for (size_t bytes : {size_t{1}, size_t{100}, kHugePage - 64, kHugePage, 3 * kHugePage + 4160}) {
+    const PackedBuffer b = allocate_packed(bytes);
+    ASSERT_NE(b.get(), nullptr);
+    const auto at = reinterpret_cast<uintptr_t>(b.get());
+    EXPECT_EQ(at % (bytes >= kHugePage ? kHugePage : 64), 0u) << bytes;
+    std::memset(b.get(), 0xA5, bytes);
+    EXPECT_EQ(b[bytes - 1], 0xA5);
   }
 }
 

@@ -1,5 +1,8 @@
 #include "kernels/repack.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -142,12 +145,25 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols, bool sig
   return l;
 }
 
+PackedBuffer allocate_packed(size_t bytes) {
+  // 2 MiB, the x86-64 huge page. A large buffer starts on one and its whole
+  // huge pages are advised; its tail (less than one) stays in 4 KiB pages, so
+  // no tensor holds up to 2 MiB it does not use.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  void* p = nullptr;
+  if (posix_memalign(&p, align, std::max<size_t>(bytes, 1)) != 0) throw std::bad_alloc();
+  PackedBuffer out(static_cast<uint8_t*>(p));
+  // Advice only: where transparent huge pages are off, or none is free, the
+  // kernel backs the range with 4 KiB pages as before.
+  if (align == kHugePage) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+  return out;
+}
+
 PackedBuffer pack_rows(const PackedLayout& l, const void* data, int64_t rows, int64_t cols) {
   const TensorType type = l.type;
-  size_t total = l.groups * l.group_bytes;
-  total = (total + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
-  PackedBuffer out(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
-  if (!out) throw std::bad_alloc();
+  const size_t total = l.groups * l.group_bytes;
+  PackedBuffer out = allocate_packed(total);
   std::memset(out.get(), 0, total);
   const size_t row_bytes = gguf::row_bytes(type, cols);
   const auto* src = static_cast<const uint8_t*>(data);

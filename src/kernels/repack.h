@@ -84,6 +84,13 @@ bool can_pack(gguf::TensorType type);
 // `signed_q8`: Q8_0 stored as q (the AVX2 tiles), else as q + 128.
 PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols,
                            bool signed_q8 = false);
+// A 64-byte aligned buffer of `bytes` for a packed copy; one of 2 MiB or more
+// starts on a 2 MiB boundary and is backed by transparent huge pages where
+// the kernel has them (madvise, the mode Debian ships). Why: a copy is
+// streamed once a token, 4 KiB pages cost a page fault each at load (TinyLlama
+// Q4_K_M on Zen 5 under a paravirtualised kernel: hearth bench 3.3-3.7 s with
+// huge pages, 4.4-5.9 without) and a TLB miss each 4 KiB in generation.
+PackedBuffer allocate_packed(size_t bytes);
 // 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.
 PackedBuffer pack_rows(const PackedLayout& layout, const void* data, int64_t rows, int64_t cols);
 
