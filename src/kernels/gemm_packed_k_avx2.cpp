@@ -62,36 +62,37 @@ inline __m256i step_weights(__m256i w, __m256i qh, int g, int L) {
   return v;
 }
 
-// Where R halves' Q4_K / Q5_K regions start (repack.h), from half h0 on: the
-// halves' quants, and their group's block records. R = 2: the two halves of
+// Where R halves' Q4_K / Q5_K streams start (repack.h), from half h0 on: the
+// halves' quants, and their group's block records, each block's record just
+// before its quants (`stride` bytes from one block to the next in both). R = 2: the two halves of
 // one group (h0 even).
 template <int R>
 struct HalfStreams {
   static_assert(R == 1 || R == 2);
   const uint8_t *q[R], *rec;
   int64_t half[R];  // 0 or 1: where the half's 8 rows are among the group's 16
+  size_t stride;
   HalfStreams(const PackedLayout& l, const uint8_t* packed, int64_t h0) {
     const uint8_t* g = group_of(l, packed, h0);
+    stride = l.block_stride;
     for (int r = 0; r < R; ++r) {
       half[r] = (h0 + r) % 2;
-      q[r] = g + half[r] * 32;
+      q[r] = g + kQ45kRecordBytes + half[r] * 32;
     }
-    rec = g + l.blocks * l.quant_bytes_per_block;
+    rec = g;
   }
   // Block b's mins of the group's 16 rows, paired ([4 pairs][16 rows][2]
   // bytes: unpack_q45k_min_pairs).
-  void min_pairs(int64_t b, uint8_t* mp) const {
-    unpack_q45k_min_pairs(rec + b * kQ45kRecordBytes, mp);
-  }
+  void min_pairs(int64_t b, uint8_t* mp) const { unpack_q45k_min_pairs(rec + b * stride, mp); }
   // Where block b's scale bytes of sub-block g and half r are (masked as read:
   // scale_pairs_q45k).
   const uint8_t* scales(int r, int64_t b, int g) const {
-    return rec + b * kQ45kRecordBytes + g * kPackRows + half[r] * kHalfRows;
+    return rec + b * stride + g * kPackRows + half[r] * kHalfRows;
   }
   // Block b's d (k = 0) or dmin (k = 1) of half r's 8 rows.
   __m256 d(int r, int64_t b, int k) const {
     return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(
-        rec + b * kQ45kRecordBytes + kQ45kRecordD + k * 2 * kPackRows + half[r] * 2 * kHalfRows)));
+        rec + b * stride + kQ45kRecordD + k * 2 * kPackRows + half[r] * 2 * kHalfRows)));
   }
 };
 
@@ -155,7 +156,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
         sc[r] = scale_pairs_q45k(w.scales(r, b, g));
-        qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g)
+        qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * w.stride + 2048 + 64 * g)
                                  : _mm256_setzero_si256();
       }
       __m256i s[R][T];
@@ -166,7 +167,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
           if (unpacked) {
             v[r] = unpacked[((b * 8 + g) * 8 + L) * R + r].v;
           } else {
-            const __m256i w = load32(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+            const __m256i w = load32(wq[r] + b * l.block_stride + (c * 8 + L) * 64);
             v[r] = step_weights<kQ5>(w, qh[r], g, L);
           }
         }
@@ -214,8 +215,8 @@ template <int R, bool kQ5>
 void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, float* y,
               int64_t n_rows) {
   const int64_t nb = l.blocks;
-  const size_t qb = l.quant_bytes_per_block;
   const HalfStreams<R> w(l, packed, h0);
+  const size_t qb = w.stride;
   const auto& wq = w.q;
   const int8_t* aq = a.q(0);
   const float* ad = a.d(0);
@@ -223,7 +224,6 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    prefetch_lines(w.rec + (b + 4) * kQ45kRecordBytes, 4);  // four super-blocks on
     alignas(32) uint8_t bmn[8 * kPackRows];
     w.min_pairs(b, bmn);
     __m256i sum[R];
@@ -231,8 +231,8 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     for (int c = 0; c < 4; ++c) {
       __m256i s0[R], s1[R], qh0[R], qh1[R];
       for (int r = 0; r < R; ++r) {
-        if (r % 2 == 0)  // a quarter of the super-block's quants per pair
-          prefetch_lines(wq[r] + b * qb + c * (qb / 4) + kVecAhead, kQ5 ? 10 : 8);
+        if (r % 2 == 0)  // a quarter of a block (record and quants) per pair
+          prefetch_lines(w.rec + b * qb + c * (qb / 4) + kVecAhead, kQ5 ? 11 : 9);
         qh0[r] = kQ5 ? load32(wq[r] + b * qb + 2048 + 128 * c) : _mm256_setzero_si256();
         qh1[r] = kQ5 ? load32(wq[r] + b * qb + 2048 + 128 * c + 64) : _mm256_setzero_si256();
       }
@@ -413,10 +413,11 @@ const Ymm* unpack_half(const PackedLayout& l, const uint8_t* packed, int64_t h,
   Ymm* o = out.data();
   if constexpr (K != KType::kQ6) {
     const HalfStreams<1> w(l, packed, h);
+    wq = w.q[0];
     auto* m = reinterpret_cast<uint8_t*>(o + l.blocks * 64);
     for (int64_t b = 0; b < l.blocks; ++b) w.min_pairs(b, m + b * 8 * kPackRows);
   }
-  for (int64_t b = 0; b < l.blocks; ++b, wq += l.quant_bytes_per_block) {
+  for (int64_t b = 0; b < l.blocks; ++b, wq += l.block_stride) {
     if constexpr (K == KType::kQ6) {
       for (int j = 0; j < 16; ++j) {
         __m256i w[4];

@@ -34,25 +34,26 @@ inline __m512 u8x16_to_ps(const uint8_t* p) {
       _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
-// Where each of R row groups' regions start (repack.h): quants, and the block
-// records (scales, mins, d, dmin).
+// Where each of R row groups' streams start (repack.h): the block records
+// (scales, mins, d, dmin), each just before its block's quants.
 template <int R>
 struct Streams {
   const uint8_t *q[R], *rec[R];
-  Streams(const PackedLayout& l, const uint8_t* packed, int64_t group) {
+  size_t stride;  // from a block to the next, in both streams
+  Streams(const PackedLayout& l, const uint8_t* packed, int64_t group) : stride(l.block_stride) {
     for (int r = 0; r < R; ++r) {
-      q[r] = packed + (group + r) * l.group_bytes;
-      rec[r] = q[r] + l.blocks * l.quant_bytes_per_block;
+      rec[r] = packed + (group + r) * l.group_bytes;
+      q[r] = rec[r] + kQ45kRecordBytes;
     }
   }
   // Block b's scales and mins of group r as bytes ([8 sub-blocks][16 rows]).
   void unpack(int r, int64_t b, uint8_t* sc, uint8_t* mn) const {
-    unpack_q45k_scales(rec[r] + b * kQ45kRecordBytes, sc, mn);
+    unpack_q45k_scales(rec[r] + b * stride, sc, mn);
   }
   // Block b's d (k = 0) or dmin (k = 1) of group r's 16 rows.
   __m512 d(int r, int64_t b, int k) const {
-    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(
-        rec[r] + b * kQ45kRecordBytes + kQ45kRecordD + k * 2 * kPackRows)));
+    return _mm512_cvtph_ps(_mm256_load_si256(
+        reinterpret_cast<const __m256i*>(rec[r] + b * stride + kQ45kRecordD + k * 2 * kPackRows)));
   }
 };
 
@@ -97,15 +98,13 @@ void tile(const PackedLayout& l, const uint8_t* packed, int64_t group, const Act
       __m512i s[R][T], qh[R];
       for (int r = 0; r < R; ++r) {
         for (int t = 0; t < T; ++t) s[r][t] = _mm512_setzero_si512();
-        if constexpr (kQ5)
-          qh[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 64 * g);
+        if constexpr (kQ5) qh[r] = _mm512_load_si512(wq[r] + b * l.block_stride + 2048 + 64 * g);
       }
 #pragma GCC unroll 8
       for (int L = 0; L < 8; ++L) {
         __m512i v[R];
         for (int r = 0; r < R; ++r) {
-          const __m512i w =
-              _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+          const __m512i w = _mm512_load_si512(wq[r] + b * l.block_stride + (c * 8 + L) * 64);
           v[r] = _mm512_and_si512(high ? _mm512_srli_epi16(w, 4) : w, low4);
           if constexpr (kQ5) {
             // Bit L of each byte to bit 4 (16-bit shifts: the bits crossing a
@@ -158,21 +157,19 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
   for (int64_t b = 0; b < nb; ++b) {
     alignas(32) uint8_t sc[R][8 * kPackRows], mn[R][8 * kPackRows];
     for (int r = 0; r < R; ++r) {
-      prefetch_lines(w.rec[r] + (b + 2) * kQ45kRecordBytes, 4);  // two super-blocks on
       w.unpack(r, b, sc[r], mn[r]);
     }
     const __m512 xd = _mm512_set1_ps(ad[b]);
     for (int c = 0; c < 4; ++c) {
       __m512i s0[R], s1[R], qh0[R], qh1[R];
       for (int r = 0; r < R; ++r) {
-        // a quarter of the super-block's quants per pair
-        prefetch_lines(
-            wq[r] + b * l.quant_bytes_per_block + c * (l.quant_bytes_per_block / 4) + kDecodeAhead,
-            kQ5 ? 10 : 8);
+        // a quarter of a block (record and quants) per pair
+        prefetch_lines(w.rec[r] + b * l.block_stride + c * (l.block_stride / 4) + kDecodeAhead,
+                       kQ5 ? 11 : 9);
         s0[r] = s1[r] = _mm512_setzero_si512();
         if constexpr (kQ5) {
-          qh0[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 128 * c);
-          qh1[r] = _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + 2048 + 128 * c + 64);
+          qh0[r] = _mm512_load_si512(wq[r] + b * l.block_stride + 2048 + 128 * c);
+          qh1[r] = _mm512_load_si512(wq[r] + b * l.block_stride + 2048 + 128 * c + 64);
         }
       }
 #pragma GCC unroll 8
@@ -180,8 +177,7 @@ void vec(const PackedLayout& l, const uint8_t* packed, int64_t group, const ActV
         const __m512i x0 = bcast4(aq + 256 * b + 64 * c + 4 * L);
         const __m512i x1 = bcast4(aq + 256 * b + 64 * c + 32 + 4 * L);
         for (int r = 0; r < R; ++r) {
-          const __m512i w =
-              _mm512_load_si512(wq[r] + b * l.quant_bytes_per_block + (c * 8 + L) * 64);
+          const __m512i w = _mm512_load_si512(wq[r] + b * l.block_stride + (c * 8 + L) * 64);
           __m512i v0 = _mm512_and_si512(w, low4);
           __m512i v1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), low4);
           if constexpr (kQ5) {  // as in tile()

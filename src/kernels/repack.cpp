@@ -33,13 +33,13 @@ void pack_q45_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int
   const size_t block_bytes = q5 ? sizeof(q::BlockQ5_K) : sizeof(q::BlockQ4_K);
   for (int64_t g = 0; g < l.groups; ++g) {
     uint8_t* quants = out + g * l.group_bytes;
-    uint8_t* records = quants + nb * l.quant_bytes_per_block;
+    const size_t S = l.block_stride;
     for (int i = 0; i < kPackRows; ++i) {
       const int64_t r = g * kPackRows + i;
       if (r >= rows) break;
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* at = src + r * row_bytes + b * block_bytes;
-        uint8_t* rec = records + b * kQ45kRecordBytes;
+        uint8_t* rec = quants + b * S;
         auto* d = reinterpret_cast<uint16_t*>(rec + kQ45kRecordD);
         decode::KBlock k;
         if (q5) {
@@ -60,7 +60,7 @@ void pack_q45_k(const PackedLayout& l, const uint8_t* src, size_t row_bytes, int
         for (int j = 0; j < 4; ++j)
           rec[kQ45kRecordMinHigh + j * kPackRows + i] =
               static_cast<uint8_t>(k.mn[2 * j] >> 2 | (k.mn[2 * j + 1] >> 2) << 4);
-        uint8_t* dst = quants + b * l.quant_bytes_per_block;
+        uint8_t* dst = quants + b * S + kQ45kRecordBytes;
         for (int c = 0; c < 4; ++c)
           for (int L = 0; L < 8; ++L)
             for (int p = 0; p < 4; ++p)
@@ -125,12 +125,14 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols, bool sig
   if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
     l.blocks = cols / q::kQK_K;
     l.quant_bytes_per_block = type == TensorType::Q4_K ? 16 * 128 : 16 * 160;
-    l.group_bytes = l.blocks * (l.quant_bytes_per_block + kQ45kRecordBytes);
+    l.block_stride = kQ45kRecordBytes + l.quant_bytes_per_block;
+    l.group_bytes = l.blocks * l.block_stride;
     return l;
   }
   if (type == TensorType::Q6_K) {
     l.blocks = cols / q::kQK_K;
     l.quant_bytes_per_block = 16 * 192;
+    l.block_stride = l.quant_bytes_per_block;
     // 3360 bytes a super-block: padded to 64 for the next group's aligned loads.
     l.group_bytes =
         (l.blocks * (l.quant_bytes_per_block + 16 * kPackRows + 2 * kPackRows) + 63) / 64 * 64;
@@ -138,6 +140,7 @@ PackedLayout packed_layout(TensorType type, int64_t rows, int64_t cols, bool sig
   }
   l.blocks = cols / q::kQK;
   l.quant_bytes_per_block = type == TensorType::Q4_0 ? 256 : 512;
+  l.block_stride = l.quant_bytes_per_block;
   // Padded to 64 bytes: the kernels load each group's quants with aligned zmm
   // loads, and an odd number of blocks leaves 32 bytes over (288 or 544 a block).
   l.group_bytes = (l.blocks * (l.quant_bytes_per_block + 2 * kPackRows) + 63) / 64 * 64;
