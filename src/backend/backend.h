@@ -56,6 +56,11 @@ class Weight {
   virtual int64_t cols() const = 0;
   // Bytes the weight occupies (what a matmul over it reads).
   virtual uint64_t bytes() const = 0;
+  // Whether its matmuls read a copy the backend made (repacked or uploaded)
+  // rather than the bytes it was loaded from; those are then read only for
+  // embedding rows (get_rows), and the loader may let them go
+  // (gguf::GgufFile::release_pages).
+  virtual bool copied() const { return false; }
 };
 
 // n f32 values in the backend's memory, freed with the Buffer.

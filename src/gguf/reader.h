@@ -71,6 +71,12 @@ class GgufFile {
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(const std::string& name) const;  // nullptr when absent
+  // Drops the whole pages of t's data from this process's resident memory,
+  // for a tensor the backend has copied (a repacked weight reads its source
+  // again only for the odd embedding row). t.data stays valid: a page read
+  // again comes back from the file (or the page cache). Pages t shares with a
+  // neighbouring tensor stay. Nothing for an image given to parse().
+  void release_pages(const TensorInfo& t) const;
 
  private:
   GgufFile() = default;

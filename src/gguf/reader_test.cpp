@@ -3,10 +3,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gguf/writer.h"
 
@@ -334,6 +337,42 @@ TEST(GgufReader, OpenNamesTheFileItCannotRead) {
   EXPECT_THROW(GgufFile::open(empty.string()), GgufError);
   std::filesystem::remove(empty);
   EXPECT_THROW(GgufFile::open(std::filesystem::temp_directory_path().string()), GgufError);
+}
+
+// This process's resident pages of mapped files, in bytes (RssFile, plus
+// RssShmem where the temporary directory is a tmpfs).
+uint64_t resident_file_bytes() {
+  std::ifstream in("/proc/self/status");
+  uint64_t kib = 0;
+  for (std::string line; std::getline(in, line);)
+    for (const char* key : {"RssFile:", "RssShmem:"})
+      if (line.rfind(key, 0) == 0) kib += std::stoull(line.substr(std::strlen(key)));
+  return kib * 1024;
+}
+
+// A released tensor leaves resident memory and reads the same bytes after.
+TEST(GgufReader, ReleasedTensorPagesLeaveMemoryAndReadTheSame) {
+  constexpr uint64_t kCols = 4096, kRows = 1024;  // 8 MiB of f16
+  std::vector<uint8_t> bytes(kCols * kRows * 2);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + i / 4096);
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.add_tensor("big", TensorType::F16, {kCols, kRows}, bytes);
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("hearth-release-" + std::to_string(::getpid()) + ".gguf");
+  w.write(path.string());
+  {
+    auto f = GgufFile::open(path.string());
+    const TensorInfo* t = f->find_tensor("big");
+    ASSERT_NE(t, nullptr);
+    ASSERT_EQ(std::memcmp(t->data, bytes.data(), bytes.size()), 0);  // every page touched
+    const uint64_t before = resident_file_bytes();
+    f->release_pages(*t);
+    const uint64_t after = resident_file_bytes();
+    EXPECT_GE(before, after + 7 * (uint64_t{1} << 20)) << before << " -> " << after;
+    EXPECT_EQ(std::memcmp(t->data, bytes.data(), bytes.size()), 0);
+  }
+  std::filesystem::remove(path);
 }
 
 // The bundled model: 6 layers x 9 tensors + token_embd, output_norm, output = 57.

@@ -41,6 +41,7 @@ class CpuWeight final : public backend::Weight {
     return gguf::row_bytes(m_.type(), static_cast<uint64_t>(m_.cols())) *
            static_cast<uint64_t>(m_.rows());
   }
+  bool copied() const override { return m_.packed(); }
   const WeightMatrix& matrix() const { return m_; }
 
  private:

@@ -126,6 +126,7 @@ WeightMatrix::WeightMatrix(WeightMatrix&&) noexcept = default;
 WeightMatrix& WeightMatrix::operator=(WeightMatrix&&) noexcept = default;
 
 SimdLevel WeightMatrix::level() const { return impl_->level; }
+bool WeightMatrix::packed() const { return impl_->packed != nullptr; }
 
 void WeightMatrix::multiply(const float* x, int64_t n_tokens, float* y, ThreadPool& pool) const {
   if (n_tokens <= 0) return;

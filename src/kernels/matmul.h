@@ -53,6 +53,8 @@ class WeightMatrix {
   void dequantize_row(int64_t r, float* out) const;
   // The SIMD level of the kernel in use.
   SimdLevel level() const;
+  // Whether the kernels read a repacked copy (repack.h), not the data given.
+  bool packed() const;
 
  private:
   struct Impl;

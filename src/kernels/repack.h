@@ -8,8 +8,8 @@
 // zmm holding 4 consecutive weights of each of 16 rows (the operand shape of
 // vpdpbusd against a broadcast of 4 activations), and 16 scales convert with
 // one vcvtph2ps. Same bytes per weight as the file, so decode streams no more
-// memory; the cost is one copy of the matrix at load time (the mapped pages
-// are then no longer touched).
+// memory; the cost is one copy of the matrix at load time (the loader then
+// drops the mapped pages from memory: gguf::GgufFile::release_pages).
 #pragma once
 
 #include <cstddef>

@@ -50,11 +50,16 @@ class TensorLoader {
     if (!tr || cols % tr->block_size != 0)
       fail("tensor '" + name + "' of type " + std::string(gguf::type_name(t->type)) +
            " cannot hold rows of " + std::to_string(cols));
+    std::unique_ptr<backend::Weight> w;
     try {
-      return b_.load_weight(t->type, t->data, rows, cols);
+      w = b_.load_weight(t->type, t->data, rows, cols);
     } catch (const std::exception& e) {
       fail("tensor '" + name + "': " + e.what());
     }
+    // A copied weight's mapped pages would otherwise stay resident beside the
+    // copy, doubling the process's memory (TinyLlama Q4_K_M: 1.35 GB).
+    if (w->copied()) f_.release_pages(*t);
+    return w;
   }
 
   // A 1-D vector of n values (f32, f16 or bf16), converted to f32 in backend memory.
