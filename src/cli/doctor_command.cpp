@@ -202,7 +202,8 @@ void run_doctor(const DoctorOptions& o) {
   };
   add(f.avx2, "avx2"), add(f.fma, "fma"), add(f.f16c, "f16c"), add(f.avx512f, "avx512f");
   add(f.avx512bw, "avx512bw"), add(f.avx512vl, "avx512vl"), add(f.avx512dq, "avx512dq");
-  add(f.avx512vnni, "avx512vnni"), add(f.avx512bf16, "avx512bf16"), add(f.amx_int8, "amx-int8");
+  add(f.avx512vnni, "avx512vnni"), add(f.avx512bf16, "avx512bf16"), add(f.avxvnni, "avx-vnni");
+  add(f.amx_int8, "amx-int8");
   const std::string kernels_level(kernels::simd_level_name(kernels::best_simd_level()));
   const auto mem = sysinfo::memory();
   const std::string store = store::Store::default_root();

@@ -130,7 +130,7 @@ void quantize_q8_k(const float* x, void* dst, int64_t n) {
 }  // namespace
 
 void quantize_activations(TensorType act, const float* x, void* dst, int64_t n, SimdLevel level) {
-  const bool wide = level >= SimdLevel::kAvx512, avx2 = level == SimdLevel::kAvx2;
+  const bool wide = level >= SimdLevel::kAvx512, avx2 = is_ymm_level(level);
   switch (act) {
     case TensorType::Q8_0:
       return wide   ? detail::quantize_q8_0_avx512(x, dst, n)

@@ -15,6 +15,7 @@
 // asks for the same bits.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -46,7 +47,7 @@ const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF1
 
 std::vector<SimdLevel> levels() {
   std::vector<SimdLevel> v;
-  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+  for (SimdLevel l : kSimdLevels)
     if (cpu_supports(l)) v.push_back(l);
   return v;
 }
@@ -443,6 +444,35 @@ TEST(BackendOps, Q8_0MatmulRoundsInItsOrder) {
                                              << " tokens " << nt << " y[" << t << "][" << r << "]";
           }
         }
+      }
+  }
+}
+
+// The AVX-VNNI level is the AVX2 tiles with vpdpbusd and vpdpwssd: the same
+// integer sums (exact either way), scaled in the same order, so the same bits
+// for every packed type, whatever the batch. (On a CPU without AVX-VNNI the
+// level falls to AVX2 and this compares AVX2 with itself.)
+TEST(BackendOps, AvxVnniTilesGiveTheAvx2TilesBits) {
+  if (!cpu_supports(SimdLevel::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
+  ThreadPool pool(2);
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    const int64_t cols = 512;
+    for (int64_t rows : {17, 64})
+      for (int64_t nt : {1, 5, 49}) {
+        const auto w = make_weights(type, rows, cols, Pattern::Random, 7 + uint32_t(rows));
+        const auto x = make_activations(nt, cols, 1.f, 40 + uint32_t(nt));
+        WeightMatrix ymm(type, w.data(), rows, cols, SimdLevel::kAvx2);
+        WeightMatrix vnni(type, w.data(), rows, cols, SimdLevel::kAvxVnni);
+        ASSERT_EQ(ymm.level(), SimdLevel::kAvx2);
+        ASSERT_EQ(vnni.level(),
+                  cpu_supports(SimdLevel::kAvxVnni) ? SimdLevel::kAvxVnni : SimdLevel::kAvx2);
+        std::vector<float> a(rows * nt), b(rows * nt);
+        ymm.multiply(x.data(), nt, a.data(), pool);
+        vnni.multiply(x.data(), nt, b.data(), pool);
+        for (int64_t i = 0; i < rows * nt; ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i]))
+              << gguf::type_name(type) << " rows " << rows << " tokens " << nt << " at " << i;
       }
   }
 }

@@ -18,8 +18,8 @@ double measure_read_bandwidth(threads::ThreadPool& pool, size_t bytes = size_t{1
 // Int8 multiply-adds per second (1e9 units), all the pool's threads together,
 // the best of `repeats` short runs of independent multiply-add chains held in
 // registers: vpdpbusd on zmm at the AVX-512 level (64 per instruction),
-// vpmaddubsw on ymm at the AVX2 level (32 per instruction, into i16 pairs);
-// 0 at the scalar level (no SIMD kernel to bound).
+// vpdpbusd on ymm at the AVX-VNNI level (32), vpmaddubsw on ymm at the AVX2
+// level (32 per instruction, into i16 pairs); 0 at the scalar level (no SIMD kernel to bound).
 double measure_int8_rate(threads::ThreadPool& pool, int repeats = 3);
 
 }  // namespace hearth::kernels

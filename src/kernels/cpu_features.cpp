@@ -32,6 +32,9 @@ CpuFeatures detect() {
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, a, b, c, d);
   f.avx2 = b & (1u << 5);
+  unsigned a1, b1, c1, d1;
+  __cpuid_count(7, 1, a1, b1, c1, d1);
+  f.avxvnni = a1 & (1u << 4);
   if (zmm_ok) {
     f.avx512f = b & (1u << 16);
     f.avx512dq = b & (1u << 17);
@@ -39,8 +42,6 @@ CpuFeatures detect() {
     f.avx512vl = b & (1u << 31);
     f.avx512vnni = c & (1u << 11);
     f.amx_int8 = d & (1u << 25);
-    unsigned a1, b1, c1, d1;
-    __cpuid_count(7, 1, a1, b1, c1, d1);
     f.avx512bf16 = a1 & (1u << 5);
   }
   return f;
@@ -59,6 +60,8 @@ std::string_view simd_level_name(SimdLevel level) {
       return "scalar";
     case SimdLevel::kAvx2:
       return "avx2";
+    case SimdLevel::kAvxVnni:
+      return "avxvnni";
     case SimdLevel::kAvx512:
       return "avx512";
   }
@@ -72,6 +75,8 @@ bool cpu_supports(SimdLevel level) {
       return true;
     case SimdLevel::kAvx2:
       return f.avx2 && f.fma && f.f16c;
+    case SimdLevel::kAvxVnni:
+      return f.avx2 && f.fma && f.f16c && f.avxvnni;
     case SimdLevel::kAvx512:
       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
              f.avx512vnni && f.avx512bf16;
@@ -81,14 +86,15 @@ bool cpu_supports(SimdLevel level) {
 
 SimdLevel best_simd_level() {
   static const SimdLevel level = [] {
-    SimdLevel best = SimdLevel::kScalar;
-    for (SimdLevel l : {SimdLevel::kAvx2, SimdLevel::kAvx512})
-      if (cpu_supports(l)) best = l;
+    SimdLevel cap = SimdLevel::kAvx512;
     if (const char* env = std::getenv("HEARTH_SIMD")) {
       const std::string want = env;
-      for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
-        if (want == simd_level_name(l) && l < best) best = l;
+      for (SimdLevel l : kSimdLevels)
+        if (want == simd_level_name(l)) cap = l;
     }
+    SimdLevel best = SimdLevel::kScalar;
+    for (SimdLevel l : kSimdLevels)
+      if (l <= cap && cpu_supports(l)) best = l;
     return best;
   }();
   return level;

@@ -104,4 +104,21 @@ void gemm_packed_q6k_avx2(const PackedLayout& layout, const uint8_t* packed, int
                           int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
                           float* y, int64_t y_stride);
 
+// The AVX2 tiles compiled a second time with AVX-VNNI (gemm_packed_avxvnni.cpp,
+// gemm_packed_k_avxvnni.cpp): the same contracts, except that Q8_0's copy
+// holds u = q + 128 as at AVX-512 (its corr applies), since vpdpbusd sums the
+// products in int32 where AVX2's vpmaddubsw would saturate an i16.
+void gemm_packed_avxvnni(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                         int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                         float* y, int64_t y_stride);
+void gemm_packed_q4k_avxvnni(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                             float* y, int64_t y_stride);
+void gemm_packed_q5k_avxvnni(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                             float* y, int64_t y_stride);
+void gemm_packed_q6k_avxvnni(const PackedLayout& layout, const uint8_t* packed, int64_t g_begin,
+                             int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
+                             float* y, int64_t y_stride);
+
 }  // namespace hearth::kernels

@@ -5,6 +5,8 @@
 // vpmaddwd against each row's sub-block scale (duplicated into both i16 of
 // the row's lane), so the scale costs no float work per sub-block: a
 // super-block's integer sum is scaled once by d_w d_x.
+// Compiled a second time with AVX-VNNI (gemm_packed_k_avxvnni.cpp): there
+// each vpmaddwd and the vpaddd after it are one vpdpwssd (madd_acc).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -112,7 +114,7 @@ inline __m256 q45k_block_out(__m256i sum, __m256 d, __m256 dmin, const uint8_t* 
     std::memcpy(&pair, bs + 2 * k, 4);
     const __m256i mn =
         _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(mp + 32 * k)));
-    m = _mm256_add_epi32(m, _mm256_madd_epi16(mn, _mm256_set1_epi32(pair)));
+    m = madd_acc(m, mn, _mm256_set1_epi32(pair));
   }
   const __m256 x = _mm256_set1_ps(xd);
   acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, x), acc);
@@ -181,9 +183,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
         }
         if (L == 7 || (kQ5 && L == 3))
           for (int r = 0; r < R; ++r)
-            for (int t = 0; t < T; ++t) {
-              sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(s[r][t], sc[r]));
-            }
+            for (int t = 0; t < T; ++t) sum[r][t] = madd_acc(sum[r][t], s[r][t], sc[r]);
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -251,9 +251,8 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         if (L == 7 || (kQ5 && L == 3))  // i16 sums as full as the tiles' (tile_q45k)
           for (int r = 0; r < R; ++r) {
             const uint8_t* sc = w.scales(r, b, 2 * c);
-            const __m256i m0 = _mm256_madd_epi16(s0[r], scale_pairs_q45k(sc));
-            const __m256i m1 = _mm256_madd_epi16(s1[r], scale_pairs_q45k(sc + kPackRows));
-            sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(m0, m1));
+            sum[r] = madd_acc(madd_acc(sum[r], s0[r], scale_pairs_q45k(sc)), s1[r],
+                              scale_pairs_q45k(sc + kPackRows));
           }
       }
     }
@@ -286,17 +285,16 @@ inline void q6_operands(const uint8_t* q, int j, __m256i w[4]) {
                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
 }
 
-// Sub-block j's integer sum for one half and token: the 4 operands by the 4
-// broadcast activations x0..x3, times the rows' scale pairs `sc`, plus the
-// offset's correction (`corr`: the token's corr16 of j as i16 halves).
-inline __m256i q6_sub_block(const __m256i w[4], __m256i x0, __m256i x1, __m256i x2, __m256i x3,
-                            __m256i corr, __m256i sc) {
+// acc + sub-block j's integer sum for one half and token: the 4 operands by
+// the 4 broadcast activations x0..x3, times the rows' scale pairs `sc`, plus
+// the offset's correction (`corr`: the token's corr16 of j as i16 halves).
+inline __m256i q6_sub_block(__m256i acc, const __m256i w[4], __m256i x0, __m256i x1, __m256i x2,
+                            __m256i x3, __m256i corr, __m256i sc) {
   const __m256i p01 =
       _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x0), _mm256_maddubs_epi16(w[1], x1));
   const __m256i p23 =
       _mm256_add_epi16(_mm256_maddubs_epi16(w[2], x2), _mm256_maddubs_epi16(w[3], x3));
-  return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)),
-                          _mm256_madd_epi16(corr, sc));
+  return madd_acc(madd_acc(madd_acc(acc, p01, sc), p23, sc), corr, sc);
 }
 
 // `unpacked` (or null): the R halves' operands already assembled by
@@ -361,7 +359,7 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
           __m256i w[4];
           q6_operands(wq[r] + b * l.quant_bytes_per_block, j, w);
           const __m256i sc = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
-          sum[r][0] = _mm256_add_epi32(sum[r][0], q6_sub_block(w, x0, x1, x2, x3, corr, sc));
+          sum[r][0] = q6_sub_block(sum[r][0], w, x0, x1, x2, x3, corr, sc);
         }
         continue;
       }
@@ -379,7 +377,7 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         const __m256i corr = _mm256_set1_epi32(pairs[t][j]);
         const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
         for (int r = 0; r < R; ++r)
-          sum[r][t] = _mm256_add_epi32(sum[r][t], q6_sub_block(w[r], x0, x1, x2, x3, corr, sc[r]));
+          sum[r][t] = q6_sub_block(sum[r][t], w[r], x0, x1, x2, x3, corr, sc[r]);
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -504,21 +502,21 @@ void gemm_k(const PackedLayout& l, const uint8_t* packed, int64_t g_begin, int64
 
 }  // namespace
 
-void gemm_packed_q4k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
-                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
-                          float* y, int64_t y_stride) {
+void HEARTH_YMM(gemm_packed_q4k)(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                                 int64_t g_end, int64_t n_rows, const uint8_t* acts,
+                                 int64_t n_tokens, float* y, int64_t y_stride) {
   gemm_k<KType::kQ4>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
 }
 
-void gemm_packed_q5k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
-                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
-                          float* y, int64_t y_stride) {
+void HEARTH_YMM(gemm_packed_q5k)(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                                 int64_t g_end, int64_t n_rows, const uint8_t* acts,
+                                 int64_t n_tokens, float* y, int64_t y_stride) {
   gemm_k<KType::kQ5>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
 }
 
-void gemm_packed_q6k_avx2(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
-                          int64_t g_end, int64_t n_rows, const uint8_t* acts, int64_t n_tokens,
-                          float* y, int64_t y_stride) {
+void HEARTH_YMM(gemm_packed_q6k)(const PackedLayout& l, const uint8_t* packed, int64_t g_begin,
+                                 int64_t g_end, int64_t n_rows, const uint8_t* acts,
+                                 int64_t n_tokens, float* y, int64_t y_stride) {
   gemm_k<KType::kQ6>(l, packed, g_begin, g_end, n_rows, acts, n_tokens, y, y_stride);
 }
 

@@ -24,6 +24,8 @@ GemmKernel gemm_kernel(TensorType weight, SimdLevel level) {
       return detail::gemm_kernel_scalar(weight);
     case SimdLevel::kAvx2:
       return detail::gemm_kernel_avx2(weight);
+    case SimdLevel::kAvxVnni:  // only packed kernels (below); the rest run at kAvx2
+      return nullptr;
     case SimdLevel::kAvx512:
       return detail::gemm_kernel_avx512(weight);
   }
@@ -110,9 +112,10 @@ WeightMatrix::WeightMatrix(TensorType type, const void* data, int64_t rows, int6
   impl_->act = activation_type(type);
   impl_->w_row_bytes = gguf::row_bytes(type, cols);
   impl_->a_row_bytes = activation_row_bytes(impl_->act, cols);
-  // The packed layout serves both SIMD levels (AVX2 reads a group as two
-  // halves of 8 rows).
-  for (SimdLevel lv : {SimdLevel::kAvx512, SimdLevel::kAvx2}) {
+  // The packed layout serves every SIMD level (AVX2 and AVX-VNNI read a group
+  // as two halves of 8 rows); only AVX2, which has no vpdpbusd, stores Q8_0
+  // signed.
+  for (SimdLevel lv : {SimdLevel::kAvx512, SimdLevel::kAvxVnni, SimdLevel::kAvx2}) {
     if (!cpu_supports(lv) || level < lv || !can_pack(type)) continue;
     impl_->level = lv;
     impl_->layout = packed_layout(type, rows, cols, lv == SimdLevel::kAvx2);
@@ -171,16 +174,17 @@ namespace {
 using PackedGemm = void (*)(const PackedLayout&, const uint8_t*, int64_t, int64_t, int64_t,
                             const uint8_t*, int64_t, float*, int64_t);
 
-PackedGemm packed_gemm(TensorType type, bool avx2) {
+PackedGemm packed_gemm(TensorType type, SimdLevel level) {
+  const bool avx2 = level == SimdLevel::kAvx2, vnni = level == SimdLevel::kAvxVnni;
   switch (type) {
     case TensorType::Q4_K:
-      return avx2 ? gemm_packed_q4k_avx2 : gemm_packed_q4k_avx512;
+      return avx2 ? gemm_packed_q4k_avx2 : vnni ? gemm_packed_q4k_avxvnni : gemm_packed_q4k_avx512;
     case TensorType::Q5_K:
-      return avx2 ? gemm_packed_q5k_avx2 : gemm_packed_q5k_avx512;
+      return avx2 ? gemm_packed_q5k_avx2 : vnni ? gemm_packed_q5k_avxvnni : gemm_packed_q5k_avx512;
     case TensorType::Q6_K:
-      return avx2 ? gemm_packed_q6k_avx2 : gemm_packed_q6k_avx512;
+      return avx2 ? gemm_packed_q6k_avx2 : vnni ? gemm_packed_q6k_avxvnni : gemm_packed_q6k_avx512;
     default:
-      return avx2 ? gemm_packed_avx2 : gemm_packed_avx512;
+      return avx2 ? gemm_packed_avx2 : vnni ? gemm_packed_avxvnni : gemm_packed_avx512;
   }
 }
 
@@ -213,7 +217,7 @@ void WeightMatrix::multiply_shared(std::span<const Product> products, const floa
   // The activations, quantized once into the record every product's kernel reads.
   const Impl& im = *first.impl_;
   const int64_t cols = first.cols_;
-  const bool k_type = is_k_type(im.layout.type), avx2 = im.level == SimdLevel::kAvx2;
+  const bool k_type = is_k_type(im.layout.type), ymm = is_ymm_level(im.level);
   const size_t stride =
       k_type ? packed_q8k_activation_stride(cols) : packed_activation_stride(cols);
   thread_local std::vector<uint8_t, AlignedAllocator<uint8_t>> act_buffer;
@@ -223,7 +227,7 @@ void WeightMatrix::multiply_shared(std::span<const Product> products, const floa
     for (int64_t t = t0; t < t1; ++t) {
       if (k_type)
         prepare_packed_activations_q8k(x + t * cols, cols, act + t * stride, im.level);
-      else if (avx2)
+      else if (ymm)
         prepare_packed_activations_avx2(x + t * cols, cols, im.layout.offset, act + t * stride);
       else
         prepare_packed_activations_avx512(x + t * cols, cols, im.layout.offset, act + t * stride);
@@ -242,8 +246,8 @@ void WeightMatrix::multiply_shared(std::span<const Product> products, const floa
       const WeightMatrix& w = *products[i].w;
       const Impl& wi = *w.impl_;
       const int64_t e = std::min(g1, ends[i]);
-      packed_gemm(wi.layout.type, avx2)(wi.layout, wi.packed.get(), g0 - begin, e - begin, w.rows_,
-                                        act, n_tokens, products[i].y, w.rows_);
+      packed_gemm(wi.layout.type, im.level)(wi.layout, wi.packed.get(), g0 - begin, e - begin,
+                                            w.rows_, act, n_tokens, products[i].y, w.rows_);
       g0 = e;
     }
   };

@@ -122,7 +122,7 @@ std::vector<float> random_activations(int64_t n, uint32_t seed) {
 
 std::vector<SimdLevel> supported_levels() {
   std::vector<SimdLevel> levels;
-  for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512})
+  for (SimdLevel l : kSimdLevels)
     if (cpu_supports(l)) levels.push_back(l);
   return levels;
 }

@@ -1,7 +1,13 @@
 // What the AVX2 tiles over the packed layout share (gemm_packed_avx2.cpp,
-// gemm_packed_k_avx2.cpp): the half-group unit and its loads and stores.
-// Internal to kernels; include only from files compiled with AVX2 flags. An
-// unnamed namespace: no out-of-line copy is shared with other instruction sets.
+// gemm_packed_k_avx2.cpp): the half-group unit, its loads and stores, and the
+// integer dot products. Internal to kernels; include only from files compiled
+// with AVX2 flags. An unnamed namespace: no out-of-line copy is shared with
+// other instruction sets.
+//
+// Those two files are compiled twice: as themselves, and included by
+// gemm_packed_avxvnni.cpp and gemm_packed_k_avxvnni.cpp, whose flags add
+// AVX-VNNI (__AVXVNNI__). kVnni tells the code which, and HEARTH_YMM(name)
+// names what each copy exports (name_avx2, name_avxvnni).
 #pragma once
 
 #include <immintrin.h>
@@ -10,8 +16,41 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVXVNNI__)
+#define HEARTH_YMM(name) name##_avxvnni
+#else
+#define HEARTH_YMM(name) name##_avx2
+#endif
+
 namespace hearth::kernels {
 namespace {
+
+#if defined(__AVXVNNI__)
+constexpr bool kVnni = true;
+#else
+constexpr bool kVnni = false;
+#endif
+
+// acc + each int32 lane's 4 products of u (u8) by s (s8), summed. With
+// AVX-VNNI one vpdpbusd, exact; with AVX2 vpmaddubsw then vpmaddwd by ones,
+// exact only where the caller knows a pair of products fits an i16.
+inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+// acc + vpmaddwd(a, b) (i16 pairs multiplied and summed into int32 lanes):
+// one vpdpwssd with AVX-VNNI.
+inline __m256i madd_acc(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpwssd_avx_epi32(acc, a, b);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
 
 // Rows per ymm of int32 lanes: a 16-row group of repack.h is two halves, half
 // h being rows 8h..8h+7, the (h % 2)-th 32 bytes of each of group h / 2's
