@@ -35,6 +35,15 @@ inline __m256i scale_pairs_q45k(const uint8_t* p) {
                        -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
   return _mm256_and_si256(_mm256_shuffle_epi8(v, pick), _mm256_set1_epi16(kQ45kScaleMask));
 }
+// The same 8 scale bytes as one int32 a row (vpmulld's operand).
+inline __m256i scales_q45k_i32(const uint8_t* p) {
+  const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  return _mm256_and_si256(_mm256_cvtepu8_epi32(v), _mm256_set1_epi32(kQ45kScaleMask));
+}
+// The same 8 int8 scales as one int32 a row (vpmulld's operand).
+inline __m256i scales_s8_i32(const uint8_t* p) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
 inline __m256i scale_pairs_s8(const uint8_t* p) {
   const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
   const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
@@ -157,7 +166,7 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
       const int c = g / 2;
       __m256i sc[R], qh[R];
       for (int r = 0; r < R; ++r) {
-        sc[r] = scale_pairs_q45k(w.scales(r, b, g));
+        sc[r] = kVnni ? scales_q45k_i32(w.scales(r, b, g)) : scale_pairs_q45k(w.scales(r, b, g));
         qh[r] = kQ5 && !unpacked ? load32(wq[r] + b * w.stride + 2048 + 64 * g)
                                  : _mm256_setzero_si256();
       }
@@ -176,12 +185,20 @@ void tile_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const A
         for (int t = 0; t < T; ++t) {
           const __m256i x = bcast4(aq[t] + 256 * b + 32 * g + 4 * L);
           for (int r = 0; r < R; ++r) {
+            if constexpr (kVnni) {  // the sub-block's 32 products in int32
+              s[r][t] = dot4_acc(L == 0 ? _mm256_setzero_si256() : s[r][t], v[r], x);
+              continue;
+            }
             const __m256i p = _mm256_maddubs_epi16(v[r], x);
             const bool first = kQ5 ? L % 4 == 0 : L == 0;
             s[r][t] = first ? p : _mm256_add_epi16(s[r][t], p);
           }
         }
-        if (L == 7 || (kQ5 && L == 3))
+        if (kVnni && L == 7)
+          for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t)
+              sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_mullo_epi32(s[r][t], sc[r]));
+        if (!kVnni && (L == 7 || (kQ5 && L == 3)))
           for (int r = 0; r < R; ++r)
             for (int t = 0; t < T; ++t) sum[r][t] = madd_acc(sum[r][t], s[r][t], sc[r]);
       }
@@ -290,6 +307,11 @@ inline void q6_operands(const uint8_t* q, int j, __m256i w[4]) {
 // the offset's correction (`corr`: the token's corr16 of j as i16 halves).
 inline __m256i q6_sub_block(__m256i acc, const __m256i w[4], __m256i x0, __m256i x1, __m256i x2,
                             __m256i x3, __m256i corr, __m256i sc) {
+  if constexpr (kVnni) {  // (corr + the products) in int32, times the scale
+    const __m256i p =
+        dot4_acc(dot4_acc(dot4_acc(dot4_acc(corr, w[0], x0), w[1], x1), w[2], x2), w[3], x3);
+    return _mm256_add_epi32(acc, _mm256_mullo_epi32(p, sc));
+  }
   const __m256i p01 =
       _mm256_add_epi16(_mm256_maddubs_epi16(w[0], x0), _mm256_maddubs_epi16(w[1], x1));
   const __m256i p23 =
@@ -328,7 +350,7 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
     // c, for vpmaddwd: split here with vector ops, not per sub-block and row
     // half with scalar ones.
     alignas(32) int32_t pairs[T][16];
-    for (int t = 0; t < T; ++t)
+    for (int t = 0; t < T && !kVnni; ++t)
       for (int k = 0; k < 2; ++k) {
         const __m256i c =
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ac[t] + 16 * b + 8 * k));
@@ -351,14 +373,15 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         // Decode: each half's operands consumed as soon as assembled, so that
         // R halves' 4 operands each (16 ymm) are never live at once.
         const int8_t* x = aq[0] + 256 * b + 16 * j;
-        const __m256i corr = _mm256_set1_epi32(pairs[0][j]);
+        const __m256i corr = _mm256_set1_epi32(kVnni ? ac[0][16 * b + j] : pairs[0][j]);
         const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
         for (int r = 0; r < R; ++r) {
           if ((h0 + r) % 2 == 0)  // a sixteenth of the super-block's quants
             prefetch_lines(wq[r] + b * l.quant_bytes_per_block + 192 * j + kVecAhead, 3);
           __m256i w[4];
           q6_operands(wq[r] + b * l.quant_bytes_per_block, j, w);
-          const __m256i sc = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
+          const uint8_t* scp = wsc[r] + (b * 16 + j) * kPackRows;
+          const __m256i sc = kVnni ? scales_s8_i32(scp) : scale_pairs_s8(scp);
           sum[r][0] = q6_sub_block(sum[r][0], w, x0, x1, x2, x3, corr, sc);
         }
         continue;
@@ -370,11 +393,12 @@ void tile_q6k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         } else {
           q6_operands(wq[r] + b * l.quant_bytes_per_block, j, w[r]);
         }
-        sc[r] = scale_pairs_s8(wsc[r] + (b * 16 + j) * kPackRows);
+        const uint8_t* scp = wsc[r] + (b * 16 + j) * kPackRows;
+        sc[r] = kVnni ? scales_s8_i32(scp) : scale_pairs_s8(scp);
       }
       for (int t = 0; t < T; ++t) {
         const int8_t* x = aq[t] + 256 * b + 16 * j;
-        const __m256i corr = _mm256_set1_epi32(pairs[t][j]);
+        const __m256i corr = _mm256_set1_epi32(kVnni ? ac[t][16 * b + j] : pairs[t][j]);
         const __m256i x0 = bcast4(x), x1 = bcast4(x + 4), x2 = bcast4(x + 8), x3 = bcast4(x + 12);
         for (int r = 0; r < R; ++r)
           sum[r][t] = q6_sub_block(sum[r][t], w[r], x0, x1, x2, x3, corr, sc[r]);
