@@ -5,8 +5,11 @@
 // vpmaddwd against each row's sub-block scale (duplicated into both i16 of
 // the row's lane), so the scale costs no float work per sub-block: a
 // super-block's integer sum is scaled once by d_w d_x.
-// Compiled a second time with AVX-VNNI (gemm_packed_k_avxvnni.cpp): there
-// each vpmaddwd and the vpaddd after it are one vpdpwssd (madd_acc).
+// Compiled a second time with AVX-VNNI (gemm_packed_k_avxvnni.cpp, kVnni):
+// there the prompt tiles and Q6_K's decode sum each sub-block's products in
+// int32 with vpdpbusd (no i16 step, no pairs of scales) and scale the sum
+// with one vpmulld; the Q4_K/Q5_K decode keeps its i16 sums, each vpmaddwd
+// and vpaddd pair one vpdpwssd (madd_acc). The integers are AVX2's.
 #include <immintrin.h>
 
 #include <algorithm>
