@@ -6,10 +6,10 @@
 // the row's lane), so the scale costs no float work per sub-block: a
 // super-block's integer sum is scaled once by d_w d_x.
 // Compiled a second time with AVX-VNNI (gemm_packed_k_avxvnni.cpp, kVnni):
-// there the prompt tiles and Q6_K's decode sum each sub-block's products in
-// int32 with vpdpbusd (no i16 step, no pairs of scales) and scale the sum
-// with one vpmulld; the Q4_K/Q5_K decode keeps its i16 sums, each vpmaddwd
-// and vpaddd pair one vpdpwssd (madd_acc). The integers are AVX2's.
+// there every tile sums each sub-block's products in int32 with vpdpbusd (no
+// i16 step, no pairs of scales) and scales the sum with one vpmulld; the
+// mins' vpmaddwd and vpaddd are one vpdpwssd (madd_acc). The integers are
+// AVX2's.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -263,12 +263,26 @@ void vec_q45k(const PackedLayout& l, const uint8_t* packed, int64_t h0, const Ac
         const bool first = kQ5 ? L % 4 == 0 : L == 0;
         for (int r = 0; r < R; ++r) {
           const __m256i w = load32(wq[r] + b * qb + (c * 8 + L) * 64);
-          const __m256i p0 = _mm256_maddubs_epi16(step_weights<kQ5>(w, qh0[r], 0, L), x0);
-          const __m256i p1 = _mm256_maddubs_epi16(step_weights<kQ5>(w, qh1[r], 1, L), x1);
+          const __m256i w0 = step_weights<kQ5>(w, qh0[r], 0, L);
+          const __m256i w1 = step_weights<kQ5>(w, qh1[r], 1, L);
+          if constexpr (kVnni) {  // int32 sums, scaled once a sub-block (tile_q45k)
+            s0[r] = dot4_acc(L == 0 ? _mm256_setzero_si256() : s0[r], w0, x0);
+            s1[r] = dot4_acc(L == 0 ? _mm256_setzero_si256() : s1[r], w1, x1);
+            continue;
+          }
+          const __m256i p0 = _mm256_maddubs_epi16(w0, x0);
+          const __m256i p1 = _mm256_maddubs_epi16(w1, x1);
           s0[r] = first ? p0 : _mm256_add_epi16(s0[r], p0);
           s1[r] = first ? p1 : _mm256_add_epi16(s1[r], p1);
         }
-        if (L == 7 || (kQ5 && L == 3))  // i16 sums as full as the tiles' (tile_q45k)
+        if (kVnni && L == 7)
+          for (int r = 0; r < R; ++r) {
+            const uint8_t* sc = w.scales(r, b, 2 * c);
+            const __m256i m0 = _mm256_mullo_epi32(s0[r], scales_q45k_i32(sc));
+            const __m256i m1 = _mm256_mullo_epi32(s1[r], scales_q45k_i32(sc + kPackRows));
+            sum[r] = _mm256_add_epi32(sum[r], _mm256_add_epi32(m0, m1));
+          }
+        if (!kVnni && (L == 7 || (kQ5 && L == 3)))  // i16 sums as full as the tiles' (tile_q45k)
           for (int r = 0; r < R; ++r) {
             const uint8_t* sc = w.scales(r, b, 2 * c);
             sum[r] = madd_acc(madd_acc(sum[r], s0[r], scale_pairs_q45k(sc)), s1[r],
