@@ -60,9 +60,12 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
   const __m256i ones = _mm256_set1_epi16(1);
 
   for (int64_t b = 0; b < l.blocks; ++b) {
+    // With AVX-VNNI the int32 sums start from the block's correction.
     __m256i s[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_si256();
+    for (int t = 0; t < T; ++t) {
+      const __m256i s0 = kVnni ? _mm256_set1_epi32(ac[t][b]) : _mm256_setzero_si256();
+      for (int r = 0; r < R; ++r) s[r][t] = s0;
+    }
     const size_t qoff = b * l.quant_bytes_per_block;
     if constexpr (T == 1)  // decode: each group's lines once (from its first half), ahead
       for (int r = 0; r < R; ++r)
@@ -96,11 +99,12 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
           }
         }
       }
-      for (int t = 0; t < T; ++t) {
-        const __m256i c = _mm256_set1_epi32(ac[t][b]);
-        for (int r = 0; r < R; ++r)
-          s[r][t] = _mm256_add_epi32(kVnni ? s[r][t] : _mm256_madd_epi16(s[r][t], ones), c);
-      }
+      if constexpr (!kVnni)
+        for (int t = 0; t < T; ++t) {
+          const __m256i c = _mm256_set1_epi32(ac[t][b]);
+          for (int r = 0; r < R; ++r)
+            s[r][t] = _mm256_add_epi32(_mm256_madd_epi16(s[r][t], ones), c);
+        }
     } else if constexpr (kVnni) {
 #pragma GCC unroll 1
       for (int L = 0; L < 8; ++L) {
@@ -110,10 +114,6 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
           const __m256i x = bcast4(aq[t] + 32 * b + 4 * L);
           for (int r = 0; r < R; ++r) s[r][t] = dot4_acc(s[r][t], w[r], x);
         }
-      }
-      for (int t = 0; t < T; ++t) {
-        const __m256i c = _mm256_set1_epi32(ac[t][b]);
-        for (int r = 0; r < R; ++r) s[r][t] = _mm256_add_epi32(s[r][t], c);
       }
     } else {
 #pragma GCC unroll 1
