@@ -90,7 +90,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
           const __m256i x1 = bcast4(aq[t] + 32 * b + 16 + 4 * L);
           for (int r = 0; r < R; ++r) {
             if constexpr (kVnni) {
-              s[r][t] = dot4_acc(dot4_acc(s[r][t], lo[r], x0), hi[r], x1);
+              s[r][t] = dot4_acc_in_place(dot4_acc_in_place(s[r][t], lo[r], x0), hi[r], x1);
             } else {
               const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], x0),
                                                  _mm256_maddubs_epi16(hi[r], x1));
@@ -112,7 +112,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
         for (int r = 0; r < R; ++r) w[r] = load32(wq[r] + qoff + 64 * L);
         for (int t = 0; t < T; ++t) {
           const __m256i x = bcast4(aq[t] + 32 * b + 4 * L);
-          for (int r = 0; r < R; ++r) s[r][t] = dot4_acc(s[r][t], w[r], x);
+          for (int r = 0; r < R; ++r) s[r][t] = dot4_acc_in_place(s[r][t], w[r], x);
         }
       }
     } else {

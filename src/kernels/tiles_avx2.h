@@ -34,17 +34,28 @@ constexpr bool kVnni = false;
 // acc + each int32 lane's 4 products of u (u8) by s (s8), summed. With
 // AVX-VNNI one vpdpbusd, exact; with AVX2 vpmaddubsw then vpmaddwd by ones,
 // exact only where the caller knows a pair of products fits an i16.
-// vpdpbusd is written as asm that adds into acc's own register: with the
-// intrinsic, GCC 12 copied each of the Q8_0 prompt tile's 6 sums to another
-// register and back around every vpdpbusd of its (not unrolled) step loop,
-// 12 vmovdqa for 6 products; one thread, Q8_0 FFN matrix x 512 tokens on an
-// Intel Xeon: 99 -> 78 ms (medians of three alternated runs).
 inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+// dot4_acc for a sum carried around a step loop that is not unrolled (the
+// Q4_0/Q8_0 prompt tiles): vpdpbusd written as asm that adds into acc's own
+// register. With the intrinsic, GCC 12 copied each of the Q8_0 prompt tile's
+// 6 sums to another register and back around every vpdpbusd of the step
+// loop, 12 vmovdqa for 6 products; one thread, Q8_0 FFN matrix x 512 tokens
+// on an Intel Xeon: 99 -> 78 ms (medians of three alternated runs). The K
+// tiles' loops are unrolled, GCC allocates them well, and they keep the
+// intrinsic (the asm there measured no better).
+inline __m256i dot4_acc_in_place(__m256i acc, __m256i u, __m256i s) {
 #if defined(__AVXVNNI__)
   asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "x"(s));
   return acc;
 #else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+  return dot4_acc(acc, u, s);
 #endif
 }
 
