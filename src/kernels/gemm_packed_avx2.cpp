@@ -37,7 +37,7 @@ using ActView = Q8Acts;  // gemm_packed.h
 // * 2), so the AVX2 copy stores q itself (repack.h) and the tile multiplies
 // |q| by x carrying q's sign (the pair then fits: 128 * 127 * 2 = 32512),
 // widened at every step. With AVX-VNNI both types sum straight into int32
-// (vpdpbusd of u and x) and add corr once per block.
+// (vpdpbusd of u and x), starting from the block's corr.
 template <int R, int T, bool kQ4>
 void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
             float* y, int64_t y_stride, int64_t n_rows) {
