@@ -105,6 +105,12 @@ void verify_name(TlsStream& s, const ServerAddress& a) {
   if (ec) SSL_set_tlsext_host_name(s.native_handle(), name.c_str());
 }
 
+std::runtime_error tls_failure(const ServerAddress& a, const beast::error_code& ec) {
+  return std::runtime_error("TLS with the hearth server at " + a.host + ":" +
+                            std::to_string(a.port) + " failed: " + ec.message() +
+                            " (a self-signed certificate: set HEARTH_TLS_CA to its PEM file)");
+}
+
 // One GET /health, every step bounded by the stream's expiry.
 template <class Stream>
 void probe(Stream& stream, const ServerAddress& a, bool& ok) {
@@ -128,23 +134,32 @@ ClientResponse exchange(Stream& stream, const ServerAddress& a, const std::strin
 }  // namespace
 
 bool server_answers(const ServerAddress& a, int timeout_ms) {
-  try {
-    net::io_context ioc;
-    bool ok = false;
-    if (a.tls) {
-      auto ctx = tls_context();
-      TlsStream stream(ioc, ctx);
-      verify_name(stream, a);
+  net::io_context ioc;
+  bool ok = false;
+  if (a.tls) {
+    auto ctx = tls_context();  // an unreadable HEARTH_TLS_CA is said, not taken for "no server"
+    TlsStream stream(ioc, ctx);
+    verify_name(stream, a);
+    beast::error_code handshake;  // set when a server was reached and TLS with it failed
+    try {
       beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(timeout_ms));
       beast::get_lowest_layer(stream).async_connect(endpoint(a), [&](beast::error_code ec) {
         if (ec) return;
         stream.async_handshake(net::ssl::stream_base::client, [&](beast::error_code ec2) {
-          if (!ec2) probe(stream, a, ok);
+          if (!ec2) return probe(stream, a, ok);
+          if (ec2 != beast::error::timeout && ec2 != net::error::operation_aborted) handshake = ec2;
         });
       });
       ioc.run();
-      return ok;
+    } catch (const std::exception&) {
+      return false;
     }
+    // Something answers where the user pointed and cannot be trusted: the
+    // caller must not fall back to working alone (or on the local store).
+    if (handshake) throw tls_failure(a, handshake);
+    return ok;
+  }
+  try {
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::milliseconds(timeout_ms));
     stream.async_connect(endpoint(a), [&](beast::error_code ec) {
@@ -179,9 +194,7 @@ ClientResponse http_call(const ServerAddress& a, const std::string& method,
   connect(beast::get_lowest_layer(stream));
   beast::error_code ec;
   stream.handshake(net::ssl::stream_base::client, ec);
-  if (ec)
-    throw std::runtime_error("TLS with the hearth server at " + where + " failed: " + ec.message() +
-                             " (a self-signed certificate: set HEARTH_TLS_CA to its PEM file)");
+  if (ec) throw tls_failure(a, ec);
   return exchange(stream, a, method, target, body, on_line);
 }
 

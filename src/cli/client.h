@@ -36,8 +36,11 @@ struct ClientResponse {
   std::string body;
 };
 
-// Whether a hearth (or Ollama) server answers at `a` within `timeout_ms` (over
-// TLS: with a certificate that verifies).
+// Whether a hearth (or Ollama) server answers at `a` within `timeout_ms`. Over
+// TLS, a server reached whose certificate does not verify (or an unreadable
+// HEARTH_TLS_CA) throws std::runtime_error, saying why: the commands that work
+// standalone when no server answers must not do so for a server the user
+// named and cannot trust (`rm` would delete from the local store instead).
 bool server_answers(const ServerAddress& a, int timeout_ms = 300);
 
 // One request; `on_line` (when given) receives each NDJSON line of a streamed

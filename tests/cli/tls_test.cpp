@@ -2,7 +2,8 @@
 // checked with curl as a client that verifies it; plain HTTP on that port gets
 // no answer; a key that is not the certificate's, or a missing file, stops
 // the server before it listens. The CLI's own client (HEARTH_HOST=https://...)
-// reaches that server and verifies it too.
+// reaches that server and verifies it too, and refuses one it cannot trust
+// rather than working standalone.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -73,6 +74,27 @@ TEST(Tls, TheCliTalksHttpsToTheServer) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("HEARTH_TLS_CA"), std::string::npos) << r.err;
+  // The commands that work standalone when no server answers refuse too,
+  // rather than running the model here or deleting from the local store.
+  const TempDir home;
+  setenv("HEARTH_HOME", home.path().c_str(), 1);
+  r = run_hearth("cp tiny-kjv mine");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_hearth("run tiny-kjv 'In the beginning' -n 8 --temperature 0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  r = run_hearth("rm mine");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  r = run_hearth("list");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  unsetenv("HEARTH_HOST");
+  r = run_hearth("list");
+  EXPECT_NE(r.out.find("mine:latest"), std::string::npos) << r.out;
+  unsetenv("HEARTH_HOME");
+  setenv("HEARTH_HOST", url.c_str(), 1);
   // The right certificate under a name it does not carry: refused too.
   setenv("HEARTH_TLS_CA", (d.path() + "/cert.pem").c_str(), 1);
   setenv("HEARTH_HOST", ("https://localhost:" + std::to_string(s.port())).c_str(), 1);
