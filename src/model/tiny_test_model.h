@@ -68,8 +68,9 @@ struct Tiny {
   bool has(const std::string& n) const { return w.count(n) > 0; }
 };
 
-inline Tiny make_tiny(const std::string& arch, bool tied = false) {
-  Tiny m;
+// `shape`: the sizes (E, H, KV, D, F, V, L) to use; the defaults are tiny.
+inline Tiny make_tiny(const std::string& arch, bool tied = false, const Tiny& shape = {}) {
+  Tiny m = shape;
   m.arch = arch;
   m.tied = tied;
   if (arch == "falcon") m.KV = 1;
