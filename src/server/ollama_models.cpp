@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -16,6 +15,7 @@
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "quant/mix.h"
+#include "server/go_format.h"
 #include "server/ollama_types.h"
 #include "server/server_impl.h"
 
@@ -89,14 +89,6 @@ ollama::ModelDetails cached_details(const std::string& path) {
   return d;
 }
 
-// A float32 as the double whose shortest decimal is the float's (0.00001, not
-// 9.999999747378752e-06), as Go writes a float32.
-double float32_decimal(float f) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, f);
-  return std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
-}
-
 // A float as Go's encoding/json writes it: a whole number without ".0".
 Json float_json(double x) {
   if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15) return static_cast<int64_t>(x);
@@ -111,7 +103,7 @@ Json scalar_json(const gguf::Value& v) {
     case T::STRING:
       return v.as_string();
     case T::F32:
-      return float_json(float32_decimal(static_cast<float>(v.as_float())));
+      return float_json(ollama::float32_decimal(static_cast<float>(v.as_float())));
     case T::F64:
       return float_json(v.as_float());
     case T::I8:

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <system_error>
 #include <variant>
 
+#include "server/go_format.h"
 #include "server/json_body.h"
 
 namespace hearth::server::ollama {
@@ -231,180 +231,6 @@ std::vector<std::pair<std::string, std::string>> parse_file_map(const Json& body
   return out;
 }
 
-// -------------------------------------------------------------- options table
-
-enum class OptionKind { kInteger, kFloat, kBool, kStrings };
-
-using OptionMember = std::variant<std::optional<int64_t> Options::*,
-                                  std::optional<float> Options::*, std::optional<bool> Options::*,
-                                  std::optional<std::vector<std::string>> Options::*>;
-
-struct OptionField {
-  std::string_view name;
-  OptionMember member;
-};
-
-// Declaration order of Options, which is Ollama's order.
-const std::array<OptionField, 20> kOptionFields = {{
-    {"num_keep", &Options::num_keep},
-    {"seed", &Options::seed},
-    {"num_predict", &Options::num_predict},
-    {"top_k", &Options::top_k},
-    {"top_p", &Options::top_p},
-    {"min_p", &Options::min_p},
-    {"typical_p", &Options::typical_p},
-    {"repeat_last_n", &Options::repeat_last_n},
-    {"temperature", &Options::temperature},
-    {"repeat_penalty", &Options::repeat_penalty},
-    {"presence_penalty", &Options::presence_penalty},
-    {"frequency_penalty", &Options::frequency_penalty},
-    {"stop", &Options::stop},
-    {"num_ctx", &Options::num_ctx},
-    {"num_batch", &Options::num_batch},
-    {"num_gpu", &Options::num_gpu},
-    {"main_gpu", &Options::main_gpu},
-    {"use_mmap", &Options::use_mmap},
-    {"num_thread", &Options::num_thread},
-    {"draft_num_predict", &Options::draft_num_predict},
-}};
-
-// Options Ollama once had and dropped; requests from older clients still send them.
-constexpr std::array<std::string_view, 15> kRemovedOptions = {
-    "mirostat",
-    "mirostat_tau",
-    "mirostat_eta",
-    "penalize_newline",
-    "tfs_z",
-    "low_vram",
-    "f16_kv",
-    "vocab_only",
-    "use_mlock",
-    "numa",
-    "logits_all",
-    "embedding_only",
-    "rope_frequency_base",
-    "rope_frequency_scale",
-    "num_gqa",
-};
-
-// Go's Options.FromMap: JSON numbers are float64 there, so an integer option
-// takes any number and drops the fraction.
-int64_t option_integer(const Json& v, std::string_view what, std::string_view name) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<uint64_t>();
-    if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      return static_cast<int64_t>(u);
-  } else if (v.is_number_integer()) {
-    return v.get<int64_t>();
-  } else if (v.is_number_float()) {
-    const double d = std::trunc(v.get<double>());
-    // 2^63 is the first double past int64's range.
-    if (std::isfinite(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-      return static_cast<int64_t>(d);
-  } else {
-    throw WireError(fmt::format("{} \"{}\" must be an integer, got {}", what, name, v.type_name()));
-  }
-  throw WireError(fmt::format("{} \"{}\" is out of range: {}", what, name, v.dump()));
-}
-
-// ---------------------------------------------------------- number formats
-
-// Go's strconv.Quote, for the printable UTF-8 that model parameters hold:
-// escapes quotes, backslashes and control bytes; keeps other bytes as they are.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// Go's %v of a float64: the shortest digits that read back the same, in
-// exponent form when the exponent is < -4 or >= 6 (Go's 'g' with the shortest
-// precision): 0.9 -> "0.9", 123456 -> "123456", 1e6 -> "1e+06", 1e-5 -> "1e-05".
-std::string go_float(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  const std::string sci(buf, r.ptr);
-  const size_t e = sci.find('e');
-  const int exp = std::stoi(sci.substr(e + 1));
-  if (exp < -4 || exp >= 6) {
-    return fmt::format("{}e{}{:02}", sci.substr(0, e), exp < 0 ? '-' : '+', std::abs(exp));
-  }
-  r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
-}
-
-// A parameter value as Go's %#v prints the JSON-decoded value.
-std::string go_value(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::string:
-      return go_quote(v.get_ref<const std::string&>());
-    case Json::value_t::boolean:
-      return v.get<bool>() ? "true" : "false";
-    case Json::value_t::number_integer:
-      return std::to_string(v.get<int64_t>());
-    case Json::value_t::number_unsigned:
-      return std::to_string(v.get<uint64_t>());
-    case Json::value_t::number_float:
-      return go_float(v.get<double>());
-    case Json::value_t::null:
-      return "<nil>";
-    default:
-      return v.dump();
-  }
-}
-
-// A float32 as the double whose shortest decimal is the float's shortest
-// decimal, so that JSON shows 0.010071029 (as Go writes a float32), not
-// 0.010071028769016266, and still reads back as the same float.
-double float32_decimal(float f) {
-  if (!std::isfinite(f)) return f;
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, f);
-  double d = f;
-  std::from_chars(buf, r.ptr, d);
-  return d;
-}
-
 Json details_json(const ModelDetails& d) {
   Json j = Json::object();
   j["parent_model"] = d.parent_model;
@@ -453,87 +279,6 @@ Json parse_body(std::string_view body) {
 
 // ---------------------------------------------------------------- keep_alive
 
-Nanos parse_go_duration(std::string_view text, std::string_view field) {
-  auto fail = [&](std::string_view why) -> WireError {
-    return WireError(
-        fmt::format("invalid {} \"{}\": {} (expected a duration such as \"5m\", \"1h30m\", "
-                    "\"300ms\", or a number of seconds)",
-                    field, text, why));
-  };
-  constexpr uint64_t kLimit = uint64_t{1} << 63;  // |int64 min|
-  std::string_view s = text;
-  bool negative = false;
-  if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
-    negative = s.front() == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") return Nanos::zero();
-  if (s.empty()) throw fail("empty");
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  uint64_t total = 0;
-  while (!s.empty()) {
-    if (!(s.front() == '.' || is_digit(s.front()))) throw fail("a number must come first");
-    size_t i = 0;
-    uint64_t whole = 0;
-    for (; i < s.size() && is_digit(s[i]); ++i) {
-      if (whole > kLimit / 10) throw fail("too large");
-      whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
-      if (whole > kLimit) throw fail("too large");
-    }
-    const bool has_whole = i > 0;
-    uint64_t frac = 0;
-    double scale = 1;
-    bool has_frac = false;
-    if (i < s.size() && s[i] == '.') {
-      const size_t start = ++i;
-      bool overflow = false;
-      for (; i < s.size() && is_digit(s[i]); ++i) {
-        if (overflow || frac > (kLimit - 1) / 10) {
-          overflow = true;  // digits past what fits change nothing; Go drops them too
-          continue;
-        }
-        frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
-        scale *= 10;
-      }
-      has_frac = i > start;
-    }
-    if (!has_whole && !has_frac) throw fail("a number must come first");
-    size_t u = i;
-    while (u < s.size() && s[u] != '.' && !is_digit(s[u])) ++u;
-    const std::string_view unit_name = s.substr(i, u - i);
-    if (unit_name.empty()) throw fail("missing unit");
-    uint64_t unit = 0;
-    if (unit_name == "ns") {
-      unit = 1;
-    } else if (unit_name == "us" || unit_name == "\xC2\xB5s" || unit_name == "\xCE\xBCs") {
-      unit = 1000;
-    } else if (unit_name == "ms") {
-      unit = 1000000;
-    } else if (unit_name == "s") {
-      unit = 1000000000;
-    } else if (unit_name == "m") {
-      unit = 60 * uint64_t{1000000000};
-    } else if (unit_name == "h") {
-      unit = 3600 * uint64_t{1000000000};
-    } else {
-      throw fail(fmt::format("unknown unit \"{}\" (use ns, us, ms, s, m or h)", unit_name));
-    }
-    if (whole > kLimit / unit) throw fail("too large");
-    whole *= unit;
-    if (frac > 0) {
-      whole +=
-          static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(unit) / scale));
-      if (whole > kLimit) throw fail("too large");
-    }
-    total += whole;
-    if (total > kLimit) throw fail("too large");
-    s.remove_prefix(u);
-  }
-  if (negative) return Nanos(static_cast<int64_t>(0 - total));  // wraps to int64 min at 2^63
-  if (total > kLimit - 1) throw fail("too large");
-  return Nanos(static_cast<int64_t>(total));
-}
-
 KeepAlive parse_keep_alive(const Json& value) {
   if (value.is_number()) {
     const double seconds = value.get<double>();
@@ -546,85 +291,6 @@ KeepAlive parse_keep_alive(const Json& value) {
   throw WireError(fmt::format(
       "keep_alive must be a duration string such as \"5m\" or a number of seconds, got {}",
       value.type_name()));
-}
-
-// ------------------------------------------------------------------- options
-
-ParsedOptions parse_options(const Json& object, std::string_view what) {
-  ParsedOptions out;
-  if (object.is_null()) return out;
-  if (!object.is_object())
-    throw WireError(fmt::format("{}s must be an object, got {}", what, object.type_name()));
-  for (const auto& item : object.items()) {
-    // Named, not structured bindings: clang 14 (the fuzz build) cannot capture those.
-    const std::string& key = item.key();
-    const Json& value = item.value();
-    const auto field = std::find_if(kOptionFields.begin(), kOptionFields.end(),
-                                    [&](const OptionField& f) { return f.name == key; });
-    if (field == kOptionFields.end()) {
-      if (std::find(kRemovedOptions.begin(), kRemovedOptions.end(), key) == kRemovedOptions.end())
-        out.unknown.push_back(key);
-      continue;
-    }
-    if (value.is_null()) continue;
-    Options& o = out.options;
-    std::visit(
-        [&](auto member) {
-          using T = typename std::remove_reference_t<decltype(o.*member)>::value_type;
-          if constexpr (std::is_same_v<T, int64_t>) {
-            o.*member = option_integer(value, what, key);
-          } else if constexpr (std::is_same_v<T, float>) {
-            if (!value.is_number())
-              throw WireError(
-                  fmt::format("{} \"{}\" must be a number, got {}", what, key, value.type_name()));
-            o.*member = static_cast<float>(value.get<double>());
-          } else if constexpr (std::is_same_v<T, bool>) {
-            if (!value.is_boolean())
-              throw WireError(
-                  fmt::format("{} \"{}\" must be a boolean, got {}", what, key, value.type_name()));
-            o.*member = value.get<bool>();
-          } else {
-            if (!value.is_array())
-              throw WireError(fmt::format("{} \"{}\" must be an array of strings, got {}", what,
-                                          key, value.type_name()));
-            std::vector<std::string> strings;
-            for (const Json& s : value) {
-              if (!s.is_string())
-                throw WireError(
-                    fmt::format("{} \"{}\" must be an array of strings, got an array holding a {}",
-                                what, key, s.type_name()));
-              strings.push_back(s.get<std::string>());
-            }
-            o.*member = std::move(strings);
-          }
-        },
-        field->member);
-  }
-  return out;
-}
-
-Options merge_options(const Options& model, const Options& request) {
-  Options out = model;
-  for (const OptionField& f : kOptionFields) {
-    std::visit(
-        [&](auto member) {
-          if (request.*member) out.*member = request.*member;
-        },
-        f.member);
-  }
-  return out;
-}
-
-Json to_json(const Options& options) {
-  Json j = Json::object();
-  for (const OptionField& f : kOptionFields) {
-    std::visit(
-        [&](auto member) {
-          if (options.*member) j[std::string(f.name)] = *(options.*member);
-        },
-        f.member);
-  }
-  return j;
 }
 
 // --------------------------------------------------------------- requests
@@ -813,26 +479,6 @@ WireError registry_refusal(std::string_view operation, std::string_view model) {
 }
 
 // --------------------------------------------------------------- responses
-
-std::string rfc3339_nano(Clock::time_point t) {
-  using namespace std::chrono;
-  const auto ns = time_point_cast<nanoseconds>(t);
-  const auto day = floor<days>(ns);
-  const year_month_day ymd(day);
-  const hh_mm_ss<nanoseconds> hms(ns - day);
-  std::string out =
-      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  hms.hours().count(), hms.minutes().count(), hms.seconds().count());
-  if (const int64_t sub = hms.subseconds().count(); sub != 0) {
-    std::string frac = fmt::format("{:09}", sub);
-    frac.erase(frac.find_last_not_of('0') + 1);
-    out += '.';
-    out += frac;
-  }
-  out += 'Z';
-  return out;
-}
 
 Json generate_chunk(std::string_view model, Clock::time_point created, std::string_view text) {
   Json j = head(model, created);

@@ -66,11 +66,6 @@ class KeepAlive {
 // Ollama's default when a request gives none.
 inline constexpr Nanos kDefaultKeepAlive = std::chrono::minutes(5);
 
-// Go's time.ParseDuration: an optional sign, then one or more decimal numbers
-// each with a unit (ns, us, µs, μs, ms, s, m, h); "0" alone needs no unit.
-// Throws WireError naming `field` and the text when it is not one.
-Nanos parse_go_duration(std::string_view text, std::string_view field = "keep_alive");
-
 // A keep_alive value: a number or a duration string, else a WireError naming
 // keep_alive. Seconds beyond what fits in nanoseconds count as forever.
 KeepAlive parse_keep_alive(const Json& value);
@@ -295,10 +290,6 @@ PushRequest parse_push_request(const Json& body);
 WireError registry_refusal(std::string_view operation, std::string_view model);
 
 // --------------------------------------------------------------- responses
-
-// RFC 3339 in UTC with nanoseconds, trailing zeros of the fraction dropped (as
-// Go's time.RFC3339Nano): "2023-08-04T19:22:45.499127Z", "2023-08-04T19:22:45Z".
-std::string rfc3339_nano(Clock::time_point t);
 
 // A model's details, as in /api/tags, /api/show and /api/ps.
 struct ModelDetails {

@@ -9,6 +9,8 @@
 
 #include <regex>
 
+#include "server/go_format.h"
+
 namespace hearth::server::ollama {
 namespace {
 
