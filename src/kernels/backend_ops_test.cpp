@@ -202,7 +202,10 @@ uint16_t scale16(std::mt19937& rng, float lo, float hi, bool negative_too) {
   return q::fp32_to_fp16(v);
 }
 
-enum class Pattern { Random, Extreme };
+// The *Quantized patterns differ only for Q8_0: its quants in -127..127, as
+// llama.cpp's quantizer writes them, where the others hold -128 too (AVX2
+// multiplies the two kinds differently: PackedLayout::q8_holds_min).
+enum class Pattern { Random, Extreme, RandomQuantized, ExtremeQuantized };
 
 // Random bytes with sane fp16 scales, or (Extreme) every quant at the largest
 // magnitude the format holds and the largest 6-bit / int8 sub-block scales.
@@ -213,7 +216,8 @@ std::vector<uint8_t> make_weights(TensorType type, int64_t rows, int64_t cols, P
   for (auto& b : data) b = static_cast<uint8_t>(rng());
   const int64_t n = rows * cols;
   std::normal_distribution<float> normal(0.f, 0.1f);
-  const bool ext = p == Pattern::Extreme;
+  const bool ext = p == Pattern::Extreme || p == Pattern::ExtremeQuantized;
+  const int8_t q8_min = p == Pattern::Extreme || p == Pattern::Random ? -128 : -127;
   auto extreme_byte = [&] { return static_cast<uint8_t>(rng() & 1 ? 0xFF : 0x00); };
   auto each = [&](auto* blocks, int64_t block, auto fn) {
     for (int64_t b = 0; b < n / block; ++b) fn(blocks[b]);
@@ -234,8 +238,11 @@ std::vector<uint8_t> make_weights(TensorType type, int64_t rows, int64_t cols, P
     case TensorType::Q8_0:
       each(reinterpret_cast<q::BlockQ8_0*>(data.data()), 32, [&](q::BlockQ8_0& b) {
         b.d = scale16(rng, 1e-3f, 2e-2f, true);
-        if (ext)
-          for (auto& v : b.qs) v = static_cast<int8_t>(rng() & 1 ? 127 : -128);
+        for (auto& v : b.qs)
+          if (ext)
+            v = rng() & 1 ? int8_t{127} : q8_min;
+          else if (v < q8_min)
+            v = q8_min;
       });
       break;
     case TensorType::Q4_0:
@@ -390,24 +397,32 @@ TEST(BackendOps, MatmulAdversarialInputs) {
     const int64_t cols = block_of(type) == 1 ? 64 : 2 * std::max<int64_t>(block_of(type), 32);
     for (SimdLevel level : levels())
       for (int64_t rows : {1, 16, 33})
-        for (int64_t nt : {1, 5, 7}) {
-          const auto w = make_weights(type, rows, cols, Pattern::Extreme, 77 + uint32_t(rows));
-          const DecodedRow row0 = decode_row(type, w.data(), cols);
-          const auto aligned = make_activations(nt, cols, 1.f, 1, &row0);
-          check_matmul(type, level, rows, cols, nt, w, aligned, pool, "+-127 aligned with row 0");
-          // The largest activations each format holds: f16/bf16 values to 65504;
-          // Q8_1's block sum s = d * sum(q) is an f16 too.
-          const bool half = type == TensorType::F16 || type == TensorType::BF16;
-          const bool q8_1 = activation_type(type) == TensorType::Q8_1;
-          for (float scale : {1e-6f, 1e-3f, half ? 1e3f : q8_1 ? 10.f : 1e5f}) {
-            const auto x = make_activations(nt, cols, scale, 2 + uint32_t(nt));
-            check_matmul(type, level, rows, cols, nt, w, x, pool,
-                         "extreme weights, activations x" + std::to_string(scale));
-            const auto wr = make_weights(type, rows, cols, Pattern::Random, 5);
-            check_matmul(type, level, rows, cols, nt, wr, x, pool,
-                         "activations x" + std::to_string(scale));
+        for (int64_t nt : {1, 5, 7})
+          for (bool quantized : {false, true}) {
+            if (quantized && type != TensorType::Q8_0) continue;
+            const auto w = make_weights(type, rows, cols,
+                                        quantized ? Pattern::ExtremeQuantized : Pattern::Extreme,
+                                        77 + uint32_t(rows));
+            const DecodedRow row0 = decode_row(type, w.data(), cols);
+            const auto aligned = make_activations(nt, cols, 1.f, 1, &row0);
+            check_matmul(
+                type, level, rows, cols, nt, w, aligned, pool,
+                quantized ? "+-127 aligned with row 0 (no -128)" : "+-127 aligned with row 0");
+            // The largest activations each format holds: f16/bf16 values to 65504;
+            // Q8_1's block sum s = d * sum(q) is an f16 too.
+            const bool half = type == TensorType::F16 || type == TensorType::BF16;
+            const bool q8_1 = activation_type(type) == TensorType::Q8_1;
+            for (float scale : {1e-6f, 1e-3f, half ? 1e3f : q8_1 ? 10.f : 1e5f}) {
+              const auto x = make_activations(nt, cols, scale, 2 + uint32_t(nt));
+              check_matmul(type, level, rows, cols, nt, w, x, pool,
+                           std::string(quantized ? "(no -128) " : "") +
+                               "extreme weights, activations x" + std::to_string(scale));
+              const auto wr = make_weights(
+                  type, rows, cols, quantized ? Pattern::RandomQuantized : Pattern::Random, 5);
+              check_matmul(type, level, rows, cols, nt, wr, x, pool,
+                           "activations x" + std::to_string(scale));
+            }
           }
-        }
   }
 }
 
@@ -461,20 +476,22 @@ TEST(BackendOps, AvxVnniTilesGiveTheAvx2TilesBits) {
        {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
     const int64_t cols = 512;
     for (int64_t rows : {17, 64})
-      for (int64_t nt : {1, 5, 49}) {
-        const auto w = make_weights(type, rows, cols, Pattern::Random, 7 + uint32_t(rows));
-        const auto x = make_activations(nt, cols, 1.f, 40 + uint32_t(nt));
-        WeightMatrix ymm(type, w.data(), rows, cols, SimdLevel::kAvx2);
-        WeightMatrix vnni(type, w.data(), rows, cols, SimdLevel::kAvxVnni);
-        ASSERT_EQ(ymm.level(), want_ymm);
-        ASSERT_EQ(vnni.level(), want_vnni);
-        std::vector<float> a(rows * nt), b(rows * nt);
-        ymm.multiply(x.data(), nt, a.data(), pool);
-        vnni.multiply(x.data(), nt, b.data(), pool);
-        for (int64_t i = 0; i < rows * nt; ++i)
-          ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i]))
-              << gguf::type_name(type) << " rows " << rows << " tokens " << nt << " at " << i;
-      }
+      for (int64_t nt : {1, 5, 49})
+        for (Pattern p : {Pattern::Random, Pattern::RandomQuantized}) {
+          if (p == Pattern::RandomQuantized && type != TensorType::Q8_0) continue;
+          const auto w = make_weights(type, rows, cols, p, 7 + uint32_t(rows));
+          const auto x = make_activations(nt, cols, 1.f, 40 + uint32_t(nt));
+          WeightMatrix ymm(type, w.data(), rows, cols, SimdLevel::kAvx2);
+          WeightMatrix vnni(type, w.data(), rows, cols, SimdLevel::kAvxVnni);
+          ASSERT_EQ(ymm.level(), want_ymm);
+          ASSERT_EQ(vnni.level(), want_vnni);
+          std::vector<float> a(rows * nt), b(rows * nt);
+          ymm.multiply(x.data(), nt, a.data(), pool);
+          vnni.multiply(x.data(), nt, b.data(), pool);
+          for (int64_t i = 0; i < rows * nt; ++i)
+            ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i]))
+                << gguf::type_name(type) << " rows " << rows << " tokens " << nt << " at " << i;
+        }
   }
 }
 

@@ -30,8 +30,11 @@ ThreadPool& pool() {
   return p;
 }
 
-// Random bytes with small fp16 scales at every block's scale field(s).
-std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols) {
+// Random bytes with small fp16 scales at every block's scale field(s). Q8_0's
+// quants in -127..127 as llama.cpp's quantizer writes them, unless `q8_min`
+// (AVX2 then takes its slower form: PackedLayout::q8_holds_min).
+std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols,
+                                   bool q8_min = false) {
   std::mt19937_64 rng(42);
   const size_t bytes = gguf::row_bytes(type, cols) * rows;
   std::vector<uint8_t> data(bytes);
@@ -55,12 +58,17 @@ std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols) 
     auto* f = reinterpret_cast<float*>(data.data());
     for (size_t i = 0; i < bytes / 4; ++i) f[i] = 0.01f;
   }
+  if (type == TensorType::Q8_0 && !q8_min)
+    for (size_t b = 0; b < bytes / tr->block_bytes; ++b)
+      for (size_t j = 2; j < tr->block_bytes; ++j)
+        if (data[b * tr->block_bytes + j] == 0x80) data[b * tr->block_bytes + j] = 0x81;
   return data;
 }
 
-void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t cols) {
+void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t cols,
+                 bool q8_min) {
   const int64_t tokens = state.range(0);
-  const auto w = random_matrix(type, rows, cols);
+  const auto w = random_matrix(type, rows, cols, q8_min);
   WeightMatrix m(type, w.data(), rows, cols);
   std::vector<float> x(tokens * cols), y(tokens * rows);
   std::mt19937 rng(1);
@@ -86,7 +94,7 @@ void BM_Multiply(benchmark::State& state, TensorType type, int64_t rows, int64_t
 // copy, so every matrix comes from memory (about 600 MB at Q4_0, far beyond
 // the caches) and the dispatches and thread hand-offs between small matrices
 // count, as in generation. GB/s: weight bytes read per second.
-void BM_DecodeLayers(benchmark::State& state, TensorType type) {
+void BM_DecodeLayers(benchmark::State& state, TensorType type, bool q8_min) {
   constexpr int64_t kLayers = 22, E = 2048, KV = 256, FF = 5632;
   struct Mat {
     int64_t rows, cols;
@@ -98,7 +106,7 @@ void BM_DecodeLayers(benchmark::State& state, TensorType type) {
   for (int64_t l = 0; l < kLayers; ++l)
     for (const Mat& m : kLayer) {
       auto& src = sources[{m.rows, m.cols}];
-      if (src.empty()) src = random_matrix(type, m.rows, m.cols);
+      if (src.empty()) src = random_matrix(type, m.rows, m.cols, q8_min);
       mats.push_back(std::make_unique<WeightMatrix>(type, src.data(), m.rows, m.cols));
       bytes += static_cast<double>(src.size());
     }
@@ -149,14 +157,25 @@ const bool registered = [] {
     for (const Shape& s : kShapes) {
       const std::string name =
           std::string("Multiply/") + std::string(gguf::type_name(type)) + "/" + s.name;
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Multiply, type, s.rows, s.cols);
+      auto* b =
+          benchmark::RegisterBenchmark(name.c_str(), BM_Multiply, type, s.rows, s.cols, false);
       b->Arg(1)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
+  // Q8_0 with -128 among its quants: AVX2's other form.
+  benchmark::RegisterBenchmark("Multiply/q8_0+min/ffn_gate/up 5632x2048", BM_Multiply,
+                               TensorType::Q8_0, 5632, 2048, true)
+      ->Arg(1)
+      ->Arg(512)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("DecodeLayers/q8_0+min", BM_DecodeLayers, TensorType::Q8_0, true)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
   for (TensorType type :
        {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K})
     benchmark::RegisterBenchmark(
         (std::string("DecodeLayers/") + std::string(gguf::type_name(type))).c_str(),
-        BM_DecodeLayers, type)
+        BM_DecodeLayers, type, false)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   return true;

@@ -37,8 +37,12 @@ uint16_t random_scale(std::mt19937& rng, bool allow_negative) {
 }
 
 // Random block bytes with sane fp16 scales (random bytes there would give
-// infinities and NaNs, which no model holds).
-std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
+// infinities and NaNs, which no model holds). Q8_0's quants are any byte,
+// -128 included, unless `q8_min` is false: then -127..127, as llama.cpp's
+// quantizer writes them (AVX2 multiplies the two kinds differently:
+// PackedLayout::q8_holds_min).
+std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols, uint32_t seed,
+                                    bool q8_min = true) {
   std::mt19937 rng(seed);
   const size_t row_bytes = gguf::row_bytes(type, cols);
   std::vector<uint8_t> data(row_bytes * rows);
@@ -72,7 +76,11 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols,
     }
     case TensorType::Q8_0: {
       auto [p, nb] = blocks(reinterpret_cast<q::BlockQ8_0*>(data.data()), 32);
-      for (int64_t b = 0; b < nb; ++b) p[b].d = random_scale(rng, true);
+      for (int64_t b = 0; b < nb; ++b) {
+        p[b].d = random_scale(rng, true);
+        if (!q8_min)
+          for (int8_t& v : p[b].qs) v = v == -128 ? int8_t{-127} : v;
+      }
       break;
     }
     case TensorType::Q4_1: {
@@ -139,51 +147,54 @@ int64_t test_cols(TensorType type) {
 // bounded by (terms + 16 lanes) * 4 eps * sum |w| |x| (the rounding bound of a
 // sum of that many terms, with margin for each term's own 2-3 roundings).
 TEST(WeightMatrix, EveryVariantMatchesReference) {
-  for (TensorType type : kTypes) {
-    const int64_t cols = test_cols(type);
-    const TensorType act = activation_type(type);
-    const size_t a_row = activation_row_bytes(act, cols);
-    const int64_t terms = cols / gguf::type_traits(type)->block_size + 16;
-    for (int64_t rows : {1, 7, 29, 37, 64}) {  // 29: a group whose second half is partial
-      const auto w = random_weights(type, rows, cols, 1234 + static_cast<uint32_t>(rows));
-      const GemmKernel ref = gemm_kernel(type, SimdLevel::kScalar);
-      ASSERT_NE(ref, nullptr) << gguf::type_name(type);
-      for (int64_t nt : {1, 2, 5, 67}) {
-        const auto x = random_activations(nt * cols, 99 + static_cast<uint32_t>(nt));
-        std::vector<uint8_t> a(a_row * nt);
-        for (int64_t t = 0; t < nt; ++t)
-          quantize_activations(act, x.data() + t * cols, a.data() + t * a_row, cols,
-                               SimdLevel::kScalar);
-        std::vector<float> expect(rows * nt);
-        ref(cols, w.data(), gguf::row_bytes(type, cols), static_cast<int>(rows), a.data(), a_row,
-            static_cast<int>(nt), expect.data(), rows);
-        // sum |w| |x| per output, from the dequantized weights.
-        std::vector<float> wrow(cols);
-        std::vector<double> mag(rows * nt, 0.0);
-        WeightMatrix scalar(type, w.data(), rows, cols, SimdLevel::kScalar);
-        for (int64_t r = 0; r < rows; ++r) {
-          scalar.dequantize_row(r, wrow.data());
+  for (TensorType type : kTypes)
+    for (bool q8_min : {true, false}) {
+      if (!q8_min && type != TensorType::Q8_0) continue;
+      const int64_t cols = test_cols(type);
+      const TensorType act = activation_type(type);
+      const size_t a_row = activation_row_bytes(act, cols);
+      const int64_t terms = cols / gguf::type_traits(type)->block_size + 16;
+      for (int64_t rows : {1, 7, 29, 37, 64}) {  // 29: a group whose second half is partial
+        const auto w = random_weights(type, rows, cols, 1234 + static_cast<uint32_t>(rows), q8_min);
+        const GemmKernel ref = gemm_kernel(type, SimdLevel::kScalar);
+        ASSERT_NE(ref, nullptr) << gguf::type_name(type);
+        for (int64_t nt : {1, 2, 5, 67}) {
+          const auto x = random_activations(nt * cols, 99 + static_cast<uint32_t>(nt));
+          std::vector<uint8_t> a(a_row * nt);
           for (int64_t t = 0; t < nt; ++t)
-            for (int64_t c = 0; c < cols; ++c)
-              mag[t * rows + r] += std::fabs(wrow[c]) * (std::fabs(x[t * cols + c]) + 0.1);
-        }
-        for (int threads : {1, 2}) {
-          ThreadPool pool(threads);
-          for (SimdLevel level : supported_levels()) {
-            WeightMatrix m(type, w.data(), rows, cols, level);
-            std::vector<float> y(rows * nt, NAN);
-            m.multiply(x.data(), nt, y.data(), pool);
-            for (int64_t i = 0; i < rows * nt; ++i) {
-              const double tol = 4.0 * terms * 1.2e-7 * mag[i];
-              ASSERT_NEAR(y[i], expect[i], tol)
-                  << gguf::type_name(type) << " level " << simd_level_name(m.level()) << " rows "
-                  << rows << " tokens " << nt << " threads " << threads << " output " << i;
+            quantize_activations(act, x.data() + t * cols, a.data() + t * a_row, cols,
+                                 SimdLevel::kScalar);
+          std::vector<float> expect(rows * nt);
+          ref(cols, w.data(), gguf::row_bytes(type, cols), static_cast<int>(rows), a.data(), a_row,
+              static_cast<int>(nt), expect.data(), rows);
+          // sum |w| |x| per output, from the dequantized weights.
+          std::vector<float> wrow(cols);
+          std::vector<double> mag(rows * nt, 0.0);
+          WeightMatrix scalar(type, w.data(), rows, cols, SimdLevel::kScalar);
+          for (int64_t r = 0; r < rows; ++r) {
+            scalar.dequantize_row(r, wrow.data());
+            for (int64_t t = 0; t < nt; ++t)
+              for (int64_t c = 0; c < cols; ++c)
+                mag[t * rows + r] += std::fabs(wrow[c]) * (std::fabs(x[t * cols + c]) + 0.1);
+          }
+          for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            for (SimdLevel level : supported_levels()) {
+              WeightMatrix m(type, w.data(), rows, cols, level);
+              std::vector<float> y(rows * nt, NAN);
+              m.multiply(x.data(), nt, y.data(), pool);
+              for (int64_t i = 0; i < rows * nt; ++i) {
+                const double tol = 4.0 * terms * 1.2e-7 * mag[i];
+                ASSERT_NEAR(y[i], expect[i], tol)
+                    << gguf::type_name(type) << (q8_min ? "" : " (no -128)") << " level "
+                    << simd_level_name(m.level()) << " rows " << rows << " tokens " << nt
+                    << " threads " << threads << " output " << i;
+              }
             }
           }
         }
       }
     }
-  }
 }
 
 // Batch invariance: a token's outputs do not depend on the other tokens of the
@@ -191,32 +202,34 @@ TEST(WeightMatrix, EveryVariantMatchesReference) {
 // SIMD level. Batched serving relies on it: a sequence decoded beside others
 // must get exactly the logits it gets alone.
 TEST(WeightMatrix, EachTokensOutputIsIndependentOfTheBatch) {
-  for (TensorType type : kTypes) {
-    const int64_t cols = test_cols(type), rows = 80;  // 80: 5 packed groups of 16
-    const auto w = random_weights(type, rows, cols, 31);
-    const int64_t max_nt = 70;
-    const auto x = random_activations(max_nt * cols, 32);
-    ThreadPool pool(2);
-    for (SimdLevel level : supported_levels()) {
-      WeightMatrix m(type, w.data(), rows, cols, level);
-      // Each token alone.
-      std::vector<float> alone(max_nt * rows);
-      for (int64_t t = 0; t < max_nt; ++t)
-        m.multiply(x.data() + t * cols, 1, alone.data() + t * rows, pool);
-      for (int64_t nt : {2, 3, 4, 5, 7, 8, 13, 49, 64, 65, 70}) {
-        // Tokens [off, off + nt) of x, so that a token also changes its place in the tile.
-        for (int64_t off : {int64_t{0}, max_nt - nt}) {
-          std::vector<float> y(nt * rows, NAN);
-          m.multiply(x.data() + off * cols, nt, y.data(), pool);
-          for (int64_t t = 0; t < nt; ++t)
-            ASSERT_EQ(0, std::memcmp(y.data() + t * rows, alone.data() + (off + t) * rows,
-                                     rows * sizeof(float)))
-                << gguf::type_name(type) << " level " << simd_level_name(m.level()) << " token "
-                << t << " of " << nt << " (offset " << off << ")";
+  for (TensorType type : kTypes)
+    for (bool q8_min : {true, false}) {
+      if (!q8_min && type != TensorType::Q8_0) continue;
+      const int64_t cols = test_cols(type), rows = 80;  // 80: 5 packed groups of 16
+      const auto w = random_weights(type, rows, cols, 31, q8_min);
+      const int64_t max_nt = 70;
+      const auto x = random_activations(max_nt * cols, 32);
+      ThreadPool pool(2);
+      for (SimdLevel level : supported_levels()) {
+        WeightMatrix m(type, w.data(), rows, cols, level);
+        // Each token alone.
+        std::vector<float> alone(max_nt * rows);
+        for (int64_t t = 0; t < max_nt; ++t)
+          m.multiply(x.data() + t * cols, 1, alone.data() + t * rows, pool);
+        for (int64_t nt : {2, 3, 4, 5, 7, 8, 13, 49, 64, 65, 70}) {
+          // Tokens [off, off + nt) of x, so that a token also changes its place in the tile.
+          for (int64_t off : {int64_t{0}, max_nt - nt}) {
+            std::vector<float> y(nt * rows, NAN);
+            m.multiply(x.data() + off * cols, nt, y.data(), pool);
+            for (int64_t t = 0; t < nt; ++t)
+              ASSERT_EQ(0, std::memcmp(y.data() + t * rows, alone.data() + (off + t) * rows,
+                                       rows * sizeof(float)))
+                  << gguf::type_name(type) << " level " << simd_level_name(m.level()) << " token "
+                  << t << " of " << nt << " (offset " << off << ")";
+          }
         }
       }
     }
-  }
 }
 
 // Products of one input (a layer's q, k and v; its gate and up) give, bit for
@@ -230,6 +243,7 @@ TEST(WeightMatrix, SharedInputProductsMatchEachAlone) {
       {TensorType::Q4_K, TensorType::Q4_K, TensorType::Q6_K},  // of a q4_k_m file
       {TensorType::Q5_K, TensorType::Q8_0},                    // two activation kinds
       {TensorType::Q4_0, TensorType::Q8_0},                    // Q8 records, different offsets
+      {TensorType::Q8_0, TensorType::Q8_0},                    // AVX2: one with a -128, one without
       {TensorType::Q5_0, TensorType::Q4_0}};                   // one type without a packing
   const int64_t rows[] = {80, 48, 16};                         // 5, 3 and 1 groups of 16
   ThreadPool pool(2);
@@ -238,7 +252,8 @@ TEST(WeightMatrix, SharedInputProductsMatchEachAlone) {
     for (TensorType t : types) cols = std::max(cols, test_cols(t));
     std::vector<std::vector<uint8_t>> ws;
     for (size_t i = 0; i < types.size(); ++i)
-      ws.push_back(random_weights(types[i], rows[i], cols, 41 + static_cast<uint32_t>(i)));
+      ws.push_back(
+          random_weights(types[i], rows[i], cols, 41 + static_cast<uint32_t>(i), i % 2 == 0));
     for (SimdLevel level : supported_levels()) {
       std::vector<WeightMatrix> ms;
       for (size_t i = 0; i < types.size(); ++i)
@@ -354,6 +369,27 @@ TEST(Repack, PackedRowsAreTheFilesSize) {
       EXPECT_EQ(l.groups, 3);
       EXPECT_EQ(l.group_bytes, kPackRows * gguf::row_bytes(type, cols)) << gguf::type_name(type);
     }
+  }
+}
+
+// AVX2's signed Q8_0 copy notes whether any weight is -128 (its tile then
+// takes the weights' |q|), and only that copy: a single -128 in the last row
+// is enough.
+TEST(Repack, SignedQ8CopyNotesAMinus128) {
+  const int64_t rows = 37, cols = 320;
+  auto w = random_weights(TensorType::Q8_0, rows, cols, 5, /*q8_min=*/false);
+  for (bool signed_q8 : {true, false}) {
+    PackedLayout l = packed_layout(TensorType::Q8_0, rows, cols, signed_q8);
+    pack_rows(l, w.data(), rows, cols);
+    EXPECT_FALSE(l.q8_holds_min) << signed_q8;
+  }
+  auto* last = reinterpret_cast<q::BlockQ8_0*>(
+      w.data() + (rows - 1) * gguf::row_bytes(TensorType::Q8_0, cols));
+  last[cols / 32 - 1].qs[31] = -128;
+  for (bool signed_q8 : {true, false}) {
+    PackedLayout l = packed_layout(TensorType::Q8_0, rows, cols, signed_q8);
+    pack_rows(l, w.data(), rows, cols);
+    EXPECT_EQ(l.q8_holds_min, signed_q8);
   }
 }
 

@@ -163,7 +163,7 @@ PackedBuffer allocate_packed(size_t bytes) {
   return out;
 }
 
-PackedBuffer pack_rows(const PackedLayout& l, const void* data, int64_t rows, int64_t cols) {
+PackedBuffer pack_rows(PackedLayout& l, const void* data, int64_t rows, int64_t cols) {
   const TensorType type = l.type;
   const size_t total = l.groups * l.group_bytes;
   PackedBuffer out = allocate_packed(total);
@@ -178,6 +178,7 @@ PackedBuffer pack_rows(const PackedLayout& l, const void* data, int64_t rows, in
     pack_q6_k(l, src, row_bytes, rows, out.get());
     return out;
   }
+  bool holds_min = false;
   for (int64_t g = 0; g < l.groups; ++g) {
     uint8_t* quants = out.get() + g * l.group_bytes;
     auto* scales = reinterpret_cast<uint16_t*>(quants + l.blocks * l.quant_bytes_per_block);
@@ -199,10 +200,12 @@ PackedBuffer pack_rows(const PackedLayout& l, const void* data, int64_t rows, in
           for (int L = 0; L < 8; ++L)
             for (int p = 0; p < 4; ++p)
               dst[(L * kPackRows + i) * 4 + p] = static_cast<uint8_t>(blk.qs[4 * L + p] + l.offset);
+          for (int j = 0; j < 32; ++j) holds_min |= blk.qs[j] == -128;
         }
       }
     }
   }
+  l.q8_holds_min = type == TensorType::Q8_0 && l.offset == 0 && holds_min;
   return out;
 }
 

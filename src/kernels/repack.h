@@ -79,6 +79,15 @@ struct PackedLayout {
   size_t group_bytes = 0;  // quants then scales of one row group, padded to 64 bytes
   int offset = 0;          // 8 (Q4_0) or 128 (Q8_0 for AVX-512): x = (u - offset) d; 0 (Q8_0 for
                            // AVX2, Q4_K, Q5_K, Q6_K)
+  // AVX2's signed Q8_0 only: whether some stored q is -128. Its decode tile
+  // then takes |q_w| of every weight (vpabsb) and gives q_w's sign to the
+  // activation; without one it takes the activation's |q| once and gives
+  // the activation's sign to q_w (vpsignb cannot negate -128), 7 vector
+  // instructions fewer a step of 8 rows (gemm_packed_avx2.cpp). llama.cpp's
+  // quantizer never writes -128 (q = round(x * 127 / amax)), so a file's
+  // matrices take the second form unless it was written otherwise. Set by
+  // pack_rows.
+  bool q8_holds_min = true;
 };
 
 struct FreeDeleter {
@@ -98,7 +107,8 @@ PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols,
 // Q4_K_M on Zen 5 under a paravirtualised kernel: hearth bench 3.3-3.7 s with
 // huge pages, 4.4-5.9 without) and a TLB miss each 4 KiB in generation.
 PackedBuffer allocate_packed(size_t bytes);
-// 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout.
-PackedBuffer pack_rows(const PackedLayout& layout, const void* data, int64_t rows, int64_t cols);
+// 64-byte aligned copy of data ([rows][row_bytes] GGUF blocks) in the layout;
+// sets layout.q8_holds_min for a signed Q8_0 copy.
+PackedBuffer pack_rows(PackedLayout& layout, const void* data, int64_t rows, int64_t cols);
 
 }  // namespace hearth::kernels
