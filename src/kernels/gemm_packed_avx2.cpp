@@ -51,9 +51,18 @@ using ActView = Q8Acts;  // gemm_packed.h
 template <int R, int T, bool kQ4, bool kAbsX = false>
 void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActView& a, int64_t t0,
             float* y, int64_t y_stride, int64_t n_rows) {
+  // The AVX2 prompt tile (2 x 4) keeps its float sums in memory between
+  // blocks, where they stay in L1: its 8 integer sums, 2 weights, their 2
+  // |q| and the activation fill 13 of the 16 ymm, and the float sums, touched
+  // once a block, are the cheapest to leave out.
+  constexpr bool kAccInMemory = !kVnni && R * T > 4;
   __m256 acc[R][T];
+  alignas(32) float acc_mem[kAccInMemory ? R * T * 8 : 1];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) {
+      acc[r][t] = _mm256_setzero_ps();
+      if constexpr (kAccInMemory) _mm256_store_ps(acc_mem + (r * T + t) * 8, acc[r][t]);
+    }
   const uint8_t* wq[R];
   const uint16_t* wd[R];
   for (int r = 0; r < R; ++r) {
@@ -104,7 +113,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
             } else {
               const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r], x0),
                                                  _mm256_maddubs_epi16(hi[r], x1));
-              s[r][t] = _mm256_add_epi16(s[r][t], p);
+              s[r][t] = add_epi16_in_place(s[r][t], p);
             }
           }
         }
@@ -131,7 +140,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
             } else {
               const __m256i p =
                   _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_sign_epi8(w[r], x)), ones);
-              s[r][t] = _mm256_add_epi32(s[r][t], p);
+              s[r][t] = add_epi32_in_place(s[r][t], p);
             }
           }
         }
@@ -149,7 +158,7 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
           for (int r = 0; r < R; ++r) {
             const __m256i p =
                 _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], _mm256_sign_epi8(x, w[r])), ones);
-            s[r][t] = _mm256_add_epi32(s[r][t], p);
+            s[r][t] = add_epi32_in_place(s[r][t], p);
           }
         }
       }
@@ -157,13 +166,22 @@ void tile_q(const PackedLayout& l, const uint8_t* packed, int64_t h0, const ActV
     for (int r = 0; r < R; ++r) {
       const __m256 dw =
           _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(wd[r] + b * kPackRows)));
-      for (int t = 0; t < T; ++t)
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[r][t]),
-                                    _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b])), acc[r][t]);
+      for (int t = 0; t < T; ++t) {
+        const __m256 p = _mm256_cvtepi32_ps(s[r][t]);
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(ad[t][b]));
+        if constexpr (kAccInMemory) {
+          float* m = acc_mem + (r * T + t) * 8;
+          _mm256_store_ps(m, _mm256_fmadd_ps(p, scale, _mm256_load_ps(m)));
+        } else {
+          acc[r][t] = _mm256_fmadd_ps(p, scale, acc[r][t]);
+        }
+      }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) store_half(y + (t0 + t) * y_stride, h0 + r, n_rows, acc[r][t]);
+    for (int t = 0; t < T; ++t)
+      store_half(y + (t0 + t) * y_stride, h0 + r, n_rows,
+                 kAccInMemory ? _mm256_load_ps(acc_mem + (r * T + t) * 8) : acc[r][t]);
 }
 
 // One call of the tile for nt (1..kMaxT) tokens.
@@ -196,12 +214,19 @@ void gemm_q(const PackedLayout& l, const uint8_t* packed, int64_t h_begin, int64
     for (; h < h_end; ++h) tile_q<1, 1, kQ4, kAbsX>(l, packed, h, a, 0, y, y_stride, n_rows);
     return;
   }
-  // AVX2, 2 x 2 tiles: 4 sums + 4 accumulators + 2 x 2 weight operands + 2
-  // activations of the 16 ymm (measured: 1 x 4, 2 x 3, 3 x 2 slower).
+  // AVX2, 2 x 4 tiles: 8 sums + 2 x 2 weight operands + 1 activation of the
+  // 16 ymm, the float sums in memory (tile_q). Without vpdpbusd, the ports
+  // that multiply also take vpsignb and vpabsb, and a wider tile spreads each
+  // row's vpabsb (Q8_0) or nibble unpacking (Q4_0) over 4 tokens rather than
+  // 2. One thread on an Intel Xeon (model 207), the FFN matrix x 512 tokens,
+  // alternated: Q8_0 129-157 ms against 150-177 with 2 x 2 (float sums in
+  // registers), Q4_0 82-118 against 85-125; a whole pp512 with two threads
+  // 12-13% faster for both (medians of 6 pairs). With the float sums in
+  // registers, 1 x 4, 2 x 3 and 3 x 2 had measured slower than 2 x 2.
   // AVX-VNNI, 2 x 3: no i16 step, so 6 int32 sums + 6 accumulators + 2
   // weights + 1 activation (Q8_0's FFN matrix x 512 tokens, one thread on an
   // Intel Xeon: 80-103 ms against 131-154 with 2 x 2).
-  constexpr int kR = 2, kT = kVnni ? 3 : 2;
+  constexpr int kR = 2, kT = kVnni ? 3 : 4;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
     int64_t h = h_begin;
