@@ -5,6 +5,9 @@
 // to what the memory allows; prompt processing is bound by arithmetic, so
 // tokens/s x the matrices' multiply-adds per token / the int8 multiply-add rate
 // measured in the same run says how close it runs to what the cores allow.
+// With -d (llama-bench's depth), each test runs after that many tokens already
+// in the KV cache, as in a long chat: generation then reads the cache too, and
+// attention's work grows with it.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,6 +37,7 @@ struct BenchOptions {
   std::string model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
+  int64_t depth = 0;           // tokens in the KV cache before each test
   std::optional<int> threads;  // nullopt: one per physical core
   int reps = 5;
   bool json = false;
@@ -62,6 +66,7 @@ void check_counts(const BenchOptions& o) {
   };
   check("-p (prompt tokens)", o.n_prompt, 0, engine::kMaxContext);
   check("-n (generated tokens)", o.n_gen, 0, engine::kMaxContext);
+  check("-d (depth)", o.depth, 0, engine::kMaxContext);
   check("-r (repetitions)", o.reps, 1, kMaxRepetitions);
   if (o.n_prompt + o.n_gen == 0) throw std::invalid_argument("bench: -p and -n are both 0");
 }
@@ -85,31 +90,36 @@ void run_bench(const BenchOptions& o) {
   engine::Runtime rt = engine::Runtime::load(store::resolve_model(o.model), o.threads);
   model::Model* model = rt.model.get();
   const auto& hp = model->hparams();
-  // The benchmark's own context: the prompt and the generated tokens must fit.
-  const int64_t n_ctx = std::max(engine::kMinContext, o.n_prompt + o.n_gen + 1);
+  // The benchmark's own context: the depth, then the prompt or the generated
+  // tokens (each test starts again from the depth), must fit.
+  const int64_t n_ctx = std::max(engine::kMinContext, o.depth + std::max(o.n_prompt, o.n_gen) + 1);
   try {
     engine::validate_context(hp, n_ctx);
   } catch (const engine::ParamError& e) {
     throw std::invalid_argument(
-        fmt::format("bench: -p {} and -n {} need a context of {} tokens: {}", o.n_prompt, o.n_gen,
-                    n_ctx, e.what()));
+        fmt::format("bench: -d {}, -p {} and -n {} need a context of {} tokens: {}", o.depth,
+                    o.n_prompt, o.n_gen, n_ctx, e.what()));
   }
   engine::Session session(*model, {.n_ctx = n_ctx, .n_batch = 512});
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> any_token(0, static_cast<int32_t>(hp.n_vocab - 1));
-  std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
+  std::vector<int32_t> context(static_cast<size_t>(o.depth)),
+      prompt(static_cast<size_t>(o.n_prompt));
+  for (auto& t : context) t = any_token(rng);
   for (auto& t : prompt) t = any_token(rng);
+  // The depth is evaluated once, untimed; each test cuts the cache back to it.
+  if (o.depth > 0) session.eval(context);
 
   std::vector<double> pp, tg;
   for (int rep = -1; rep < o.reps; ++rep) {  // rep -1 warms up
     if (o.n_prompt > 0) {
-      session.clear();
+      session.truncate(o.depth);
       const auto t0 = std::chrono::steady_clock::now();
       session.eval(prompt);
       if (rep >= 0) pp.push_back(static_cast<double>(o.n_prompt) / seconds_since(t0));
     }
     if (o.n_gen > 0) {
-      session.clear();
+      session.truncate(o.depth);
       int32_t tok = hp.n_vocab > 1 ? 1 : 0;
       const auto t0 = std::chrono::steady_clock::now();
       for (int64_t i = 0; i < o.n_gen; ++i) {
@@ -120,7 +130,13 @@ void run_bench(const BenchOptions& o) {
     }
   }
   const double pp_tps = median(pp), tg_tps = median(tg);
-  const uint64_t bytes = model->bytes_per_token();
+  // A generated token reads the weights and the K and V of every position
+  // before it: on average depth + (n_gen + 1) / 2 of them.
+  const uint64_t weight_bytes = model->bytes_per_token();
+  const uint64_t kv_bytes =
+      o.n_gen > 0 ? engine::kv_cache_bytes(hp, o.depth + (o.n_gen + 1) / 2, backend::KvType::F16)
+                  : 0;
+  const uint64_t bytes = weight_bytes + kv_bytes;
   const double bw = kernels::measure_read_bandwidth(*rt.pool);
   const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
   const double int8_rate = kernels::measure_int8_rate(*rt.pool);
@@ -134,10 +150,12 @@ void run_bench(const BenchOptions& o) {
                               {"threads", rt.pool->size()},
                               {"n_prompt", o.n_prompt},
                               {"n_gen", o.n_gen},
+                              {"depth", o.depth},
                               {"reps", o.reps},
                               {"prompt_tokens_per_s", pp_tps},
                               {"gen_tokens_per_s", tg_tps},
-                              {"model_bytes", bytes},
+                              {"model_bytes", weight_bytes},
+                              {"kv_bytes_per_token", kv_bytes},
                               {"read_bandwidth_gbs", bw},
                               {"roofline_fraction", roofline},
                               {"prompt_macs_per_token", pp_macs},
@@ -146,21 +164,31 @@ void run_bench(const BenchOptions& o) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("model: %s (%s, %.1f M parameters, %.1f MB read per token), %d threads\n",
+  std::printf("model: %s (%s, %.1f M parameters, %.1f MB of weights read per token), %d threads\n",
               file.c_str(), hp.arch_name.c_str(), static_cast<double>(model->n_params()) / 1e6,
-              static_cast<double>(bytes) / 1e6, rt.pool->size());
-  std::printf("| %-8s | %12s | %15s | %14s | %10s |\n", "test", "tokens/s", "GB/s of weights",
+              static_cast<double>(weight_bytes) / 1e6, rt.pool->size());
+  if (kv_bytes > 0)
+    std::printf("generation also reads %.2f MB of KV cache per token (at its mean position)\n",
+                static_cast<double>(kv_bytes) / 1e6);
+  // llama-bench's test names: pp512, tg128, "pp512 @ d4096".
+  auto test_name = [&](const char* kind, int64_t n) {
+    return o.depth > 0 ? fmt::format("{}{} @ d{}", kind, n, o.depth) : fmt::format("{}{}", kind, n);
+  };
+  const int w = static_cast<int>(
+      std::max({size_t{8}, test_name("pp", o.n_prompt).size(), test_name("tg", o.n_gen).size()}));
+  std::printf("| %-*s | %12s | %15s | %14s | %10s |\n", w, "test", "tokens/s", "GB/s read",
               "G int8 MAC/s", "roofline");
-  std::printf("|----------|--------------|-----------------|----------------|------------|\n");
+  std::printf("|%s|--------------|-----------------|----------------|------------|\n",
+              std::string(static_cast<size_t>(w) + 2, '-').c_str());
   if (o.n_prompt > 0) {
     const std::string frac = int8_rate > 0 ? fmt::format("{:.1f}%", pp_roofline * 100) : "-";
-    std::printf("| pp%-6lld | %12.2f | %15s | %14.1f | %10s |\n",
-                static_cast<long long>(o.n_prompt), pp_tps, "-", pp_tps * pp_macs / 1e9,
+    std::printf("| %-*s | %12.2f | %15s | %14.1f | %10s |\n", w,
+                test_name("pp", o.n_prompt).c_str(), pp_tps, "-", pp_tps * pp_macs / 1e9,
                 frac.c_str());
   }
   if (o.n_gen > 0)
-    std::printf("| tg%-6lld | %12.2f | %15.2f | %14s | %9.1f%% |\n",
-                static_cast<long long>(o.n_gen), tg_tps, tg_tps * static_cast<double>(bytes) / 1e9,
+    std::printf("| %-*s | %12.2f | %15.2f | %14s | %9.1f%% |\n", w,
+                test_name("tg", o.n_gen).c_str(), tg_tps, tg_tps * static_cast<double>(bytes) / 1e9,
                 "-", roofline * 100);
   std::printf(
       "memory read bandwidth %.1f GB/s, int8 multiply-add rate %.1f G/s (%s); tokens/s are "
@@ -181,6 +209,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens processed as one batch");
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time");
+  cmd->add_option("-d,--n-depth", o->depth,
+                  "Tokens already in the KV cache before each test (a long chat)");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
   cmd->add_option("-r,--repetitions", o->reps, "Repetitions (the median is reported)");
   cmd->add_flag("--json", o->json, "Print one JSON object");

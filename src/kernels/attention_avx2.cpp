@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/attention_rows.h"
 #include "kernels/cpu_backend_kv.h"
-#include "kernels/dot_avx2.h"
 #include "kernels/ops.h"
 
 namespace hearth::kernels {
@@ -166,65 +166,13 @@ void attend_tiled_avx2(const float* q, const float* kf, const float* vf, int64_t
 }
 
 size_t attention_row_scratch_floats(int64_t n_rows, int64_t hd) {
-  return static_cast<size_t>((2 + 2 * n_rows) * hd + 2 * n_rows);
+  return attention_rows_scratch(n_rows, hd);
 }
 
 void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t* k,
                           const uint16_t* v, int64_t stride, int64_t nk, int64_t hd, float scale,
                           float* scratch) {
-  float* kf = scratch;            // [hd] this key, f32
-  float* vf = kf + hd;            // [hd] this value, f32
-  float* qh = vf + hd;            // [n_rows][hd] Q rounded to f16
-  float* acc = qh + n_rows * hd;  // [n_rows][hd] the f16 accumulators, as f32
-  float* m = acc + n_rows * hd;   // [n_rows] running maximum score
-  float* sum = m + n_rows;        // [n_rows] running softmax denominator
-  const auto to_f16 = [](__m256 x) {
-    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
-  };
-  const auto load_f16 = [](const uint16_t* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  };
-  for (int r = 0; r < n_rows; ++r) {
-    for (int64_t d = 0; d < hd; d += 8) {
-      _mm256_storeu_ps(qh + r * hd + d, to_f16(_mm256_loadu_ps(q + r * hd + d)));
-      _mm256_storeu_ps(acc + r * hd + d, _mm256_setzero_ps());
-    }
-    m[r] = -INFINITY;
-    sum[r] = 0;
-  }
-  for (int64_t j = 0; j < nk; ++j) {
-    for (int64_t d = 0; d < hd; d += 8) {
-      _mm256_storeu_ps(kf + d, load_f16(k + j * stride + d));
-      _mm256_storeu_ps(vf + d, load_f16(v + j * stride + d));
-    }
-    for (int r = 0; r < n_rows; ++r) {
-      const float score = dot_avx2(qh + r * hd, kf, hd) * scale;
-      float ms = 1, vs = 1;
-      if (score > m[r]) {
-        ms = std::exp(m[r] - score);
-        m[r] = score;
-      } else {
-        vs = std::exp(score - m[r]);
-      }
-      float* a = acc + r * hd;
-      const __m256 vms = _mm256_set1_ps(ms), vvs = _mm256_set1_ps(vs);
-      if (ms != 1) {  // a new maximum: the accumulator rescaled, rounded, then the value added
-        for (int64_t d = 0; d < hd; d += 8) {
-          const __m256 x = to_f16(_mm256_mul_ps(_mm256_loadu_ps(a + d), vms));
-          _mm256_storeu_ps(a + d, to_f16(_mm256_fmadd_ps(vvs, _mm256_loadu_ps(vf + d), x)));
-        }
-      } else {
-        for (int64_t d = 0; d < hd; d += 8)
-          _mm256_storeu_ps(
-              a + d, to_f16(_mm256_fmadd_ps(vvs, _mm256_loadu_ps(vf + d), _mm256_loadu_ps(a + d))));
-      }
-      sum[r] = std::fma(sum[r], ms, vs);
-    }
-  }
-  for (int r = 0; r < n_rows; ++r) {
-    const float inv = sum[r] == 0 ? 0 : 1.0f / sum[r];
-    for (int64_t d = 0; d < hd; ++d) out[r * hd + d] = acc[r * hd + d] * inv;
-  }
+  attend_rows_f16<Ymm8>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
 }
 
 }  // namespace hearth::kernels

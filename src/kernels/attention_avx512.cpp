@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/attention_rows.h"
 #include "kernels/cpu_backend_kv.h"
 #include "kernels/exp_avx512.h"
 
@@ -152,6 +153,12 @@ void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64
       for (; c0 < hd; c0 += 16) weighted_values16(st, i, vf, hi, hd, c0, inv[i], orow[i]);
     }
   }
+}
+
+void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16_t* k,
+                            const uint16_t* v, int64_t stride, int64_t nk, int64_t hd, float scale,
+                            float* scratch) {
+  attend_rows_f16<Zmm16>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
 }
 
 }  // namespace hearth::kernels

@@ -116,7 +116,8 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
                                                   : nullptr;
   // Tiles: 16 tokens x the group's heads per item (4 chunks of 32 rows, or 8
   // of 16, for 8 heads), so each item's key and value conversion serves more rows.
-  // The per-row path reads an f16 cache directly when the AVX2 kernel applies.
+  // The per-row path reads an f16 cache directly where the AVX2 or AVX-512
+  // kernel applies (attention_rows.h).
   const bool direct = !tiled && c.type() == backend::KvType::F16 && level >= SimdLevel::kAvx2 &&
                       hd >= 64 && hd % 16 == 0;
   const int64_t block = tile ? 16 : n_tokens <= 4 ? n_tokens : 8;
@@ -131,6 +132,7 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
   for (auto& s : scratch)
     if (s.size() < need) s.resize(need);
 
+  const auto rows = level >= SimdLevel::kAvx512 ? attend_rows_f16_avx512 : attend_rows_f16_avx2;
   std::atomic<int64_t> next{0};
   auto work = [&](int thread, int) {
     float* kf = scratch[static_cast<size_t>(thread)].data();
@@ -143,8 +145,8 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
         const auto* v0 = reinterpret_cast<const uint16_t*>(c.v_row(layer, 0)) + kvh * hd;
         for (int64_t t = t0; t < t1; ++t) {
           const int64_t row0 = (t * p.n_heads + kvh * group) * hd;
-          attend_rows_f16_avx2(q + row0, out + row0, static_cast<int>(group), k0, v0,
-                               p.n_kv_heads * hd, pos0 + t + 1, hd, p.scale, kf);
+          rows(q + row0, out + row0, static_cast<int>(group), k0, v0, p.n_kv_heads * hd,
+               pos0 + t + 1, hd, p.scale, kf);
         }
         continue;
       }

@@ -116,6 +116,11 @@ size_t attention_row_scratch_floats(int64_t n_rows, int64_t head_dim);
 void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t* k,
                           const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
                           float scale, float* scratch);
+// The same on AVX-512, 16 lanes at a time: the same bits (the arithmetic is
+// element by element; the scores keep the AVX2 dot product's order).
+void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16_t* k,
+                            const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
+                            float scale, float* scratch);
 
 // Causal attention of q [n_tokens][n_heads][head_dim] over the cache (see Backend::attention).
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,

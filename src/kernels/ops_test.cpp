@@ -161,37 +161,41 @@ TEST(CpuBackend, AttentionPerRowPathWideHeadsMatchReference) {
   check_attention(3, 2e-3, 128);
 }
 
-// The backend's per-row path (on AVX2 machines attend_rows_f16_avx2, reading
-// the f16 cache directly) gives the same bits as attend_row_online, the
-// reference arithmetic of llama.cpp's per-row path, for every query row: 6
-// query heads over 2 KV heads, a batch of 3 tokens after 40 cached positions
-// (new maxima early, then long runs below them).
+// The backend's per-row path (on AVX2 and AVX-512 machines
+// attend_rows_f16_avx2 or _avx512, reading the f16 cache directly, in blocks
+// of 64 keys) gives the same bits as attend_row_online, the reference
+// arithmetic of llama.cpp's per-row path, for every query row: 6 query heads
+// over 2 KV heads, a batch of 3 tokens after 40 cached positions (new maxima
+// early, then long runs below them), and after 150 (three blocks, the last
+// one partial).
 TEST(CpuBackend, AttentionPerRowKernelIsBitExact) {
-  for (const int64_t D : {64, 128}) {
-    auto be = make_cpu_backend(2);
-    const int64_t H = 6, KV = 2, T = 3, pos0 = 40, n = pos0 + T;
-    auto cache = be->alloc_kv_cache({2, 64, KV, D}, backend::KvType::F16);
-    auto k = random_vec(n * KV * D, 21, 2.0f), v = random_vec(n * KV * D, 22);
-    auto q = random_vec(T * H * D, 23, 2.0f);
-    be->kv_store(*cache, 1, DevPtr(k.data()), DevPtr(v.data()), n, 0);
-    std::vector<float> out(T * H * D);
-    const float scale = 1.0f / std::sqrt(float(D));
-    be->attention(DevPtr(q.data()), *cache, 1, T, pos0, {H, KV, D, scale}, DevPtr(out.data()));
-    std::vector<float> kf(n * D), vf(n * D), scratch(3 * D), want(D);
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t h = 0; h < H; ++h) {
-        const int64_t kvh = h / (H / KV), nk = pos0 + t + 1;
-        for (int64_t j = 0; j < nk; ++j)
-          for (int64_t i = 0; i < D; ++i) {
-            kf[j * D + i] = round_f16(k[(j * KV + kvh) * D + i]);
-            vf[j * D + i] = round_f16(v[(j * KV + kvh) * D + i]);
-          }
-        attend_row_online(q.data() + (t * H + h) * D, kf.data(), vf.data(), nk, D, scale,
-                          backend::KvType::F16, scratch.data(), want.data());
-        for (int64_t i = 0; i < D; ++i)
-          ASSERT_EQ(out[(t * H + h) * D + i], want[i]) << "D " << D << " t " << t << " h " << h;
-      }
-  }
+  for (const int64_t pos0 : {40, 150})
+    for (const int64_t D : {64, 128}) {
+      auto be = make_cpu_backend(2);
+      const int64_t H = 6, KV = 2, T = 3, n = pos0 + T;
+      auto cache = be->alloc_kv_cache({2, 160, KV, D}, backend::KvType::F16);
+      auto k = random_vec(n * KV * D, 21, 2.0f), v = random_vec(n * KV * D, 22);
+      auto q = random_vec(T * H * D, 23, 2.0f);
+      be->kv_store(*cache, 1, DevPtr(k.data()), DevPtr(v.data()), n, 0);
+      std::vector<float> out(T * H * D);
+      const float scale = 1.0f / std::sqrt(float(D));
+      be->attention(DevPtr(q.data()), *cache, 1, T, pos0, {H, KV, D, scale}, DevPtr(out.data()));
+      std::vector<float> kf(n * D), vf(n * D), scratch(3 * D), want(D);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h) {
+          const int64_t kvh = h / (H / KV), nk = pos0 + t + 1;
+          for (int64_t j = 0; j < nk; ++j)
+            for (int64_t i = 0; i < D; ++i) {
+              kf[j * D + i] = round_f16(k[(j * KV + kvh) * D + i]);
+              vf[j * D + i] = round_f16(v[(j * KV + kvh) * D + i]);
+            }
+          attend_row_online(q.data() + (t * H + h) * D, kf.data(), vf.data(), nk, D, scale,
+                            backend::KvType::F16, scratch.data(), want.data());
+          for (int64_t i = 0; i < D; ++i)
+            ASSERT_EQ(out[(t * H + h) * D + i], want[i])
+                << "pos0 " << pos0 << " D " << D << " t " << t << " h " << h;
+        }
+    }
 }
 
 TEST(CpuBackend, AttentionWithQ8_0CacheIsClose) {

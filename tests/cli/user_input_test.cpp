@@ -79,14 +79,17 @@ TEST(UserInput, ContextSizesOutOfRange) {
 
 TEST(UserInput, BenchCountsOutOfRange) {
   for (const char* args :
-       {"-p -1", "-n -5", "-p 9223372036854775807 -n 9223372036854775807", "-r 0", "-p 0 -n 0"}) {
+       {"-p -1", "-n -5", "-p 9223372036854775807 -n 9223372036854775807", "-r 0", "-p 0 -n 0",
+        "-d -3", "-d 9223372036854775807 -p 9223372036854775807"}) {
     const auto r = run_hearth(std::string("bench tiny-kjv ") + args);
     EXPECT_EQ(r.code, 1) << args << "\n" << r.err;
     EXPECT_THAT(r.err, HasSubstr("bench: ")) << args;
   }
-  const auto r = run_hearth("bench tiny-kjv -p 5000 -n 1");  // beyond 4 x 256
+  // Beyond 4 x 256: each test starts from the depth (here 0), so the prompt's 5000 tokens and one
+  // more.
+  const auto r = run_hearth("bench tiny-kjv -p 5000 -n 1");
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("need a context of 5002 tokens"));
+  EXPECT_THAT(r.err, HasSubstr("need a context of 5001 tokens"));
 }
 
 // Output that cannot be written (a full disk) is an error, not exit 0.
