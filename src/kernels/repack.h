@@ -100,7 +100,8 @@ bool can_pack(gguf::TensorType type);
 // `signed_q8`: Q8_0 stored as q (the AVX2 tiles), else as q + 128.
 PackedLayout packed_layout(gguf::TensorType type, int64_t rows, int64_t cols,
                            bool signed_q8 = false);
-// A 64-byte aligned buffer of `bytes` for a packed copy; one of 2 MiB or more
+// A 64-byte aligned buffer of `bytes` for a packed copy (or the KV cache,
+// cpu_backend_kv.h); one of 2 MiB or more
 // starts on a 2 MiB boundary and is backed by transparent huge pages where
 // the kernel has them (madvise, the mode Debian ships). Why: a copy is
 // streamed once a token, 4 KiB pages cost a page fault each at load (TinyLlama
