@@ -175,4 +175,9 @@ void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t
   attend_rows_f16<Ymm8>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
 }
 
+void expf_libm_avx2(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += Ymm8::kWidth)
+    Ymm8::store(y + i, Ymm8::exp_le0(Ymm8::load(x + i)));
+}
+
 }  // namespace hearth::kernels

@@ -161,4 +161,9 @@ void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16
   attend_rows_f16<Zmm16>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
 }
 
+void expf_libm_avx512(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += Zmm16::kWidth)
+    Zmm16::store(y + i, Zmm16::exp_le0(Zmm16::load(x + i)));
+}
+
 }  // namespace hearth::kernels

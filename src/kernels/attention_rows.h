@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "kernels/dot_avx2.h"
+#include "kernels/expf_libm.h"
 
 namespace hearth::kernels {
 namespace {  // compiled per instruction set: see gemm_packed.h
@@ -28,9 +29,13 @@ namespace {  // compiled per instruction set: see gemm_packed.h
 constexpr int64_t kRowsKeyBlock = 64;   // keys per block of the three passes
 constexpr int64_t kRowsKeysAhead = 16;  // how far ahead keys are fetched
 
+// Query rows whose accumulators the value pass carries in registers at once.
+constexpr int kRowsAtOnce = 8;
+
 // Floats of scratch attend_rows_f16 needs.
 inline size_t attention_rows_scratch(int64_t n_rows, int64_t hd) {
-  return static_cast<size_t>((1 + 2 * n_rows) * hd + 2 * n_rows + 3 * n_rows * kRowsKeyBlock);
+  return static_cast<size_t>((1 + 2 * n_rows + kRowsKeyBlock) * hd + 2 * n_rows +
+                             3 * n_rows * kRowsKeyBlock + kRowsKeyBlock);
 }
 
 // Brings the n f16 values at p into the cache.
@@ -53,6 +58,7 @@ struct Ymm8 {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static V to_f16(V x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
+  static V exp_le0(V x) { return expf_libm8(x); }
 };
 
 #ifdef __AVX512F__
@@ -71,8 +77,47 @@ struct Zmm16 {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   static V to_f16(V x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
+  static V exp_le0(V x) { return expf_libm16(x); }
 };
 #endif
+
+// The value pass for NR query rows and one register of dimensions from d: each
+// row's accumulator stays in a register across the block's nb values (vb
+// [nb][hd], f32), where it was loaded and stored for every value, and the NR
+// rows' rounding chains (an FMA and two conversions per value, each waiting
+// for the last) run side by side. fm, fv: the rows' factors [row][kRowsKeyBlock];
+// rescale[b]: whether any row has a new maximum at value b. A row without one
+// there takes the rescale too: times 1 and rounded is itself (it is f16
+// already), so its bits are the same either way.
+template <class R, int NR>
+void value_rows(float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d, const float* fm,
+                const float* fv, const float* rescale) {
+  typename R::V a[NR];
+  for (int i = 0; i < NR; ++i) a[i] = R::load(acc + i * hd + d);
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto x = R::load(vb + b * hd + d);
+    if (rescale[b] != 0) {
+      for (int i = 0; i < NR; ++i) {
+        const auto xs = R::to_f16(R::mul(a[i], R::set1(fm[i * kRowsKeyBlock + b])));
+        a[i] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x, xs));
+      }
+    } else {  // llama.cpp's f16 accumulator: rounded after every value
+      for (int i = 0; i < NR; ++i)
+        a[i] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x, a[i]));
+    }
+  }
+  for (int i = 0; i < NR; ++i) R::store(acc + i * hd + d, a[i]);
+}
+
+// value_rows for n (1..NR) rows.
+template <class R, int NR>
+void value_rows_n(int n, float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d,
+                  const float* fm, const float* fv, const float* rescale) {
+  if constexpr (NR > 0) {
+    if (n == NR) return value_rows<R, NR>(acc, vb, nb, hd, d, fm, fv, rescale);
+    value_rows_n<R, NR - 1>(n, acc, vb, nb, hd, d, fm, fv, rescale);
+  }
+}
 
 // See attend_rows_f16_avx2 (cpu_backend_kv.h); hd a multiple of 16 (and of
 // R::kWidth), scratch attention_rows_scratch(n_rows, hd) floats.
@@ -88,6 +133,8 @@ void attend_rows_f16(const float* q, float* out, int n_rows, const uint16_t* k, 
   float* sc = sum + n_rows;       // [n_rows][B] the block's scores
   float* fm = sc + n_rows * B;    // [n_rows][B] the accumulator's factors (ms)
   float* fv = fm + n_rows * B;    // [n_rows][B] the value's factors (vs)
+  float* vb = fv + n_rows * B;    // [B][hd] the block's values, f32
+  float* rescale = vb + B * hd;   // [B] 1 where any row has a new maximum
   for (int r = 0; r < n_rows; ++r) {
     for (int64_t d = 0; d < hd; d += W) {
       R::store(qh + r * hd + d, R::to_f16(R::load(q + r * hd + d)));
@@ -109,41 +156,48 @@ void attend_rows_f16(const float* q, float* out, int n_rows, const uint16_t* k, 
       for (int64_t d = 0; d < hd; d += W) R::store(kvf + d, R::load_f16(k + (j0 + b) * stride + d));
       for (int r = 0; r < n_rows; ++r) sc[r * B + b] = dot_avx2(qh + r * hd, kvf, hd) * scale;
     }
-    for (int r = 0; r < n_rows; ++r) {  // the online softmax's factors
+    // The online softmax's factors. Which keys bring a new maximum, and so
+    // every exp's argument, follow from the scores alone: found first, key
+    // after key, then the exps taken R::kWidth at a time (expf_libm.h: the
+    // bits of the scalar expf, which took a third of the time at a depth of
+    // 4096), then the sums, in order.
+    std::fill(rescale, rescale + nb, 0.0f);
+    for (int r = 0; r < n_rows; ++r) {
       float mr = m[r], sr = sum[r];
+      float* arg = fm + r * B;  // the exp's argument, then its value
+      float* up = fv + r * B;   // 1 where the key is a new maximum
       for (int64_t b = 0; b < nb; ++b) {
         const float score = sc[r * B + b];
-        float ms = 1, vs = 1;
         if (score > mr) {
-          ms = std::exp(mr - score);
+          arg[b] = mr - score;
+          up[b] = 1;
           mr = score;
         } else {
-          vs = std::exp(score - mr);
+          arg[b] = score - mr;
+          up[b] = 0;
         }
+      }
+      for (int64_t b = nb; b % W != 0; ++b) arg[b] = 0;  // the last register's unused lanes
+      for (int64_t b = 0; b < nb; b += W) R::store(arg + b, R::exp_le0(R::load(arg + b)));
+      for (int64_t b = 0; b < nb; ++b) {
+        const float e = arg[b];
+        const float ms = up[b] != 0 ? e : 1.0f, vs = up[b] != 0 ? 1.0f : e;
         fm[r * B + b] = ms;
         fv[r * B + b] = vs;
+        if (ms != 1) rescale[b] = 1;
         sr = std::fma(sr, ms, vs);  // llama.cpp's build contracts this to an FMA
       }
       m[r] = mr;
       sum[r] = sr;
     }
-    for (int64_t b = 0; b < nb; ++b) {  // the values
-      for (int64_t d = 0; d < hd; d += W) R::store(kvf + d, R::load_f16(v + (j0 + b) * stride + d));
-      for (int r = 0; r < n_rows; ++r) {
-        const float ms = fm[r * B + b];
-        float* a = acc + r * hd;
-        const auto vvs = R::set1(fv[r * B + b]);
-        if (ms != 1) {  // a new maximum: the accumulator rescaled, rounded, then the value added
-          const auto vms = R::set1(ms);
-          for (int64_t d = 0; d < hd; d += W) {
-            const auto x = R::to_f16(R::mul(R::load(a + d), vms));
-            R::store(a + d, R::to_f16(R::fma(vvs, R::load(kvf + d), x)));
-          }
-        } else {  // llama.cpp's f16 accumulator: rounded after every value
-          for (int64_t d = 0; d < hd; d += W)
-            R::store(a + d, R::to_f16(R::fma(vvs, R::load(kvf + d), R::load(a + d))));
-        }
-      }
+    for (int64_t b = 0; b < nb; ++b)  // the values, each converted once for all rows
+      for (int64_t d = 0; d < hd; d += W)
+        R::store(vb + b * hd + d, R::load_f16(v + (j0 + b) * stride + d));
+    for (int r0 = 0; r0 < n_rows; r0 += kRowsAtOnce) {
+      const int nr = std::min(kRowsAtOnce, n_rows - r0);
+      for (int64_t d = 0; d < hd; d += W)
+        value_rows_n<R, kRowsAtOnce>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B, fv + r0 * B,
+                                     rescale);
     }
   }
   for (int r = 0; r < n_rows; ++r) {

@@ -2,7 +2,8 @@
 //
 // Work items are (KV head, block of query tokens): each converts its head's keys
 // and values once to f32 and serves every query head of the group and every
-// token of the block.
+// token of the block. The per-row path over an f16 cache also splits a
+// group's query heads into chunks when there are fewer items than threads.
 //
 // The row arithmetic follows llama.cpp's CPU flash attention, because greedy
 // tokens of quantized models are sensitive to it (activation quantization
@@ -25,6 +26,10 @@ namespace {
 
 // llama.cpp's tile of query rows: batches at least this large take the tiled path.
 constexpr int64_t kTiledMinTokens = 64;
+
+// The fewest query heads a chunk of the per-row path takes: its kernel reads
+// each key once for all its rows, so smaller chunks would mostly re-read keys.
+constexpr int64_t kMinChunkRows = 4;
 
 // q.k for the per-row path with an f16 cache: below 64 dimensions llama.cpp's
 // f16 dot product runs its scalar tail, summing f32 products in double.
@@ -122,7 +127,20 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
                       hd >= 64 && hd % 16 == 0;
   const int64_t block = tile ? 16 : n_tokens <= 4 ? n_tokens : 8;
   const int64_t n_blocks = (n_tokens + block - 1) / block;
-  const int64_t n_items = p.n_kv_heads * n_blocks;
+  // Generation has one item per KV head, so a model with one (Falcon-7B: 71
+  // query heads share it) ran its attention on one thread, and one with 4 on
+  // at most 4. The direct path's rows are independent of each other, so its
+  // group splits into chunks of query heads, the bits unchanged; each chunk
+  // reads the head's keys and values again, mostly from the cache the chunks
+  // share, as they run at the same time.
+  const int64_t base_items = p.n_kv_heads * n_blocks;
+  const int64_t n_chunks =
+      direct
+          ? std::clamp<int64_t>((static_cast<int64_t>(pool.size()) + base_items - 1) / base_items,
+                                1, std::max<int64_t>(1, group / kMinChunkRows))
+          : 1;
+  const int64_t chunk_rows = (group + n_chunks - 1) / n_chunks;
+  const int64_t n_items = base_items * n_chunks;
   const int64_t n_keys_max = pos0 + n_tokens;
   // kf, vf [n_keys][hd]; the row scratch [3 hd]; scores [n_keys].
   const size_t need = direct ? attention_row_scratch_floats(group, hd)
@@ -137,15 +155,17 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
   auto work = [&](int thread, int) {
     float* kf = scratch[static_cast<size_t>(thread)].data();
     for (int64_t item; (item = next.fetch_add(1)) < n_items;) {
-      const int64_t kvh = item % p.n_kv_heads, b = item / p.n_kv_heads;
+      const int64_t chunk = item % n_chunks, kvh = item / n_chunks % p.n_kv_heads,
+                    b = item / n_chunks / p.n_kv_heads;
       const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
       const int64_t n_keys = pos0 + t1;
       if (direct) {
         const auto* k0 = reinterpret_cast<const uint16_t*>(c.k_row(layer, 0)) + kvh * hd;
         const auto* v0 = reinterpret_cast<const uint16_t*>(c.v_row(layer, 0)) + kvh * hd;
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t row0 = (t * p.n_heads + kvh * group) * hd;
-          rows(q + row0, out + row0, static_cast<int>(group), k0, v0, p.n_kv_heads * hd,
+        const int64_t r0 = chunk * chunk_rows, r1 = std::min(group, r0 + chunk_rows);
+        for (int64_t t = t0; t < t1 && r0 < r1; ++t) {
+          const int64_t row0 = (t * p.n_heads + kvh * group + r0) * hd;
+          rows(q + row0, out + row0, static_cast<int>(r1 - r0), k0, v0, p.n_kv_heads * hd,
                pos0 + t + 1, hd, p.scale, kf);
         }
         continue;

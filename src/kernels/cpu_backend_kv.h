@@ -132,6 +132,12 @@ void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16
                             const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
                             float scale, float* scratch);
 
+// std::exp of x [n] (each <= 0; n a multiple of 8, or of 16 for _avx512) into
+// y, as those kernels compute their softmax factors (expf_libm.h): exposed
+// for the test that holds them to the C library's bits.
+void expf_libm_avx2(const float* x, float* y, int64_t n);
+void expf_libm_avx512(const float* x, float* y, int64_t n);
+
 // Causal attention of q [n_tokens][n_heads][head_dim] over the cache (see Backend::attention).
 void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, const CpuKvCache& c,
                    int64_t layer, int64_t n_tokens, int64_t pos0, const backend::AttentionParams& p,

@@ -137,13 +137,14 @@ void BM_DecodeLayers(benchmark::State& state, TensorType type, bool q8_min) {
                  std::string(simd_level_name(mats.front()->level())));
 }
 
-// Generation's attention deep in a context: one token's queries (TinyLlama's
-// 32 heads of 64 over 4 KV heads) against `depth` cached positions in each of
-// its 22 layers, so the f16 cache (94 MB at 4096) comes from memory as it
-// does in generation. GB/s: cache bytes read per second.
+// Generation's attention deep in a context: one token's queries (args: depth,
+// query heads, KV heads; heads of 64: TinyLlama's 32 over 4, or Falcon-7B's
+// 71 over 1) against `depth` cached positions in each of 22 layers, so the
+// f16 cache (94 MB at 4096 for TinyLlama) comes from memory as it does in
+// generation. GB/s: cache bytes read per second.
 void BM_AttentionDecode(benchmark::State& state) {
-  constexpr int64_t kLayers = 22, H = 32, KV = 4, D = 64;
-  const int64_t depth = state.range(0);
+  constexpr int64_t kLayers = 22, D = 64;
+  const int64_t depth = state.range(0), H = state.range(1), KV = state.range(2);
   auto be = make_cpu_backend(pool());
   auto cache = be->alloc_kv_cache({kLayers, depth + 1, KV, D}, backend::KvType::F16);
   std::mt19937 rng(1);
@@ -161,7 +162,12 @@ void BM_AttentionDecode(benchmark::State& state) {
       static_cast<double>(cache->bytes()) * static_cast<double>(state.iterations()) / 1e9,
       benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionDecode)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AttentionDecode)
+    ->Args({512, 32, 4})
+    ->Args({4096, 32, 4})
+    ->Args({4096, 71, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_ReadBandwidth(benchmark::State& state) {
   double gbs = 0;

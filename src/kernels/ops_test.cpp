@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "kernels/cpu_backend.h"
 #include "kernels/cpu_backend_kv.h"
+#include "kernels/cpu_features.h"
 #include "quant/fp16.h"
 
 namespace hearth::kernels {
@@ -167,35 +170,67 @@ TEST(CpuBackend, AttentionPerRowPathWideHeadsMatchReference) {
 // arithmetic of llama.cpp's per-row path, for every query row: 6 query heads
 // over 2 KV heads, a batch of 3 tokens after 40 cached positions (new maxima
 // early, then long runs below them), and after 150 (three blocks, the last
-// one partial).
+// one partial). Also 9 query heads over one KV head on 3 threads, where the
+// group splits into chunks of 5 and 4 heads (cpu_attention).
 TEST(CpuBackend, AttentionPerRowKernelIsBitExact) {
-  for (const int64_t pos0 : {40, 150})
-    for (const int64_t D : {64, 128}) {
-      auto be = make_cpu_backend(2);
-      const int64_t H = 6, KV = 2, T = 3, n = pos0 + T;
-      auto cache = be->alloc_kv_cache({2, 160, KV, D}, backend::KvType::F16);
-      auto k = random_vec(n * KV * D, 21, 2.0f), v = random_vec(n * KV * D, 22);
-      auto q = random_vec(T * H * D, 23, 2.0f);
-      be->kv_store(*cache, 1, DevPtr(k.data()), DevPtr(v.data()), n, 0);
-      std::vector<float> out(T * H * D);
-      const float scale = 1.0f / std::sqrt(float(D));
-      be->attention(DevPtr(q.data()), *cache, 1, T, pos0, {H, KV, D, scale}, DevPtr(out.data()));
-      std::vector<float> kf(n * D), vf(n * D), scratch(3 * D), want(D);
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t h = 0; h < H; ++h) {
-          const int64_t kvh = h / (H / KV), nk = pos0 + t + 1;
-          for (int64_t j = 0; j < nk; ++j)
-            for (int64_t i = 0; i < D; ++i) {
-              kf[j * D + i] = round_f16(k[(j * KV + kvh) * D + i]);
-              vf[j * D + i] = round_f16(v[(j * KV + kvh) * D + i]);
-            }
-          attend_row_online(q.data() + (t * H + h) * D, kf.data(), vf.data(), nk, D, scale,
-                            backend::KvType::F16, scratch.data(), want.data());
-          for (int64_t i = 0; i < D; ++i)
-            ASSERT_EQ(out[(t * H + h) * D + i], want[i])
-                << "pos0 " << pos0 << " D " << D << " t " << t << " h " << h;
-        }
-    }
+  struct Heads {
+    int64_t h, kv;
+    int threads;
+  };
+  for (const Heads heads : {Heads{6, 2, 2}, Heads{9, 1, 3}})
+    for (const int64_t pos0 : {40, 150})
+      for (const int64_t D : {64, 128}) {
+        auto be = make_cpu_backend(heads.threads);
+        const int64_t H = heads.h, KV = heads.kv, T = 3, n = pos0 + T;
+        auto cache = be->alloc_kv_cache({2, 160, KV, D}, backend::KvType::F16);
+        auto k = random_vec(n * KV * D, 21, 2.0f), v = random_vec(n * KV * D, 22);
+        auto q = random_vec(T * H * D, 23, 2.0f);
+        be->kv_store(*cache, 1, DevPtr(k.data()), DevPtr(v.data()), n, 0);
+        std::vector<float> out(T * H * D);
+        const float scale = 1.0f / std::sqrt(float(D));
+        be->attention(DevPtr(q.data()), *cache, 1, T, pos0, {H, KV, D, scale}, DevPtr(out.data()));
+        std::vector<float> kf(n * D), vf(n * D), scratch(3 * D), want(D);
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t h = 0; h < H; ++h) {
+            const int64_t kvh = h / (H / KV), nk = pos0 + t + 1;
+            for (int64_t j = 0; j < nk; ++j)
+              for (int64_t i = 0; i < D; ++i) {
+                kf[j * D + i] = round_f16(k[(j * KV + kvh) * D + i]);
+                vf[j * D + i] = round_f16(v[(j * KV + kvh) * D + i]);
+              }
+            attend_row_online(q.data() + (t * H + h) * D, kf.data(), vf.data(), nk, D, scale,
+                              backend::KvType::F16, scratch.data(), want.data());
+            for (int64_t i = 0; i < D; ++i)
+              ASSERT_EQ(out[(t * H + h) * D + i], want[i])
+                  << "KV " << KV << " pos0 " << pos0 << " D " << D << " t " << t << " h " << h;
+          }
+      }
+}
+
+// The per-row attention's vector expf (expf_libm.h) gives std::exp's bits
+// for every argument the softmax can give it (<= 0): every 61st negative
+// float from -0 to -inf (35 million), and the edges of its underflow.
+TEST(CpuBackend, ExpfLanesAreLibmBits) {
+  std::vector<float> x;
+  for (uint64_t bits = 0x80000000u; bits <= 0xFF800000u; bits += 61)
+    x.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
+  for (const float edge : {-0x1.9fe368p6f, -0x1.9d1d9ep6f, -88.0f, -87.5f, -0x1p-149f, -0.0f,
+                           -std::numeric_limits<float>::infinity()})
+    for (const float e : {edge, std::nextafter(edge, 0.0f), std::nextafter(edge, -1000.0f)})
+      x.push_back(e);
+  while (x.size() % 16 != 0) x.push_back(-1.0f);
+  std::vector<float> y(x.size());
+  int levels = 0;
+  for (const auto& [level, fn] : {std::pair{SimdLevel::kAvx2, &expf_libm_avx2},
+                                  std::pair{SimdLevel::kAvx512, &expf_libm_avx512}}) {
+    if (!cpu_supports(level)) continue;
+    ++levels;
+    fn(x.data(), y.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(std::exp(x[i])))
+          << simd_level_name(level) << " exp(" << x[i] << ")";
+  }
+  if (levels == 0) GTEST_SKIP() << "no AVX2 on this CPU: the kernels are not used";
 }
 
 TEST(CpuBackend, AttentionWithQ8_0CacheIsClose) {
