@@ -141,33 +141,38 @@ inline __m256 dot_rows8(const float* q, int nr, const float* k, int64_t hd) {
 // rescale[b]: whether any row has a new maximum at value b. A row without one
 // there takes the rescale too: times 1 and rounded is itself (it is f16
 // already), so its bits are the same either way.
-template <class R, int NR>
+template <class R, int NR, int ND>
 void value_rows(float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d, const float* fm,
                 const float* fv, const float* rescale) {
-  typename R::V a[NR];
-  for (int i = 0; i < NR; ++i) a[i] = R::load(acc + i * hd + d);
+  typename R::V a[NR][ND];
+  for (int i = 0; i < NR; ++i)
+    for (int j = 0; j < ND; ++j) a[i][j] = R::load(acc + i * hd + d + j * R::kWidth);
   for (int64_t b = 0; b < nb; ++b) {
-    const auto x = R::load(vb + b * hd + d);
+    typename R::V x[ND];
+    for (int j = 0; j < ND; ++j) x[j] = R::load(vb + b * hd + d + j * R::kWidth);
     if (rescale[b] != 0) {
-      for (int i = 0; i < NR; ++i) {
-        const auto xs = R::to_f16(R::mul(a[i], R::set1(fm[i * kRowsKeyBlock + b])));
-        a[i] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x, xs));
-      }
+      for (int i = 0; i < NR; ++i)
+        for (int j = 0; j < ND; ++j) {
+          const auto xs = R::to_f16(R::mul(a[i][j], R::set1(fm[i * kRowsKeyBlock + b])));
+          a[i][j] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x[j], xs));
+        }
     } else {  // llama.cpp's f16 accumulator: rounded after every value
       for (int i = 0; i < NR; ++i)
-        a[i] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x, a[i]));
+        for (int j = 0; j < ND; ++j)
+          a[i][j] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x[j], a[i][j]));
     }
   }
-  for (int i = 0; i < NR; ++i) R::store(acc + i * hd + d, a[i]);
+  for (int i = 0; i < NR; ++i)
+    for (int j = 0; j < ND; ++j) R::store(acc + i * hd + d + j * R::kWidth, a[i][j]);
 }
 
 // value_rows for n (1..NR) rows.
-template <class R, int NR>
+template <class R, int NR, int ND>
 void value_rows_n(int n, float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d,
                   const float* fm, const float* fv, const float* rescale) {
   if constexpr (NR > 0) {
-    if (n == NR) return value_rows<R, NR>(acc, vb, nb, hd, d, fm, fv, rescale);
-    value_rows_n<R, NR - 1>(n, acc, vb, nb, hd, d, fm, fv, rescale);
+    if (n == NR) return value_rows<R, NR, ND>(acc, vb, nb, hd, d, fm, fv, rescale);
+    value_rows_n<R, NR - 1, ND>(n, acc, vb, nb, hd, d, fm, fv, rescale);
   }
 }
 
@@ -252,9 +257,14 @@ void attend_rows_f16(const float* q, float* out, int n_rows, const uint16_t* k, 
         R::store(vb + b * hd + d, R::load_f16(v + (j0 + b) * stride + d));
     for (int r0 = 0; r0 < n_rows; r0 += kRowsAtOnce) {
       const int nr = std::min(kRowsAtOnce, n_rows - r0);
-      for (int64_t d = 0; d < hd; d += W)
-        value_rows_n<R, kRowsAtOnce>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B, fv + r0 * B,
-                                     rescale);
+      int64_t d = 0;
+      if constexpr (W == 16)
+        for (; d + 2 * W <= hd; d += 2 * W)
+          value_rows_n<R, kRowsAtOnce, 2>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B,
+                                          fv + r0 * B, rescale);
+      for (; d < hd; d += W)
+        value_rows_n<R, kRowsAtOnce, 1>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B, fv + r0 * B,
+                                        rescale);
     }
   }
   for (int r = 0; r < n_rows; ++r) {
