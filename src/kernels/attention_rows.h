@@ -8,10 +8,11 @@
 // accumulator's rescale and rounding), which left the core waiting:
 // generation at a depth of 4096 tokens spent 65% of its time here. So each
 // block of keys runs in three passes, each of independent steps: every row's
-// scores; every row's softmax factors, key after key (the arithmetic that must
-// stay in order, all scalar); then the values into the accumulators. The
-// operations and their order for each row and key are attend_row_online's,
-// element by element, so the bits are too, whatever the register width.
+// scores, 8 rows at a time; every row's softmax factors (the running maximum
+// and the sums key after key, the exps in vectors); then the values into the
+// accumulators, 8 rows at a time. The operations and their order for each
+// row and key are attend_row_online's, element by element, so the bits are
+// too, whatever the register width.
 #pragma once
 
 #include <immintrin.h>
