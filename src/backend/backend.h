@@ -74,8 +74,9 @@ class Buffer {
 // Element type of the KV cache.
 enum class KvType { F16, Q8_0 };
 
-// Keys and values of every position of one sequence, per layer:
-// K[layer][pos][n_kv_heads * head_dim] and the same for V, stored as `type`.
+// Keys and values of every position of one sequence, per layer: for each
+// layer and position, n_kv_heads * head_dim values of K and of V, stored as
+// `type` in the backend's own layout (kv_store takes them in that order).
 class KvCache {
  public:
   virtual ~KvCache() = default;

@@ -170,14 +170,12 @@ size_t attention_row_scratch_floats(int64_t n_rows, int64_t hd) {
 }
 
 void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t* k,
-                          const uint16_t* v, int64_t stride, int64_t nk, int64_t hd, float scale,
-                          float* scratch) {
-  attend_rows_f16<Ymm8>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
+                          const uint16_t* v, int64_t nk, int64_t hd, float scale, float* scratch) {
+  attend_rows_f16<Ymm8>(q, out, n_rows, k, v, nk, hd, scale, scratch);
 }
 
 void expf_libm_avx2(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += Ymm8::kWidth)
-    Ymm8::store(y + i, Ymm8::exp_le0(Ymm8::load(x + i)));
+  for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, expf_libm8(_mm256_loadu_ps(x + i)));
 }
 
 }  // namespace hearth::kernels

@@ -11,8 +11,9 @@
 //   output   O[row][d] = sum_j P^T[j][lane] V[j][d] / sum, 6 rows x 64 values
 //            of accumulators.
 // Causality: lane i sees keys 0 .. limit(i) - 1; later keys score -inf.
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized (a known false positive).
+// GCC 12's AVX-512 headers trip -W(maybe-)uninitialized (a known false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -156,14 +157,13 @@ void attend_tiled_avx512(const float* q, const float* kf, const float* vf, int64
 }
 
 void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16_t* k,
-                            const uint16_t* v, int64_t stride, int64_t nk, int64_t hd, float scale,
+                            const uint16_t* v, int64_t nk, int64_t hd, float scale,
                             float* scratch) {
-  attend_rows_f16<Zmm16>(q, out, n_rows, k, v, stride, nk, hd, scale, scratch);
+  attend_rows_f16<Zmm16>(q, out, n_rows, k, v, nk, hd, scale, scratch);
 }
 
 void expf_libm_avx512(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; i += Zmm16::kWidth)
-    Zmm16::store(y + i, Zmm16::exp_le0(Zmm16::load(x + i)));
+  for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, expf_libm8(_mm256_loadu_ps(x + i)));
 }
 
 }  // namespace hearth::kernels

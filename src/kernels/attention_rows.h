@@ -9,7 +9,7 @@
 // generation at a depth of 4096 tokens spent 65% of its time here. So each
 // block of keys runs in three passes, each of independent steps: every row's
 // scores, 8 rows at a time; every row's softmax factors (the running maximum
-// and the sums key after key, the exps in vectors); then the values into the
+// and the sums key after key), 8 rows a register; then the values into the
 // accumulators, 8 rows at a time. The operations and their order for each
 // row and key are attend_row_online's, element by element, so the bits are
 // too, whatever the register width.
@@ -39,8 +39,8 @@ constexpr int kScoreRows = 8;
 // Floats of scratch attend_rows_f16 needs.
 inline size_t attention_rows_scratch(int64_t n_rows, int64_t hd) {
   const int64_t padded = (n_rows + kScoreRows - 1) / kScoreRows * kScoreRows;
-  return static_cast<size_t>((1 + 2 * n_rows + kRowsKeyBlock) * hd + 2 * n_rows +
-                             (2 * n_rows + padded) * kRowsKeyBlock + kRowsKeyBlock);
+  return static_cast<size_t>((1 + 2 * n_rows + kRowsKeyBlock) * hd + 2 * padded +
+                             3 * padded * kRowsKeyBlock + kRowsKeyBlock);
 }
 
 // Brings the n f16 values at p into the cache.
@@ -63,7 +63,6 @@ struct Ymm8 {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
   static V to_f16(V x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
-  static V exp_le0(V x) { return expf_libm8(x); }
 };
 
 #ifdef __AVX512F__
@@ -82,43 +81,61 @@ struct Zmm16 {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
   static V to_f16(V x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
-  static V exp_le0(V x) { return expf_libm16(x); }
 };
 #endif
 
-// dot_avx2(q + i hd, k, hd) for the kScoreRows rows i below nr (the rest
-// read as 0), one per lane: hd a multiple of 16, so dot_avx2's two
-// accumulators over 16-element steps (one zmm on AVX-512: its halves are
-// the two) and no tail; then its horizontal sum, for 8 rows at once, with
-// each sum's pairs added as dot_avx2 adds them (its lanes i and i + 4, then
-// those sums' 0 + 2 and 1 + 3, then the two), so each lane is the bits of
-// dot_avx2. Per key and row that is about 1.5 instructions of summing where
-// dot_avx2 spends 7.
+// dot_avx2(q + i hd, k, hd) for the kScoreRows rows i below nr, one per
+// lane (the lanes of rows from nr on repeat row nr - 1's: the caller pads its
+// scores to whole registers and reads none of them): hd a multiple of 16, so
+// dot_avx2's two accumulators over 16-element steps (one zmm on AVX-512: its
+// halves are the two) and no tail; then its horizontal sum, for 8 rows at
+// once, with each sum's pairs added as dot_avx2 adds them (its lanes i and
+// i + 4, then those sums' 0 + 2 and 1 + 3, then the two), so each lane is the
+// bits of dot_avx2. Per key and row that is about 1.5 instructions of summing
+// where dot_avx2 spends 7. The rows' accumulators advance side by side, one
+// step of every row per slice of the key: row after row, each row's 4
+// dependent FMAs (64 dimensions) left the core waiting on their latency, 37%
+// of the kernel's time at a depth of 4096 on Zen 5.
 template <class R>
 inline __m256 dot_rows8(const float* q, int nr, const float* k, int64_t hd) {
+  const float* qi[kScoreRows];
+  for (int i = 0; i < kScoreRows; ++i) qi[i] = q + std::min(i, nr - 1) * hd;
   __m256 v[kScoreRows];
-  for (int i = 0; i < kScoreRows; ++i) {
-    if (i >= nr) {
-      v[i] = _mm256_setzero_ps();
-      continue;
-    }
-    const float* qi = q + i * hd;
 #ifdef __AVX512F__
-    if constexpr (R::kWidth == 16) {
-      __m512 acc = _mm512_setzero_ps();
-      for (int64_t d = 0; d < hd; d += 16)
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + d), _mm512_loadu_ps(k + d), acc);
-      v[i] = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
-      continue;
-    }
-#endif
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  if constexpr (R::kWidth == 16) {
+    __m512 acc[kScoreRows];
+#pragma GCC unroll 8
+    for (int i = 0; i < kScoreRows; ++i) acc[i] = _mm512_setzero_ps();
     for (int64_t d = 0; d < hd; d += 16) {
-      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d), _mm256_loadu_ps(k + d), acc0);
-      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(qi + d + 8), _mm256_loadu_ps(k + d + 8), acc1);
+      const __m512 kd = _mm512_loadu_ps(k + d);
+#pragma GCC unroll 8
+      for (int i = 0; i < kScoreRows; ++i)
+        acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qi[i] + d), kd, acc[i]);
     }
-    v[i] = _mm256_add_ps(acc0, acc1);
+#pragma GCC unroll 8
+    for (int i = 0; i < kScoreRows; ++i)
+      v[i] = _mm256_add_ps(_mm512_castps512_ps256(acc[i]),
+                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[i]), 1)));
+  } else
+#endif
+  {
+    // 4 rows at a time: 8 accumulators and the key's two registers fit
+    // AVX2's 16 with room for the products' operands.
+    for (int h = 0; h < kScoreRows; h += 4) {
+      __m256 acc0[4], acc1[4];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+      for (int64_t d = 0; d < hd; d += 16) {
+        const __m256 k0 = _mm256_loadu_ps(k + d), k1 = _mm256_loadu_ps(k + d + 8);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qi[h + i] + d), k0, acc0[i]);
+          acc1[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qi[h + i] + d + 8), k1, acc1[i]);
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) v[h + i] = _mm256_add_ps(acc0[i], acc1[i]);
+    }
   }
   // Rows i and i + 4 share a register: [lanes j + lanes j + 4 of row i | of row i + 4].
   __m256 s[4];
@@ -138,13 +155,13 @@ inline __m256 dot_rows8(const float* q, int nr, const float* k, int64_t hd) {
 // row's accumulator stays in a register across the block's nb values (vb
 // [nb][hd], f32), where it was loaded and stored for every value, and the NR
 // rows' rounding chains (an FMA and two conversions per value, each waiting
-// for the last) run side by side. fm, fv: the rows' factors [row][kRowsKeyBlock];
+// for the last) run side by side. fm, fv: the rows' factors [b][ld];
 // rescale[b]: whether any row has a new maximum at value b. A row without one
 // there takes the rescale too: times 1 and rounded is itself (it is f16
 // already), so its bits are the same either way.
 template <class R, int NR, int ND>
 void value_rows(float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d, const float* fm,
-                const float* fv, const float* rescale) {
+                const float* fv, int64_t ld, const float* rescale) {
   typename R::V a[NR][ND];
   for (int i = 0; i < NR; ++i)
     for (int j = 0; j < ND; ++j) a[i][j] = R::load(acc + i * hd + d + j * R::kWidth);
@@ -154,13 +171,13 @@ void value_rows(float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d, 
     if (rescale[b] != 0) {
       for (int i = 0; i < NR; ++i)
         for (int j = 0; j < ND; ++j) {
-          const auto xs = R::to_f16(R::mul(a[i][j], R::set1(fm[i * kRowsKeyBlock + b])));
-          a[i][j] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x[j], xs));
+          const auto xs = R::to_f16(R::mul(a[i][j], R::set1(fm[b * ld + i])));
+          a[i][j] = R::to_f16(R::fma(R::set1(fv[b * ld + i]), x[j], xs));
         }
     } else {  // llama.cpp's f16 accumulator: rounded after every value
       for (int i = 0; i < NR; ++i)
         for (int j = 0; j < ND; ++j)
-          a[i][j] = R::to_f16(R::fma(R::set1(fv[i * kRowsKeyBlock + b]), x[j], a[i][j]));
+          a[i][j] = R::to_f16(R::fma(R::set1(fv[b * ld + i]), x[j], a[i][j]));
     }
   }
   for (int i = 0; i < NR; ++i)
@@ -170,10 +187,10 @@ void value_rows(float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d, 
 // value_rows for n (1..NR) rows.
 template <class R, int NR, int ND>
 void value_rows_n(int n, float* acc, const float* vb, int64_t nb, int64_t hd, int64_t d,
-                  const float* fm, const float* fv, const float* rescale) {
+                  const float* fm, const float* fv, int64_t ld, const float* rescale) {
   if constexpr (NR > 0) {
-    if (n == NR) return value_rows<R, NR, ND>(acc, vb, nb, hd, d, fm, fv, rescale);
-    value_rows_n<R, NR - 1, ND>(n, acc, vb, nb, hd, d, fm, fv, rescale);
+    if (n == NR) return value_rows<R, NR, ND>(acc, vb, nb, hd, d, fm, fv, ld, rescale);
+    value_rows_n<R, NR - 1, ND>(n, acc, vb, nb, hd, d, fm, fv, ld, rescale);
   }
 }
 
@@ -181,90 +198,84 @@ void value_rows_n(int n, float* acc, const float* vb, int64_t nb, int64_t hd, in
 // R::kWidth), scratch attention_rows_scratch(n_rows, hd) floats.
 template <class R>
 void attend_rows_f16(const float* q, float* out, int n_rows, const uint16_t* k, const uint16_t* v,
-                     int64_t stride, int64_t nk, int64_t hd, float scale, float* scratch) {
+                     int64_t nk, int64_t hd, float scale, float* scratch) {
   constexpr int64_t W = R::kWidth, B = kRowsKeyBlock;
   float* kvf = scratch;           // [hd] one key, then one value, f32
   float* qh = kvf + hd;           // [n_rows][hd] Q rounded to f16
   float* acc = qh + n_rows * hd;  // [n_rows][hd] the f16 accumulators, as f32
-  float* m = acc + n_rows * hd;   // [n_rows] running maximum score
-  float* sum = m + n_rows;        // [n_rows] running softmax denominator
+  // Rows padded to whole registers of scores; the padding's lanes repeat a
+  // real row's arithmetic and are never read.
   const int64_t ld = (n_rows + kScoreRows - 1) / kScoreRows * kScoreRows;
-  float* sc = sum + n_rows;      // [B][ld] the block's scores
-  float* fm = sc + ld * B;       // [n_rows][B] the accumulator's factors (ms)
-  float* fv = fm + n_rows * B;   // [n_rows][B] the value's factors (vs)
-  float* vb = fv + n_rows * B;   // [B][hd] the block's values, f32
+  float* m = acc + n_rows * hd;  // [ld] running maximum score
+  float* sum = m + ld;           // [ld] running softmax denominator
+  float* sc = sum + ld;          // [B][ld] the block's scores
+  float* fm = sc + ld * B;       // [B][ld] the accumulator's factors (ms)
+  float* fv = fm + ld * B;       // [B][ld] the value's factors (vs)
+  float* vb = fv + ld * B;       // [B][hd] the block's values, f32
   float* rescale = vb + B * hd;  // [B] 1 where any row has a new maximum
   for (int r = 0; r < n_rows; ++r) {
     for (int64_t d = 0; d < hd; d += W) {
       R::store(qh + r * hd + d, R::to_f16(R::load(q + r * hd + d)));
       R::store(acc + r * hd + d, R::zero());
     }
-    m[r] = -INFINITY;
-    sum[r] = 0;
   }
+  std::fill(m, m + ld, -INFINITY);
+  std::fill(sum, sum + ld, 0.0f);
   for (int64_t j0 = 0; j0 < nk; j0 += B) {
     const int64_t nb = std::min(B, nk - j0);
     for (int64_t b = 0; b < nb; ++b) {  // scores
-      // The cache holds every KV head of a position in one row, so this
-      // head's keys are hd values every `stride`: too sparse for the
-      // hardware's prefetchers (without these, generation at a depth of 4096
-      // was 14% slower on an Intel Xeon). Keys are fetched kRowsKeysAhead
-      // ahead, each value while its block's scores are computed.
-      if (j0 + b + kRowsKeysAhead < nk) prefetch_f16(k + (j0 + b + kRowsKeysAhead) * stride, hd);
-      prefetch_f16(v + (j0 + b) * stride, hd);
-      for (int64_t d = 0; d < hd; d += W) R::store(kvf + d, R::load_f16(k + (j0 + b) * stride + d));
+      // Keys are fetched kRowsKeysAhead ahead, each value while its block's
+      // scores are computed: with the cache's rows holding every KV head,
+      // generation at a depth of 4096 was 14% slower without this on an
+      // Intel Xeon; with a head's keys one stream (cpu_backend_kv.h) it
+      // still gains 10-15% over the hardware's prefetchers on Zen 5.
+      if (j0 + b + kRowsKeysAhead < nk) prefetch_f16(k + (j0 + b + kRowsKeysAhead) * hd, hd);
+      prefetch_f16(v + (j0 + b) * hd, hd);
+      for (int64_t d = 0; d < hd; d += W) R::store(kvf + d, R::load_f16(k + (j0 + b) * hd + d));
       for (int r0 = 0; r0 < n_rows; r0 += kScoreRows)
         _mm256_storeu_ps(
             sc + b * ld + r0,
             _mm256_mul_ps(dot_rows8<R>(qh + r0 * hd, std::min(kScoreRows, n_rows - r0), kvf, hd),
                           _mm256_set1_ps(scale)));
     }
-    // The online softmax's factors. Which keys bring a new maximum, and so
-    // every exp's argument, follow from the scores alone: found first, key
-    // after key, then the exps taken R::kWidth at a time (expf_libm.h: the
-    // bits of the scalar expf, which took a third of the time at a depth of
-    // 4096), then the sums, in order.
+    // The online softmax's factors, 8 rows a register as the scores lie:
+    // each row's running maximum, exp argument, factors and sum, key after
+    // key, are attend_row_online's steps (the exps expf_libm.h's, the bits
+    // of the scalar expf), and the 8 rows' dependent chains run side by
+    // side. Row by row, the sums' FMA chain alone held the core for four
+    // cycles a key and row, a quarter of the kernel's time (4096 positions,
+    // Zen 5).
     std::fill(rescale, rescale + nb, 0.0f);
-    for (int r = 0; r < n_rows; ++r) {
-      float mr = m[r], sr = sum[r];
-      float* arg = fm + r * B;  // the exp's argument, then its value
-      float* up = fv + r * B;   // 1 where the key is a new maximum
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int r0 = 0; r0 < n_rows; r0 += kScoreRows) {
+      __m256 mr = _mm256_loadu_ps(m + r0), sr = _mm256_loadu_ps(sum + r0);
       for (int64_t b = 0; b < nb; ++b) {
-        const float score = sc[b * ld + r];
-        if (score > mr) {
-          arg[b] = mr - score;
-          up[b] = 1;
-          mr = score;
-        } else {
-          arg[b] = score - mr;
-          up[b] = 0;
-        }
+        const __m256 score = _mm256_loadu_ps(sc + b * ld + r0);
+        const __m256 up = _mm256_cmp_ps(score, mr, _CMP_GT_OQ);  // a new maximum
+        const __m256 e =
+            expf_libm8(_mm256_blendv_ps(_mm256_sub_ps(score, mr), _mm256_sub_ps(mr, score), up));
+        mr = _mm256_blendv_ps(mr, score, up);
+        const __m256 ms = _mm256_blendv_ps(one, e, up), vs = _mm256_blendv_ps(e, one, up);
+        _mm256_storeu_ps(fm + b * ld + r0, ms);
+        _mm256_storeu_ps(fv + b * ld + r0, vs);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(ms, one, _CMP_NEQ_UQ)) != 0) rescale[b] = 1;
+        sr = _mm256_fmadd_ps(sr, ms, vs);  // llama.cpp's build contracts this to an FMA
       }
-      for (int64_t b = nb; b % W != 0; ++b) arg[b] = 0;  // the last register's unused lanes
-      for (int64_t b = 0; b < nb; b += W) R::store(arg + b, R::exp_le0(R::load(arg + b)));
-      for (int64_t b = 0; b < nb; ++b) {
-        const float e = arg[b];
-        const float ms = up[b] != 0 ? e : 1.0f, vs = up[b] != 0 ? 1.0f : e;
-        fm[r * B + b] = ms;
-        fv[r * B + b] = vs;
-        if (ms != 1) rescale[b] = 1;
-        sr = std::fma(sr, ms, vs);  // llama.cpp's build contracts this to an FMA
-      }
-      m[r] = mr;
-      sum[r] = sr;
+      _mm256_storeu_ps(m + r0, mr);
+      _mm256_storeu_ps(sum + r0, sr);
     }
     for (int64_t b = 0; b < nb; ++b)  // the values, each converted once for all rows
       for (int64_t d = 0; d < hd; d += W)
-        R::store(vb + b * hd + d, R::load_f16(v + (j0 + b) * stride + d));
+        R::store(vb + b * hd + d, R::load_f16(v + (j0 + b) * hd + d));
     for (int r0 = 0; r0 < n_rows; r0 += kRowsAtOnce) {
       const int nr = std::min(kRowsAtOnce, n_rows - r0);
       int64_t d = 0;
       if constexpr (W == 16)
         for (; d + 2 * W <= hd; d += 2 * W)
-          value_rows_n<R, kRowsAtOnce, 2>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B,
-                                          fv + r0 * B, rescale);
+          value_rows_n<R, kRowsAtOnce, 2>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0, fv + r0, ld,
+                                          rescale);
       for (; d < hd; d += W)
-        value_rows_n<R, kRowsAtOnce, 1>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0 * B, fv + r0 * B,
+        value_rows_n<R, kRowsAtOnce, 1>(nr, acc + r0 * hd, vb, nb, hd, d, fm + r0, fv + r0, ld,
                                         rescale);
     }
   }

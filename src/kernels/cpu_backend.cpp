@@ -176,10 +176,8 @@ class CpuBackend final : public backend::Backend {
     auto& c = static_cast<CpuKvCache&>(cache);
     check_range(c, layer, pos0 + n_tokens);
     const int64_t kv_dim = c.shape().n_kv_heads * c.shape().head_dim;
-    rows(n_tokens, 2 * kv_dim, [&](int64_t t) {
-      c.store_row(k + t * kv_dim, c.k_row(layer, pos0 + t));
-      c.store_row(v + t * kv_dim, c.v_row(layer, pos0 + t));
-    });
+    rows(n_tokens, 2 * kv_dim,
+         [&](int64_t t) { c.store(layer, pos0 + t, k + t * kv_dim, v + t * kv_dim); });
   }
   void attention(DevPtr q, const backend::KvCache& cache, int64_t layer, int64_t n_tokens,
                  int64_t pos0, const backend::AttentionParams& p, DevPtr out) override {

@@ -160,13 +160,13 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
       const int64_t t0 = b * block, t1 = std::min(n_tokens, t0 + block);
       const int64_t n_keys = pos0 + t1;
       if (direct) {
-        const auto* k0 = reinterpret_cast<const uint16_t*>(c.k_row(layer, 0)) + kvh * hd;
-        const auto* v0 = reinterpret_cast<const uint16_t*>(c.v_row(layer, 0)) + kvh * hd;
+        const auto* k0 = reinterpret_cast<const uint16_t*>(c.k_head(layer, kvh, 0));
+        const auto* v0 = reinterpret_cast<const uint16_t*>(c.v_head(layer, kvh, 0));
         const int64_t r0 = chunk * chunk_rows, r1 = std::min(group, r0 + chunk_rows);
         for (int64_t t = t0; t < t1 && r0 < r1; ++t) {
           const int64_t row0 = (t * p.n_heads + kvh * group + r0) * hd;
-          rows(q + row0, out + row0, static_cast<int>(r1 - r0), k0, v0, p.n_kv_heads * hd,
-               pos0 + t + 1, hd, p.scale, kf);
+          rows(q + row0, out + row0, static_cast<int>(r1 - r0), k0, v0, pos0 + t + 1, hd, p.scale,
+               kf);
         }
         continue;
       }
@@ -174,9 +174,10 @@ void cpu_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, 
       float* vf = kf + n_keys_max * hd;
       float* row = vf + n_keys_max * hd;  // attend_row_online's 3 x hd
       float* scores = row + 3 * hd;       // [n_keys_max], then the tiles' scratch
+      const uint8_t *kh = c.k_head(layer, kvh, 0), *vh = c.v_head(layer, kvh, 0);
       for (int64_t j = 0; j < n_keys; ++j) {
-        c.load_head(c.k_row(layer, j), kvh, kf + j * hd);
-        c.load_head(c.v_row(layer, j), kvh, vf + j * hd);
+        c.load_head(kh + j * c.head_bytes(), kf + j * hd);
+        c.load_head(vh + j * c.head_bytes(), vf + j * hd);
       }
       if (tile) {
         tile(q, kf, vf, t0, t1, pos0, kvh * group, group, p.n_heads, hd, p.scale,

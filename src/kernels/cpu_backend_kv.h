@@ -15,29 +15,35 @@
 
 namespace hearth::kernels {
 
-// K and V of layer l, position p: a row of n_kv_heads * head_dim values in f16
-// or q8_0 blocks, at [l][p] of two flat byte arrays.
+// K and V of layer l, KV head h, position p: head_dim values in f16 or q8_0
+// blocks, at [l][h][p] of two flat byte arrays. Head-major, so that one
+// head's keys (and values) are one contiguous stream: generation reads each
+// KV head's keys and values position after position, one work item a head,
+// and with the heads of a position side by side (one row of n_kv_heads *
+// head_dim) it read head_dim values of every row, 128 bytes of every 512 for
+// TinyLlama, which the hardware prefetchers follow poorly (AttentionDecode
+// over 4096 positions took 9-17% longer that way on Zen 5, alternated).
 class CpuKvCache final : public backend::KvCache {
  public:
   CpuKvCache(const backend::KvShape& s, backend::KvType type) : shape_(s), type_(type) {
-    kv_dim_ = s.n_kv_heads * s.head_dim;
-    if (s.n_layers <= 0 || s.n_ctx <= 0 || kv_dim_ <= 0)
+    if (s.n_layers <= 0 || s.n_ctx <= 0 || s.n_kv_heads <= 0 || s.head_dim <= 0)
       throw std::invalid_argument("KV cache: bad shape (layers " + std::to_string(s.n_layers) +
-                                  ", ctx " + std::to_string(s.n_ctx) + ", kv dim " +
-                                  std::to_string(kv_dim_) + ")");
+                                  ", ctx " + std::to_string(s.n_ctx) + ", kv heads " +
+                                  std::to_string(s.n_kv_heads) + ", head dim " +
+                                  std::to_string(s.head_dim) + ")");
     if (type == backend::KvType::Q8_0 && s.head_dim % 32 != 0)
       throw std::invalid_argument(
           "KV cache: q8_0 needs a head dimension that is a multiple of 32 (" +
           std::to_string(s.head_dim) + ")");
-    row_bytes_ = type == backend::KvType::F16 ? static_cast<uint64_t>(kv_dim_) * 2
-                                              : gguf::row_bytes(gguf::TensorType::Q8_0, kv_dim_);
-    layer_bytes_ = row_bytes_ * static_cast<uint64_t>(s.n_ctx);
-    // In huge pages where the kernel gives them, as the packed weights: one
-    // KV head's keys are 64-256 bytes every row, so generation deep in a
-    // context touches a new 4 KiB page every few keys of every head, each a
-    // TLB miss (at a depth of 4096, 94 MB of cache a token for TinyLlama).
-    // Zeroed, so that no byte is left unwritten.
-    total_bytes_ = layer_bytes_ * static_cast<uint64_t>(s.n_layers);
+    head_bytes_ = type == backend::KvType::F16
+                      ? static_cast<uint64_t>(s.head_dim) * 2
+                      : gguf::row_bytes(gguf::TensorType::Q8_0, static_cast<uint64_t>(s.head_dim));
+    stream_bytes_ = head_bytes_ * static_cast<uint64_t>(s.n_ctx);
+    // In huge pages where the kernel gives them, as the packed weights: at a
+    // depth of 4096, 94 MB of cache a token for TinyLlama, a TLB miss every
+    // 4 KiB page otherwise. Zeroed, so that no byte is left unwritten.
+    total_bytes_ =
+        stream_bytes_ * static_cast<uint64_t>(s.n_kv_heads) * static_cast<uint64_t>(s.n_layers);
     k_ = allocate_packed(total_bytes_);
     v_ = allocate_packed(total_bytes_);
     std::memset(k_.get(), 0, total_bytes_);
@@ -48,36 +54,48 @@ class CpuKvCache final : public backend::KvCache {
   uint64_t bytes() const override { return 2 * total_bytes_; }
 
   const backend::KvShape& shape() const { return shape_; }
-  uint8_t* k_row(int64_t layer, int64_t pos) { return k_.get() + offset(layer, pos); }
-  uint8_t* v_row(int64_t layer, int64_t pos) { return v_.get() + offset(layer, pos); }
-  const uint8_t* k_row(int64_t layer, int64_t pos) const { return k_.get() + offset(layer, pos); }
-  const uint8_t* v_row(int64_t layer, int64_t pos) const { return v_.get() + offset(layer, pos); }
-
-  void store_row(const float* src, uint8_t* dst) const {
-    if (type_ == backend::KvType::F16)
-      ops::f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), kv_dim_);
-    else
-      quant::quantize_row(gguf::TensorType::Q8_0, src, dst, kv_dim_);
+  // Head h's key (value) at position pos of layer; the next position's is
+  // head_bytes() further.
+  const uint8_t* k_head(int64_t layer, int64_t h, int64_t pos) const {
+    return k_.get() + offset(layer, h, pos);
   }
-  // Head `h` (head_dim values) of a stored row, as f32.
-  void load_head(const uint8_t* row, int64_t h, float* dst) const {
+  const uint8_t* v_head(int64_t layer, int64_t h, int64_t pos) const {
+    return v_.get() + offset(layer, h, pos);
+  }
+  uint64_t head_bytes() const { return head_bytes_; }
+
+  // Stores k and v [n_kv_heads * head_dim] (f32) at position pos of layer.
+  // A q8_0 head is whole blocks (head_dim a multiple of 32), so quantizing
+  // head by head gives the blocks that quantizing the row would.
+  void store(int64_t layer, int64_t pos, const float* k, const float* v) {
     const int64_t hd = shape_.head_dim;
-    if (type_ == backend::KvType::F16) {
-      ops::f16_to_f32(reinterpret_cast<const uint16_t*>(row) + h * hd, dst, hd);
-    } else {
-      const uint64_t off = gguf::row_bytes(gguf::TensorType::Q8_0, h * hd);
-      quant::dequantize_row(gguf::TensorType::Q8_0, row + off, dst, hd);
+    for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
+      store_head(k + h * hd, k_.get() + offset(layer, h, pos));
+      store_head(v + h * hd, v_.get() + offset(layer, h, pos));
     }
+  }
+  // A stored head (head_dim values), as f32.
+  void load_head(const uint8_t* head, float* dst) const {
+    if (type_ == backend::KvType::F16)
+      ops::f16_to_f32(reinterpret_cast<const uint16_t*>(head), dst, shape_.head_dim);
+    else
+      quant::dequantize_row(gguf::TensorType::Q8_0, head, dst, shape_.head_dim);
   }
 
  private:
-  uint64_t offset(int64_t layer, int64_t pos) const {
-    return layer_bytes_ * static_cast<uint64_t>(layer) + row_bytes_ * static_cast<uint64_t>(pos);
+  void store_head(const float* src, uint8_t* dst) const {
+    if (type_ == backend::KvType::F16)
+      ops::f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), shape_.head_dim);
+    else
+      quant::quantize_row(gguf::TensorType::Q8_0, src, dst, shape_.head_dim);
+  }
+  uint64_t offset(int64_t layer, int64_t h, int64_t pos) const {
+    return stream_bytes_ * static_cast<uint64_t>(layer * shape_.n_kv_heads + h) +
+           head_bytes_ * static_cast<uint64_t>(pos);
   }
   backend::KvShape shape_;
   backend::KvType type_;
-  int64_t kv_dim_ = 0;
-  uint64_t row_bytes_ = 0, layer_bytes_ = 0, total_bytes_ = 0;
+  uint64_t head_bytes_ = 0, stream_bytes_ = 0, total_bytes_ = 0;
   PackedBuffer k_, v_;
 };
 
@@ -118,22 +136,22 @@ void attend_row_online(const float* q, const float* kf, const float* vf, int64_t
 // F16C), head_dim a multiple of 16 and at least 64 (where llama.cpp's f16 dot
 // product is ops::dot's): the query rows q [n_rows][head_dim] (the heads of
 // one token that share one KV head) attend to keys 0 .. nk - 1, read straight
-// from the cache (k and v: that head's first key and value; stride: f16
-// values from one position to the next), and write out [n_rows][head_dim]. Each key and value is
+// from the cache (k and v: that head's keys and values [nk][head_dim], f16),
+// and write out [n_rows][head_dim]. Each key and value is
 // converted once for all the rows; the arithmetic is attend_row_online's.
 // scratch holds attention_row_scratch_floats(n_rows, head_dim) floats.
 size_t attention_row_scratch_floats(int64_t n_rows, int64_t head_dim);
 void attend_rows_f16_avx2(const float* q, float* out, int n_rows, const uint16_t* k,
-                          const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
-                          float scale, float* scratch);
+                          const uint16_t* v, int64_t nk, int64_t head_dim, float scale,
+                          float* scratch);
 // The same on AVX-512, 16 lanes at a time: the same bits (the arithmetic is
 // element by element; the scores keep the AVX2 dot product's order).
 void attend_rows_f16_avx512(const float* q, float* out, int n_rows, const uint16_t* k,
-                            const uint16_t* v, int64_t stride, int64_t nk, int64_t head_dim,
-                            float scale, float* scratch);
+                            const uint16_t* v, int64_t nk, int64_t head_dim, float scale,
+                            float* scratch);
 
-// std::exp of x [n] (each <= 0; n a multiple of 8, or of 16 for _avx512) into
-// y, as those kernels compute their softmax factors (expf_libm.h): exposed
+// std::exp of x [n] (each <= 0; n a multiple of 8) into y, as those kernels
+// compute their softmax factors (expf_libm.h, on AVX-512 in zmm): exposed
 // for the test that holds them to the C library's bits.
 void expf_libm_avx2(const float* x, float* y, int64_t n);
 void expf_libm_avx512(const float* x, float* y, int64_t n);

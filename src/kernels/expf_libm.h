@@ -1,15 +1,12 @@
-// std::exp(float) as glibc (2.27 and later) computes it, on 8 (AVX2) or 16
-// (AVX-512) lanes, for arguments <= 0: the per-row attention's softmax
-// factors, which must be the bits llama.cpp's scalar expf gives. glibc's
-// ifunc picks its FMA build wherever FMA exists (every machine these
-// kernels run on), so this follows that build's steps: in double, k and r
-// from one fused x / ln2 * 32 + shift, 2^(k/32) from the 32-entry table
-// with k's high bits added to the exponent, the cubic in r with its FMAs
+// std::exp(float) as glibc (2.27 and later) computes it, on 8 lanes, for arguments <= 0: the
+// per-row attention's softmax factors, which must be the bits llama.cpp's scalar expf gives.
+// glibc's ifunc picks its FMA build wherever FMA exists (every machine these kernels run on), so
+// this follows that build's steps: in double, k and r from one fused x / ln2 * 32 + shift, 2^(k/32)
+// from the 32-entry table with k's high bits added to the exponent, the cubic in r with its FMAs
 // where that build has them, one rounding to float at the end; below
 // log(2^-149) its underflow results. Checked against std::exp on every
 // 61st negative float and its edge cases (CpuBackend.ExpfLanesAreLibmBits).
-// Internal to kernels; include only from files compiled with AVX2 and FMA
-// (and AVX-512 for the 16-lane form).
+// Internal to kernels; include only from files compiled with AVX2 and FMA.
 #pragma once
 
 #include <immintrin.h>
@@ -58,17 +55,6 @@ inline __m256d expf_libm_pd4(__m256d xd) {
   return _mm256_mul_pd(_mm256_fmadd_pd(z, r2, y), _mm256_castsi256_pd(t));
 }
 
-// exp of 8 floats <= 0.
-inline __m256 expf_libm8(__m256 x) {
-  using namespace expf_libm;
-  const __m128 lo = _mm256_cvtpd_ps(expf_libm_pd4(_mm256_cvtps_pd(_mm256_castps256_ps128(x))));
-  const __m128 hi = _mm256_cvtpd_ps(expf_libm_pd4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
-  const __m256 e = _mm256_set_m128(hi, lo);
-  const __m256 tiny =
-      _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kUnder), _CMP_GE_OQ), _mm256_set1_ps(kTiny));
-  return _mm256_blendv_ps(e, tiny, _mm256_cmp_ps(x, _mm256_set1_ps(kMayUnder), _CMP_LT_OQ));
-}
-
 #ifdef __AVX512F__
 // 8 lanes in double, as expf_libm_pd4; the table is 4 zmm, picked by two
 // two-source permutes.
@@ -90,21 +76,22 @@ inline __m512d expf_libm_pd8(__m512d xd) {
   const __m512d y = _mm512_fmadd_pd(r, _mm512_set1_pd(kC2), _mm512_set1_pd(1.0));
   return _mm512_mul_pd(_mm512_fmadd_pd(z, r2, y), _mm512_castsi512_pd(t));
 }
-
-// exp of 16 floats <= 0.
-inline __m512 expf_libm16(__m512 x) {
-  using namespace expf_libm;
-  const __m256 lo = _mm512_cvtpd_ps(expf_libm_pd8(_mm512_cvtps_pd(_mm512_castps512_ps256(x))));
-  const __m256 hi = _mm512_cvtpd_ps(expf_libm_pd8(
-      _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
-  __m512 e = _mm512_castpd_ps(
-      _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
-  const __mmask16 may = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMayUnder), _CMP_LT_OQ);
-  const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kUnder), _CMP_LT_OQ);
-  e = _mm512_mask_blend_ps(may, e, _mm512_set1_ps(kTiny));
-  return _mm512_mask_blend_ps(under, e, _mm512_setzero_ps());
-}
 #endif
+
+// exp of 8 floats <= 0: in double, one zmm on AVX-512, two ymm on AVX2.
+inline __m256 expf_libm8(__m256 x) {
+  using namespace expf_libm;
+#ifdef __AVX512F__
+  const __m256 e = _mm512_cvtpd_ps(expf_libm_pd8(_mm512_cvtps_pd(x)));
+#else
+  const __m128 lo = _mm256_cvtpd_ps(expf_libm_pd4(_mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+  const __m128 hi = _mm256_cvtpd_ps(expf_libm_pd4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+  const __m256 e = _mm256_set_m128(hi, lo);
+#endif
+  const __m256 tiny =
+      _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(kUnder), _CMP_GE_OQ), _mm256_set1_ps(kTiny));
+  return _mm256_blendv_ps(e, tiny, _mm256_cmp_ps(x, _mm256_set1_ps(kMayUnder), _CMP_LT_OQ));
+}
 
 }  // namespace
 }  // namespace hearth::kernels

@@ -171,13 +171,14 @@ TEST(CpuBackend, AttentionPerRowPathWideHeadsMatchReference) {
 // over 2 KV heads, a batch of 3 tokens after 40 cached positions (new maxima
 // early, then long runs below them), and after 150 (three blocks, the last
 // one partial). Also 9 query heads over one KV head on 3 threads, where the
-// group splits into chunks of 5 and 4 heads (cpu_attention).
+// group splits into chunks of 5 and 4 heads (cpu_attention), and 10 on one
+// thread: 8 rows of scores at once, then 2.
 TEST(CpuBackend, AttentionPerRowKernelIsBitExact) {
   struct Heads {
     int64_t h, kv;
     int threads;
   };
-  for (const Heads heads : {Heads{6, 2, 2}, Heads{9, 1, 3}})
+  for (const Heads heads : {Heads{6, 2, 2}, Heads{9, 1, 3}, Heads{10, 1, 1}})
     for (const int64_t pos0 : {40, 150})
       for (const int64_t D : {64, 128}) {
         auto be = make_cpu_backend(heads.threads);
