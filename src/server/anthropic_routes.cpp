@@ -30,7 +30,7 @@ class MessagesSink : public InferenceSink {
     prompt_tokens_ = prompt_tokens;
     Headers h = {{"Cache-Control", "no-cache"}, {"X-Hearth-Queue-Position", std::to_string(queue)}};
     if (cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
-    ex_->begin_stream(200, "text/event-stream", std::move(h));
+    ex_->begin_stream(200, kSse, std::move(h));
     send("message_start", Json{{"message", anthropic::message_object(id_, model_, Json::array(),
                                                                      nullptr, prompt_tokens_, 0)}});
   }

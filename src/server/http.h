@@ -26,6 +26,11 @@ namespace hearth::server {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// The content types hearth answers with.
+inline constexpr const char* kJson = "application/json; charset=utf-8";
+inline constexpr const char* kNdjson = "application/x-ndjson";  // Ollama's streams
+inline constexpr const char* kSse = "text/event-stream";        // OpenAI's and Anthropic's streams
+
 // What a route did, for the audit log: set by the handler (on its thread)
 // before it answers; read once the answer has gone.
 struct Usage {

@@ -256,8 +256,6 @@ std::string create_base(const ollama::CreateRequest& r, const store::Store& stor
                   "files only)");
 }
 
-constexpr const char* kNdjson = "application/x-ndjson";
-
 }  // namespace
 
 bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {

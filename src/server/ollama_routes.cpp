@@ -23,9 +23,6 @@ using ollama::Json;
 using Clock = std::chrono::system_clock;
 using Nanos = std::chrono::nanoseconds;
 
-constexpr const char* kNdjson = "application/x-ndjson";
-constexpr const char* kJson = "application/json; charset=utf-8";
-
 Nanos secs(double s) { return Nanos(static_cast<int64_t>(s * 1e9)); }
 
 std::vector<chat::Message> to_chat(const std::vector<ollama::Message>& ms) {

@@ -18,9 +18,6 @@ namespace {
 using openai::Json;
 using Kind = chat::ReplyStream::Event::Kind;
 
-constexpr const char* kSse = "text/event-stream";
-constexpr const char* kJson = "application/json; charset=utf-8";
-
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -12,7 +12,7 @@
 namespace hearth::server {
 
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers) {
-  ex.respond(status, "application/json; charset=utf-8",
+  ex.respond(status, kJson,
              body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
              std::move(headers));
 }

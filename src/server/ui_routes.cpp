@@ -25,7 +25,6 @@ namespace hearth::server {
 namespace {
 
 constexpr std::string_view kConversations = "/api/hearth/conversations";
-constexpr const char* kJson = "application/json; charset=utf-8";
 
 // On every response of the UI: no script but the page's own files, no
 // framing, no sniffing, no referrer.
