@@ -453,7 +453,7 @@ Value f_center(Interp& in, const Value& v, Args& a) {
                 std::string(static_cast<std::size_t>(pad - left), ' '));
 }
 
-const std::unordered_map<std::string, FilterFn>& table() {
+const std::unordered_map<std::string, FilterFn>& filter_table() {
   static const std::unordered_map<std::string, FilterFn> t = {
       {"length", f_length},
       {"count", f_length},
@@ -508,8 +508,8 @@ const std::unordered_map<std::string, FilterFn>& table() {
 
 Value apply_filter(Interp& in, const std::string& name, const Value& subject, Args& args) {
   in.step();
-  auto it = table().find(name);
-  if (it == table().end()) fail("TemplateAssertionError: No filter named '" + name + "'.");
+  auto it = filter_table().find(name);
+  if (it == filter_table().end()) fail("TemplateAssertionError: No filter named '" + name + "'.");
   return it->second(in, subject, args);
 }
 

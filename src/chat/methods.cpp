@@ -33,7 +33,7 @@ const std::string* opt_chars(const Value& v, std::string& buf) {
   return &buf;
 }
 
-std::int64_t opt_int(const Value& v, std::int64_t dflt) {
+std::int64_t int_arg(const Value& v, std::int64_t dflt) {
   if (v.is_undefined() || v.is_none()) return dflt;
   if (!v.is_int())
     fail(std::string("TypeError: '") + type_name(v) +
@@ -126,7 +126,7 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
     return in.str(py_strip(s, opt_chars(a.get(0, "chars"), buf), m != "rstrip", m != "lstrip"));
   if (m == "split" || m == "rsplit") {
     const std::string* sep = opt_chars(a.get(0, "sep"), buf);
-    std::int64_t maxsplit = opt_int(a.get(1, "maxsplit"), -1);
+    std::int64_t maxsplit = int_arg(a.get(1, "maxsplit"), -1);
     return str_list(in, m == "split" ? py_split(s, sep, maxsplit) : py_rsplit(s, sep, maxsplit));
   }
   if (m == "splitlines") return str_list(in, py_splitlines(s));
@@ -134,7 +134,7 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
     return Value::boolean(affix_match(in, s, a.get(0, "prefix"), m == "startswith"));
   if (m == "replace")
     return in.str(py_replace(s, to_str(a.get(0, "old")), to_str(a.get(1, "new")),
-                             opt_int(a.get(2, "count"), -1), in.limits().max_value_bytes));
+                             int_arg(a.get(2, "count"), -1), in.limits().max_value_bytes));
   if (m == "upper") return in.str(py_upper(s));
   if (m == "lower" || m == "casefold") return in.str(py_lower(s));
   if (m == "title") return in.str(py_title(s));
@@ -205,7 +205,7 @@ Value string_method(Interp& in, const std::string& s, const std::string& m, Args
                    Kind::Tuple);
   }
   // zfill, ljust, rjust, center: padding to a width in code points.
-  std::int64_t width = opt_int(a.get(0, "width"), 0);
+  std::int64_t width = int_arg(a.get(0, "width"), 0);
   if (width > static_cast<std::int64_t>(in.limits().max_value_bytes))
     in.charge(static_cast<std::size_t>(width));  // throws: larger than any value may be
   std::string fill = a.has(1, "fillchar") ? to_str(a.get(1, "fillchar")) : " ";
@@ -304,7 +304,7 @@ Value list_method(Interp& in, const Value& l, const std::string& m, Args& a) {
   }
   if (m == "pop" || m == "insert") {
     std::int64_t n = static_cast<std::int64_t>(list.size());
-    std::int64_t k = opt_int(a.get(0, "index"), m == "pop" ? -1 : 0);
+    std::int64_t k = int_arg(a.get(0, "index"), m == "pop" ? -1 : 0);
     if (k < 0) k += n;
     in.steps(static_cast<std::uint64_t>(n) / 16);  // the elements moved (memmove-fast)
     if (m == "insert") {

@@ -17,7 +17,7 @@ Value arg0(Args& a) {
 }
 bool integral(const Value& v) { return v.kind == Kind::Int; }
 
-const std::unordered_map<std::string, TestFn>& table() {
+const std::unordered_map<std::string, TestFn>& test_table() {
   static const std::unordered_map<std::string, TestFn> t = {
       {"defined", [](Interp&, const Value& v, Args&) { return !v.is_undefined(); }},
       {"undefined", [](Interp&, const Value& v, Args&) { return v.is_undefined(); }},
@@ -95,8 +95,8 @@ const std::unordered_map<std::string, TestFn>& table() {
 
 bool apply_test(Interp& in, const std::string& name, const Value& subject, Args& args) {
   in.step();
-  auto it = table().find(name);
-  if (it == table().end()) fail("TemplateAssertionError: No test named '" + name + "'.");
+  auto it = test_table().find(name);
+  if (it == test_table().end()) fail("TemplateAssertionError: No test named '" + name + "'.");
   return it->second(in, subject, args);
 }
 

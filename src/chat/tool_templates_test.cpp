@@ -42,13 +42,13 @@ TEST_P(ToolGolden, ApplyMatchesJinja2) {
   }
 }
 
-std::vector<std::string> template_names() {
+std::vector<std::string> tool_template_names() {
   std::vector<std::string> names;
   for (const auto& [name, entry] : load("golden.json")["templates"].items()) names.push_back(name);
   return names;
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ToolGolden, ::testing::ValuesIn(template_names()),
+INSTANTIATE_TEST_SUITE_P(All, ToolGolden, ::testing::ValuesIn(tool_template_names()),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace hearth::cli {
 
@@ -30,5 +31,8 @@ void add_rm(CLI::App& app);
 void add_keys(CLI::App& app);
 void add_doctor(CLI::App& app);
 void add_cost(CLI::App& app);
+
+// The environment variable `name`; "" when it is unset.
+std::string env(const char* name);
 
 }  // namespace hearth::cli

@@ -141,11 +141,6 @@ std::string gib(uint64_t b) {
   return fmt::format("{:.1f} GiB", static_cast<double>(b) / (1ull << 30));
 }
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 bool world_readable(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH);

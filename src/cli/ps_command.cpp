@@ -22,7 +22,7 @@ ServerAddress require_server() {
   return a;
 }
 
-std::string human_bytes(double b) {
+std::string decimal_size(double b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   int u = 0;
   while (b >= 1000 && u < 4) b /= 1000, ++u;
@@ -53,7 +53,7 @@ void add_ps(CLI::App& app) {
       std::string until = m.value("expires_at", "");
       if (until.rfind("2262-", 0) == 0) until = "forever";
       std::printf("%-28s %-14s %-10s %-9lld %-8s %s\n", m.value("name", "").c_str(),
-                  digest.substr(0, 12).c_str(), human_bytes(m.value("size", 0.0)).c_str(),
+                  digest.substr(0, 12).c_str(), decimal_size(m.value("size", 0.0)).c_str(),
                   static_cast<long long>(m.value("context_length", 0)), queue.c_str(),
                   until.c_str());
     }

@@ -84,11 +84,6 @@ std::chrono::seconds parse_retention(const std::string& s) {
   }
 }
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
 std::string hearth_home() {
   if (auto h = env("HEARTH_HOME"); !h.empty()) return h;
   return env("HOME") + "/.hearth";
@@ -299,6 +294,11 @@ void serve(const ServeFlags& f) {
 }
 
 }  // namespace
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
 
 void add_serve(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();

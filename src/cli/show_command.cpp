@@ -55,7 +55,7 @@ std::string grouped(uint64_t n) {
 }
 
 // Bytes in binary units: "27.9 MiB".
-std::string human_bytes(uint64_t n) {
+std::string binary_size(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);
   int u = 0;
@@ -290,7 +290,7 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
     row("quantization", "none: a vocabulary-only file (no tensors)");
   else
     row("quantization", m.quantization + " (tensors " + types + ")");
-  row("file size", human_bytes(m.file_size) + " (" + grouped(m.file_size) + " bytes)");
+  row("file size", binary_size(m.file_size) + " (" + grouped(m.file_size) + " bytes)");
   std::string tok = m.tokenizer_model.empty() ? "(none)" : m.tokenizer_model;
   tok += ", BOS " + (m.bos_id ? std::to_string(*m.bos_id) : std::string("none"));
   tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
@@ -300,14 +300,14 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
   std::printf("memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
               grouped(mem.batch).c_str(),
               beyond ? ("; beyond the trained context of " + grouped(a.n_ctx_train)).c_str() : "");
-  row("weights", human_bytes(mem.weights));
+  row("weights", binary_size(mem.weights));
   if (d.no_estimate.empty()) {
-    row("KV cache (f16)", human_bytes(mem.kv_cache));
-    row("compute (est.)", human_bytes(mem.compute));
+    row("KV cache (f16)", binary_size(mem.kv_cache));
+    row("compute (est.)", binary_size(mem.compute));
   } else {
     row("KV, compute", "not estimated: " + d.no_estimate);
   }
-  row("total", human_bytes(mem.total()));
+  row("total", binary_size(mem.total()));
   if (o.tensors) {
     std::printf("tensors (%zu)\n", file.tensors().size());
     for (const gguf::TensorInfo& t : file.tensors())

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/tiny_kjv_test.h"
 #include "kernels/cpu_backend.h"
 #include "model/hparams.h"
 #include "quant/quantize_model.h"
@@ -19,25 +20,17 @@
 namespace hearth::engine {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
-
-nlohmann::json golden() {
-  std::ifstream in(std::string(HEARTH_SOURCE_DIR) + "/tests/data/golden/greedy.json");
-  return nlohmann::json::parse(in);
-}
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
+using test::argmax;
 
 class BatchTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     backend_ = kernels::make_cpu_backend(2).release();
-    f16_ = model::Model::load(kModel, *backend_).release();
+    f16_ = model::Model::load(test::kTinyKjvPath, *backend_).release();
     q4_0_path_ = "/tmp/hearth_engine_batch_test_" + std::to_string(getpid()) + "_q4_0.gguf";
     threads::ThreadPool pool(2);
-    quant::quantize_model(kModel, model::mix_shape(*gguf::GgufFile::open(kModel)), q4_0_path_,
+    quant::quantize_model(test::kTinyKjvPath,
+                          model::mix_shape(*gguf::GgufFile::open(test::kTinyKjvPath)), q4_0_path_,
                           {.type = "q4_0"}, pool);
     q4_0_ = model::Model::load(q4_0_path_, *backend_).release();
   }
@@ -53,7 +46,7 @@ class BatchTest : public ::testing::Test {
   // join[i] and leaving after its golden tokens; each step one BatchEvaluator::eval.
   static void decode_golden_together(const model::Model& m, const std::string& type,
                                      const std::vector<int>& join) {
-    const auto cases = golden()[type];
+    const auto cases = test::greedy_golden()[type];
     const size_t n = cases.size();
     ASSERT_EQ(join.size(), n);
     BatchEvaluator batch(m, 128, static_cast<int64_t>(n));

@@ -15,7 +15,7 @@
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() { return test::tiny_kjv(); }
+using test::tiny_kjv;
 
 double dot(std::span<const float> a, std::span<const float> b) {
   double s = 0;
@@ -24,12 +24,12 @@ double dot(std::span<const float> a, std::span<const float> b) {
 }
 
 std::vector<float> embed_text(const std::string& text, Pooling p = Pooling::Mean) {
-  return embed(runtime(), tokenize_for_embedding(runtime(), text), p);
+  return embed(tiny_kjv(), tokenize_for_embedding(tiny_kjv(), text), p);
 }
 
 // Every token's final hidden state, each from its own forward pass of one token.
 std::vector<std::vector<float>> hidden_one_by_one(std::span<const int32_t> tokens) {
-  const auto& m = *runtime().model;
+  const auto& m = *tiny_kjv().model;
   const int64_t E = m.hparams().n_embd, n = static_cast<int64_t>(tokens.size());
   auto cache = m.make_kv_cache(n, backend::KvType::F16);
   auto scratch = m.make_scratch(1, 0);
@@ -59,12 +59,12 @@ std::vector<double> normalized(std::vector<double> v) {
 
 TEST(Embed, TheModelPoolsByMean) {
   // tiny-kjv has no llama.pooling_type: a decoder model, mean-pooled.
-  EXPECT_EQ(model_pooling(*runtime().model), Pooling::Mean);
+  EXPECT_EQ(model_pooling(*tiny_kjv().model), Pooling::Mean);
 }
 
 TEST(Embed, UnitNormOfNEmbdValuesAndDeterministic) {
   const auto a = embed_text("In the beginning God created the heaven and the earth.");
-  ASSERT_EQ(static_cast<int64_t>(a.size()), runtime().model->hparams().n_embd);
+  ASSERT_EQ(static_cast<int64_t>(a.size()), tiny_kjv().model->hparams().n_embd);
   for (float x : a) ASSERT_TRUE(std::isfinite(x));
   EXPECT_NEAR(dot(a, a), 1.0, 1e-5);
   const auto again = embed_text("In the beginning God created the heaven and the earth.");
@@ -86,23 +86,23 @@ TEST(Embed, SimilarVersesAreCloserThanUnrelatedText) {
 }
 
 TEST(Embed, PoolingMatchesTheHiddenStatesOneTokenAtATime) {
-  const auto tokens = tokenize_for_embedding(runtime(), "Blessed are the meek: for they shall");
+  const auto tokens = tokenize_for_embedding(tiny_kjv(), "Blessed are the meek: for they shall");
   ASSERT_GE(tokens.size(), 5u);
   const auto h = hidden_one_by_one(tokens);
   const size_t E = h[0].size();
   std::vector<double> mean(E, 0.0);
   for (const auto& row : h)
     for (size_t i = 0; i < E; ++i) mean[i] += row[i] / static_cast<double>(h.size());
-  expect_close(embed(runtime(), tokens, Pooling::Mean), normalized(mean), "mean");
-  expect_close(embed(runtime(), tokens, Pooling::Cls),
+  expect_close(embed(tiny_kjv(), tokens, Pooling::Mean), normalized(mean), "mean");
+  expect_close(embed(tiny_kjv(), tokens, Pooling::Cls),
                normalized(std::vector<double>(h.front().begin(), h.front().end())), "cls");
-  expect_close(embed(runtime(), tokens, Pooling::Last),
+  expect_close(embed(tiny_kjv(), tokens, Pooling::Last),
                normalized(std::vector<double>(h.back().begin(), h.back().end())), "last");
 }
 
 TEST(Embed, InputsLongerThanOnePassAreEvaluatedInPassesOf512) {
   // 600 tokens: a pass of 512 then one of 88, against one pass of all 600.
-  const auto& m = *runtime().model;
+  const auto& m = *tiny_kjv().model;
   const int64_t E = m.hparams().n_embd, n = 600;
   std::vector<int32_t> tokens = {1};
   while (static_cast<int64_t>(tokens.size()) < n)
@@ -116,23 +116,23 @@ TEST(Embed, InputsLongerThanOnePassAreEvaluatedInPassesOf512) {
   std::vector<double> mean(static_cast<size_t>(E), 0.0);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t i = 0; i < E; ++i) mean[i] += h[t * E + i] / static_cast<double>(n);
-  expect_close(embed(runtime(), tokens, Pooling::Mean), normalized(mean), "mean of 600");
-  expect_close(embed(runtime(), tokens, Pooling::Last),
+  expect_close(embed(tiny_kjv(), tokens, Pooling::Mean), normalized(mean), "mean of 600");
+  expect_close(embed(tiny_kjv(), tokens, Pooling::Last),
                normalized(std::vector<double>(h.end() - E, h.end())), "last of 600");
 }
 
 TEST(Embed, ConcurrentCallsGetTheAloneAnswer) {
-  const auto tokens = tokenize_for_embedding(runtime(), "Jesus wept.");
-  const auto alone = embed(runtime(), tokens, Pooling::Mean);
+  const auto tokens = tokenize_for_embedding(tiny_kjv(), "Jesus wept.");
+  const auto alone = embed(tiny_kjv(), tokens, Pooling::Mean);
   std::vector<std::future<std::vector<float>>> fs;
   for (int i = 0; i < 4; ++i)
     fs.push_back(
-        std::async(std::launch::async, [&] { return embed(runtime(), tokens, Pooling::Mean); }));
+        std::async(std::launch::async, [&] { return embed(tiny_kjv(), tokens, Pooling::Mean); }));
   for (auto& f : fs) EXPECT_EQ(f.get(), alone);
 }
 
 TEST(Embed, TokenizesAsAPromptWithoutParsingSpecialTokens) {
-  const auto t = tokenize_for_embedding(runtime(), "<s>Amen");
+  const auto t = tokenize_for_embedding(tiny_kjv(), "<s>Amen");
   ASSERT_FALSE(t.empty());
   EXPECT_EQ(t[0], 1);                               // BOS
   EXPECT_EQ(std::count(t.begin(), t.end(), 1), 1);  // "<s>" in the text stays text
@@ -156,9 +156,9 @@ TEST(Embed, FitsTheContextOrRefuses) {
 }
 
 TEST(Embed, RefusesNoTokensAndIdsOutsideTheVocabulary) {
-  EXPECT_THROW(embed(runtime(), {}, Pooling::Mean), std::invalid_argument);
+  EXPECT_THROW(embed(tiny_kjv(), {}, Pooling::Mean), std::invalid_argument);
   const std::vector<int32_t> bad = {1, 32000};
-  EXPECT_THROW(embed(runtime(), bad, Pooling::Mean), std::invalid_argument);
+  EXPECT_THROW(embed(tiny_kjv(), bad, Pooling::Mean), std::invalid_argument);
 }
 
 TEST(Embed, L2NormalizeLeavesZeroAlone) {

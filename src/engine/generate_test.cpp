@@ -12,7 +12,7 @@
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() { return test::tiny_kjv(); }
+using test::tiny_kjv;
 
 using test::greedy;
 
@@ -21,7 +21,7 @@ const std::vector<int32_t> kPrompt = {1, 512, 278, 6763};
 const std::vector<int32_t> kGolden = {29892, 322, 278, 1734, 310, 278, 365, 25593};
 
 TEST(Generate, StopsAtTheTokenLimit) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 64});
   std::string streamed;
   const auto r = generate(s, *rt.tokenizer, kPrompt, greedy(5), [&](std::string_view t) {
@@ -38,7 +38,7 @@ TEST(Generate, StopsAtTheTokenLimit) {
 }
 
 TEST(Generate, StopsBeforeAStopString) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 64});
   auto o = greedy(20);
   o.stop = {"LORD"};
@@ -48,7 +48,7 @@ TEST(Generate, StopsBeforeAStopString) {
 }
 
 TEST(Generate, StopsWhenTheContextIsFull) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 8});
   const auto r = generate(s, *rt.tokenizer, kPrompt, greedy(-1));
   EXPECT_EQ(r.tokens.size(), 5u);  // 4 evaluated to fill the context, then one more sampled
@@ -57,7 +57,7 @@ TEST(Generate, StopsWhenTheContextIsFull) {
 }
 
 TEST(Generate, CallerCanStopAndTopProbsAreSorted) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 64});
   auto o = greedy(10);
   o.n_probs = 3;
@@ -74,7 +74,7 @@ TEST(Generate, CallerCanStopAndTopProbsAreSorted) {
 }
 
 TEST(Generate, PromptLongerThanTheContextThrows) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 4});
   const std::vector<int32_t> prompt(5, 278);
   EXPECT_THROW(generate(s, *rt.tokenizer, prompt, greedy(1)), ContextError);
@@ -83,7 +83,7 @@ TEST(Generate, PromptLongerThanTheContextThrows) {
 // PPL over two windows of 16 equals exp(mean NLL) of positions 8..14 of each
 // window, BOS in front, computed here from plain evaluations.
 TEST(Perplexity, MatchesTheDefinitionOnTwoWindows) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   const auto tokens = rt.encode_prompt(
       "In the beginning God created the heaven and the earth. And the earth was without form, "
       "and void; and darkness was upon the face of the deep.");

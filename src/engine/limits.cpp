@@ -8,12 +8,6 @@
 namespace hearth::engine {
 namespace {
 
-std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
-  return buf;
-}
-
 // A number from a file such as /sys/fs/cgroup/memory.max; 0 when absent or "max".
 uint64_t read_number(const char* path) {
   std::ifstream in(path);
@@ -86,9 +80,15 @@ void validate_context(const model::Hparams& hp, int64_t n_ctx, backend::KvType k
       kv_cache_bytes(hp, n_ctx, kv) + extra_bytes_per_token * static_cast<uint64_t>(n_ctx);
   const uint64_t avail = available_memory();
   if (avail > 0 && need > avail)
-    throw ParamError("num_ctx", "num_ctx " + std::to_string(n_ctx) + " needs " + gib(need) +
-                                    " of memory for its KV cache, but " + gib(avail) +
+    throw ParamError("num_ctx", "num_ctx " + std::to_string(n_ctx) + " needs " + format_gib(need) +
+                                    " of memory for its KV cache, but " + format_gib(avail) +
                                     " is available");
+}
+
+std::string format_gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
 }
 
 }  // namespace hearth::engine

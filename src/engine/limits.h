@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "backend/backend.h"
 #include "model/hparams.h"
@@ -42,6 +43,9 @@ uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, backend::KvType
 // Memory this process may still allocate: MemAvailable, or less when a cgroup
 // limit is nearer. 0 when unknown (no check then).
 uint64_t available_memory();
+
+// `bytes` for a message: "1.50 GiB".
+std::string format_gib(uint64_t bytes);
 
 // Checks n_ctx for a session of this model: in [kMinContext, max_context(hp)],
 // and its KV cache (plus extra_bytes_per_token x n_ctx: e.g. the logits of

@@ -20,8 +20,6 @@ uint64_t physical_memory() {
                                : uint64_t{8} << 30;
 }
 
-std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", b / double(1ull << 30)); }
-
 }  // namespace
 
 uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_parallel,
@@ -152,7 +150,7 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
     throw OutOfMemory(fmt::format(
         "model '{}' needs {} at context {} with {} parallel sequences, more than the memory "
         "budget of {} (lower num_ctx or --parallel, or raise --max-memory)",
-        spec.name, gib(need), ctx, n_parallel, gib(o_.max_memory)));
+        spec.name, format_gib(need), ctx, n_parallel, format_gib(o_.max_memory)));
   {
     std::unique_lock lk(mu_);
     doomed = make_room(need);
@@ -164,7 +162,8 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
       throw OutOfMemory(fmt::format(
           "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded, at "
           "most {}); try again when they are idle",
-          spec.name, gib(need), gib(used), gib(o_.max_memory), loaded_.size(), o_.max_loaded));
+          spec.name, format_gib(need), format_gib(used), format_gib(o_.max_memory), loaded_.size(),
+          o_.max_loaded));
     }
   }
   doomed.clear();

@@ -13,7 +13,7 @@
 namespace hearth::engine {
 namespace {
 
-Runtime& runtime() { return test::tiny_kjv(); }
+using test::tiny_kjv;
 
 using test::greedy;
 
@@ -52,7 +52,7 @@ const std::vector<std::vector<int32_t>> kPrompts = {
 };
 
 TEST(Scheduler, BatchedGreedyEqualsAlone) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   std::vector<std::vector<int32_t>> alone;
   for (const auto& p : kPrompts) {
     Session s(*rt.model, {.n_ctx = 128});
@@ -78,7 +78,7 @@ TEST(Scheduler, BatchedGreedyEqualsAlone) {
 }
 
 TEST(Scheduler, QueueBeyondItsBoundIsRefused) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Scheduler sched(rt, {.n_slots = 1, .n_ctx = 256, .max_queue = 1});
   std::shared_ptr<Job> first;
   auto f1 = submit(sched, kPrompts[0], greedy(200), &first);
@@ -95,7 +95,7 @@ TEST(Scheduler, QueueBeyondItsBoundIsRefused) {
 }
 
 TEST(Scheduler, CancellationFreesTheSlot) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Scheduler sched(rt, {.n_slots = 1, .n_ctx = 256});
   std::shared_ptr<Job> job;
   auto promise = std::make_shared<std::promise<void>>();
@@ -122,7 +122,7 @@ TEST(Scheduler, CancellationFreesTheSlot) {
 }
 
 TEST(Scheduler, TheNextTurnEvaluatesOnlyItsNewTokens) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Scheduler sched(rt, {.n_slots = 2, .n_ctx = 256});
   auto first = submit(sched, kPrompts[0], greedy(8)).get();
   EXPECT_EQ(first.result.timings.prompt_tokens, 4);
@@ -137,7 +137,7 @@ TEST(Scheduler, TheNextTurnEvaluatesOnlyItsNewTokens) {
 }
 
 TEST(Scheduler, APromptLongerThanTheContextIsRefused) {
-  auto& rt = runtime();
+  auto& rt = tiny_kjv();
   Scheduler sched(rt, {.n_slots = 1, .n_ctx = 32});
   std::vector<int32_t> long_prompt(40, 278);
   EXPECT_THROW(submit(sched, long_prompt, greedy(4)), ContextError);

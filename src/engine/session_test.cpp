@@ -10,21 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "engine/tiny_kjv_test.h"
 #include "kernels/cpu_backend.h"
 
 namespace hearth::engine {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
-
-nlohmann::json golden() {
-  std::ifstream in(std::string(HEARTH_SOURCE_DIR) + "/tests/data/golden/greedy.json");
-  return nlohmann::json::parse(in);
-}
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
+using test::argmax;
 
 std::vector<double> softmax(std::span<const float> v) {
   const float m = *std::max_element(v.begin(), v.end());
@@ -39,7 +31,7 @@ class SessionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     backend_ = kernels::make_cpu_backend(std::nullopt).release();
-    model_ = model::Model::load(kModel, *backend_).release();
+    model_ = model::Model::load(test::kTinyKjvPath, *backend_).release();
   }
   static void TearDownTestSuite() {
     delete model_;
@@ -52,7 +44,7 @@ backend::Backend* SessionTest::backend_ = nullptr;
 model::Model* SessionTest::model_ = nullptr;
 
 TEST_F(SessionTest, GreedyTokensAndTop5MatchLlamaCppF16) {
-  const auto cases = golden()["f16"];
+  const auto cases = test::greedy_golden()["f16"];
   // One prompt (33 tokens, batched) keeps the unit test quick; tests/cli/run_test.cpp
   // runs them all, for every type.
   for (size_t c : {size_t{4}}) {

@@ -27,6 +27,7 @@
 #include "kernels/cpu_backend.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/types_test.h"
 #include "quant/blocks.h"
 #include "quant/decode.h"
 #include "quant/fp16.h"
@@ -41,9 +42,7 @@ namespace decode = hearth::quant::decode;
 
 constexpr double kU = 1.0 / (1 << 24);  // f32 unit roundoff
 
-const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                             TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                             TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+using test::kTypes;
 
 std::vector<SimdLevel> levels() {
   std::vector<SimdLevel> v;

@@ -15,6 +15,7 @@
 #include "kernels/act_quant.h"
 #include "kernels/gemm.h"
 #include "kernels/repack.h"
+#include "kernels/types_test.h"
 #include "quant/blocks.h"
 #include "quant/fp16.h"
 #include "quant/rows.h"
@@ -25,9 +26,7 @@ namespace {
 using gguf::TensorType;
 namespace q = hearth::quant;
 
-const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                             TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                             TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+using test::kTypes;
 
 uint16_t random_scale(std::mt19937& rng, bool allow_negative) {
   std::uniform_real_distribution<float> mag(1e-3f, 2e-2f);

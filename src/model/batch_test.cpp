@@ -19,8 +19,6 @@
 namespace hearth::model {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
-
 // One sequence's part in a step: its next n_tokens tokens, and the logits of
 // its last n_logits of them (0: none).
 struct Part {
@@ -91,8 +89,9 @@ class ForwardBatch : public ::testing::Test {
       const std::string path =
           "/tmp/hearth_batch_test_" + std::to_string(getpid()) + "_" + type + ".gguf";
       threads::ThreadPool pool(2);
-      quant::quantize_model(kModel, mix_shape(*gguf::GgufFile::open(kModel)), path, {.type = type},
-                            pool);
+      quant::quantize_model(test_models::kTinyKjvPath,
+                            mix_shape(*gguf::GgufFile::open(test_models::kTinyKjvPath)), path,
+                            {.type = type}, pool);
       quantized_.push_back(path);
     }
   }
@@ -108,7 +107,7 @@ backend::Backend* ForwardBatch::backend_ = nullptr;
 std::vector<std::string> ForwardBatch::quantized_;
 
 TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneF16) {
-  expect_batched_equals_alone(*Model::load(kModel, *backend_), "f16");
+  expect_batched_equals_alone(*Model::load(test_models::kTinyKjvPath, *backend_), "f16");
 }
 
 TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneQuantized) {
@@ -126,7 +125,7 @@ TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneEveryArchitecture) {
 }
 
 TEST_F(ForwardBatch, RefusesWhatDoesNotFit) {
-  auto m = Model::load(kModel, *backend_);
+  auto m = Model::load(test_models::kTinyKjvPath, *backend_);
   auto a = m->make_kv_cache(16, backend::KvType::F16);
   auto b = m->make_kv_cache(16, backend::KvType::F16);
   auto scratch = m->make_scratch(8, 2);

@@ -18,8 +18,6 @@
 namespace hearth::model {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
-
 std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, unsigned seed) {
   std::mt19937 rng(seed);
   std::vector<int32_t> t(static_cast<size_t>(n));
@@ -85,7 +83,8 @@ class Hidden : public ::testing::Test {
 backend::Backend* Hidden::backend_ = nullptr;
 
 TEST_F(Hidden, AloneEqualsBatchedF16) {
-  expect_hidden_alone_equals_batched(*Model::load(kModel, *backend_), "tiny-kjv f16");
+  expect_hidden_alone_equals_batched(*Model::load(test_models::kTinyKjvPath, *backend_),
+                                     "tiny-kjv f16");
 }
 
 TEST_F(Hidden, AloneEqualsBatchedEveryArchitecture) {

@@ -17,6 +17,10 @@
 
 namespace hearth::model::test_models {
 
+// The bundled model (f16), for the tests that run a real vocabulary and weights.
+inline const std::string kTinyKjvPath =
+    std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+
 struct Tiny {
   std::string arch;
   int64_t E = 64, H = 4, KV = 2, D = 16, F = 96, V = 50, L = 2;

@@ -16,8 +16,6 @@ namespace {
 using anthropic::Json;
 using Kind = chat::ReplyStream::Event::Kind;
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
 class MessagesSink : public InferenceSink {
  public:
   MessagesSink(std::shared_ptr<Exchange> ex, std::string model, bool stream)
@@ -76,7 +74,7 @@ class MessagesSink : public InferenceSink {
                                     anthropic::stop_reason(c), o.prompt_tokens, out_tokens);
       Headers h;
       if (o.cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
-      ex_->respond(200, "application/json", dump(body), std::move(h));
+      ex_->respond(200, "application/json", dump_json(body), std::move(h));
       return;
     }
     if (index_ == 0 && open_.empty()) {  // an empty answer is one empty text block
@@ -105,7 +103,7 @@ class MessagesSink : public InferenceSink {
     Json j = Json::object();
     j["type"] = type;
     for (auto it = data.begin(); it != data.end(); ++it) j[it.key()] = it.value();
-    ex_->write(fmt::format("event: {}\ndata: {}\n\n", type, dump(j)));
+    ex_->write(fmt::format("event: {}\ndata: {}\n\n", type, dump_json(j)));
   }
   void close_block() {
     if (open_.empty()) return;

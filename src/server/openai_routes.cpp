@@ -24,8 +24,6 @@ int64_t unix_now() {
       .count();
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
 Headers stream_headers(int64_t queue, bool cache_hit) {
   Headers h = {{"Cache-Control", "no-cache"}, {"X-Hearth-Queue-Position", std::to_string(queue)}};
   if (cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
@@ -95,7 +93,7 @@ class ChatSink : public InferenceSink {
                               : openai::completion(id_, created_, model_, o, echo_);
       Headers h;
       if (o.cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
-      ex_->respond(200, kJson, dump(body), std::move(h));
+      ex_->respond(200, kJson, dump_json(body), std::move(h));
       return;
     }
     for (const auto& c : o.choices) {
@@ -121,7 +119,7 @@ class ChatSink : public InferenceSink {
   }
 
  private:
-  void send(const Json& j) { ex_->write("data: " + dump(j) + "\n\n"); }
+  void send(const Json& j) { ex_->write("data: " + dump_json(j) + "\n\n"); }
 
   std::shared_ptr<Exchange> ex_;
   std::string model_, id_;
@@ -190,7 +188,7 @@ class ResponsesSink : public InferenceSink {
     if (!stream_) {
       const Json body = openai::response_object(id_, created_, model_, status,
                                                 openai::response_output(o, msg_id_), usage_of(o));
-      ex_->respond(200, kJson, dump(body), {});
+      ex_->respond(200, kJson, dump_json(body), {});
       return;
     }
     flush_thinking();
@@ -216,7 +214,7 @@ class ResponsesSink : public InferenceSink {
     j["type"] = type;
     j["sequence_number"] = seq_++;
     for (auto it = data.begin(); it != data.end(); ++it) j[it.key()] = it.value();
-    ex_->write(fmt::format("event: {}\ndata: {}\n\n", type, dump(j)));
+    ex_->write(fmt::format("event: {}\ndata: {}\n\n", type, dump_json(j)));
   }
   void flush_thinking() {
     if (thinking_.empty()) return;

@@ -11,10 +11,12 @@
 
 namespace hearth::server {
 
+std::string dump_json(const nlohmann::ordered_json& body) {
+  return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers) {
-  ex.respond(status, kJson,
-             body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
-             std::move(headers));
+  ex.respond(status, kJson, dump_json(body), std::move(headers));
 }
 
 std::string without_paths(std::string_view message) {

@@ -131,6 +131,8 @@ ErrorShape error_shape(std::string_view path);
 void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {},
                 const std::string& param = {});
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers = {});
+// `body` as sent: compact, invalid UTF-8 replaced (U+FFFD) rather than thrown on.
+std::string dump_json(const nlohmann::ordered_json& body);
 
 // `message` with each absolute file path ("/home/bob/.hearth/models/blobs/x")
 // cut to its last component ("x"): errors name files for the user at the

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "store/name.h"
+
 namespace hearth::store {
 
 namespace {
@@ -44,12 +46,6 @@ const ParamType* find_param(const std::string& name) {
   for (const ParamType& p : kParams)
     if (name == p.name) return &p;
   return nullptr;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -156,7 +152,7 @@ nlohmann::json parse_parameter(const std::string& name, const std::string& value
       return v;
     }
     case Kind::Bool: {
-      const std::string l = lower(value);
+      const std::string l = ascii_lower(value);
       if (l == "true") return true;
       if (l == "false") return false;
       return wrong("true or false");
@@ -231,7 +227,7 @@ Modelfile parse_modelfile(std::string_view text, const std::string& where) {
     if (c.done() || c.peek() == '\n' || c.peek() == '#') continue;
     const int line = c.line();
     const std::string word = c.word();
-    const std::string instruction = lower(word);
+    const std::string instruction = ascii_lower(word);
     try {
       if (instruction == "from") {
         if (has_from)
@@ -241,7 +237,7 @@ Modelfile parse_modelfile(std::string_view text, const std::string& where) {
         from_line = line;
       } else if (instruction == "parameter") {
         c.skip_spaces();
-        const std::string name = lower(c.word());
+        const std::string name = ascii_lower(c.word());
         if (name.empty()) c.fail("PARAMETER needs a name and a value");
         const std::string value = c.value("PARAMETER " + name);
         nlohmann::json v = parse_parameter(name, value);
@@ -260,7 +256,7 @@ Modelfile parse_modelfile(std::string_view text, const std::string& where) {
         mf.license = mf.license ? *mf.license + "\n\n" + l : l;
       } else if (instruction == "message") {
         c.skip_spaces();
-        const std::string role = lower(c.word());
+        const std::string role = ascii_lower(c.word());
         if (role != "system" && role != "user" && role != "assistant")
           c.fail("MESSAGE role must be system, user or assistant, not '" + role + "'");
         mf.messages.push_back({role, c.value("MESSAGE " + role)});

@@ -57,11 +57,6 @@ void check_host(std::string_view text, std::string_view host) {
   if (host.size() > 350) bad(text, "the host is longer than 350 characters");
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::string ModelName::display() const {
@@ -74,7 +69,7 @@ std::string ModelName::display() const {
 
 std::string ModelName::full() const { return host + "/" + ns + "/" + model + ":" + tag; }
 
-std::string ModelName::key() const { return lower(full()); }
+std::string ModelName::key() const { return ascii_lower(full()); }
 
 std::string ModelName::manifest_path() const {
   return "manifests/" + host + "/" + ns + "/" + model + "/" + tag;
@@ -144,5 +139,12 @@ bool is_digest(std::string_view text) {
 }
 
 std::string blob_file_name(const std::string& digest) { return "sha256-" + digest.substr(7); }
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
 
 }  // namespace hearth::store

@@ -37,6 +37,8 @@ struct ModelName {
 
 // Throws InvalidName.
 ModelName parse_name(std::string_view text);
+// `s` with A-Z lower-cased, whatever the locale: names, Modelfile keywords.
+std::string ascii_lower(std::string_view s);
 bool is_valid_name(std::string_view text);
 
 // A blob digest, "sha256:<64 lowercase hex>" or "sha256-<64 lowercase hex>",

@@ -37,11 +37,6 @@ int64_t stat_mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The whole of a small regular file; throws StoreError naming it. A FIFO or
 // device planted in the store is refused before it is read (O_NONBLOCK: a
 // FIFO with no writer would block the open).
@@ -326,8 +321,8 @@ std::optional<Store::Found> Store::find_manifest(const ModelName& name) const {
   struct stat st;
   if (lstat(exact.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return Found{name, exact};
   // Names match case-insensitively: look for another spelling, level by level.
-  const std::string want[4] = {lower(name.host), lower(name.ns), lower(name.model),
-                               lower(name.tag)};
+  const std::string want[4] = {ascii_lower(name.host), ascii_lower(name.ns),
+                               ascii_lower(name.model), ascii_lower(name.tag)};
   std::string dir = root_ + "/manifests";
   std::string got[4];
   for (int level = 0; level < 4; ++level) {
@@ -335,7 +330,7 @@ std::optional<Store::Found> Store::find_manifest(const ModelName& name) const {
     bool found = false;
     for (const auto& e : stdfs::directory_iterator(dir, ec)) {
       const std::string n = e.path().filename().string();
-      if (lower(n) == want[level]) {
+      if (ascii_lower(n) == want[level]) {
         got[level] = n;
         dir += "/" + n;
         found = true;
@@ -390,7 +385,7 @@ ModelRecord Store::resolve(std::string_view text) const {
   const auto found = find_manifest(name);
   if (!found) {
     if (name.host == kDefaultHost && name.ns == kDefaultNamespace && name.tag == kDefaultTag)
-      if (const auto file = bundled_model_file(lower(name.model))) {
+      if (const auto file = bundled_model_file(ascii_lower(name.model))) {
         ModelRecord r;
         r.name = name.display();
         r.gguf_path = *file;
@@ -468,7 +463,7 @@ bool Store::exists(std::string_view name) const {
     const ModelName n = parse_name(name);
     if (find_manifest(n)) return true;
     return n.host == kDefaultHost && n.ns == kDefaultNamespace && n.tag == kDefaultTag &&
-           bundled_model_file(lower(n.model)).has_value();
+           bundled_model_file(ascii_lower(n.model)).has_value();
   } catch (const InvalidName&) {
     return false;
   }

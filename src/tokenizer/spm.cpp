@@ -17,20 +17,20 @@ namespace hearth::tokenizer {
 
 namespace {
 
-struct Symbol {
+struct SpmSymbol {
   uint32_t start;  // byte offset in the text
   uint32_t n;      // bytes; 0 once merged into its left neighbour
   int32_t prev, next;
 };
 
-struct Bigram {
+struct SpmBigram {
   float score;
   int32_t left, right;
   uint32_t size;
 };
 
-struct BigramOrder {
-  bool operator()(const Bigram& a, const Bigram& b) const {
+struct SpmBigramOrder {
+  bool operator()(const SpmBigram& a, const SpmBigram& b) const {
     return a.score < b.score || (a.score == b.score && a.left > b.left);
   }
 };
@@ -41,17 +41,17 @@ class SpmRun {
       : v_(v), text_(text), out_(out) {}
 
   // Tokenizes one run of characters (syms, linked in order) into out_.
-  void run(std::vector<Symbol>& syms, std::vector<Bigram>& heap_storage) {
+  void run(std::vector<SpmSymbol>& syms, std::vector<SpmBigram>& heap_storage) {
     syms_ = &syms;
     heap_ = &heap_storage;
     heap_->clear();
     for (int32_t i = 1; i < static_cast<int32_t>(syms.size()); ++i) try_add(i - 1, i);
     while (!heap_->empty()) {
-      std::pop_heap(heap_->begin(), heap_->end(), BigramOrder{});
-      const Bigram b = heap_->back();
+      std::pop_heap(heap_->begin(), heap_->end(), SpmBigramOrder{});
+      const SpmBigram b = heap_->back();
       heap_->pop_back();
-      Symbol& l = syms[b.left];
-      Symbol& r = syms[b.right];
+      SpmSymbol& l = syms[b.left];
+      SpmSymbol& r = syms[b.right];
       if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;  // stale
       l.n += r.n;
       r.n = 0;
@@ -66,15 +66,15 @@ class SpmRun {
  private:
   void try_add(int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
-    const Symbol& l = (*syms_)[left];
-    const Symbol& r = (*syms_)[right];
+    const SpmSymbol& l = (*syms_)[left];
+    const SpmSymbol& r = (*syms_)[right];
     const int32_t id = v_.index.find(text_.substr(l.start, l.n + r.n));
     if (id < 0) return;
-    heap_->push_back(Bigram{v_.score[id], left, right, l.n + r.n});
-    std::push_heap(heap_->begin(), heap_->end(), BigramOrder{});
+    heap_->push_back(SpmBigram{v_.score[id], left, right, l.n + r.n});
+    std::push_heap(heap_->begin(), heap_->end(), SpmBigramOrder{});
   }
 
-  void emit(const Symbol& s) {
+  void emit(const SpmSymbol& s) {
     const std::string_view piece = text_.substr(s.start, s.n);
     const int32_t id = v_.index.find(piece);
     if (id >= 0) {
@@ -94,8 +94,8 @@ class SpmRun {
   const Vocab& v_;
   std::string_view text_;
   std::vector<int32_t>& out_;
-  std::vector<Symbol>* syms_ = nullptr;
-  std::vector<Bigram>* heap_ = nullptr;  // a max-heap under BigramOrder
+  std::vector<SpmSymbol>* syms_ = nullptr;
+  std::vector<SpmBigram>* heap_ = nullptr;  // a max-heap under SpmBigramOrder
 };
 
 }  // namespace
@@ -103,8 +103,8 @@ class SpmRun {
 void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out, bool whole) {
   if (text.empty()) return;
   SpmRun runner(v, text, out);
-  std::vector<Symbol> syms;
-  std::vector<Bigram> heap_storage;
+  std::vector<SpmSymbol> syms;
+  std::vector<SpmBigram> heap_storage;
   // Runs repeat ("▁the"): remember where a short run's ids went in `out`.
   std::unordered_map<std::string_view, std::pair<size_t, size_t>> seen;
   constexpr size_t kMaxCached = 32;
@@ -143,7 +143,8 @@ void encode_spm(const Vocab& v, std::string_view text, std::vector<int32_t>& out
       syms.clear();
     }
     const int32_t idx = static_cast<int32_t>(syms.size());
-    syms.push_back(Symbol{static_cast<uint32_t>(off), static_cast<uint32_t>(n), idx - 1, idx + 1});
+    syms.push_back(
+        SpmSymbol{static_cast<uint32_t>(off), static_cast<uint32_t>(n), idx - 1, idx + 1});
     prev_key = key;
     off += n;
   }
