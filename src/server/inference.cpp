@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <mutex>
 
 #include "engine/format.h"
@@ -176,12 +177,16 @@ Settings Server::Impl::settings(const ResolvedModel& m, const ollama::Options& r
   Settings s;
   auto& sp = s.gen.sampler;
   if (opt.temperature) sp.temperature = *opt.temperature;
-  if (opt.top_k) sp.top_k = static_cast<int>(std::clamp<int64_t>(*opt.top_k, -1, 1 << 30));
+  // Narrowed to int without touching a value the sampler's checks refuse, so
+  // their error shows the user's number; above 2^30 means "all" anyway.
+  const auto narrow = [](int64_t v) {
+    return static_cast<int>(std::clamp<int64_t>(v, std::numeric_limits<int>::min(), 1 << 30));
+  };
+  if (opt.top_k) sp.top_k = narrow(*opt.top_k);
   if (opt.top_p) sp.top_p = *opt.top_p;
   if (opt.min_p) sp.min_p = *opt.min_p;
   if (opt.typical_p) sp.typical_p = *opt.typical_p;
-  if (opt.repeat_last_n)
-    sp.repeat_last_n = static_cast<int>(std::clamp<int64_t>(*opt.repeat_last_n, -2, 1 << 30));
+  if (opt.repeat_last_n) sp.repeat_last_n = narrow(*opt.repeat_last_n);
   if (opt.repeat_penalty) sp.repeat_penalty = *opt.repeat_penalty;
   if (opt.presence_penalty) sp.presence_penalty = *opt.presence_penalty;
   if (opt.frequency_penalty) sp.frequency_penalty = *opt.frequency_penalty;

@@ -124,6 +124,15 @@ TEST(Serve, ErrorsAreJsonWithOllamasStatuses) {
              {{"model", "tiny-kjv"}, {"prompt", "x"}, {"options", {{"top_p", 1.5}}}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.json()["error"].get<std::string>().find("top_p"), std::string::npos);
+  // The error quotes the number the user sent, not one narrowed on the way.
+  r = s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "x"}, {"options", {{"top_k", -3}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"], "top_k must be >= 0 (0: off), got -3");
+  r = s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "x"}, {"options", {{"repeat_last_n", -7}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"], "repeat_last_n must be >= -1 (-1: all, 0: off), got -7");
   r = http_request(s.port(), "POST", "/api/generate", "{not json");
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(r.json()["error"].is_string());
