@@ -11,6 +11,9 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "sampling/param_error.h"
+#include "server/inference.h"
+#include "server/ollama_types.h"
 #include "store/modelfile.h"
 #include "store/store.h"
 
@@ -35,6 +38,16 @@ void add_create(CLI::App& app) {
     std::string dir = std::filesystem::path(opts->modelfile).parent_path().string();
     store::CreateSpec spec = store::CreateSpec::from_modelfile(mf, dir.empty() ? "." : dir);
     spec.quantize = opts->quantize;
+    // Values out of range are refused now, not at every run of the model.
+    if (spec.parameters) {
+      namespace ollama = server::ollama;
+      const auto parameters = ollama::Json::parse(spec.parameters->dump());
+      try {
+        server::settings_of(ollama::parse_options(parameters, "parameter").options);
+      } catch (const sampling::ParamError& e) {
+        throw std::runtime_error(opts->modelfile + ": PARAMETER " + e.what());
+      }
+    }
     store::Store s(store::Store::default_root());
     s.create(opts->name, spec,
              [](const std::string& status) { std::fprintf(stderr, "%s\n", status.c_str()); });

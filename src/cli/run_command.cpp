@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -26,6 +27,8 @@
 #include "engine/limits.h"
 #include "engine/prompt.h"
 #include "engine/runtime.h"
+#include "server/inference.h"
+#include "server/ollama_types.h"
 #include "store/resolve.h"
 
 namespace hearth::cli {
@@ -49,6 +52,10 @@ struct RunOptions {
   std::vector<std::string> stop;
   int64_t seed = -1;  // < 0: a random seed
   sampling::SamplerParams sampler;
+  // From the store (`hearth create`): the model's template ("" = the GGUF's)
+  // and the messages its chats start with.
+  std::string stored_template;
+  std::vector<chat::Message> stored_messages;
 };
 
 // Set by Ctrl-C while a reply is being generated: the reply stops, the chat goes on.
@@ -100,9 +107,9 @@ engine::GenerateResult generate_reply(engine::Session& session, const engine::Ru
   return r;
 }
 
-// The template text --template names (empty: the model's own).
+// The template text --template names (empty: the GGUF's own).
 std::string template_text(const RunOptions& o, const engine::Runtime& rt) {
-  if (o.template_name.empty()) return "";
+  if (o.template_name.empty()) return o.stored_template;
   return chat::resolve_template(o.template_name,
                                 rt.model->file().get_string("tokenizer.chat_template"));
 }
@@ -113,9 +120,10 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
   spec.raw = !o.chat;
   spec.system = o.system;
   spec.template_text = template_text(o, rt);
-  if (o.chat)
-    spec.messages = {{"user", o.prompt}};
-  else
+  if (o.chat) {
+    spec.messages = o.stored_messages;
+    spec.messages.push_back({"user", o.prompt});
+  } else
     spec.prompt = o.prompt;
   const auto prompt =
       engine::build_prompt(rt, spec, {session.n_ctx(), o.num_predict, o.truncate}).tokens;
@@ -162,37 +170,55 @@ const char* kChatHelp =
     "  /show                 the current parameters\n"
     "  /?, /help             this help\n";
 
-// Applies "/set NAME VALUE"; returns a message for the user.
+// Applies "/set NAME VALUE"; returns a message for the user. A value the
+// API would refuse (top_k -3, temperature nan) leaves the setting as it was.
 std::string set_param(RunOptions& o, const std::string& name, const std::string& value) {
-  auto& s = o.sampler;
+  RunOptions next = o;
+  auto& s = next.sampler;
+  // The whole value must be the number: "0.2x" is refused, not read as 0.2.
+  const auto whole = [&](auto parse) {
+    size_t used = 0;
+    const auto v = parse(value, &used);
+    if (used != value.size()) throw std::invalid_argument(value);
+    return v;
+  };
+  const auto to_float = [](const std::string& v, size_t* n) { return std::stof(v, n); };
+  const auto to_int = [](const std::string& v, size_t* n) { return std::stoi(v, n); };
+  const auto to_int64 = [](const std::string& v, size_t* n) { return std::stoll(v, n); };
+  const auto to_uint64 = [](const std::string& v, size_t* n) { return std::stoull(v, n); };
   try {
     if (name == "temperature")
-      s.temperature = std::stof(value);
+      s.temperature = whole(to_float);
     else if (name == "top_k")
-      s.top_k = std::stoi(value);
+      s.top_k = whole(to_int);
     else if (name == "top_p")
-      s.top_p = std::stof(value);
+      s.top_p = whole(to_float);
     else if (name == "min_p")
-      s.min_p = std::stof(value);
+      s.min_p = whole(to_float);
     else if (name == "repeat_penalty")
-      s.repeat_penalty = std::stof(value);
+      s.repeat_penalty = whole(to_float);
     else if (name == "repeat_last_n")
-      s.repeat_last_n = std::stoi(value);
+      s.repeat_last_n = whole(to_int);
     else if (name == "seed")
-      s.seed = std::stoull(value);
+      s.seed = whole(to_uint64);
     else if (name == "num_predict")
-      o.num_predict = std::stoll(value);
+      next.num_predict = whole(to_int64);
     else if (name == "system")
-      o.system = value;
+      next.system = value;
     else if (name == "verbose")
-      o.verbose = true;
+      next.verbose = true;
     else if (name == "quiet")
-      o.verbose = false;
+      next.verbose = false;
     else
       return "unknown parameter '" + name + "' (/? lists them)";
+    sampling::validate(s);
+    engine::validate_num_predict(next.num_predict);
+  } catch (const sampling::ParamError& e) {
+    return e.what();
   } catch (const std::exception&) {
     return "'" + value + "' is not a valid value for " + name;
   }
+  o = std::move(next);
   return "set " + name + (value.empty() ? "" : " to " + value);
 }
 
@@ -289,12 +315,17 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
     spec.chat = true;
     spec.system = opts.system;
     spec.template_text = tmpl;
-    spec.messages = history;
+    spec.messages = opts.stored_messages;
+    spec.messages.insert(spec.messages.end(), history.begin(), history.end());
     std::vector<int32_t> prompt;
     try {
       const auto p = engine::build_prompt(rt, spec, {session.n_ctx(), opts.num_predict, true});
-      // The turns the context could not hold are forgotten for good.
-      history.erase(history.begin(), history.begin() + p.dropped_messages);
+      // The turns the context could not hold are forgotten for good; the
+      // model's stored messages come back with the next turn, as on a server.
+      const auto stored = static_cast<int64_t>(opts.stored_messages.size());
+      history.erase(history.begin(),
+                    history.begin() + std::clamp<int64_t>(p.dropped_messages - stored, 0,
+                                                          static_cast<int64_t>(history.size())));
       prompt = p.tokens;
     } catch (const engine::ContextError& e) {
       std::fprintf(stderr, "%s\n", e.what());
@@ -364,6 +395,35 @@ std::optional<std::string> stream_from_server(const ServerAddress& a, const std:
                  ev > 0 ? ec / ev : 0.0);
   }
   return text;
+}
+
+// Without a server: the model's stored parameters, system message, template
+// and messages under what the command line gives, as a server applies them.
+void apply_stored(RunOptions& o, const CLI::App& cmd, const store::ModelRecord& rec) {
+  namespace ollama = server::ollama;
+  const auto stored =
+      ollama::parse_options(ollama::Json::parse(rec.parameters.dump()), "parameter");
+  const auto flags = server_options(o, cmd);
+  const auto given = ollama::parse_options(ollama::Json::parse(flags.dump()));
+  const auto merged = ollama::merge_options(stored.options, given.options);
+  const uint64_t seed = o.sampler.seed;  // drawn at random when no seed is given
+  server::Settings s;
+  try {
+    s = server::settings_of(merged);
+  } catch (const sampling::ParamError& e) {
+    if (flags.contains(e.name)) throw;  // the flag's error, named as the flag
+    // A model created before its values were checked.
+    throw std::runtime_error("model '" + o.model +
+                             "' stores a parameter out of range: " + e.what());
+  }
+  o.sampler = s.gen.sampler;
+  if (!merged.seed || *merged.seed < 0) o.sampler.seed = seed;
+  o.num_predict = s.gen.max_tokens;
+  o.stop = s.gen.stop;
+  o.n_ctx = s.num_ctx;
+  if (!cmd.count("--system")) o.system = rec.system;
+  o.stored_template = rec.template_text;
+  for (const auto& m : rec.messages) o.stored_messages.push_back({m.role, m.content});
 }
 
 int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress& a) {
@@ -454,9 +514,9 @@ void add_run(CLI::App& app) {
       }
     }
     // Every number is checked before any work: the same checks as the API's.
-    sampling::validate(o->sampler);
-    engine::validate_num_predict(o->num_predict);
-    auto rt = engine::Runtime::load(store::resolve_model(o->model), o->threads);
+    const store::ModelRecord rec = store::resolve_model_record(o->model);
+    apply_stored(*o, *cmd, rec);
+    auto rt = engine::Runtime::load(rec.gguf_path, o->threads);
     if (o->n_ctx != 0)
       engine::validate_context(rt.model->hparams(), o->n_ctx,
                                o->kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16);

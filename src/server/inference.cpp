@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "engine/format.h"
+#include "engine/limits.h"
 #include "grammar/json_constraint.h"
 #include "sampling/param_error.h"
 #include "server/server_impl.h"
@@ -171,9 +172,7 @@ void stream_end(RunState& st, int index, const Choice& c) {
 
 }  // namespace
 
-Settings Server::Impl::settings(const ResolvedModel& m, const ollama::Options& request) const {
-  const auto stored = ollama::parse_options(m.parameters, "parameter").options;
-  const auto opt = ollama::merge_options(stored, request);
+Settings settings_of(const ollama::Options& opt) {
   Settings s;
   auto& sp = s.gen.sampler;
   if (opt.temperature) sp.temperature = *opt.temperature;
@@ -194,17 +193,21 @@ Settings Server::Impl::settings(const ResolvedModel& m, const ollama::Options& r
   if (opt.seed && *opt.seed >= 0) sp.seed = static_cast<uint64_t>(*opt.seed);
   sampling::validate(sp);
   if (opt.num_predict) {
-    if (*opt.num_predict < -2)
-      throw sampling::ParamError("num_predict", fmt::format("num_predict must be >= -2 (-1: until "
-                                                            "the context is full), got {}",
-                                                            *opt.num_predict));
+    engine::validate_num_predict(*opt.num_predict);
     s.gen.max_tokens = *opt.num_predict < 0 ? -1 : *opt.num_predict;
   }
   if (opt.stop) s.gen.stop = *opt.stop;
-  if (opt.num_ctx && (*opt.num_ctx < 16 || *opt.num_ctx > (1 << 20)))
-    throw sampling::ParamError(
-        "num_ctx", fmt::format("num_ctx must be in [16, 1048576], got {}", *opt.num_ctx));
-  s.num_ctx = opt.num_ctx ? *opt.num_ctx : o.default_num_ctx;
+  if (opt.num_ctx) {
+    engine::validate_context_range(*opt.num_ctx);
+    s.num_ctx = *opt.num_ctx;
+  }
+  return s;
+}
+
+Settings Server::Impl::settings(const ResolvedModel& m, const ollama::Options& request) const {
+  const auto stored = ollama::parse_options(m.parameters, "parameter").options;
+  Settings s = settings_of(ollama::merge_options(stored, request));
+  if (s.num_ctx == 0) s.num_ctx = o.default_num_ctx;
   return s;
 }
 

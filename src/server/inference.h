@@ -21,6 +21,17 @@
 
 namespace hearth::server {
 
+// What Ollama options (a request's over a model's stored parameters, already
+// merged) ask of the engine. `hearth run` without a server applies a model's
+// parameters through this too, so a model behaves the same with and without one.
+struct Settings {
+  engine::GenerateOptions gen;  // sampler, max_tokens, stop
+  int64_t num_ctx = 0;          // tokens; 0: unset (the caller's default)
+};
+// Checked as the engine checks them: throws sampling::ParamError naming the
+// option. A negative seed (or none) leaves the sampler's seed as it is.
+Settings settings_of(const ollama::Options& merged);
+
 // Whether (and which) tool the model must call.
 struct ToolChoice {
   enum class Kind { kAuto, kNone, kRequired, kNamed };

@@ -421,6 +421,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
       if (!r.parameters.empty()) {
         spec.parameters = nlohmann::json::parse(r.parameters.dump());
         store::check_parameters(*spec.parameters);
+        settings_of(ollama::parse_options(r.parameters, "parameter").options);  // their ranges
       }
     } catch (const std::invalid_argument& e) {
       throw HttpError(400, e.what());

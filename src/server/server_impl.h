@@ -13,6 +13,7 @@
 #include "history/history.h"
 #include "nlohmann/json.hpp"
 #include "server/http.h"
+#include "server/inference.h"
 #include "server/metrics.h"
 #include "server/ollama_types.h"
 #include "server/server.h"
@@ -39,12 +40,6 @@ struct HttpError : std::runtime_error {
   int status;
   Headers headers;
   std::string param;  // the request field at fault, when known (OpenAI's error.param)
-};
-
-// What a request's options (over the model's stored parameters) ask of the engine.
-struct Settings {
-  engine::GenerateOptions gen;
-  int64_t num_ctx = 0;  // 0: the server's default
 };
 
 // Texts to embed with a model (Ollama's /api/embed, OpenAI's /v1/embeddings).

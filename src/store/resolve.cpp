@@ -80,21 +80,29 @@ std::string bundled_model_digest(const std::string& path) {
   return digest;
 }
 
-std::string resolve_model(const std::string& model) {
+ModelRecord resolve_model_record(const std::string& model) {
   if (model.empty()) throw std::runtime_error("no model given");
   if (looks_like_path(model)) {
     std::error_code ec;
-    if (fs::is_regular_file(model, ec)) return model;
+    if (fs::is_regular_file(model, ec)) {
+      ModelRecord file;
+      file.gguf_path = model;
+      return file;
+    }
     // "alice/foo" is also a model name: a path only when it names no file.
     const bool gguf = model.size() >= 5 && model.compare(model.size() - 5, 5, ".gguf") == 0;
     if (gguf || !is_valid_name(model) || fs::exists(model, ec))
       throw std::runtime_error("model '" + model + "': no such file");
   }
   try {
-    return Store(Store::default_root()).resolve(model).gguf_path;
+    return Store(Store::default_root()).resolve(model);
   } catch (const InvalidName& e) {
     throw std::runtime_error(e.what());
   }
+}
+
+std::string resolve_model(const std::string& model) {
+  return resolve_model_record(model).gguf_path;
 }
 
 }  // namespace hearth::store

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "store/store.h"
+
 namespace hearth::store {
 
 // MODEL is a path when it ends in ".gguf" or contains '/' (a file in the
@@ -14,6 +16,9 @@ namespace hearth::store {
 // the store at Store::default_root(), bundled models included. Throws
 // std::runtime_error naming the model and what is wrong.
 std::string resolve_model(const std::string& model);
+// The same, with what the store keeps of a named model (its template, system
+// message, parameters and messages); a path gives a record of only gguf_path.
+ModelRecord resolve_model_record(const std::string& model);
 
 // The folder of bundled models: $HEARTH_MODELS, else <exe>/../models or
 // <exe>/models, else the source tree's models/.

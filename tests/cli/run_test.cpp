@@ -65,6 +65,19 @@ TEST(Run, ChatOverPipedStdin) {
   EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
 }
 
+// A /set the API would refuse keeps the old value, and says why.
+TEST(Run, ChatRefusesASettingOutOfRange) {
+  const auto r = run_hearth("run --local tiny-kjv -n 2 --seed 3",
+                            "/set top_k -3\n/set temperature nan\n/set top_p 0.5x\n"
+                            "/set top_k 7\n/show\n/bye\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("top_k must be >= 0 (0: off), got -3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("temperature must be a finite number >= 0, got nan"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("'0.5x' is not a valid value for top_p"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\ntemperature 0.8\ntop_k 7\ntop_p 0.9\n"), std::string::npos) << r.err;
+}
+
 TEST(Run, ChatEndsAtEndOfInput) {
   const auto r = run_hearth("run tiny-kjv -n 4 --seed 3", "/clear\nhello\n");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/hearth_process.h"
+#include "cli/hearth_server.h"
 
 namespace {
 
@@ -120,12 +121,55 @@ TEST_F(StoreCli, CreateFromAModelfile) {
                                           "application/vnd.ollama.image.params"}));
 }
 
+// Without a server, `hearth run` gives a created model's stored parameters,
+// system message and messages the same force a server gives them: the reply
+// is the server's, token for token.
+TEST_F(StoreCli, RunWithoutAServerAppliesWhatTheModelStores) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM tiny-kjv\nSYSTEM \"\"\"You are a scribe.\"\"\"\n"
+                       "PARAMETER temperature 0\nPARAMETER num_predict 3\n"
+                       "MESSAGE user Who made the earth?\nMESSAGE assistant The LORD.\n";
+  ASSERT_EQ(run_hearth("create scribe -f " + shell_quote(mf)).code, 0);
+
+  Result r = run_hearth("run --local scribe --chat \"Who art thou?\" --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto local = nlohmann::json::parse(r.out);
+  EXPECT_EQ(local["eval_count"], 3);  // the stored num_predict
+  r = run_hearth("run --local tiny-kjv --chat \"Who art thou?\" --json -n 3 --temperature 0");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto bare = nlohmann::json::parse(r.out);
+  // The system message and the two stored turns come before the question.
+  EXPECT_GT(local["prompt_tokens"].size(), bare["prompt_tokens"].size() + 12);
+
+  hearth::test::HearthServer server;
+  std::filesystem::remove_all(server.home() + "/models");
+  std::filesystem::copy(dir_.path() + "/home/models", server.home() + "/models",
+                        std::filesystem::copy_options::recursive);
+  const auto answer = server.post(
+      "/api/chat", {{"model", "scribe"},
+                    {"stream", false},
+                    {"messages", {{{"role", "user"}, {"content", "Who art thou?"}}}}});
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.json()["eval_count"], 3);
+  EXPECT_EQ(answer.json()["message"]["content"], local["text"]);
+
+  // A flag still wins over what the model stores.
+  r = run_hearth("run --local scribe --chat \"Who art thou?\" --json -n 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["eval_count"], 1);
+}
+
 TEST_F(StoreCli, BadInputIsAClearErrorAndWritesNothing) {
   const std::string mf = dir_.path() + "/Modelfile";
   std::ofstream(mf) << "FROM tiny-kjv\nPARAMETER wibble 3\n";
   Result r = run_hearth("create x -f " + shell_quote(mf));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find(mf + ":2: unknown parameter 'wibble'"), std::string::npos) << r.err;
+  std::ofstream(mf) << "FROM tiny-kjv\nPARAMETER top_k -3\n";  // a number out of range
+  r = run_hearth("create x -f " + shell_quote(mf));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find(mf + ": PARAMETER top_k must be >= 0 (0: off), got -3"), std::string::npos)
+      << r.err;
   r = run_hearth("import ../../etc/passwd " + shell_quote(model_));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("invalid model name '../../etc/passwd'"), std::string::npos) << r.err;
