@@ -145,10 +145,10 @@ TEST_F(StoreCli, RunWithoutAServerAppliesWhatTheModelStores) {
   std::filesystem::remove_all(server.home() + "/models");
   std::filesystem::copy(dir_.path() + "/home/models", server.home() + "/models",
                         std::filesystem::copy_options::recursive);
-  const auto answer = server.post(
-      "/api/chat", {{"model", "scribe"},
-                    {"stream", false},
-                    {"messages", {{{"role", "user"}, {"content", "Who art thou?"}}}}});
+  const auto answer =
+      server.post("/api/chat", {{"model", "scribe"},
+                                {"stream", false},
+                                {"messages", {{{"role", "user"}, {"content", "Who art thou?"}}}}});
   ASSERT_EQ(answer.status, 200) << answer.body;
   EXPECT_EQ(answer.json()["eval_count"], 3);
   EXPECT_EQ(answer.json()["message"]["content"], local["text"]);
