@@ -1,4 +1,6 @@
 // `hearth show MODEL`: what a model file is and the memory it needs.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +15,8 @@
 #include "gguf/reader.h"
 #include "model/hparams.h"
 #include "model/memory.h"
+#include "server/ollama_types.h"
+#include "store/modelfile.h"
 #include "store/resolve.h"
 
 namespace hearth::cli {
@@ -32,11 +36,16 @@ struct ShowOptions {
   bool tensors = false;
   bool metadata = false;
   std::optional<int64_t> ctx;  // nullopt: the model's context length
+  // Only one part, as Ollama's `show --modelfile` etc.: "modelfile",
+  // "parameters", "system", "template" or "license"; "" for the description.
+  std::string part;
 };
 
-// What show prints: file-level facts, architecture facts, and the memory
-// estimate (KV cache and compute only for an architecture hearth runs).
+// What show prints: file-level facts, architecture facts, the memory
+// estimate (KV cache and compute only for an architecture hearth runs), and
+// what the store keeps beside the weights.
 struct Description {
+  store::ModelRecord record;
   gguf::ModelInfo info;
   model::ArchFacts arch;
   model::MemoryEstimate mem;
@@ -89,12 +98,16 @@ bool c1_control_at(std::string_view s, size_t i) {
 // 0x20, 0x7f, and the C1 range) written as an escape ("\x1b", "\u009b"), so
 // that a crafted model cannot send escape sequences to the terminal. With
 // `quote`, also " and \ escaped, for a quoted string.
-std::string terminal_safe(std::string_view s, bool quote = false, size_t limit = SIZE_MAX) {
+// With `lines`, newlines and tabs stay as they are (a multi-line text).
+std::string terminal_safe(std::string_view s, bool quote = false, size_t limit = SIZE_MAX,
+                          bool lines = false) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < limit; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     char buf[8];
-    if (c == '\n') {
+    if (lines && (c == '\n' || c == '\t')) {
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";
@@ -246,6 +259,15 @@ void print_json(const gguf::GgufFile& file, const Description& d, const ShowOpti
            {"compute", mem.compute},
            {"total", mem.total()}}}};
   if (!d.no_estimate.empty()) j["memory"]["not_estimated"] = d.no_estimate;
+  const store::ModelRecord& rec = d.record;
+  if (!rec.name.empty()) {
+    Json messages = Json::array();
+    for (const auto& msg : rec.messages)
+      messages.push_back({{"role", msg.role}, {"content", msg.content}});
+    j["stored"] = {{"name", rec.name},       {"parameters", Json::parse(rec.parameters.dump())},
+                   {"system", rec.system},   {"template", rec.template_text},
+                   {"license", rec.license}, {"messages", messages}};
+  }
   if (o.tensors) {
     Json list = Json::array();
     for (const gguf::TensorInfo& t : file.tensors())
@@ -295,7 +317,17 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
   tok += ", BOS " + (m.bos_id ? std::to_string(*m.bos_id) : std::string("none"));
   tok += ", EOS " + (m.eos_id ? std::to_string(*m.eos_id) : std::string("none"));
   row("tokenizer", tok);
-  row("chat template", m.has_chat_template ? "yes" : "no");
+  const store::ModelRecord& rec = d.record;
+  row("chat template", !rec.template_text.empty() ? "the model's own (stored)"
+                       : m.has_chat_template      ? "yes"
+                                                  : "no");
+  std::string params;
+  for (const auto& [k, v] : rec.parameters.items())
+    params += (params.empty() ? "" : ", ") + k + " " + v.dump();
+  if (!params.empty()) row("parameters set", params);
+  if (!rec.system.empty()) std::printf("  %-16s %s\n", "system", quoted(rec.system, 60).c_str());
+  if (!rec.messages.empty()) row("messages", std::to_string(rec.messages.size()));
+  if (!rec.license.empty()) std::printf("  %-16s %s\n", "license", quoted(rec.license, 60).c_str());
   const bool beyond = a.n_ctx_train && mem.context > a.n_ctx_train;
   std::printf("memory at context %s (batch %s%s)\n", grouped(mem.context).c_str(),
               grouped(mem.batch).c_str(),
@@ -322,10 +354,33 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
   }
 }
 
+// One part alone, as Ollama's `show --modelfile` (and --parameters, --system,
+// --template, --license) prints it. Raw into a file or pipe, so that
+// `hearth show M --modelfile > Modelfile` creates M again; on a terminal the
+// control characters a model's texts could hold are escaped.
+void print_part(const ShowOptions& o, const store::ModelRecord& rec, const gguf::GgufFile& file) {
+  std::string text;
+  if (o.part == "modelfile")
+    text = store::write_modelfile(store::modelfile_of(rec), rec.name.empty() ? o.model : rec.name);
+  else if (o.part == "parameters")
+    text = server::ollama::format_parameters(server::ollama::Json::parse(rec.parameters.dump()));
+  else if (o.part == "system")
+    text = rec.system;
+  else if (o.part == "template")
+    text =
+        !rec.template_text.empty() ? rec.template_text : file.get_string("tokenizer.chat_template");
+  else
+    text = rec.license;
+  if (isatty(STDOUT_FILENO)) text = terminal_safe(text, false, SIZE_MAX, /*lines=*/true);
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  std::fputs(text.c_str(), stdout);
+}
+
 void run_show(const ShowOptions& o) {
-  const std::string path = store::resolve_model(o.model);
-  auto file = gguf::GgufFile::open(path);
-  Description d{gguf::describe_model(*file), model::read_arch_facts(*file), {}, {}};
+  store::ModelRecord rec = store::resolve_model_record(o.model);
+  auto file = gguf::GgufFile::open(rec.gguf_path);
+  if (!o.part.empty()) return print_part(o, rec, *file);
+  Description d{std::move(rec), gguf::describe_model(*file), model::read_arch_facts(*file), {}, {}};
   // A file that does not say its context length is shown at 2048 unless --ctx says.
   if (o.ctx) engine::validate_context_range(*o.ctx);
   const int64_t ctx =
@@ -363,6 +418,12 @@ void add_show(CLI::App& app) {
   cmd->add_option("--ctx", opts->ctx,
                   "context length for the memory estimate (default: the "
                   "model's)");
+  auto* parts = cmd->add_option_group("part", "print one part only, as Ollama's show does");
+  for (const char* part : {"modelfile", "parameters", "system", "template", "license"})
+    parts->add_flag_callback(
+        std::string("--") + part, [opts, part] { opts->part = part; },
+        std::string("print the model's ") + part + " only");
+  parts->require_option(0, 1);
   cmd->callback([opts] { run_show(*opts); });
 }
 

@@ -36,6 +36,13 @@ struct Modelfile {
 // `where` names the text in errors (the file's path). Throws ModelfileError.
 Modelfile parse_modelfile(std::string_view text, const std::string& where);
 
+// `mf` in the syntax parse_modelfile reads, headed by comments naming model
+// `name` (Ollama's `show --modelfile`): FROM, TEMPLATE, SYSTEM, PARAMETER (a
+// stop list as one line per string), LICENSE, MESSAGE. Parsed back, it gives
+// `mf` again, but for a text that holds both a newline and three quotes ("""),
+// which the syntax cannot write.
+std::string write_modelfile(const Modelfile& mf, const std::string& name);
+
 // One parameter's value typed by its name: int, float, bool or string.
 // Throws std::invalid_argument naming the parameter ("unknown parameter 'x'",
 // "parameter 'top_k' wants an integer, got 'abc'").

@@ -141,6 +141,17 @@ CreateSpec CreateSpec::from_modelfile(const Modelfile& mf, std::string base_dir)
   return s;
 }
 
+Modelfile modelfile_of(const ModelRecord& rec) {
+  Modelfile mf;
+  mf.from = rec.gguf_path;
+  if (!rec.template_text.empty()) mf.template_text = rec.template_text;
+  if (!rec.system.empty()) mf.system = rec.system;
+  if (!rec.license.empty()) mf.license = rec.license;
+  mf.parameters = rec.parameters;
+  mf.messages = rec.messages;
+  return mf;
+}
+
 Store::Store(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }

@@ -69,6 +69,10 @@ struct ModelRecord {
   std::optional<std::string> imported_from;  // the GGUF's path for an in-place import
 };
 
+// The Modelfile that creates `rec` again (FROM its GGUF); what it does not
+// have (template, system, license) stays unset.
+Modelfile modelfile_of(const ModelRecord& rec);
+
 // What `create` builds a model from (a Modelfile, or POST /api/create).
 struct CreateSpec {
   // A store name, a GGUF path (containing '/' or ending in .gguf; relative to

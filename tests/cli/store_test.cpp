@@ -159,6 +159,45 @@ TEST_F(StoreCli, RunWithoutAServerAppliesWhatTheModelStores) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["eval_count"], 1);
 }
 
+// `show --modelfile` writes what creates the model again; the other parts
+// print alone, as Ollama's show does.
+TEST_F(StoreCli, ShowPrintsTheModelfileThatCreatesTheModelAgain) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM ./my model.gguf\nSYSTEM \"\"\"You are a scribe.\nSay \"well\".\"\"\"\n"
+                       "PARAMETER temperature 0.2\nPARAMETER stop Amen\nPARAMETER stop \"[INST]\"\n"
+                       "LICENSE MIT\nMESSAGE user Who made the earth?\n"
+                       "MESSAGE assistant The LORD.\n";
+  ASSERT_EQ(run_hearth("create scribe -f " + shell_quote(mf)).code, 0);
+  Result r = run_hearth("show scribe --modelfile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nPARAMETER stop \"[INST]\"\n"), std::string::npos) << r.out;
+  const std::string again = dir_.path() + "/Modelfile.again";
+  std::ofstream(again) << r.out;
+  r = run_hearth("create scribe2 -f " + shell_quote(again));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_hearth("show scribe --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto first = nlohmann::json::parse(r.out)["stored"];
+  r = run_hearth("show scribe2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto second = nlohmann::json::parse(r.out)["stored"];
+  EXPECT_EQ(first["system"], "You are a scribe.\nSay \"well\".");
+  EXPECT_EQ(first["parameters"]["stop"], nlohmann::json::array({"Amen", "[INST]"}));
+  EXPECT_EQ(first["messages"].size(), 2u);
+  first.erase("name");
+  second.erase("name");
+  EXPECT_EQ(first, second);
+
+  r = run_hearth("show scribe --system");
+  EXPECT_EQ(r.out, "You are a scribe.\nSay \"well\".\n");
+  r = run_hearth("show scribe --license");
+  EXPECT_EQ(r.out, "MIT\n");
+  r = run_hearth("show scribe --parameters");
+  EXPECT_NE(r.out.find("temperature                    0.2\n"), std::string::npos) << r.out;
+  r = run_hearth("show scribe --system --license");
+  EXPECT_NE(r.code, 0);
+}
+
 TEST_F(StoreCli, BadInputIsAClearErrorAndWritesNothing) {
   const std::string mf = dir_.path() + "/Modelfile";
   std::ofstream(mf) << "FROM tiny-kjv\nPARAMETER wibble 3\n";
