@@ -5,6 +5,8 @@
 // crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,31 @@ namespace ol = hearth::server::ollama;
 namespace oa = hearth::server::openai;
 namespace an = hearth::server::anthropic;
 
+namespace {
+
+// What parses, the writer writes so that it parses back the same (`show
+// --modelfile` then `create`): a difference aborts, and the fuzzer reports it.
+// A text holding both a newline and """ is the one thing the syntax cannot write.
+void check_modelfile_round_trip(const hearth::store::Modelfile& mf) {
+  const auto unwritable = [](const std::optional<std::string>& t) {
+    return t && t->find('\n') != std::string::npos && t->find("\"\"\"") != std::string::npos;
+  };
+  if (unwritable(mf.template_text) || unwritable(mf.system) || unwritable(mf.license)) return;
+  for (const auto& m : mf.messages)
+    if (unwritable(m.content)) return;
+  const auto back =
+      hearth::store::parse_modelfile(hearth::store::write_modelfile(mf, "fuzz"), "written");
+  bool same = back.from == mf.from && back.template_text == mf.template_text &&
+              back.system == mf.system && back.license == mf.license &&
+              back.parameters == mf.parameters && back.messages.size() == mf.messages.size();
+  for (size_t i = 0; same && i < mf.messages.size(); ++i)
+    same = back.messages[i].role == mf.messages[i].role &&
+           back.messages[i].content == mf.messages[i].content;
+  if (!same) std::abort();
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)hearth::server::normalize_path(std::string(text));
@@ -27,10 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)hearth::store::parse_name(text);
   } catch (const std::exception&) {
   }
+  std::optional<hearth::store::Modelfile> mf;
   try {
-    (void)hearth::store::parse_modelfile(text, "Modelfile");
+    mf = hearth::store::parse_modelfile(text, "Modelfile");
   } catch (const std::exception&) {
   }
+  if (mf) check_modelfile_round_trip(*mf);
   try {
     (void)hearth::store::Manifest::parse(text, "manifest");
   } catch (const std::exception&) {

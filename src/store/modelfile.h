@@ -1,7 +1,8 @@
 // Ollama's Modelfile: FROM, PARAMETER, TEMPLATE, SYSTEM, MESSAGE, LICENSE
 // (ADAPTER is refused). Instruction names are case-insensitive, '#' starts
 // a comment line, a value is the rest of the line, a "quoted" string or a
-// """multi-line""" string. Parameters are typed by their known type; a
+// """multi-line""" string (one ending in quotes closes at the last three of
+// the run: """say "hi"""" is `say "hi"`). Parameters are typed by their known type; a
 // repeated `PARAMETER stop` accumulates. TEMPLATE is a Jinja (Hugging Face
 // chat template) text in hearth: Go template syntax is refused.
 #pragma once

@@ -90,4 +90,30 @@ TEST(Modelfile, CheckParametersForTheApi) {
   EXPECT_THROW(check_parameters(nlohmann::json::array()), std::invalid_argument);
 }
 
+// What write_modelfile writes, parse_modelfile reads back as it was: quotes,
+// backslashes, newlines, a trailing quote, a stop list, empty texts.
+TEST(Modelfile, WrittenIsReadBackTheSame) {
+  Modelfile mf;
+  mf.from = "/models/my model.gguf";
+  mf.template_text = "{{ messages[0]['content'] }}\n";
+  mf.system = "Say \"yes\" or \\no\\";
+  mf.license = "line one\nline \"two\"";
+  mf.parameters = {{"temperature", 0.25},
+                   {"top_k", 7},
+                   {"use_mmap", false},
+                   {"stop", {"<|end|>", "a \"quote\"", "back\\slash"}}};
+  mf.messages = {{"user", "ends in a quote\""}, {"assistant", ""}, {"system", "two\nlines"}};
+  const Modelfile back = parse_modelfile(write_modelfile(mf, "x:latest"), "written");
+  EXPECT_EQ(back.from, mf.from);
+  EXPECT_EQ(back.template_text, mf.template_text);
+  EXPECT_EQ(back.system, mf.system);
+  EXPECT_EQ(back.license, mf.license);
+  EXPECT_EQ(back.parameters, mf.parameters);
+  ASSERT_EQ(back.messages.size(), mf.messages.size());
+  for (size_t i = 0; i < mf.messages.size(); ++i) {
+    EXPECT_EQ(back.messages[i].role, mf.messages[i].role);
+    EXPECT_EQ(back.messages[i].content, mf.messages[i].content);
+  }
+}
+
 }  // namespace
