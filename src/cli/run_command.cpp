@@ -164,7 +164,7 @@ const char* kChatHelp =
     "  /bye                  leave\n"
     "  /clear                forget the conversation\n"
     "  /set PARAM VALUE      temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,\n"
-    "                        seed, num_predict\n"
+    "                        seed, num_predict (or, as in Ollama, /set parameter PARAM VALUE)\n"
     "  /set system TEXT      the system message\n"
     "  /set verbose|quiet    show or hide speed after each reply\n"
     "  /show                 the current parameters\n"
@@ -278,9 +278,11 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
         if (on_clear) on_clear();
         std::fprintf(stderr, "conversation cleared\n");
       } else if (cmd == "/set") {
-        const auto sp2 = rest.find(' ');
-        const std::string name = rest.substr(0, sp2);
-        const std::string value = sp2 == std::string::npos ? "" : rest.substr(sp2 + 1);
+        // Ollama's spelling, "/set parameter top_k 20", works too.
+        const std::string args = rest.starts_with("parameter ") ? rest.substr(10) : rest;
+        const auto sp2 = args.find(' ');
+        const std::string name = args.substr(0, sp2);
+        const std::string value = sp2 == std::string::npos ? "" : args.substr(sp2 + 1);
         std::fprintf(stderr, "%s\n", set_param(o, name, value).c_str());
       } else if (cmd == "/show") {
         std::fprintf(stderr, "%s\n", show_params(o).c_str());

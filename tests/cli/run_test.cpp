@@ -69,7 +69,7 @@ TEST(Run, ChatOverPipedStdin) {
 TEST(Run, ChatRefusesASettingOutOfRange) {
   const auto r = run_hearth("run --local tiny-kjv -n 2 --seed 3",
                             "/set top_k -3\n/set temperature nan\n/set top_p 0.5x\n"
-                            "/set top_k 7\n/show\n/bye\n");
+                            "/set parameter top_k 7\n/show\n/bye\n");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("top_k must be >= 0 (0: off), got -3"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("temperature must be a finite number >= 0, got nan"), std::string::npos)
