@@ -2,7 +2,9 @@
 // typical template and conversation.
 #include <benchmark/benchmark.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chat/chat_template.h"
 
@@ -65,6 +67,20 @@ void BM_RenderTypical(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(t.render(ctx, o));
 }
 BENCHMARK(BM_RenderTypical)->Arg(0)->Arg(1);
+
+// The largest real template of the goldens (Gemma 4's, about 15 KB, tools,
+// macros and namespaces) on their multi-turn conversation.
+void BM_RenderGemmaGolden(benchmark::State& state) {
+  std::ifstream f(std::string(HEARTH_SOURCE_DIR) + "/tests/data/templates/golden.json");
+  const auto g = nlohmann::ordered_json::parse(f);
+  hearth::chat::ChatTemplate t(
+      g["templates"]["google-gemma-4-31B-it.jinja"]["template"].get<std::string>());
+  const auto& ctx = g["contexts"]["multi_turn/gen"];
+  hearth::chat::RenderOptions o;
+  o.now = std::tm{};
+  for (auto _ : state) benchmark::DoNotOptimize(t.render(ctx, o));
+}
+BENCHMARK(BM_RenderGemmaGolden)->Unit(benchmark::kMicrosecond);
 
 void BM_ParseTypical(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(hearth::chat::ChatTemplate(kTypical));
