@@ -572,45 +572,5 @@ TEST(Schema, FormatJsonMeansAnyObject) {
   }
 }
 
-// mask() cost in the common states, printed for the report (not a pass/fail
-// threshold: the machine is shared).
-TEST(Mask, Timing) {
-  for (const char* name : {"llama-spm", "gpt-2"}) {
-    const Vocab& v = vocab(name);
-    const auto b0 = std::chrono::steady_clock::now();
-    (void)VocabIndex::build(*v.tok);
-    std::printf(
-        "VocabIndex::build %-9s %6.2f ms\n", name,
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - b0).count());
-    std::vector<float> logits(v.index->n_vocab);
-    const struct {
-      const char* what;
-      std::vector<std::string> prefix;
-    } states[] = {{"start", {}},
-                  {"in key", {"{", "\"na"}},
-                  {"in string", {"{\"name\":\"Al"}},
-                  {"in integer", {"{\"name\":\"Al\",\"age\":1"}},
-                  {"after value", {"{\"name\":\"Al\",\"age\":12"}}};
-    for (const auto& s : states) {
-      auto c = TokenConstraint::json_ordered(kPerson, v.index);
-      for (const auto& text : s.prefix)
-        for (const int32_t id : v.tok->encode(text, false, false)) c->accept(id);
-      const int reps = 5;
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 0; r < reps; ++r) {
-        std::fill(logits.begin(), logits.end(), 0.0f);
-        c->mask(logits);
-      }
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
-          reps;
-      int n_ok = 0;
-      for (float l : logits) n_ok += !std::isinf(l);
-      std::printf("mask %-9s %-12s %6.2f ms (%d of %d allowed)\n", name, s.what, ms, n_ok,
-                  v.index->n_vocab);
-    }
-  }
-}
-
 }  // namespace
 }  // namespace hearth::grammar
