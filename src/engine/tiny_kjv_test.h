@@ -14,8 +14,7 @@
 
 namespace hearth::engine::test {
 
-inline const std::string kTinyKjvPath =
-    std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+inline const std::string kTinyKjvPath = std::string(HEARTH_TINY_KJV);
 
 // models/tiny-kjv-f16.gguf on 2 threads.
 inline Runtime& tiny_kjv() {

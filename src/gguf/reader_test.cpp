@@ -377,7 +377,7 @@ TEST(GgufReader, ReleasedTensorPagesLeaveMemoryAndReadTheSame) {
 
 // The bundled model: 6 layers x 9 tensors + token_embd, output_norm, output = 57.
 TEST(GgufReader, LoadsTheBundledModel) {
-  auto f = GgufFile::open(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf");
+  auto f = GgufFile::open(std::string(HEARTH_TINY_KJV));
   EXPECT_EQ(f->version(), 3u);
   EXPECT_EQ(f->tensors().size(), 57u);
   EXPECT_EQ(f->get_string("general.architecture"), "llama");

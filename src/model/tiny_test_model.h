@@ -18,8 +18,7 @@
 namespace hearth::model::test_models {
 
 // The bundled model (f16), for the tests that run a real vocabulary and weights.
-inline const std::string kTinyKjvPath =
-    std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+inline const std::string kTinyKjvPath = std::string(HEARTH_TINY_KJV);
 
 struct Tiny {
   std::string arch;

@@ -17,7 +17,7 @@
 namespace hearth::quant {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 // What the type mixes need of tiny-kjv (model::mix_shape reads it in the program).
 const ModelShape kTinyKjv{"llama", 6, 0, 6, 2};
 const std::string kHashes = std::string(HEARTH_SOURCE_DIR) + "/tests/data/golden/quant-hashes.json";

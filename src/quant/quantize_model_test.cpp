@@ -17,7 +17,7 @@
 namespace hearth::quant {
 namespace {
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 // What the type mixes need of tiny-kjv (model::mix_shape reads it in the program).
 const ModelShape kTinyKjv{"llama", 6, 0, 6, 2};
 
@@ -128,7 +128,8 @@ TEST_F(QuantizeModel, ErrorsAreClear) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("missing.gguf"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(quantize_model(kModel, kTinyKjv, path("no/such/dir/x.gguf"), o, pool()), std::runtime_error);
+  EXPECT_THROW(quantize_model(kModel, kTinyKjv, path("no/such/dir/x.gguf"), o, pool()),
+               std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(path("x.gguf")));
 }
 

@@ -21,7 +21,7 @@ namespace {
 using namespace hearth::store;
 namespace stdfs = std::filesystem;
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 
 class StoreTest : public ::testing::Test {
  protected:

@@ -16,7 +16,7 @@ TEST(Golden, TinyKjvPromptsAndGeneratedText) {
   std::ifstream in(root + "/tests/data/golden/greedy.json");
   ASSERT_TRUE(in.good());
   const auto golden = nlohmann::json::parse(in);
-  auto file = gguf::GgufFile::open(root + "/models/tiny-kjv-f16.gguf");
+  auto file = gguf::GgufFile::open(HEARTH_TINY_KJV);
   auto tok = Tokenizer::from_gguf(*file);
   size_t checked = 0;
   for (const auto& [type, cases] : golden.items()) {

@@ -108,7 +108,7 @@ std::string gguf_header(uint64_t tensors, uint64_t kvs, const std::string& rest 
 
 TEST(HostileStore, CraftedGgufUploadsAreRefusedAndNothingIsCreated) {
   HearthServer s;
-  const std::string model = slurp(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf");
+  const std::string model = slurp(std::string(HEARTH_TINY_KJV));
   ASSERT_GT(model.size(), 1000000u);
   std::string bad_offset = model;
   bad_offset.resize(model.size() * 6 / 10);  // tensors whose data lies past the end

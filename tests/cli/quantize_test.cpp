@@ -12,7 +12,7 @@ namespace {
 using hearth::test::Result;
 using hearth::test::run_hearth;
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 
 // Each test writes into its own temporary folder, removed afterwards.
 class QuantizeCli : public ::testing::Test {

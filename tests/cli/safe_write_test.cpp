@@ -30,7 +30,7 @@ using hearth::test::slurp;
 using hearth::test::TempDir;
 using ::testing::HasSubstr;
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 
 // The names in `dir`, sorted.
 std::vector<std::string> listing(const std::string& dir) {

@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kModelFile = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModelFile = std::string(HEARTH_TINY_KJV);
 
 HearthServer& shared() {
   static HearthServer s("--parallel 2");

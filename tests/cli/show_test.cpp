@@ -16,7 +16,7 @@ using hearth::test::Result;
 using hearth::test::run_hearth;
 using ::testing::HasSubstr;
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 
 TEST(Show, DescribesTheBundledModelAsJson) {
   Result r = run_hearth("show tiny-kjv --json");

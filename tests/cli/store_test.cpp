@@ -20,7 +20,7 @@ using hearth::test::run_hearth;
 using hearth::test::shell_quote;
 using hearth::test::TempDir;
 
-const std::string kModel = std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf";
+const std::string kModel = std::string(HEARTH_TINY_KJV);
 
 class StoreCli : public ::testing::Test {
  protected:

@@ -37,7 +37,7 @@ TEST(Synth, SmallF16HasTheShapeAndTokenizer) {
   EXPECT_EQ(f->get_string_array("tokenizer.ggml.tokens").size(), 32000u);
   EXPECT_EQ(f->get_uint("tokenizer.ggml.bos_token_id", 0), 1u);
   // The bundled model's chat template, byte for byte.
-  auto bundled = GgufFile::open(std::string(HEARTH_SOURCE_DIR) + "/models/tiny-kjv-f16.gguf");
+  auto bundled = GgufFile::open(std::string(HEARTH_TINY_KJV));
   EXPECT_EQ(f->get_string("tokenizer.chat_template"),
             bundled->get_string("tokenizer.chat_template"));
 
