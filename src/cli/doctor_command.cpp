@@ -137,9 +137,8 @@ double measure_int8_gops(threads::ThreadPool& pool) {
   return best;
 }
 
-std::string gib(uint64_t b) {
-  return fmt::format("{:.1f} GiB", static_cast<double>(b) / (1ull << 30));
-}
+// One decimal: a table of sizes, not an exact figure.
+std::string gib(uint64_t b) { return engine::format_gib(b, 1); }
 
 bool world_readable(const std::string& path) {
   struct stat st {};

@@ -85,9 +85,10 @@ void validate_context(const model::Hparams& hp, int64_t n_ctx, backend::KvType k
                                     " is available");
 }
 
-std::string format_gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+std::string format_gib(uint64_t bytes, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f GiB", std::clamp(decimals, 0, 9),
+                static_cast<double>(bytes) / (1ull << 30));
   return buf;
 }
 

@@ -44,8 +44,8 @@ uint64_t kv_cache_bytes(const model::Hparams& hp, int64_t n_ctx, backend::KvType
 // limit is nearer. 0 when unknown (no check then).
 uint64_t available_memory();
 
-// `bytes` for a message: "1.50 GiB".
-std::string format_gib(uint64_t bytes);
+// `bytes` for a message or a table: "1.50 GiB" (`decimals` after the point).
+std::string format_gib(uint64_t bytes, int decimals = 2);
 
 // Checks n_ctx for a session of this model: in [kMinContext, max_context(hp)],
 // and its KV cache (plus extra_bytes_per_token x n_ctx: e.g. the logits of
