@@ -42,6 +42,7 @@ std::shared_ptr<const VocabIndex> VocabIndex::build(const tokenizer::Tokenizer& 
       v->lcp.push_back(l);
       v->group.push_back(static_cast<uint32_t>(v->ids.size()));
       v->max_piece = std::max(v->max_piece, piece.size());
+      v->plain.push_back(detail::plain_text_chars(piece));
       v->pieces.push_back(std::move(piece));
     }
     v->piece_of[static_cast<size_t>(id)] = static_cast<int32_t>(v->pieces.size() - 1);
@@ -98,8 +99,16 @@ void TokenConstraint::walk(std::vector<uint8_t>& ok) const {
   // for d <= valid; sorted order makes consecutive pieces share prefixes.
   size_t valid = 0;
   const size_t n = v.pieces.size();
+  const uint32_t plain_run = m.plain_run(*state_);
   for (size_t i = 0; i < n; ++i) {
     const std::string& p = v.pieces[i];
+    if (plain_run > 0 && v.plain[i] > 0) {  // judged without a walk
+      ok[i] = v.plain[i] <= plain_run;
+      // scratch_ still holds the last walked piece's prefix states, as far
+      // as that prefix is shared with this piece and so with the next.
+      valid = std::min<size_t>(valid, v.lcp[i]);
+      continue;
+    }
     size_t d = std::min<size_t>(v.lcp[i], valid);
     bool good = true;
     for (; d < p.size(); ++d) {

@@ -49,7 +49,8 @@
 // Cost: json() builds a VocabIndex (sorts the token pieces: tens of ms for a
 // 150k vocabulary) unless given one; build one per tokenizer and share it.
 // mask() walks the pieces in sorted order and reuses the matcher state of the
-// common prefix, skipping every piece that shares a rejected prefix.
+// common prefix, skipping every piece that shares a rejected prefix; inside a
+// string, a piece of plain text is judged by its length alone.
 #pragma once
 
 #include <cstdint>
@@ -90,6 +91,8 @@ class VocabIndex {
   std::vector<int32_t> eog;         // end-of-generation tokens
   std::vector<int32_t> never;       // other tokens with an empty piece (control tokens)
   std::vector<int32_t> piece_of;    // [n_vocab]: index into pieces, -1 if none
+  std::vector<uint32_t> plain;      // [pieces]: code points when all of it is plain string
+                                    // text (no '"', '\\' or control byte; whole UTF-8), else 0
   size_t max_piece = 0;             // longest piece in bytes
 };
 

@@ -311,6 +311,44 @@ TEST(Mask, AgreesWithAcceptingEachToken) {
   }
 }
 
+// Inside strings, where plain pieces are judged by their length alone: the
+// mask still agrees with accepting each token, at every distance from a
+// maxLength (none, several, one, zero code points left) and mid-UTF-8.
+TEST(Mask, AgreesWithAcceptingEachTokenInsideStrings) {
+  const char* const prefixes[] = {
+      R"({"name":")",
+      R"({"name":"Abcdefghijk)",
+      R"({"name":"Abcdefghijkl)",
+      R"({"name":"Ab\n)",
+      "{\"name\":\"Ab\xc3",
+      R"({"name":"A","age":1,"role":"user","active":true,"nickname":"x y)",
+      R"({"name":"A","age":1,"role":"user","active":true,"tags":["abcde)",
+  };
+  for (const char* name : {"llama-spm", "gpt-2"}) {
+    const Vocab& v = vocab(name);
+    for (const char* prefix : prefixes) {
+      auto c = TokenConstraint::json_ordered(kPerson, v.index);
+      for (const int32_t id : v.tok->encode(prefix, false, false)) c->accept(id);
+      std::vector<bool> allowed;
+      c->allowed(allowed);
+      int n_allowed = 0;
+      for (int32_t id = 0; id < v.index->n_vocab; ++id) {
+        auto probe = c->clone();
+        bool ok = !v.tok->piece(id).empty() || v.tok->is_eog(id);
+        try {
+          probe->accept(id);
+        } catch (const std::logic_error&) {
+          ok = false;
+        }
+        n_allowed += ok;
+        ASSERT_EQ(ok, static_cast<bool>(allowed[id]))
+            << name << " after '" << prefix << "': token " << id << " '" << v.pieces[id] << "'";
+      }
+      EXPECT_GT(n_allowed, 0) << name << " after '" << prefix << "'";
+    }
+  }
+}
+
 TEST(Mask, SetsMinusInfinityAndLeavesTheRest) {
   const Vocab& v = vocab("llama-spm");
   auto c = TokenConstraint::json(nlohmann::json::parse(R"({"type":"boolean"})"), *v.tok);

@@ -582,6 +582,35 @@ bool Machine::advance(const State& in, uint8_t c, State& out) const {
   return out.n > 0;
 }
 
+uint32_t plain_text_chars(std::string_view piece) {
+  Frame f;
+  uint32_t chars = 0;
+  for (const char ch : piece) {
+    switch (string_byte(f, static_cast<uint8_t>(ch), /*escapes=*/false)) {
+      case Lex::Char:
+        ++chars;
+        break;
+      case Lex::Cont:
+        break;
+      default:
+        return 0;
+    }
+  }
+  return f.sub == 0 ? chars : 0;
+}
+
+uint32_t Machine::plain_run(const State& s) const {
+  uint32_t most = 0;
+  for (size_t i = 0; i < s.n; ++i) {
+    const Frame& f = s.stacks[i].back();
+    if (f.node == kRootNode) return 0;
+    const Node& n = g_.nodes[f.node];
+    if (n.kind != Kind::String || f.phase != kStrBody || f.sub != 0) return 0;
+    most = std::max(most, n.max_len == kUnbounded ? kUnbounded : n.max_len - f.count);
+  }
+  return most;
+}
+
 bool Machine::complete(const State& s) const {
   for (size_t i = 0; i < s.n; ++i) {
     const Stack& st = s.stacks[i];

@@ -118,6 +118,11 @@ struct State {
   }
 };
 
+// The code points of `piece` when all of it is string text that a string's
+// lexer takes without leaving its text: no '"', '\\' or control byte, UTF-8
+// valid and whole. 0 otherwise.
+uint32_t plain_text_chars(std::string_view piece);
+
 class Machine {
  public:
   explicit Machine(const Grammar& g) : g_(g) {}
@@ -128,6 +133,13 @@ class Machine {
   bool advance(const State& in, uint8_t c, State& out) const;
   // The bytes so far are a whole document.
   bool complete(const State& s) const;
+  // How many code points of plain text (plain_text_chars) the state takes in
+  // a row: every stack is in a string's text, between characters, and the
+  // most any of them has left before its maxLength (kUnbounded without one).
+  // 0 when some stack is elsewhere: then bytes go through advance(). Such
+  // text leaves every stack in its string, so mask() can judge a plain piece
+  // by its length alone (most pieces, inside a string).
+  uint32_t plain_run(const State& s) const;
   // Does `text` (no whitespace around it) match node `root`? For enum checks and tests.
   bool matches(uint32_t root, std::string_view text) const;
 
