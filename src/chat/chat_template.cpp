@@ -2,11 +2,11 @@
 // interpreter. Also the built-in fallback templates and template resolution.
 #include "chat/chat_template.h"
 
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 #include "chat/ast.h"
 #include "chat/interp.h"
+#include "fs/read_file.h"
 
 namespace hearth::chat {
 
@@ -202,20 +202,26 @@ std::string builtin_template(std::string_view name) {
                       ")");
 }
 
+// A template file larger than this is a mistake, not a template (the largest
+// real ones, Gemma's and Mistral's, are under 20 KB).
+constexpr uint64_t kMaxTemplateFile = 16ull << 20;
+
 std::string resolve_template(const std::string& name_or_file, const std::string& model_template) {
   if (name_or_file.empty()) return model_template.empty() ? chatml_template() : model_template;
   for (const Builtin& b : kBuiltins)
     if (name_or_file == b.name) return b.text;
-  std::ifstream f(name_or_file, std::ios::binary);
-  if (!f) {
+  std::error_code ec;
+  if (!std::filesystem::exists(name_or_file, ec)) {
     std::string known;
     for (const Builtin& b : kBuiltins) known += std::string(known.empty() ? "" : ", ") + b.name;
     throw TemplateError("template '" + name_or_file + "' is neither a built-in name (" + known +
                         ") nor a readable file");
   }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  try {
+    return fs::read_file(name_or_file, kMaxTemplateFile);
+  } catch (const fs::FileError& e) {
+    throw TemplateError(std::string("template: ") + e.what());
+  }
 }
 
 }  // namespace hearth::chat

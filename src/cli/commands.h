@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
 
 namespace hearth::cli {
@@ -31,6 +32,13 @@ void add_rm(CLI::App& app);
 void add_keys(CLI::App& app);
 void add_doctor(CLI::App& app);
 void add_cost(CLI::App& app);
+
+// The most a command reads of a file the user names (fs::read_file), so
+// that /dev/zero or a runaway file is refused, not read until memory ends: a
+// document parsed whole (a Modelfile, a template's JSON context), and a text
+// to tokenize or score (a corpus; wiki.test.raw is 1.3 MB).
+inline constexpr uint64_t kMaxDocument = 16ull << 20;
+inline constexpr uint64_t kMaxTextFile = 1ull << 30;
 
 // The environment variable `name`; "" when it is unset.
 std::string env(const char* name);

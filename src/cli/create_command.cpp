@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "fs/read_file.h"
 #include "sampling/param_error.h"
 #include "server/inference.h"
 #include "server/ollama_types.h"
@@ -30,10 +31,7 @@ void add_create(CLI::App& app) {
   cmd->add_option("-q,--quantize", opts->quantize, "quantize the weights (q8_0, q4_k_m, ...)");
   cmd->callback([opts] {
     const std::string display = store::parse_name(opts->name).display();  // fail early
-    std::ifstream in(opts->modelfile, std::ios::binary);
-    if (!in || std::filesystem::is_directory(opts->modelfile))
-      throw std::runtime_error("cannot read the Modelfile '" + opts->modelfile + "'");
-    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::string text = fs::read_file(opts->modelfile, kMaxDocument);
     const store::Modelfile mf = store::parse_modelfile(text, opts->modelfile);
     std::string dir = std::filesystem::path(opts->modelfile).parent_path().string();
     store::CreateSpec spec = store::CreateSpec::from_modelfile(mf, dir.empty() ? "." : dir);

@@ -12,6 +12,7 @@
 
 #include "auth/keys.h"
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "store/store.h"
 
 namespace hearth::cli {
@@ -66,7 +67,7 @@ void add_keys(CLI::App& app) {
           ttl ? (" (expires " + date(std::time(nullptr) + ttl->count()) + " UTC)").c_str() : "",
           key.c_str());
     } catch (const auth::KeyError& e) {
-      std::fprintf(stderr, "hearth: error: %s\n", e.what());
+      print_error(e.what());
       throw CommandExit{1};
     }
   });
@@ -83,7 +84,7 @@ void add_keys(CLI::App& app) {
                     date(k.expires).c_str(),
                     k.revoked ? "revoked" : (k.active(now) ? "active" : "expired"));
     } catch (const auth::KeyError& e) {
-      std::fprintf(stderr, "hearth: error: %s\n", e.what());
+      print_error(e.what());
       throw CommandExit{1};
     }
   });
@@ -96,7 +97,7 @@ void add_keys(CLI::App& app) {
       auth::KeyStore(key_store_path()).revoke(*name);
       std::printf("revoked '%s'\n", name->c_str());
     } catch (const auth::KeyError& e) {
-      std::fprintf(stderr, "hearth: error: %s\n", e.what());
+      print_error(e.what());
       throw CommandExit{1};
     }
   });

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "fs/atomic_file.h"
 #include "sampling/param_error.h"
 
@@ -74,10 +75,10 @@ int main(int argc, char** argv) {
     // "top_p must be ..." -> "--top-p must be ...": the name the user typed.
     std::string what = e.what();
     if (what.starts_with(e.name)) what = flag_of(e.name) + what.substr(e.name.size());
-    std::fprintf(stderr, "hearth: error: %s\n", what.c_str());
+    hearth::cli::print_error(what);
     code = 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hearth: error: %s\n", e.what());
+    hearth::cli::print_error(e.what());
     code = 1;
   }
   const int output = check_stdout();

@@ -14,6 +14,7 @@
 #include "engine/limits.h"
 #include "engine/perplexity.h"
 #include "engine/runtime.h"
+#include "fs/read_file.h"
 #include "store/resolve.h"
 
 namespace hearth::cli {
@@ -28,16 +29,8 @@ struct PerplexityOptions {
   bool json = false;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read text file '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void run_perplexity(const PerplexityOptions& o) {
-  const std::string text = read_text(o.file);
+  const std::string text = fs::read_file(o.file, kMaxTextFile);
   auto rt = engine::Runtime::load(store::resolve_model(o.model), o.threads);
   const int64_t train = rt.model->hparams().n_ctx_train;
   const int64_t n_ctx = o.n_ctx ? *o.n_ctx : std::min<int64_t>(512, train > 0 ? train : 512);

@@ -7,6 +7,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "store/store.h"
 
 namespace hearth::cli {
@@ -31,7 +32,7 @@ void add_rm(CLI::App& app) {
         }
         std::printf("deleted '%s'\n", store::parse_name(n).display().c_str());
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "hearth: error: %s\n", e.what());
+        print_error(e.what());
         failed = 1;
       }
     }

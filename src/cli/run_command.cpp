@@ -23,6 +23,7 @@
 #include "chat/chat_template.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "engine/generate.h"
 #include "engine/limits.h"
 #include "engine/prompt.h"
@@ -384,7 +385,7 @@ std::optional<std::string> stream_from_server(const ServerAddress& a, const std:
   });
   if (r.status != 200) error = error_message(r);
   if (!error.empty()) {
-    std::fprintf(stderr, "hearth: error: %s\n", error.c_str());
+    print_error(error);
     return std::nullopt;
   }
   if (verbose && last.is_object()) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "engine/limits.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
@@ -84,46 +85,6 @@ std::string human_count(uint64_t n) {
   else
     std::snprintf(buf, sizeof buf, "%.1fK", static_cast<double>(n) / 1e3);
   return buf;
-}
-
-// Whether s[i] starts a C1 control character (U+0080..U+009F: UTF-8 C2 80..C2 9F),
-// which some terminals obey like ESC sequences (U+009B is CSI).
-bool c1_control_at(std::string_view s, size_t i) {
-  return i + 1 < s.size() && static_cast<unsigned char>(s[i]) == 0xc2 &&
-         static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-         static_cast<unsigned char>(s[i + 1]) <= 0x9f;
-}
-
-// Text from the model file made safe to print: every control character (below
-// 0x20, 0x7f, and the C1 range) written as an escape ("\x1b", "\u009b"), so
-// that a crafted model cannot send escape sequences to the terminal. With
-// `quote`, also " and \ escaped, for a quoted string.
-// With `lines`, newlines and tabs stay as they are (a multi-line text).
-std::string terminal_safe(std::string_view s, bool quote = false, size_t limit = SIZE_MAX,
-                          bool lines = false) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    char buf[8];
-    if (lines && (c == '\n' || c == '\t')) {
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (quote && (c == '"' || c == '\\')) {
-      out += std::string("\\") + static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else if (c1_control_at(s, i)) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[++i]));
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 // A string quoted and escaped for one line of text, cut after `limit` bytes.

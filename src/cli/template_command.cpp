@@ -11,18 +11,12 @@
 
 #include "chat/chat_template.h"
 #include "cli/commands.h"
+#include "cli/terminal.h"
+#include "fs/read_file.h"
 
 namespace hearth::cli {
 
 namespace {
-
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(std::string("cannot read ") + what + " '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // "2026-01-15T00:00:00", "2026-01-15 00:00:00" or "2026-01-15": a local time.
 std::tm parse_now(const std::string& text) {
@@ -64,7 +58,7 @@ void add_template(CLI::App& app) {
                  {"eos_token", "</s>"}};
     } else {
       try {
-        context = nlohmann::ordered_json::parse(read_file(opts->context, "context"));
+        context = nlohmann::ordered_json::parse(fs::read_file(opts->context, kMaxDocument));
       } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error("context '" + opts->context + "' is not valid JSON: " + e.what());
       }
@@ -79,7 +73,7 @@ void add_template(CLI::App& app) {
       const std::string source = chat::resolve_template(opts->file, "");
       out = chat::ChatTemplate(source).render(context, options);
     } catch (const chat::TemplateError& e) {
-      std::fprintf(stderr, "hearth: template %s: %s\n", opts->file.c_str(), e.what());
+      print_error("template " + opts->file + ": " + e.what());
       throw CommandExit{1};
     }
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "fs/read_file.h"
 #include "gguf/reader.h"
 #include "store/resolve.h"
 #include "tokenizer/tokenizer.h"
@@ -31,12 +32,6 @@ struct TokenizeOptions {
   bool pieces = false;
   bool bench = false;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read '" + path + "'");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 double cpu_seconds() {
   timespec ts{};
@@ -73,7 +68,7 @@ void run_tokenize(const TokenizeOptions& o) {
   const std::string path = store::resolve_model(o.model);
   const auto file = gguf::GgufFile::open(path);
   const auto tok = tokenizer::Tokenizer::from_gguf(*file);
-  const std::string text = o.file.empty() ? o.prompt : read_file(o.file);
+  const std::string text = o.file.empty() ? o.prompt : fs::read_file(o.file, kMaxTextFile);
   const bool add_bos = !o.no_bos && tok->add_bos_default();
   if (o.bench) {
     run_bench(*tok, text, add_bos, o.parse_special);

@@ -16,6 +16,8 @@
 
 namespace hearth::fs {
 
+std::string quoted_path(const std::string& path) { return "'" + path + "'"; }
+
 namespace {
 
 // ---- the registry of live temporary files, read by the signal handler ----
@@ -56,8 +58,6 @@ void on_signal(int sig) {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-std::string quoted(const std::string& path) { return "'" + path + "'"; }
-
 std::string parent_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -83,32 +83,35 @@ const char* kind_of(mode_t mode) {
 // The checks of check_destination(); fills `existing` when dest exists.
 bool check(const std::string& dest, const AtomicFileOptions& options, struct stat* existing) {
   if (dest.empty()) throw FileError("no output file given");
-  if (dest.back() == '/') throw FileError("cannot write " + quoted(dest) + ": it names a folder");
+  if (dest.back() == '/')
+    throw FileError("cannot write " + quoted_path(dest) + ": it names a folder");
   struct stat st;
   if (lstat(dest.c_str(), &st) != 0) {
-    if (errno != ENOENT) throw FileError("cannot write " + quoted(dest) + ": " + errno_text(errno));
+    if (errno != ENOENT)
+      throw FileError("cannot write " + quoted_path(dest) + ": " + errno_text(errno));
     const std::string dir = parent_of(dest);
     struct stat dst;
     if (stat(dir.c_str(), &dst) != 0)
-      throw FileError("cannot write " + quoted(dest) + ": folder " + quoted(dir) + ": " +
+      throw FileError("cannot write " + quoted_path(dest) + ": folder " + quoted_path(dir) + ": " +
                       errno_text(errno));
     if (!S_ISDIR(dst.st_mode))
-      throw FileError("cannot write " + quoted(dest) + ": " + quoted(dir) + " is not a folder");
+      throw FileError("cannot write " + quoted_path(dest) + ": " + quoted_path(dir) +
+                      " is not a folder");
     return false;
   }
   if (!S_ISREG(st.st_mode))
-    throw FileError("refusing to write " + quoted(dest) + ": it is " + kind_of(st.st_mode) +
+    throw FileError("refusing to write " + quoted_path(dest) + ": it is " + kind_of(st.st_mode) +
                     ", not a regular file (choose another output path)");
   if (!options.same_file_forbidden.empty()) {
     struct stat in;
     if (stat(options.same_file_forbidden.c_str(), &in) == 0 && in.st_dev == st.st_dev &&
         in.st_ino == st.st_ino)
-      throw FileError("refusing to write " + quoted(dest) + ": it is the input file " +
-                      quoted(options.same_file_forbidden) +
+      throw FileError("refusing to write " + quoted_path(dest) + ": it is the input file " +
+                      quoted_path(options.same_file_forbidden) +
                       " (write to another path; replacing the input while reading it would "
                       "destroy it)");
   }
-  if (!options.force) throw FileError(quoted(dest) + " exists (" + options.force_hint + ")");
+  if (!options.force) throw FileError(quoted_path(dest) + " exists (" + options.force_hint + ")");
   if (existing) *existing = st;
   return true;
 }
@@ -181,10 +184,11 @@ AtomicFile::AtomicFile(std::string dest, Options options)
     const int err = errno;
     unregister_temp(slot);
     if (err == EEXIST || err == ELOOP) continue;  // taken (or a planted link): another name
-    throw FileError("cannot write " + quoted(dest_) + ": creating a temporary file in " +
-                    quoted(dir) + ": " + errno_text(err));
+    throw FileError("cannot write " + quoted_path(dest_) + ": creating a temporary file in " +
+                    quoted_path(dir) + ": " + errno_text(err));
   }
-  throw FileError("cannot write " + quoted(dest_) + ": no free temporary name in " + quoted(dir));
+  throw FileError("cannot write " + quoted_path(dest_) + ": no free temporary name in " +
+                  quoted_path(dir));
 }
 
 AtomicFile::~AtomicFile() {
@@ -194,13 +198,13 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
-  if (fd_ < 0) throw FileError("cannot write " + quoted(dest_) + ": the file is not open");
+  if (fd_ < 0) throw FileError("cannot write " + quoted_path(dest_) + ": the file is not open");
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     const ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw FileError("cannot write " + quoted(dest_) + ": " + errno_text(errno));
+      throw FileError("cannot write " + quoted_path(dest_) + ": " + errno_text(errno));
     }
     p += w;
     n -= static_cast<size_t>(w);
@@ -225,7 +229,7 @@ void AtomicFile::commit() {
   const int fd = fd_ >= 0 ? fd_ : open(temp_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   fd_ = -1;
   if (fd < 0)
-    throw FileError("cannot write " + quoted(dest_) + ": " + quoted(temp_) + ": " +
+    throw FileError("cannot write " + quoted_path(dest_) + ": " + quoted_path(temp_) + ": " +
                     errno_text(errno));
   struct stat by_fd, by_name;
   if (fstat(fd, &by_fd) == 0 && lstat(temp_.c_str(), &by_name) == 0 &&
@@ -239,30 +243,31 @@ void AtomicFile::commit() {
   if (fsync(fd) != 0) {
     const int err = errno;
     close(fd);
-    throw FileError("cannot write " + quoted(dest_) + ": fsync: " + errno_text(err));
+    throw FileError("cannot write " + quoted_path(dest_) + ": fsync: " + errno_text(err));
   }
   if (close(fd) != 0)
-    throw FileError("cannot write " + quoted(dest_) + ": close: " + errno_text(errno));
+    throw FileError("cannot write " + quoted_path(dest_) + ": close: " + errno_text(errno));
   // Again: something may have appeared at the destination while we wrote.
   check(dest_, options_, nullptr);
   if (!options_.force) {
     // No replacing, even of a file created since the check.
     if (renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, dest_.c_str(), RENAME_NOREPLACE) != 0) {
       const int err = errno;
-      if (err == EEXIST) throw FileError(quoted(dest_) + " exists (" + options_.force_hint + ")");
+      if (err == EEXIST)
+        throw FileError(quoted_path(dest_) + " exists (" + options_.force_hint + ")");
       if (err != EINVAL && err != ENOSYS)
-        throw FileError("cannot write " + quoted(dest_) + ": rename: " + errno_text(err));
+        throw FileError("cannot write " + quoted_path(dest_) + ": rename: " + errno_text(err));
       // A file system without RENAME_NOREPLACE: link() also refuses an existing name.
       if (link(temp_.c_str(), dest_.c_str()) != 0) {
         const int lerr = errno;
         if (lerr == EEXIST)
-          throw FileError(quoted(dest_) + " exists (" + options_.force_hint + ")");
-        throw FileError("cannot write " + quoted(dest_) + ": link: " + errno_text(lerr));
+          throw FileError(quoted_path(dest_) + " exists (" + options_.force_hint + ")");
+        throw FileError("cannot write " + quoted_path(dest_) + ": link: " + errno_text(lerr));
       }
       unlink(temp_.c_str());
     }
   } else if (rename(temp_.c_str(), dest_.c_str()) != 0) {
-    throw FileError("cannot write " + quoted(dest_) + ": rename: " + errno_text(errno));
+    throw FileError("cannot write " + quoted_path(dest_) + ": rename: " + errno_text(errno));
   }
   committed_ = true;
   unregister_temp(slot_);

@@ -27,6 +27,9 @@ class FileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A path as every message here shows it: 'path'.
+std::string quoted_path(const std::string& path);
+
 struct AtomicFileOptions {
   bool force = false;               // replace an existing regular file
   std::string same_file_forbidden;  // an input path; refuse a destination that is that file

@@ -48,6 +48,13 @@ const ParamType* find_param(const std::string& name) {
   return nullptr;
 }
 
+// A word of the text in an error message: its start only, when it is long
+// (a binary file's first "word" can be megabytes).
+std::string shown(const std::string& word) {
+  constexpr size_t kShown = 40;
+  return word.size() <= kShown ? word : word.substr(0, kShown) + "...";
+}
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 // A cursor over the text that knows its line.
@@ -133,9 +140,10 @@ class Cursor {
 
 nlohmann::json parse_parameter(const std::string& name, const std::string& value) {
   const ParamType* p = find_param(name);
-  if (!p) throw std::invalid_argument("unknown parameter '" + name + "'");
+  if (!p) throw std::invalid_argument("unknown parameter '" + shown(name) + "'");
   const auto wrong = [&](const char* want) -> nlohmann::json {
-    throw std::invalid_argument("parameter '" + name + "' wants " + want + ", got '" + value + "'");
+    throw std::invalid_argument("parameter '" + name + "' wants " + want + ", got '" +
+                                shown(value) + "'");
   };
   const char* first = value.data();
   const char* last = value.data() + value.size();
@@ -169,7 +177,7 @@ void check_parameters(const nlohmann::json& parameters) {
   if (!parameters.is_object()) throw std::invalid_argument("parameters must be a JSON object");
   for (const auto& [name, v] : parameters.items()) {
     const ParamType* p = find_param(name);
-    if (!p) throw std::invalid_argument("unknown parameter '" + name + "'");
+    if (!p) throw std::invalid_argument("unknown parameter '" + shown(name) + "'");
     bool ok = false;
     switch (p->kind) {
       case Kind::Int:
@@ -304,12 +312,12 @@ Modelfile parse_modelfile(std::string_view text, const std::string& where) {
         c.skip_spaces();
         const std::string role = ascii_lower(c.word());
         if (role != "system" && role != "user" && role != "assistant")
-          c.fail("MESSAGE role must be system, user or assistant, not '" + role + "'");
+          c.fail("MESSAGE role must be system, user or assistant, not '" + shown(role) + "'");
         mf.messages.push_back({role, c.value("MESSAGE " + role)});
       } else if (instruction == "adapter") {
         c.fail("ADAPTER is not supported yet");
       } else {
-        c.fail("unknown instruction '" + word +
+        c.fail("unknown instruction '" + shown(word) +
                "' (expected FROM, PARAMETER, TEMPLATE, SYSTEM, MESSAGE or LICENSE)");
       }
     } catch (const std::invalid_argument& e) {

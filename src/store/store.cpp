@@ -15,6 +15,7 @@
 #include <set>
 
 #include "fs/atomic_file.h"
+#include "fs/read_file.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "model/hparams.h"
@@ -31,42 +32,18 @@ namespace {
 
 constexpr uint64_t kMaxTextBlob = 64u << 20;  // template, system, params, ... are small
 
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
-
 int64_t stat_mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 // The whole of a small regular file; throws StoreError naming it. A FIFO or
-// device planted in the store is refused before it is read (O_NONBLOCK: a
-// FIFO with no writer would block the open).
+// device planted in the store is refused before it is read.
 std::string read_small(const std::string& path, uint64_t max) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    throw StoreError(in_quotes(path) + " is not a regular file");
+  try {
+    return fs::read_file(path, max, /*regular_only=*/true);
+  } catch (const fs::FileError& e) {
+    throw StoreError(e.what());
   }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max) {
-      close(fd);
-      throw StoreError(in_quotes(path) + " is larger than " + std::to_string(max) + " bytes");
-    }
-  }
-  close(fd);
-  return out;
 }
 
 // A GGUF path from the user: one that names a file. Throws StoreError.
@@ -74,7 +51,7 @@ void check_gguf(const std::string& path) {
   try {
     gguf::GgufFile::open(path);
   } catch (const std::exception& e) {
-    throw StoreError(in_quotes(path) + " is not a readable GGUF model: " + e.what());
+    throw StoreError(fs::quoted_path(path) + " is not a readable GGUF model: " + e.what());
   }
 }
 
@@ -189,7 +166,8 @@ fs::AtomicFileOptions blob_options() {
 void make_dirs(const std::string& dir) {
   std::error_code ec;
   stdfs::create_directories(dir, ec);
-  if (ec) throw StoreError("cannot create the folder " + in_quotes(dir) + ": " + ec.message());
+  if (ec)
+    throw StoreError("cannot create the folder " + fs::quoted_path(dir) + ": " + ec.message());
 }
 
 }  // namespace
@@ -215,7 +193,8 @@ void Store::write_blob(std::string_view digest, const ByteSource& source) {
 
 void Store::import_blob_from_file(const std::string& path, std::string_view expected_digest) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
@@ -225,7 +204,7 @@ void Store::import_blob_from_file(const std::string& path, std::string_view expe
       const ssize_t n = read(fd, buf, cap);
       if (n >= 0) return static_cast<size_t>(n);
       if (errno != EINTR)
-        throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+        throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
     }
   });
 }
@@ -248,7 +227,8 @@ Layer Store::model_blob_from_file(const std::string& path, const Progress& progr
   if (progress) progress("copying " + path + " into the store");
   make_dirs(root_ + "/blobs");
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
@@ -260,7 +240,8 @@ Layer Store::model_blob_from_file(const std::string& path, const Progress& progr
   for (;;) {
     const ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+    if (n < 0)
+      throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
     f.write(buf.data(), static_cast<size_t>(n));
@@ -274,7 +255,7 @@ Layer Store::model_blob_from_file(const std::string& path, const Progress& progr
 Layer Store::link_layer(const std::string& path, const std::string& digest, Progress progress) {
   struct stat before;
   if (stat(path.c_str(), &before) != 0)
-    throw StoreError("cannot read " + in_quotes(path) + ": " + std::strerror(errno));
+    throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
   Link l;
   l.path = path;
   l.digest = digest;
@@ -287,7 +268,7 @@ Layer Store::link_layer(const std::string& path, const std::string& digest, Prog
   l.dev = static_cast<uint64_t>(before.st_dev);
   l.mtime_ns = stat_mtime_ns(before);
   if (const std::string why = l.changed(); !why.empty())
-    throw StoreError(in_quotes(path) + " changed while it was being read; try again");
+    throw StoreError(fs::quoted_path(path) + " changed while it was being read; try again");
   const std::string json = l.to_json();
   return {std::string(media::kModelLink), add_blob(json), json.size()};
 }
@@ -302,7 +283,7 @@ Layer Store::config_layer(const std::string& gguf_path, const Manifest& m) {
     c["file_type"] = info.quantization;
     c["parameter_count"] = info.n_params;
   } catch (const std::exception& e) {
-    throw StoreError(in_quotes(gguf_path) + " is not a readable GGUF model: " + e.what());
+    throw StoreError(fs::quoted_path(gguf_path) + " is not a readable GGUF model: " + e.what());
   }
   nlohmann::json ids = nlohmann::json::array();
   for (const Layer& l : m.layers) ids.push_back(l.digest);
@@ -315,11 +296,12 @@ std::string Store::read_blob_text(const Layer& layer, const std::string& model) 
   const std::string path = blob_path(layer.digest);
   struct stat st;
   if (stat(path.c_str(), &st) != 0)
-    throw StoreError("model " + in_quotes(model) + ": its blob " + blob_file_name(layer.digest) +
+    throw StoreError("model " + fs::quoted_path(model) + ": its blob " +
+                     blob_file_name(layer.digest) +
                      " is missing from the store (create or import the model again)");
   std::string text = read_small(path, kMaxTextBlob);
   if (text.size() != layer.size)
-    throw StoreError("model " + in_quotes(model) + ": blob " + blob_file_name(layer.digest) +
+    throw StoreError("model " + fs::quoted_path(model) + ": blob " + blob_file_name(layer.digest) +
                      " has " + std::to_string(text.size()) + " bytes, its manifest says " +
                      std::to_string(layer.size));
   return text;
@@ -375,7 +357,7 @@ std::vector<std::pair<std::string, Manifest>> Store::all_manifests(bool strict) 
       if (strict) throw StoreError(e.what());
     }
   }
-  if (ec && strict) throw StoreError("cannot read " + in_quotes(top) + ": " + ec.message());
+  if (ec && strict) throw StoreError("cannot read " + fs::quoted_path(top) + ": " + ec.message());
   return out;
 }
 
@@ -403,14 +385,14 @@ ModelRecord Store::resolve(std::string_view text) const {
         r.bundled = true;
         struct stat st;
         if (stat(file->c_str(), &st) != 0)
-          throw StoreError("model " + in_quotes(r.name) + ": bundled file " + in_quotes(*file) +
-                           " is missing");
+          throw StoreError("model " + fs::quoted_path(r.name) + ": bundled file " +
+                           fs::quoted_path(*file) + " is missing");
         r.size = static_cast<uint64_t>(st.st_size);
         r.modified_ns = stat_mtime_ns(st);
         r.model_digest = bundled_model_digest(*file);
         return r;
       }
-    throw ModelNotFound("model " + in_quotes(std::string(text)) +
+    throw ModelNotFound("model " + fs::quoted_path(std::string(text)) +
                         ": not a known model name (`hearth list` shows the models; "
                         "`hearth import NAME FILE.gguf` adds one)");
   }
@@ -420,7 +402,7 @@ ModelRecord Store::resolve(std::string_view text) const {
   try {
     m = Manifest::parse(manifest_text, found->path);
   } catch (const std::exception& e) {
-    throw StoreError("model " + in_quotes(display) + ": " + e.what());
+    throw StoreError("model " + fs::quoted_path(display) + ": " + e.what());
   }
   ModelRecord r;
   r.name = display;
@@ -432,20 +414,20 @@ ModelRecord Store::resolve(std::string_view text) const {
     r.model_digest = l->digest;
     r.size = l->size;
     if (stat(r.gguf_path.c_str(), &st) != 0)
-      throw StoreError("model " + in_quotes(display) + ": its model blob " +
+      throw StoreError("model " + fs::quoted_path(display) + ": its model blob " +
                        blob_file_name(l->digest) + " is missing from the store");
   } else if (const Layer* l = m.find(media::kModelLink)) {
     const Link link = Link::parse(read_blob_text(*l, display), blob_file_name(l->digest));
     if (const std::string why = link.changed(); !why.empty())
-      throw StoreError("model " + in_quotes(display) + " was imported from " +
-                       in_quotes(link.path) + ", " + why + " (re-import it: hearth import " +
+      throw StoreError("model " + fs::quoted_path(display) + " was imported from " +
+                       fs::quoted_path(link.path) + ", " + why + " (re-import it: hearth import " +
                        display + " " + link.path + ")");
     r.gguf_path = link.path;
     r.model_digest = link.digest;
     r.size = link.size;
     r.imported_from = link.path;
   } else {
-    throw StoreError("model " + in_quotes(display) + ": its manifest has no model layer");
+    throw StoreError("model " + fs::quoted_path(display) + ": its manifest has no model layer");
   }
   if (const Layer* l = m.find(media::kTemplate)) r.template_text = read_blob_text(*l, display);
   if (const Layer* l = m.find(media::kSystem)) r.system = read_blob_text(*l, display);
@@ -453,16 +435,17 @@ ModelRecord Store::resolve(std::string_view text) const {
   if (const Layer* l = m.find(media::kParams)) {
     r.parameters = nlohmann::json::parse(read_blob_text(*l, display), nullptr, false);
     if (!r.parameters.is_object())
-      throw StoreError("model " + in_quotes(display) + ": its parameters are not a JSON object");
+      throw StoreError("model " + fs::quoted_path(display) +
+                       ": its parameters are not a JSON object");
   }
   if (const Layer* l = m.find(media::kMessages)) {
     const auto j = nlohmann::json::parse(read_blob_text(*l, display), nullptr, false);
     if (!j.is_array())
-      throw StoreError("model " + in_quotes(display) + ": its messages are not a list");
+      throw StoreError("model " + fs::quoted_path(display) + ": its messages are not a list");
     for (const auto& msg : j) {
       if (!msg.is_object() || !msg.contains("role") || !msg["role"].is_string() ||
           !msg.contains("content") || !msg["content"].is_string())
-        throw StoreError("model " + in_quotes(display) + ": a message lacks role or content");
+        throw StoreError("model " + fs::quoted_path(display) + ": a message lacks role or content");
       r.messages.push_back({msg["role"], msg["content"]});
     }
   }
@@ -538,7 +521,7 @@ void Store::copy(std::string_view src, std::string_view dst) {
   const ModelName from = parse_name(src);
   const ModelName to = parse_name(dst);
   if (from.key() == to.key())
-    throw StoreError("cannot copy " + in_quotes(from.display()) + " onto itself");
+    throw StoreError("cannot copy " + fs::quoted_path(from.display()) + " onto itself");
   const auto found = find_manifest(from);
   if (!found) {
     const ModelRecord r = resolve(src);  // a bundled model, or ModelNotFound
@@ -555,9 +538,9 @@ void Store::remove(std::string_view name) {
   const auto found = find_manifest(n);
   if (!found) {
     if (exists(name))
-      throw ModelNotFound("model " + in_quotes(n.display()) +
+      throw ModelNotFound("model " + fs::quoted_path(n.display()) +
                           " is bundled with hearth and cannot be removed");
-    throw ModelNotFound("model " + in_quotes(std::string(name)) + ": not a known model name");
+    throw ModelNotFound("model " + fs::quoted_path(std::string(name)) + ": not a known model name");
   }
   std::optional<Manifest> removed;
   try {
@@ -565,7 +548,7 @@ void Store::remove(std::string_view name) {
   } catch (const std::exception&) {
   }
   if (unlink(found->path.c_str()) != 0)
-    throw StoreError("cannot remove " + in_quotes(found->path) + ": " + std::strerror(errno));
+    throw StoreError("cannot remove " + fs::quoted_path(found->path) + ": " + std::strerror(errno));
   // Empty folders up to manifests/.
   stdfs::path dir = stdfs::path(found->path).parent_path();
   const stdfs::path top = stdfs::path(root_) / "manifests";
@@ -611,7 +594,7 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     for (const Message& msg : *spec.messages)
       if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
         throw std::invalid_argument("message role must be system, user or assistant, not " +
-                                    in_quotes(msg.role));
+                                    fs::quoted_path(msg.role));
   if (spec.from.empty()) throw std::invalid_argument("no base model given (FROM)");
 
   // The base: its layers, and the GGUF they stand for.
@@ -631,7 +614,7 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     stdfs::path p = spec.from;
     if (p.is_relative()) p = stdfs::path(spec.base_dir) / p;
     if (!stdfs::is_regular_file(p))
-      throw StoreError("FROM " + in_quotes(p.string()) + ": no such file");
+      throw StoreError("FROM " + fs::quoted_path(p.string()) + ": no such file");
     const Layer l = model_blob_from_file(p.string(), progress);
     m.layers.push_back(l);
     gguf_path = blob_path(l.digest);
@@ -661,7 +644,7 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     const std::string digest = sha256_file(out.temp_path());
     struct stat st;
     if (stat(out.temp_path().c_str(), &st) != 0)
-      throw StoreError("quantizing wrote no file at " + in_quotes(out.temp_path()));
+      throw StoreError("quantizing wrote no file at " + fs::quoted_path(out.temp_path()));
     out.commit_as(blob_path(digest));
     m.erase(media::kModelLink);
     m.set({std::string(media::kModel), digest, static_cast<uint64_t>(st.st_size)});
@@ -710,9 +693,9 @@ void Store::import_gguf(std::string_view name_text, const std::string& path, boo
   const ModelName name = parse_name(name_text);
   std::error_code ec;
   const stdfs::path real = stdfs::canonical(path, ec);
-  if (ec) throw StoreError("cannot import " + in_quotes(path) + ": " + ec.message());
+  if (ec) throw StoreError("cannot import " + fs::quoted_path(path) + ": " + ec.message());
   if (!stdfs::is_regular_file(real, ec))
-    throw StoreError("cannot import " + in_quotes(path) + ": not a regular file");
+    throw StoreError("cannot import " + fs::quoted_path(path) + ": not a regular file");
   check_gguf(real.string());
   Manifest m;
   std::string gguf_path;

@@ -140,4 +140,29 @@ TEST(UserInput, ShowEscapesControlCharacters) {
   }
 }
 
+// A file named where hearth reads a whole document (a Modelfile, a template,
+// a template's context, a text) that never ends is refused at a bound, not
+// read until memory runs out; a binary file's error is short and escaped.
+TEST(UserInput, EndlessAndBinaryFilesAreClearErrors) {
+  TempDir home;
+  setenv("HEARTH_HOME", home.path().c_str(), 1);
+  for (const std::string cmd :
+       {"create x -f /dev/zero", "template /dev/zero", "template chatml --context /dev/zero",
+        "run --local tiny-kjv --chat hi --template /dev/zero -n 1"}) {
+    const auto r = run_hearth(cmd);
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("'/dev/zero' is larger than 16777216 bytes")) << cmd;
+  }
+  const std::string mf = home.path() + "/Modelfile";
+  std::string binary = "FROM tiny-kjv\n\x1b]0;title\x07";
+  binary += std::string(100000, 'x');
+  std::ofstream(mf, std::ios::binary) << binary;
+  const auto r = run_hearth("create x -f " + shell_quote(mf));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown instruction '\\x1b]0;title\\x07xxx"));
+  EXPECT_THAT(r.err, Not(HasSubstr("\x1b")));
+  EXPECT_LT(r.err.size(), 300u) << r.err;
+  unsetenv("HEARTH_HOME");
+}
+
 }  // namespace
