@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "fs/temp_dir_test.h"
+
 // Interposes libc's getrandom so that a test can make the temporary names
 // predictable (and plant links at them). Off unless g_fixed_random is set.
 namespace {
@@ -41,21 +43,7 @@ using hearth::fs::AtomicFile;
 using hearth::fs::AtomicFileOptions;
 using hearth::fs::FileError;
 using hearth::fs::write_file_atomic;
-
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/hearth_fs_test_XXXXXX";
-    if (!mkdtemp(t)) std::abort();
-    path_ = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using hearth::fs::test::TempDir;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -12,30 +12,18 @@
 #include <fstream>
 #include <string>
 
+#include "fs/temp_dir_test.h"
+
 namespace {
 
 using hearth::fs::FileError;
 using hearth::fs::read_file;
+using hearth::fs::test::TempDir;
 
-// A fresh folder, removed with everything in it.
-class ReadScratch {
- public:
-  ReadScratch() {
-    char t[] = "/tmp/hearth-read-XXXXXX";
-    if (!mkdtemp(t)) std::abort();
-    path_ = t;
-  }
-  ~ReadScratch() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name, const std::string& bytes) const {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+std::string write(const TempDir& d, const std::string& name, const std::string& bytes) {
+  std::ofstream(d / name, std::ios::binary) << bytes;
+  return d / name;
+}
 
 std::string error_of(const std::string& path, uint64_t max, bool regular_only = false) {
   try {
@@ -47,12 +35,12 @@ std::string error_of(const std::string& path, uint64_t max, bool regular_only = 
 }
 
 TEST(ReadFile, WholeFilesUpToTheBound) {
-  ReadScratch d;
+  TempDir d;
   const std::string bytes("a\0b\nc", 5);
-  const std::string p = d.file("f", bytes);
+  const std::string p = write(d, "f", bytes);
   EXPECT_EQ(read_file(p, 5), bytes);
   EXPECT_EQ(read_file(p, 5, /*regular_only=*/true), bytes);
-  EXPECT_EQ(read_file(d.file("empty", ""), 0), "");
+  EXPECT_EQ(read_file(write(d, "empty", ""), 0), "");
   EXPECT_EQ(error_of(p, 4), "'" + p + "' is larger than 4 bytes");
 }
 
@@ -63,7 +51,7 @@ TEST(ReadFile, ADeviceThatNeverEndsIsRefusedAtTheBound) {
 }
 
 TEST(ReadFile, MissingFilesFoldersAndFifosSayWhy) {
-  ReadScratch d;
+  TempDir d;
   EXPECT_EQ(error_of(d.path() + "/none", 10),
             "cannot read '" + d.path() + "/none': No such file or directory");
   EXPECT_EQ(error_of(d.path(), 10), "cannot read '" + d.path() + "': Is a directory");

@@ -11,6 +11,7 @@
 
 #include "gguf/reader.h"
 #include "grammar/json_constraint.h"
+#include "grammar/person_schema_test.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -26,17 +27,7 @@ std::unique_ptr<hearth::tokenizer::Tokenizer> tokenizer(const std::string& name)
   return hearth::tokenizer::Tokenizer::from_gguf(*file);
 }
 
-const auto kPerson = nlohmann::ordered_json::parse(R"({
-  "type": "object",
-  "properties": {
-    "name": {"type": "string", "maxLength": 12},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "role": {"enum": ["admin", "user", "guest"]},
-    "active": {"type": "boolean"},
-    "tags": {"type": "array", "items": {"type": "string", "maxLength": 6}, "maxItems": 3}
-  },
-  "required": ["name", "age", "role", "active", "tags"]
-})");
+const auto& kPerson = hearth::grammar::test::person_schema();
 
 // The text generated so far in each state the mask is measured in.
 const char* const kStates[] = {"", "{\"na", "{\"name\":\"Al", "{\"name\":\"Al\",\"age\":1",

@@ -13,6 +13,7 @@
 
 #include "gguf/reader.h"
 #include "grammar/json_matcher.h"
+#include "grammar/person_schema_test.h"
 #include "grammar/schema.h"
 
 namespace hearth::grammar {
@@ -224,18 +225,7 @@ void check_walks(const ojson& schema, const std::string& vocab_name, int walks, 
   EXPECT_GE(completed * 100, walks * min_complete_pct) << schema.dump();
 }
 
-const ojson kPerson = ojson::parse(R"({
-  "type": "object",
-  "properties": {
-    "name": {"type": "string", "maxLength": 12},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "role": {"enum": ["admin", "user", "guest"]},
-    "active": {"type": "boolean"},
-    "nickname": {"type": "string"},
-    "tags": {"type": "array", "items": {"type": "string", "maxLength": 6}, "maxItems": 3}
-  },
-  "required": ["name", "age", "role", "active", "tags"]
-})");
+const ojson& kPerson = test::person_schema();
 
 TEST(Walks, PersonSpm) { check_walks(kPerson, "llama-spm", 30); }
 TEST(Walks, PersonGpt2) { check_walks(kPerson, "gpt-2", 30); }
