@@ -24,10 +24,12 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/terminal.h"
+#include "engine/format.h"
 #include "engine/generate.h"
 #include "engine/limits.h"
 #include "engine/prompt.h"
 #include "engine/runtime.h"
+#include "fs/read_file.h"
 #include "server/inference.h"
 #include "server/ollama_types.h"
 #include "store/resolve.h"
@@ -51,6 +53,10 @@ struct RunOptions {
   std::string template_name;
   std::string system;
   std::vector<std::string> stop;
+  // --format: "json", a JSON schema inline, or a file holding one; `format`
+  // is what it says (null: free text), as the API's `format`.
+  std::string format_arg;
+  nlohmann::ordered_json format;
   int64_t seed = -1;  // < 0: a random seed
   sampling::SamplerParams sampler;
   // From the store (`hearth create`): the model's template ("" = the GGUF's)
@@ -85,8 +91,10 @@ bool stream_out(std::string_view piece) {
   return !g_interrupted.load();
 }
 
-engine::GenerateOptions generate_options(const RunOptions& o, bool chat) {
+engine::GenerateOptions generate_options(const RunOptions& o, const engine::Runtime& rt,
+                                         bool chat) {
   engine::GenerateOptions g;
+  if (!o.format.is_null()) g.constraint = engine::json_format(rt, o.format);
   g.max_tokens = o.num_predict;
   g.sampler = o.sampler;
   g.stop = o.stop;
@@ -128,7 +136,7 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
     spec.prompt = o.prompt;
   const auto prompt =
       engine::build_prompt(rt, spec, {session.n_ctx(), o.num_predict, o.truncate}).tokens;
-  const auto opts = generate_options(o, o.chat);
+  const auto opts = generate_options(o, rt, o.chat);
   engine::GenerateResult r;
   if (o.json) {
     r = generate_reply(session, rt, prompt, opts, /*stream=*/false);
@@ -167,9 +175,29 @@ const char* kChatHelp =
     "  /set PARAM VALUE      temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,\n"
     "                        seed, num_predict (or, as in Ollama, /set parameter PARAM VALUE)\n"
     "  /set system TEXT      the system message\n"
+    "  /set format json      answer in JSON (or a JSON schema); /set noformat: free text\n"
     "  /set verbose|quiet    show or hide speed after each reply\n"
     "  /show                 the current parameters\n"
     "  /?, /help             this help\n";
+
+// --format's value: "json" (any JSON object), a JSON schema written inline,
+// or the path of a file holding one; "" for none.
+nlohmann::ordered_json parse_format(const std::string& arg) {
+  if (arg.empty()) return nullptr;
+  if (arg == "json") return "json";
+  nlohmann::ordered_json schema;
+  try {
+    schema =
+        nlohmann::ordered_json::parse(arg.front() == '{' ? arg : fs::read_file(arg, kMaxDocument));
+  } catch (const fs::FileError& e) {
+    throw std::runtime_error("--format: " + std::string(e.what()));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::runtime_error("--format: not \"json\", a JSON schema or a file holding one: " +
+                             std::string(e.what()));
+  }
+  if (!schema.is_object()) throw std::runtime_error("--format: a JSON schema is an object");
+  return schema;
+}
 
 // Applies "/set NAME VALUE"; returns a message for the user. A value the
 // API would refuse (top_k -3, temperature nan) leaves the setting as it was.
@@ -206,6 +234,10 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
       next.num_predict = whole(to_int64);
     else if (name == "system")
       next.system = value;
+    else if (name == "format")
+      next.format = parse_format(value);
+    else if (name == "noformat")
+      next.format = nullptr;
     else if (name == "verbose")
       next.verbose = true;
     else if (name == "quiet")
@@ -227,9 +259,9 @@ std::string show_params(const RunOptions& o) {
   const auto& s = o.sampler;
   return fmt::format(
       "temperature {}\ntop_k {}\ntop_p {}\nmin_p {}\nrepeat_penalty {}\nrepeat_last_n {}\n"
-      "seed {}\nnum_predict {}\nsystem \"{}\"",
+      "seed {}\nnum_predict {}\nsystem \"{}\"\nformat {}",
       s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty, s.repeat_last_n, s.seed,
-      o.num_predict, o.system);
+      o.num_predict, o.system, o.format.is_null() ? "none" : o.format.dump());
 }
 
 // One line typed at the chat prompt: with line editing and history when stdin
@@ -334,7 +366,14 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
       std::fprintf(stderr, "%s\n", e.what());
       return std::nullopt;
     }
-    const auto r = generate_reply(session, rt, prompt, generate_options(opts, true), true);
+    engine::GenerateOptions gen;
+    try {
+      gen = generate_options(opts, rt, true);
+    } catch (const std::invalid_argument& e) {  // a schema hearth cannot enforce
+      std::fprintf(stderr, "%s\n", terminal_safe(e.what()).c_str());
+      return std::nullopt;
+    }
+    const auto r = generate_reply(session, rt, prompt, gen, true);
     if (opts.verbose) print_stats(r.timings);
     return r.text;
   };
@@ -444,6 +483,7 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
       body = {{"model", o.model}, {"prompt", o.prompt}, {"raw", true}, {"options", options}};
     }
     body["truncate"] = o.truncate;
+    if (!o.format.is_null()) body["format"] = nlohmann::json::parse(o.format.dump());
     const auto r = stream_from_server(a, o.chat ? "/api/chat" : "/api/generate", body, o.verbose);
     if (!r) return 1;
     if (isatty(STDOUT_FILENO) && (r->empty() || r->back() != '\n')) std::printf("\n");
@@ -456,10 +496,10 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     for (const auto& m : history) msgs.push_back({{"role", m.role}, {"content", m.content}});
     // A conversation outgrows the context: its oldest turns give way, as
     // they do without a server.
-    return stream_from_server(
-        a, "/api/chat",
-        {{"model", opts.model}, {"messages", msgs}, {"options", options}, {"truncate", true}},
-        opts.verbose);
+    nlohmann::json body = {
+        {"model", opts.model}, {"messages", msgs}, {"options", options}, {"truncate", true}};
+    if (!opts.format.is_null()) body["format"] = nlohmann::json::parse(opts.format.dump());
+    return stream_from_server(a, "/api/chat", body, opts.verbose);
   };
   return chat_loop(o,
                    fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port),
@@ -490,6 +530,8 @@ void add_run(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "Random seed (default: random)");
   cmd->add_option("--stop", o->stop, "Stop string (repeatable)");
   cmd->add_option("--system", o->system, "System message (chat)");
+  cmd->add_option("--format", o->format_arg,
+                  "Answer in JSON: json, or a JSON schema (inline, or a file holding one)");
   cmd->add_option("--template", o->template_name,
                   "Chat template: a built-in name or a Jinja file (default: the model's)");
   cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0"}));
@@ -499,6 +541,7 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--local", o->local, "Run in this process even when a server answers");
   cmd->callback([o, cmd] {
     o->sampler.seed = o->seed >= 0 ? static_cast<uint64_t>(o->seed) : std::random_device{}();
+    o->format = parse_format(o->format_arg);
     if (o->json && o->prompt.empty())
       throw std::runtime_error("--json needs a prompt (it is for one-shot runs)");
     // A model name (not a file) goes to a running server when one answers and

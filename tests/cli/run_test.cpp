@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/hearth_process.h"
+#include "cli/hearth_server.h"
 
 namespace {
 
@@ -76,6 +77,40 @@ TEST(Run, ChatRefusesASettingOutOfRange) {
       << r.err;
   EXPECT_NE(r.err.find("'0.5x' is not a valid value for top_p"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("\ntemperature 0.8\ntop_k 7\ntop_p 0.9\n"), std::string::npos) << r.err;
+}
+
+// --format, as Ollama's CLI: the answer is a JSON document of the schema
+// (given inline or as a file), the same with and without a server.
+TEST(Run, FormatConstrainsTheAnswerWithAndWithoutAServer) {
+  const std::string schema =
+      R"({"type":"object","properties":{"a":{"type":"integer","minimum":0,"maximum":9}},)"
+      R"("required":["a"]})";
+  const std::string args = " --chat hi -n 40 --temperature 0 --format ";
+  auto r = run_hearth("run --local tiny-kjv" + args + shell_quote(schema));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  ASSERT_TRUE(doc["a"].is_number_integer()) << r.out;
+  EXPECT_GE(doc["a"].get<int>(), 0);
+  EXPECT_LE(doc["a"].get<int>(), 9);
+
+  hearth::test::TempDir dir;
+  const std::string file = dir.path() + "/schema.json";
+  std::ofstream(file) << schema;
+  const auto from_file = run_hearth("run --local tiny-kjv" + args + shell_quote(file));
+  ASSERT_EQ(from_file.code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out, r.out);
+
+  hearth::test::HearthServer server;
+  setenv("HEARTH_HOST", ("127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  const auto served = run_hearth("run tiny-kjv" + args + shell_quote(schema));
+  unsetenv("HEARTH_HOST");
+  ASSERT_EQ(served.code, 0) << served.err;
+  EXPECT_EQ(served.out, r.out);
+
+  const auto bad = run_hearth("run --local tiny-kjv hi --format '{\"pattern\": \"x\"}'");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("'pattern' is not supported"), std::string::npos) << bad.err;
 }
 
 TEST(Run, ChatEndsAtEndOfInput) {
