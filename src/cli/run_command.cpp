@@ -178,7 +178,8 @@ const char* kChatHelp =
     "  /set format json      answer in JSON (or a JSON schema); /set noformat: free text\n"
     "  /set verbose|quiet    show or hide speed after each reply\n"
     "  /show                 the current parameters\n"
-    "  /?, /help             this help\n";
+    "  /?, /help             this help\n"
+    "  \"\"\"                   begin a message of several lines; end it with \"\"\"\n";
 
 // --format's value: "json" (any JSON object), a JSON schema written inline,
 // or the path of a file holding one; "" for none.
@@ -266,9 +267,9 @@ std::string show_params(const RunOptions& o) {
 
 // One line typed at the chat prompt: with line editing and history when stdin
 // is a terminal (libedit), plain reads otherwise. nullopt at end of input.
-std::optional<std::string> read_line(bool tty) {
+std::optional<std::string> read_line(bool tty, const char* prompt = ">>> ") {
   if (tty) {
-    char* l = readline(">>> ");
+    char* l = readline(prompt);
     if (!l) return std::nullopt;
     std::string line(l);
     std::free(l);
@@ -278,6 +279,33 @@ std::optional<std::string> read_line(bool tty) {
   std::string line;
   if (!std::getline(std::cin, line)) return std::nullopt;
   return line;
+}
+
+// What the user typed for one turn. As in Ollama's CLI, a message that opens
+// with """ goes on over lines until one holds the closing """ (pasted code,
+// a letter); such a message is text even when it starts with '/'.
+struct Typed {
+  std::string text;
+  bool quoted = false;
+};
+
+std::optional<Typed> read_message(bool tty) {
+  static constexpr std::string_view kQuotes = "\"\"\"";
+  auto first = read_line(tty);
+  if (!first || !first->starts_with(kQuotes)) {
+    if (!first) return std::nullopt;
+    return Typed{std::move(*first), false};
+  }
+  std::string line = first->substr(kQuotes.size()), text;
+  for (bool more = false;; more = true) {
+    const size_t end = line.find(kQuotes);
+    text += (more ? "\n" : "") + line.substr(0, end);
+    if (end != std::string::npos) break;
+    auto next = read_line(tty, "... ");
+    if (!next) break;  // the end of input closes the message
+    line = std::move(*next);
+  }
+  return Typed{std::move(text), true};
 }
 
 // Answers the conversation so far (its last message is the user's), streaming
@@ -294,14 +322,14 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
   if (tty) std::fprintf(stderr, "%s; /? for help, /bye to leave\n", banner.c_str());
   std::signal(SIGINT, on_sigint);
   while (true) {
-    const auto got = read_line(tty);
+    const auto got = read_message(tty);
     if (!got) {
       if (tty) std::fprintf(stderr, "\n");  // after Ctrl-D, leave the shell a clean line
       break;
     }
-    const std::string& line = *got;
+    const std::string& line = got->text;
     if (line.empty()) continue;
-    if (line[0] == '/') {
+    if (line[0] == '/' && !got->quoted) {
       const auto sp = line.find(' ');
       const std::string cmd = line.substr(0, sp);
       const std::string rest = sp == std::string::npos ? "" : line.substr(sp + 1);

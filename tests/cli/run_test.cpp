@@ -113,6 +113,20 @@ TEST(Run, FormatConstrainsTheAnswerWithAndWithoutAServer) {
   EXPECT_NE(bad.err.find("'pattern' is not supported"), std::string::npos) << bad.err;
 }
 
+// A message in """ spans lines and is one turn, text even when it starts
+// with '/': here two replies, where line by line it would be three turns and
+// the chat would end at the first.
+TEST(Run, ChatTakesAMessageOfSeveralLinesInTripleQuotes) {
+  const auto r = run_hearth("run --local tiny-kjv -n 2 --seed 3 --verbose",
+                            "\"\"\"/bye\nsecond line\"\"\"\n\"\"\"one\"\"\"\n/bye\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  size_t replies = 0;
+  for (size_t at = r.err.find("generation:"); at != std::string::npos;
+       at = r.err.find("generation:", at + 1))
+    ++replies;
+  EXPECT_EQ(replies, 2u) << r.err;
+}
+
 TEST(Run, ChatEndsAtEndOfInput) {
   const auto r = run_hearth("run tiny-kjv -n 4 --seed 3", "/clear\nhello\n");
   EXPECT_EQ(r.code, 0) << r.err;
