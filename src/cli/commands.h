@@ -6,6 +6,13 @@
 #include <cstdint>
 #include <string>
 
+namespace hearth::store {
+struct ModelRecord;
+}
+namespace hearth::gguf {
+class GgufFile;
+}
+
 namespace hearth::cli {
 
 // Thrown from a subcommand callback to end with `code` after printing nothing more.
@@ -39,6 +46,18 @@ void add_cost(CLI::App& app);
 // to tokenize or score (a corpus; wiki.test.raw is 1.3 MB).
 inline constexpr uint64_t kMaxDocument = 16ull << 20;
 inline constexpr uint64_t kMaxTextFile = 1ull << 30;
+
+// One part of a model as `hearth show MODEL --PART` and the chat's `/show
+// PART` print it: "modelfile", "parameters", "system", "template" (the
+// model's own, else its GGUF's) or "license". `model` names it in a
+// Modelfile's comments when `rec` is a file's. Throws std::invalid_argument
+// for another part.
+std::string model_part(const store::ModelRecord& rec, const gguf::GgufFile& file,
+                       const std::string& part, const std::string& model);
+inline constexpr const char* kModelParts[] = {"modelfile", "parameters", "system", "template",
+                                              "license"};
+// Throws std::invalid_argument naming the parts when `part` is none of them.
+void check_model_part(const std::string& part);
 
 // The environment variable `name`; "" when it is unset.
 std::string env(const char* name);

@@ -33,6 +33,7 @@
 #include "server/inference.h"
 #include "server/ollama_types.h"
 #include "store/resolve.h"
+#include "store/store.h"
 
 namespace hearth::cli {
 namespace {
@@ -63,6 +64,7 @@ struct RunOptions {
   // and the messages its chats start with.
   std::string stored_template;
   std::vector<chat::Message> stored_messages;
+  store::ModelRecord record;  // the model's store record (a file's: only its path)
 };
 
 // Set by Ctrl-C while a reply is being generated: the reply stops, the chat goes on.
@@ -178,6 +180,7 @@ const char* kChatHelp =
     "  /set format json      answer in JSON (or a JSON schema); /set noformat: free text\n"
     "  /set verbose|quiet    show or hide speed after each reply\n"
     "  /show                 the current parameters\n"
+    "  /show PART            the model's modelfile, parameters, system, template or license\n"
     "  /?, /help             this help\n"
     "  \"\"\"                   begin a message of several lines; end it with \"\"\"\n";
 
@@ -314,9 +317,12 @@ std::optional<Typed> read_message(bool tty) {
 using ReplyFn = std::function<std::optional<std::string>(std::vector<chat::Message>& history,
                                                          const RunOptions& o)>;
 
+// One part of the model for "/show PART" (model_part's parts).
+using ShowFn = std::function<std::string(const std::string& part)>;
+
 // The interactive chat, standalone or through a server.
 int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
-              const std::function<void()>& on_clear) {
+              const std::function<void()>& on_clear, const ShowFn& show_part) {
   const bool tty = isatty(STDIN_FILENO);
   std::vector<chat::Message> history;
   if (tty) std::fprintf(stderr, "%s; /? for help, /bye to leave\n", banner.c_str());
@@ -345,8 +351,15 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
         const std::string name = args.substr(0, sp2);
         const std::string value = sp2 == std::string::npos ? "" : args.substr(sp2 + 1);
         std::fprintf(stderr, "%s\n", set_param(o, name, value).c_str());
-      } else if (cmd == "/show") {
+      } else if (cmd == "/show" && rest.empty()) {
         std::fprintf(stderr, "%s\n", show_params(o).c_str());
+      } else if (cmd == "/show") {
+        try {
+          const std::string text = show_part(rest);
+          std::fprintf(stderr, "%s\n", terminal_safe(text, false, SIZE_MAX, true).c_str());
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "%s\n", terminal_safe(e.what()).c_str());
+        }
       } else if (cmd == "/?" || cmd == "/help") {
         std::fprintf(stderr, "%s", kChatHelp);
       } else {
@@ -405,8 +418,12 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
     if (opts.verbose) print_stats(r.timings);
     return r.text;
   };
-  return chat_loop(o, fmt::format("chatting with {} (context {} tokens)", o.model, session.n_ctx()),
-                   reply, [&] { session.clear(); });
+  return chat_loop(
+      o, fmt::format("chatting with {} (context {} tokens)", o.model, session.n_ctx()), reply,
+      [&] { session.clear(); },
+      [&](const std::string& part) {
+        return model_part(o.record, rt.model->file(), part, o.model);
+      });
 }
 
 // ---- through a running server (hearth serve), as Ollama's CLI does
@@ -493,6 +510,7 @@ void apply_stored(RunOptions& o, const CLI::App& cmd, const store::ModelRecord& 
   o.n_ctx = s.num_ctx;
   if (!cmd.count("--system")) o.system = rec.system;
   o.stored_template = rec.template_text;
+  o.record = rec;
   for (const auto& m : rec.messages) o.stored_messages.push_back({m.role, m.content});
 }
 
@@ -529,9 +547,14 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     if (!opts.format.is_null()) body["format"] = nlohmann::json::parse(opts.format.dump());
     return stream_from_server(a, "/api/chat", body, opts.verbose);
   };
-  return chat_loop(o,
-                   fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port),
-                   reply, {});
+  return chat_loop(
+      o, fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port), reply, {},
+      [&](const std::string& part) {
+        check_model_part(part);
+        const auto r = http_call(a, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
+        if (r.status != 200) throw std::runtime_error(error_message(r));
+        return nlohmann::json::parse(r.body).value(part, std::string());
+      });
 }
 
 }  // namespace

@@ -320,18 +320,7 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
 // `hearth show M --modelfile > Modelfile` creates M again; on a terminal the
 // control characters a model's texts could hold are escaped.
 void print_part(const ShowOptions& o, const store::ModelRecord& rec, const gguf::GgufFile& file) {
-  std::string text;
-  if (o.part == "modelfile")
-    text = store::write_modelfile(store::modelfile_of(rec), rec.name.empty() ? o.model : rec.name);
-  else if (o.part == "parameters")
-    text = server::ollama::format_parameters(server::ollama::Json::parse(rec.parameters.dump()));
-  else if (o.part == "system")
-    text = rec.system;
-  else if (o.part == "template")
-    text =
-        !rec.template_text.empty() ? rec.template_text : file.get_string("tokenizer.chat_template");
-  else
-    text = rec.license;
+  std::string text = model_part(rec, file, o.part, o.model);
   if (isatty(STDOUT_FILENO)) text = terminal_safe(text, false, SIZE_MAX, /*lines=*/true);
   if (!text.empty() && text.back() != '\n') text += '\n';
   std::fputs(text.c_str(), stdout);
@@ -369,6 +358,29 @@ void run_show(const ShowOptions& o) {
 
 }  // namespace
 
+std::string model_part(const store::ModelRecord& rec, const gguf::GgufFile& file,
+                       const std::string& part, const std::string& model) {
+  if (part == "modelfile")
+    return store::write_modelfile(store::modelfile_of(rec), rec.name.empty() ? model : rec.name);
+  if (part == "parameters")
+    return server::ollama::format_parameters(server::ollama::Json::parse(rec.parameters.dump()));
+  if (part == "system") return rec.system;
+  if (part == "template")
+    return !rec.template_text.empty() ? rec.template_text
+                                      : file.get_string("tokenizer.chat_template");
+  check_model_part(part);
+  return rec.license;
+}
+
+void check_model_part(const std::string& part) {
+  std::string parts;
+  for (const char* p : kModelParts) {
+    if (part == p) return;
+    parts += (parts.empty() ? "" : ", ") + std::string(p);
+  }
+  throw std::invalid_argument("no part '" + part + "' (" + parts + ")");
+}
+
 void add_show(CLI::App& app) {
   auto opts = std::make_shared<ShowOptions>();
   auto* cmd = app.add_subcommand("show", "Describe a model: shape, quantization, memory needed");
@@ -380,7 +392,7 @@ void add_show(CLI::App& app) {
                   "context length for the memory estimate (default: the "
                   "model's)");
   auto* parts = cmd->add_option_group("part", "print one part only, as Ollama's show does");
-  for (const char* part : {"modelfile", "parameters", "system", "template", "license"})
+  for (const char* part : kModelParts)
     parts->add_flag_callback(
         std::string("--") + part, [opts, part] { opts->part = part; },
         std::string("print the model's ") + part + " only");

@@ -153,6 +153,23 @@ TEST_F(StoreCli, RunWithoutAServerAppliesWhatTheModelStores) {
   EXPECT_EQ(answer.json()["eval_count"], 3);
   EXPECT_EQ(answer.json()["message"]["content"], local["text"]);
 
+  // The chat's /show PART, without and through the server.
+  r = run_hearth("run --local scribe", "/show system\n/show nothing\n/bye\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("You are a scribe.\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no part 'nothing' (modelfile, parameters,"), std::string::npos) << r.err;
+  {
+    // Only the server knows "scribe" now: this CLI's store is empty.
+    TempDir empty;
+    setenv("HEARTH_HOME", empty.path().c_str(), 1);
+    setenv("HEARTH_HOST", ("127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+    r = run_hearth("run scribe", "/show system\n/bye\n");
+    unsetenv("HEARTH_HOST");
+    setenv("HEARTH_HOME", (dir_.path() + "/home").c_str(), 1);
+  }
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("You are a scribe.\n"), std::string::npos) << r.err;
+
   // A flag still wins over what the model stores.
   r = run_hearth("run --local scribe --chat \"Who art thou?\" --json -n 1");
   ASSERT_EQ(r.code, 0) << r.err;
