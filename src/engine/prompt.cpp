@@ -189,7 +189,23 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
   const auto& tok = *rt.tokenizer;
   Prompt p;
 
-  if (!spec.chat && spec.raw) {
+  if (!spec.chat && !spec.suffix.empty()) {
+    // Fill in the middle: the markers are control tokens, the texts are not.
+    if (!tok.has_fim())
+      throw InputError(
+          "the model does not support insert (its vocabulary has no fill-in-the-middle "
+          "tokens)");
+    std::vector<int32_t> ids = spec.context;
+    if (ids.empty() && tok.add_bos_default() && tok.bos() >= 0) ids.push_back(tok.bos());
+    ids.push_back(tok.fim_pre());
+    for (const int32_t id : tok.encode(spec.prompt, false, /*parse_special=*/false))
+      ids.push_back(id);
+    ids.push_back(tok.fim_suf());
+    for (const int32_t id : tok.encode(spec.suffix, false, /*parse_special=*/false))
+      ids.push_back(id);
+    ids.push_back(tok.fim_mid());
+    p.tokens = std::move(ids);
+  } else if (!spec.chat && spec.raw) {
     // Raw completion: the text itself, after any earlier context.
     std::vector<int32_t> ids = spec.context;
     const auto text = tok.encode(spec.prompt, spec.context.empty() && tok.add_bos_default(),
@@ -245,7 +261,7 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       (p.tokens.size() == 1 && p.tokens[0] == tok.bos() && !spec.chat && spec.prompt.empty()))
     throw std::invalid_argument("the prompt is empty");
   if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
-    if (!spec.chat && spec.raw && limits.truncate) {
+    if (!spec.chat && spec.raw && spec.suffix.empty() && limits.truncate) {
       p.tokens = keep_end(p.tokens, tok.bos(), budget);
       p.truncated = true;
     } else {

@@ -35,6 +35,10 @@ struct PromptSpec {
   std::vector<chat::Message> messages;
   std::string prompt;
   bool raw = false;
+  // Completion: text after the gap (Ollama's `suffix`). The model fills in
+  // the middle: [BOS] FIM_PRE prompt FIM_SUF suffix FIM_MID, as llama.cpp's
+  // infill, for a vocabulary with those markers (else InputError).
+  std::string suffix;
   // A system message put first (a messages list that has its own keeps it).
   std::string system;
   // Jinja chat template text; empty: the model's (or ChatML without one).
@@ -69,7 +73,8 @@ struct Prompt {
 
 // Throws ContextError (session.h) when the prompt cannot fit, chat::TemplateError
 // when the template fails, InputError for a turn marker under
-// MarkerPolicy::kRefuse, std::invalid_argument for an empty prompt.
+// MarkerPolicy::kRefuse or a suffix the model cannot take,
+// std::invalid_argument for an empty prompt.
 Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimits& limits);
 
 // Renders `messages` with `tmpl` and the generation prompt, and tokenizes it so

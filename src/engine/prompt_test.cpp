@@ -5,9 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <span>
+#include <vector>
 
 #include "engine/session.h"
 #include "engine/tiny_kjv_test.h"
+#include "gguf/reader.h"
+#include "gguf/writer.h"
 
 namespace hearth::engine {
 namespace {
@@ -165,6 +170,37 @@ TEST(Prompt, StrictInputRefusesTurnMarkers) {
   EXPECT_THROW(build_prompt(rt, completion, {256, 16, true}), InputError);
   completion.raw = true;
   EXPECT_NO_THROW(build_prompt(rt, completion, {256, 16, true}));
+}
+
+// Ollama's `suffix`: the prompt and the suffix around the model's
+// fill-in-the-middle markers, as llama.cpp's infill lays them out, on a copy of
+// the bundled model whose vocabulary names three of its tokens as markers.
+TEST(Prompt, ASuffixFillsInTheMiddle) {
+  const auto in = gguf::GgufFile::open(test::kTinyKjvPath);
+  gguf::GgufWriter w;
+  w.copy_metadata(*in);
+  w.set_u32("tokenizer.ggml.fim_pre_token_id", 31997);
+  w.set_u32("tokenizer.ggml.fim_suf_token_id", 31998);
+  w.set_u32("tokenizer.ggml.fim_mid_token_id", 31999);
+  for (const auto& t : in->tensors())
+    w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.dims, t.dims + t.n_dims),
+                 std::span<const uint8_t>(t.data, t.n_bytes));
+  const std::string path = ::testing::TempDir() + "/hearth-prompt-fim.gguf";
+  w.write(path);
+  const Runtime rt = Runtime::load(path, 1);
+  std::remove(path.c_str());
+  PromptSpec spec;
+  spec.prompt = "In the";
+  spec.suffix = "the earth";
+  const auto& tok = *rt.tokenizer;
+  std::vector<int32_t> want = {tok.bos(), 31997};
+  for (const int32_t id : tok.encode("In the", false, false)) want.push_back(id);
+  want.push_back(31998);
+  for (const int32_t id : tok.encode("the earth", false, false)) want.push_back(id);
+  want.push_back(31999);
+  EXPECT_EQ(build_prompt(rt, spec, {256, 16, true}).tokens, want);
+  // The bundled model names no markers: a clear refusal.
+  EXPECT_THROW(build_prompt(tiny_kjv(), spec, {256, 16, true}), InputError);
 }
 
 }  // namespace

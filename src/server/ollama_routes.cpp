@@ -219,8 +219,6 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     for (const auto& u : unknown) spdlog::warn("ignoring unknown option \"{}\"", u);
     if (!is_chat && g.raw && (!g.template_.empty() || !g.system.empty() || !g.context.empty()))
       throw HttpError(400, "raw mode does not support template, system, or context");
-    if (!is_chat && !g.suffix.empty())
-      throw HttpError(400, fmt::format("{} does not support insert", name));
 
     const bool load_only = is_chat ? c.messages.empty() : g.prompt.empty();
     if (load_only) {
@@ -257,6 +255,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     } else {
       spec.prompt = g.prompt;
       spec.raw = g.raw;
+      spec.suffix = g.suffix;  // fill in the middle (code completion)
       spec.system = g.system;
       spec.template_text = g.template_;
       spec.context = g.context;
@@ -268,7 +267,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     ir.stream = is_chat ? c.stream : g.stream;
     ir.logprobs = is_chat ? c.logprobs : g.logprobs;
     ir.top_logprobs = static_cast<int>(is_chat ? c.top_logprobs : g.top_logprobs);
-    ir.trim_leading_space = is_chat || !g.raw;
+    ir.trim_leading_space = is_chat || (!g.raw && g.suffix.empty());
     ir.truncate = (is_chat ? c.truncate : g.truncate).value_or(false);
     const bool raw = !is_chat && g.raw;
     infer(exp, std::move(ir),

@@ -342,8 +342,8 @@ CompletionRequest parse_completion_request(const Json& body) {
   } else {
     throw FieldError("prompt", "'prompt' must be a string (or an array of one string)");
   }
-  if (find_field(body, "suffix"))
-    throw FieldError("suffix", "'suffix' (fill-in-the-middle) is not supported");
+  // Fill in the middle, where the model's vocabulary has the markers (else a 400).
+  if (auto suffix = get_string(body, "suffix", "suffix")) ir.prompt.suffix = *suffix;
   if (find_field(body, "best_of") && get_int(body, "best_of", 1, 8).value_or(1) != 1)
     throw FieldError("best_of", "'best_of' is not supported");
   // OpenAI's default for completions is 16 tokens.

@@ -106,6 +106,12 @@ int32_t Tokenizer::bos() const { return vocab_->bos; }
 int32_t Tokenizer::eos() const { return vocab_->eos; }
 int32_t Tokenizer::eot() const { return vocab_->eot; }
 int32_t Tokenizer::pad() const { return vocab_->pad; }
+int32_t Tokenizer::fim_pre() const { return vocab_->fim_pre; }
+int32_t Tokenizer::fim_suf() const { return vocab_->fim_suf; }
+int32_t Tokenizer::fim_mid() const { return vocab_->fim_mid; }
+bool Tokenizer::has_fim() const {
+  return vocab_->fim_pre >= 0 && vocab_->fim_suf >= 0 && vocab_->fim_mid >= 0;
+}
 bool Tokenizer::is_eog(int32_t id) const { return vocab_->eog.count(id) > 0; }
 
 TokenType Tokenizer::type(int32_t id) const {

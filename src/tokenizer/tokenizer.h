@@ -71,10 +71,16 @@ class Tokenizer {
   std::string piece(int32_t id, bool render_special = false) const;
 
   int32_t n_vocab() const;
-  int32_t bos() const;            // -1 if none
-  int32_t eos() const;            // -1 if none
-  int32_t eot() const;            // -1 if none
-  int32_t pad() const;            // -1 if none
+  int32_t bos() const;  // -1 if none
+  int32_t eos() const;  // -1 if none
+  int32_t eot() const;  // -1 if none
+  int32_t pad() const;  // -1 if none
+  // Fill-in-the-middle markers (prefix, suffix, middle): -1 each when the
+  // vocabulary has none; has_fim() when it has all three.
+  int32_t fim_pre() const;
+  int32_t fim_suf() const;
+  int32_t fim_mid() const;
+  bool has_fim() const;
   bool is_eog(int32_t id) const;  // end of generation: eos, eot and other EOG tokens
   TokenType type(int32_t id) const;
   const std::string& token_text(int32_t id) const;  // raw vocabulary string

@@ -214,6 +214,36 @@ TEST(Bpe, UserDefinedTokensMatchEvenWithoutParseSpecial) {
   EXPECT_EQ(t->encode("<y>", false, true), (std::vector<int32_t>{3}));
 }
 
+// Fill-in-the-middle markers: named by the file's keys, else found by their
+// text (Qwen's here) and made control tokens, so users' text never makes them.
+TEST(Special, FillInTheMiddleMarkers) {
+  const auto bytes =
+      tiny_bpe("gpt-2", {"a", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<", ">", "b"},
+               {"a b"}, {1, 1, 1, 1, 1, 1, 1});
+  auto f = gguf::GgufFile::parse(bytes, "tiny.gguf");
+  auto t = Tokenizer::from_gguf(*f);
+  ASSERT_TRUE(t->has_fim());
+  EXPECT_EQ(t->fim_pre(), 1);
+  EXPECT_EQ(t->fim_suf(), 2);
+  EXPECT_EQ(t->fim_mid(), 3);
+  EXPECT_EQ(t->type(1), TokenType::Control);
+  EXPECT_FALSE(t->is_eog(3));
+  EXPECT_NE(t->encode("<|fim_prefix|>", false, false), (std::vector<int32_t>{1}));
+
+  gguf::GgufWriter w;
+  w.copy_metadata(*f);
+  w.set("tokenizer.ggml.fim_pre_token_id", gguf::Value::of_uint(gguf::ValueType::U32, 6));
+  const auto named = w.to_bytes();
+  auto f2 = gguf::GgufFile::parse(named, "named.gguf");
+  EXPECT_EQ(Tokenizer::from_gguf(*f2)->fim_pre(), 6);
+
+  const auto none = tiny_bpe("gpt-2", {"a", "b"}, {"a b"});
+  auto f3 = gguf::GgufFile::parse(none, "none.gguf");
+  auto t3 = Tokenizer::from_gguf(*f3);
+  EXPECT_FALSE(t3->has_fim());
+  EXPECT_EQ(t3->fim_pre(), -1);
+}
+
 TEST(Errors, UnknownPreTokenizerIsRefused) {
   const auto bytes = tiny_bpe("no-such-pre", {"a", "b"}, {"a b"});
   auto f = gguf::GgufFile::parse(bytes, "tiny.gguf");

@@ -56,6 +56,15 @@ const char* const kEogTexts[] = {"<|eot_id|>",
                                  "<turn|>",
                                  "<|tool_response>",
                                  "<｜end▁of▁sentence｜>"};
+// Fill-in-the-middle markers by family: Qwen, OpenCoder, StarCoder, DeepSeek,
+// CodeLlama (with and without its leading "▁"), GLM-4: llama.cpp's lists.
+const char* const kFimPre[] = {"<|fim_prefix|>",  "<fim-prefix>", "<fim_prefix>",
+                               "<｜fim▁begin｜>", "<PRE>",        "▁<PRE>",
+                               "<|code_prefix|>"};
+const char* const kFimSuf[] = {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",   "<｜fim▁hole｜>",
+                               "<SUF>",          "▁<SUF>",       "<|code_suffix|>"};
+const char* const kFimMid[] = {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",   "<｜fim▁end｜>",
+                               "<MID>",          "▁<MID>",       "<|code_middle|>"};
 const char* const kFimPad[] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"};
 const char* const kFimRep[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>",
                                "<reponame>"};
@@ -155,6 +164,13 @@ void read_special_ids(Vocab& v, const gguf::GgufFile& f) {
   read_id("tokenizer.ggml.eom_token_id", v.eom);
   read_id("tokenizer.ggml.unknown_token_id", v.unk);
   read_id("tokenizer.ggml.padding_token_id", v.pad);
+  // Older converters wrote prefix/suffix/middle_token_id.
+  read_id("tokenizer.ggml.prefix_token_id", v.fim_pre);
+  read_id("tokenizer.ggml.suffix_token_id", v.fim_suf);
+  read_id("tokenizer.ggml.middle_token_id", v.fim_mid);
+  read_id("tokenizer.ggml.fim_pre_token_id", v.fim_pre);
+  read_id("tokenizer.ggml.fim_suf_token_id", v.fim_suf);
+  read_id("tokenizer.ggml.fim_mid_token_id", v.fim_mid);
   read_id("tokenizer.ggml.fim_pad_token_id", fim_pad);
   read_id("tokenizer.ggml.fim_rep_token_id", fim_rep);
   read_id("tokenizer.ggml.fim_sep_token_id", fim_sep);
@@ -179,6 +195,9 @@ void read_special_ids(Vocab& v, const gguf::GgufFile& f) {
   static const char* const kEom[] = {"<|eom_id|>"};
   by_text(v.eot, kEotTexts);
   by_text(v.eom, kEom);
+  by_text(v.fim_pre, kFimPre);
+  by_text(v.fim_suf, kFimSuf);
+  by_text(v.fim_mid, kFimMid);
   by_text(fim_pad, kFimPad);
   by_text(fim_rep, kFimRep);
   by_text(fim_sep, kFimSep);

@@ -94,6 +94,8 @@ struct Vocab {
   StringIndex index;              // text -> id
 
   int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1;
+  // Fill-in-the-middle: the prefix, suffix and middle markers (-1 if none).
+  int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1;
   std::set<int32_t> eog;
   bool add_bos = false, add_eos = false, add_space_prefix = false, clean_spaces = false;
   bool ignore_merges = false;

@@ -11,6 +11,8 @@
 #include <regex>
 
 #include "cli/hearth_server.h"
+#include "gguf/reader.h"
+#include "gguf/writer.h"
 
 namespace hearth::test {
 namespace {
@@ -244,6 +246,59 @@ TEST(ServeModels, UploadABlobInChunksThenCreateFromFiles) {
             generate(s, "tiny-kjv", greedy(8))["response"]);
   const auto show = s.post("/api/show", {{"model", "from-blob"}}).json();
   EXPECT_EQ(show["details"]["parameter_size"], "14.65M");
+}
+
+// Ollama's `suffix` (code completion, as Continue sends it): a model whose
+// vocabulary has fill-in-the-middle markers gets prefix and suffix around
+// them; one without is told it does not support insert.
+TEST(ServeModels, ASuffixFillsInTheMiddleWhereTheModelCan) {
+  auto& s = shared();
+  auto r = s.post(
+      "/api/generate",
+      {{"model", "tiny-kjv"}, {"prompt", "In the"}, {"suffix", "the earth"}, {"stream", false}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("does not support insert"), std::string::npos) << r.body;
+
+  // The bundled model with three of its tokens named as the markers.
+  const auto in = gguf::GgufFile::open(kModelFile);
+  gguf::GgufWriter w;
+  w.copy_metadata(*in);
+  w.set_u32("tokenizer.ggml.fim_pre_token_id", 31997);
+  w.set_u32("tokenizer.ggml.fim_suf_token_id", 31998);
+  w.set_u32("tokenizer.ggml.fim_mid_token_id", 31999);
+  for (const auto& t : in->tensors())
+    w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.dims, t.dims + t.n_dims),
+                 std::span<const uint8_t>(t.data, t.n_bytes));
+  const auto image = w.to_bytes();
+  const std::string bytes(image.begin(), image.end());
+  const std::string digest = digest_of(bytes);
+  ASSERT_EQ(http_request(s.port(), "POST", "/api/blobs/" + digest, bytes).status, 201);
+  r = s.post("/api/create", {{"model", "kjv-fim"}, {"files", {{"fim.gguf", digest}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  r = s.post("/api/generate", {{"model", "kjv-fim"},
+                               {"prompt", "In the"},
+                               {"suffix", "the earth"},
+                               {"stream", false},
+                               {"options", greedy(3)}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto context = r.json()["context"].get<std::vector<int32_t>>();
+  // BOS, <pre> "In the" <suf> "the earth" <mid>, then the 3 generated tokens.
+  const std::vector<int32_t> prompt = {1, 31997, 512, 278, 31998, 278, 8437, 31999};
+  ASSERT_EQ(context.size(), prompt.size() + 3) << r.body;
+  EXPECT_TRUE(std::equal(prompt.begin(), prompt.end(), context.begin())) << r.body;
+
+  // OpenAI's completions take `suffix` the same way.
+  r = s.post("/v1/completions", {{"model", "kjv-fim"},
+                                 {"prompt", "In the"},
+                                 {"suffix", "the earth"},
+                                 {"max_tokens", 3},
+                                 {"temperature", 0}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["usage"]["prompt_tokens"], prompt.size());
+  r = s.post("/v1/completions", {{"model", "tiny-kjv"}, {"prompt", "In"}, {"suffix", "x"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("does not support insert"), std::string::npos) << r.body;
 }
 
 TEST(ServeModels, ABlobWithTheWrongDigestIsRefusedAndNotKept) {
