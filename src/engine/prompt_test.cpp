@@ -182,9 +182,7 @@ TEST(Prompt, ASuffixFillsInTheMiddle) {
   w.set_u32("tokenizer.ggml.fim_pre_token_id", 31997);
   w.set_u32("tokenizer.ggml.fim_suf_token_id", 31998);
   w.set_u32("tokenizer.ggml.fim_mid_token_id", 31999);
-  for (const auto& t : in->tensors())
-    w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.dims, t.dims + t.n_dims),
-                 std::span<const uint8_t>(t.data, t.n_bytes));
+  w.copy_tensors(*in);
   const std::string path = ::testing::TempDir() + "/hearth-prompt-fim.gguf";
   w.write(path);
   const Runtime rt = Runtime::load(path, 1);

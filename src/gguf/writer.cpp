@@ -111,6 +111,12 @@ void GgufWriter::copy_metadata(const GgufFile& from) {
   for (const auto& [k, v] : from.metadata()) set(k, v);
 }
 
+void GgufWriter::copy_tensors(const GgufFile& from) {
+  for (const TensorInfo& t : from.tensors())
+    add_tensor(t.name, t.type, std::vector<uint64_t>(t.dims, t.dims + t.n_dims),
+               std::span<const uint8_t>(t.data, t.n_bytes));
+}
+
 uint64_t GgufWriter::tensor_bytes(const std::string& name, TensorType type,
                                   const std::vector<uint64_t>& dims) {
   const TypeTraits* t = type_traits(type);

@@ -36,7 +36,10 @@ class GgufWriter {
   void set_f32(const std::string& key, float v) { set(key, Value::of_float(ValueType::F32, v)); }
   void set_bool(const std::string& key, bool v) { set(key, Value::of_bool(v)); }
   void copy_metadata(const GgufFile& from);  // every key of another file
-  void remove(const std::string& key);       // no-op when absent
+  // Every tensor of another file, in its order; the data is read from `from`'s
+  // mapping when the file is written, so `from` must outlive write().
+  void copy_tensors(const GgufFile& from);
+  void remove(const std::string& key);  // no-op when absent
 
   // dims fastest-varying first; data.size() must equal the tensor's byte size.
   // Throws std::invalid_argument (bad type, dims, size, duplicate name).

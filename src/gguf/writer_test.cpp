@@ -159,6 +159,16 @@ TEST(GgufWriter, RoundTripsEveryTensorTypeWithAlignment) {
   }
 }
 
+// A file's metadata and tensors copied into a writer give back the file,
+// byte for byte (the bundled model, written by llama.cpp's converter).
+TEST(GgufWriter, CopyingAFileWritesTheSameBytes) {
+  const auto in = GgufFile::open(HEARTH_TINY_KJV);
+  GgufWriter w;
+  w.copy_metadata(*in);
+  w.copy_tensors(*in);
+  EXPECT_EQ(w.to_bytes(), read_all(HEARTH_TINY_KJV));
+}
+
 TEST(GgufWriter, RowBytesMatchBlockLayouts) {
   // Bytes per 256 weights, from the block tables in FACTS.md / ggml-common.h.
   EXPECT_EQ(row_bytes(TensorType::F32, 256), 1024u);
