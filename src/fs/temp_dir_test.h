@@ -1,11 +1,12 @@
 // Test code only: a fresh folder under /tmp for one test, removed with
-// everything in it.
+// everything in it. The unit tests and the integration tests (tests/cli) share it.
 #pragma once
 
 #include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace hearth::fs::test {
@@ -13,8 +14,8 @@ namespace hearth::fs::test {
 class TempDir {
  public:
   TempDir() {
-    char t[] = "/tmp/hearth_fs_test_XXXXXX";
-    if (!mkdtemp(t)) std::abort();
+    char t[] = "/tmp/hearth_test_XXXXXX";
+    if (!mkdtemp(t)) throw std::runtime_error("mkdtemp failed under /tmp");
     path_ = t;
   }
   ~TempDir() {

@@ -14,6 +14,8 @@
 #include <string>
 #include <system_error>
 
+#include "fs/temp_dir_test.h"
+
 namespace hearth::test {
 
 // What one run of `hearth` produced: exit status (-1 when it did not exit
@@ -38,27 +40,8 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
-// A fresh folder under /tmp (mkdtemp), removed with everything in it when the
-// object goes out of scope.
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/hearth_test_XXXXXX";
-    if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed under /tmp");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A fresh folder under /tmp, removed with everything in it (the unit tests' own).
+using TempDir = hearth::fs::test::TempDir;
 
 // Runs the shell command `command` with `stdin_text` on stdin, and returns
 // its exit status, stdout and stderr.
