@@ -614,6 +614,10 @@ void add_run(CLI::App& app) {
     const store::ModelRecord rec = store::resolve_model_record(o->model);
     apply_stored(*o, *cmd, rec);
     auto rt = engine::Runtime::load(rec.gguf_path, o->threads);
+    // A stored num_ctx beyond the model's limit is capped, as the server caps
+    // it; a --ctx the user typed is checked.
+    if (!cmd->count("--ctx"))
+      o->n_ctx = std::min(o->n_ctx, engine::max_context(rt.model->hparams()));
     if (o->n_ctx != 0)
       engine::validate_context(rt.model->hparams(), o->n_ctx,
                                o->kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16);

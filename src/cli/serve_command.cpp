@@ -19,6 +19,7 @@
 #include "auth/keys.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "engine/limits.h"
 #include "sandbox/sandbox.h"
 #include "server/ollama_types.h"
 #include "server/server.h"
@@ -196,7 +197,7 @@ void serve(const ServeFlags& f) {
     o.models.threads = threads::resolve_thread_count(
         static_cast<int>(to_int(v, "--threads", 1, threads::max_threads())));
   if (auto v = setting("ctx", "HEARTH_CONTEXT_LENGTH", num(f.ctx)); !v.empty())
-    o.default_num_ctx = to_int(v, "--ctx", 16, 1 << 20);
+    o.default_num_ctx = to_int(v, "--ctx", engine::kMinContext, engine::kMaxContext);
   if (auto v = setting("kv_type", "HEARTH_KV_CACHE_TYPE", f.kv_type); !v.empty()) {
     if (v != "f16" && v != "q8_0")
       throw std::invalid_argument("--kv-type must be f16 or q8_0, got " + v);

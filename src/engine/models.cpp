@@ -27,9 +27,12 @@ uint64_t estimate_serving_bytes(const std::string& path, int64_t n_ctx, int n_pa
   const auto file = gguf::GgufFile::open(path);
   const auto hp = model::read_hparams(*file);
   const int64_t train = hp.n_ctx_train;
-  const int64_t ctx = n_ctx > 0 ? n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
+  // More than the model allows is that much, as Ollama caps it (tools send
+  // one num_ctx for every model: Continue, Open WebUI's setting).
+  const int64_t ctx = n_ctx > 0 ? std::min(n_ctx, max_context(hp))
+                                : std::min<int64_t>(train > 0 ? train : 4096, 4096);
   if (resolved_ctx) *resolved_ctx = ctx;
-  // A context the model cannot take is the request's error (ParamError, a 400).
+  // A context the memory cannot hold is the request's error (ParamError, a 400).
   if (n_ctx > 0) validate_context(hp, ctx, kv_type);
   const uint64_t weights = gguf::describe_model(*file).weights_bytes;
   // The scheduler's passes hold at most 512 tokens.
@@ -122,7 +125,8 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
     auto it = loaded_.find(spec.key);
     if (it != loaded_.end()) {
       auto& m = it->second;
-      const bool too_small = spec.n_ctx > m->scheduler->options().n_ctx;
+      const bool too_small = std::min(spec.n_ctx, max_context(m->rt.model->hparams())) >
+                             m->scheduler->options().n_ctx;
       if (!too_small || m->leases > 0 || !m->scheduler->idle()) {
         ++m->leases;
         m->last_used = std::chrono::steady_clock::now();

@@ -74,9 +74,9 @@ struct ModelManagerOptions {
 };
 
 // Memory to serve a model: weights, `n_parallel` KV caches of `n_ctx`, scratch.
-// The context used is n_ctx, or (<= 0) the model's training context, at most
-// 4096 (`resolved_ctx` gets it). Throws ParamError for a context the model
-// cannot take.
+// The context used is n_ctx, at most max_context() of the model, or (<= 0)
+// the model's training context, at most 4096 (`resolved_ctx` gets it). Throws
+// ParamError for a context whose KV cache the memory cannot hold.
 uint64_t estimate_serving_bytes(const std::string& gguf_path, int64_t n_ctx, int n_parallel,
                                 int64_t* resolved_ctx = nullptr,
                                 backend::KvType kv_type = backend::KvType::F16);

@@ -240,6 +240,24 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
     return true;
   }
 
+  if (p == "/api/ps") {
+    if (m != "GET") throw HttpError(405, "method not allowed");
+    std::vector<ollama::RunningModel> out;
+    for (const auto& s : models.status()) {
+      ollama::RunningModel r;
+      r.name = s.name;
+      r.size = static_cast<int64_t>(s.bytes);
+      r.digest = s.key.rfind("sha256:", 0) == 0 ? s.key.substr(7) : "";
+      if (!s.forever) r.expires_at = s.expires_at;
+      r.context_length = s.n_ctx;
+      r.details = cached_details(s.path);  // as /api/tags gives them
+      r.queue.active = s.scheduler.active;
+      r.queue.waiting = s.scheduler.queued;
+      out.push_back(r);
+    }
+    send_json(ex, 200, ollama::ps_response(out));
+    return true;
+  }
   if (p == "/api/show") {
     if (m != "POST") throw HttpError(405, "method not allowed");
     const auto r = ollama::parse_show_request(ollama::parse_body(req.body));

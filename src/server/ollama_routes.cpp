@@ -170,23 +170,6 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     send_json(ex, 200, ollama::version_response(HEARTH_VERSION));
     return true;
   }
-  if (p == "/api/ps") {
-    if (m != "GET") throw HttpError(405, "method not allowed");
-    std::vector<ollama::RunningModel> out;
-    for (const auto& s : models.status()) {
-      ollama::RunningModel r;
-      r.name = s.name;
-      r.size = static_cast<int64_t>(s.bytes);
-      r.digest = s.key.rfind("sha256:", 0) == 0 ? s.key.substr(7) : "";
-      if (!s.forever) r.expires_at = s.expires_at;
-      r.context_length = s.n_ctx;
-      r.queue.active = s.scheduler.active;
-      r.queue.waiting = s.scheduler.queued;
-      out.push_back(r);
-    }
-    send_json(ex, 200, ollama::ps_response(out));
-    return true;
-  }
   if (p == "/api/pull" || p == "/api/push") {
     if (m != "POST") throw HttpError(405, "method not allowed");
     const auto body = ollama::parse_body(req.body);

@@ -149,11 +149,39 @@ TEST(Serve, EmptyPromptLoadsAndKeepAliveZeroUnloads) {
   auto ps = s.get("/api/ps").json();
   ASSERT_EQ(ps["models"].size(), 1u);
   EXPECT_EQ(ps["models"][0]["name"], "tiny-kjv:latest");
+  // The details /api/tags gives (Open WebUI shows them for running models).
+  EXPECT_EQ(ps["models"][0]["details"], s.get("/api/tags").json()["models"][0]["details"]);
+  EXPECT_EQ(ps["models"][0]["details"]["family"], "llama");
   r = s.post("/api/generate", {{"model", "tiny-kjv"}, {"keep_alive", 0}});
   EXPECT_EQ(r.json()["done_reason"], "unload");
   for (int i = 0; i < 100 && !s.get("/api/ps").json()["models"].empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(s.get("/api/ps").json()["models"].empty());
+}
+
+// Tools send one num_ctx for every model (Continue its contextLength, Open
+// WebUI its setting): more than a model allows is what it allows, as Ollama
+// caps it, not a 400. Beyond any model's (2^24) it is still refused.
+TEST(Serve, ANumCtxBeyondTheModelIsCappedToIt) {
+  HearthServer s;
+  auto opts = greedy(3);
+  opts["num_ctx"] = 100000;  // tiny-kjv: at most 4 x 256
+  auto r = s.post("/api/generate",
+                  {{"model", "tiny-kjv"}, {"prompt", "In the"}, {"stream", false}, {"options", opts}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["eval_count"], 3);
+  auto ps = s.get("/api/ps").json();
+  ASSERT_EQ(ps["models"].size(), 1u);
+  EXPECT_EQ(ps["models"][0]["context_length"], 1024);
+  // The same request again keeps the loaded model (no reload for a value
+  // that caps to what is loaded).
+  r = s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "In the"}, {"stream", false}, {"options", opts}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["load_duration"], 0);
+  opts["num_ctx"] = int64_t{1} << 25;
+  r = s.post("/api/generate", {{"model", "tiny-kjv"}, {"prompt", "In"}, {"options", opts}});
+  EXPECT_EQ(r.status, 400);
 }
 
 TEST(Serve, KeepAliveExpires) {

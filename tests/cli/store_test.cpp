@@ -176,6 +176,21 @@ TEST_F(StoreCli, RunWithoutAServerAppliesWhatTheModelStores) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["eval_count"], 1);
 }
 
+// A Modelfile's num_ctx beyond what the model allows runs at that limit, as
+// the server caps it (a Modelfile written for another model, or for Ollama);
+// the same number typed as --ctx is the user's error.
+TEST_F(StoreCli, AStoredNumCtxBeyondTheModelIsCapped) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM tiny-kjv\nPARAMETER num_ctx 100000\n";
+  ASSERT_EQ(run_hearth("create wide -f " + shell_quote(mf)).code, 0);
+  Result r = run_hearth("run --local wide \"In the\" -n 2 --temperature 0");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out, "");
+  r = run_hearth("run --local wide \"In the\" -n 2 --ctx 100000");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--ctx must be between 16 and 1024"), std::string::npos) << r.err;
+}
+
 // `show --modelfile` writes what creates the model again; the other parts
 // print alone, as Ollama's show does.
 TEST_F(StoreCli, ShowPrintsTheModelfileThatCreatesTheModelAgain) {
