@@ -3,7 +3,8 @@
 // the ceiling that mix puts on Q8_0 prompts at the AVX2 level, where 32
 // signed int8 products take vpsignb, vpmaddubsw, vpmaddwd and vpaddd. Not
 // part of the build; one thread:
-//   g++ -std=c++20 -O2 -mavx2 -o /tmp/avx2_issue_rate bench/avx2_issue_rate.cpp && /tmp/avx2_issue_rate
+//   g++ -std=c++20 -O2 -mavx2 -o /tmp/avx2_issue_rate bench/avx2_issue_rate.cpp &&
+//   /tmp/avx2_issue_rate
 // Every timed loop runs 12 independent chains, so latency (2 cycles for a
 // vpaddd on Zen 5, 1 on Intel) does not limit it; the clock comes from a
 // dependent scalar add chain (1 cycle on every x86 core).

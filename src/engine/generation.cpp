@@ -86,6 +86,7 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, bool room
   const auto s = stops_.push(decoder_.push(id));
   if (!emit(s.emit) || s.stopped) {
     r_.done_reason = "stop";
+    r_.stop_sequence = stops_.matched();
     stopped_ = true;
     done_ = true;
     return std::nullopt;
@@ -116,6 +117,7 @@ void Generation::finish() {
   // that never completed belongs to the output.
   const auto s = stops_.push(decoder_.flush());
   emit(s.emit);
+  if (s.stopped) r_.done_reason = "stop", r_.stop_sequence = stops_.matched();
   emit(stops_.flush());
   stopped_ = true;  // finish() is idempotent
 }

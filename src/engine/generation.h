@@ -71,6 +71,7 @@ struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (an end-of-generation token excluded)
   std::string text;             // what was emitted (stop strings cut off)
   std::string done_reason;      // "stop" (EOG token, stop string, caller) or "length"
+  std::string stop_sequence;    // the stop string that ended it (empty: none did)
   Timings timings;
   std::vector<std::vector<TokenProb>> top;  // per generated position, when n_probs > 0
   // Per generated token (when GenerateOptions::logprobs): ln softmax(raw logits)[token].

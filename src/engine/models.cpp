@@ -125,8 +125,8 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
     auto it = loaded_.find(spec.key);
     if (it != loaded_.end()) {
       auto& m = it->second;
-      const bool too_small = std::min(spec.n_ctx, max_context(m->rt.model->hparams())) >
-                             m->scheduler->options().n_ctx;
+      const bool too_small =
+          std::min(spec.n_ctx, max_context(m->rt.model->hparams())) > m->scheduler->options().n_ctx;
       if (!too_small || m->leases > 0 || !m->scheduler->idle()) {
         ++m->leases;
         m->last_used = std::chrono::steady_clock::now();

@@ -115,6 +115,56 @@ int64_t guard_markers(std::vector<chat::Message>& messages, const std::vector<st
   return n;
 }
 
+// A conversation that ends with the assistant's text is a prefill: the reply
+// continues that text (Anthropic's Messages API; Ollama and llama.cpp do the
+// same). The template renders the turn as it renders any assistant turn (its
+// spacing included: Llama 2's " " before the text) and the prompt ends where
+// the text does, before the turn's closing markup.
+bool is_prefill(const std::vector<chat::Message>& messages) {
+  return !messages.empty() && messages.back().role == "assistant" &&
+         messages.back().tool_calls.empty() &&
+         messages.back().content.find_first_not_of(" \t\r\n") != std::string::npos;
+}
+
+// Where the prefill's text ends in `closed` (the conversation rendered
+// without a generation prompt); npos when the template did not write it.
+size_t prefill_end(std::string_view closed, std::string_view text) {
+  const auto b = text.find_first_not_of(" \t\r\n");
+  text = text.substr(b, text.find_last_not_of(" \t\r\n") - b + 1);
+  const size_t at = closed.rfind(text);
+  return at == std::string_view::npos ? at : at + text.size();
+}
+
+// For templates that insist on alternating roles (Llama 2, Mistral, Gemma),
+// which refuse two user turns in a row (a tool's result and then a question,
+// or a client's consecutive messages): consecutive user turns (and assistant
+// turns) become one, their texts a blank line apart, as Anthropic's API
+// promises, and every system message joins the first. false when nothing
+// changes.
+bool join_turns(std::vector<chat::Message>& history) {
+  std::vector<chat::Message> out;
+  std::string system;
+  bool any_system = false;
+  for (const auto& m : history) {
+    if (m.role == "system") {
+      system += (any_system ? "\n\n" : "") + m.content;
+      any_system = true;
+    } else if (!out.empty() && out.back().role == m.role &&
+               (m.role == "user" || m.role == "assistant") && out.back().tool_calls.empty() &&
+               m.tool_calls.empty()) {
+      out.back().content.append("\n\n").append(m.content);
+    } else {
+      out.push_back(m);
+    }
+  }
+  if (any_system) out.insert(out.begin(), {"system", std::move(system)});
+  const bool changed = out.size() != history.size() ||
+                       !std::equal(out.begin(), out.end(), history.begin(),
+                                   [](const auto& a, const auto& b) { return a.role == b.role; });
+  if (changed) history = std::move(out);
+  return changed;
+}
+
 // Keeps BOS (when `ids` starts with it) and the last tokens, `keep` in all.
 std::vector<int32_t> keep_end(const std::vector<int32_t>& ids, int32_t bos, int64_t keep) {
   if (static_cast<int64_t>(ids.size()) <= keep) return ids;
@@ -169,8 +219,15 @@ std::vector<int32_t> render_chat(const Runtime& rt, const chat::ChatTemplate& tm
   const auto& tok = *rt.tokenizer;
   const std::string bos = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
   const std::string eos = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-  const std::string text =
-      tmpl.apply(messages, /*add_generation_prompt=*/true, bos, eos, vars) + reply_prefix;
+  std::string text;
+  if (is_prefill(messages)) {
+    text = tmpl.apply(messages, /*add_generation_prompt=*/false, bos, eos, vars);
+    const size_t cut = prefill_end(text, messages.back().content);
+    // A template that does not write it: the generation prompt, as for any turn.
+    cut != std::string::npos ? text.resize(cut) : text.clear();
+  }
+  if (text.empty()) text = tmpl.apply(messages, /*add_generation_prompt=*/true, bos, eos, vars);
+  text += reply_prefix;
   const auto literal = content_ranges(text, messages);
   std::vector<int32_t> ids = tok.encode_rendered(text, /*add_bos=*/false, literal);
   // BOS once: templates that write it themselves get no second one.
@@ -238,7 +295,13 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       ids.insert(ids.end(), r.begin() + (skip_bos ? 1 : 0), r.end());
       return ids;
     };
-    p.tokens = render();
+    p.prefill = is_prefill(history);
+    try {
+      p.tokens = render();
+    } catch (const chat::TemplateError&) {
+      if (!join_turns(history)) throw;
+      p.tokens = render();
+    }
     // Oldest turns give way, a whole exchange at a time so that the remaining
     // conversation still starts with a user turn (templates insist on the
     // alternation); never the system message, never the last message.

@@ -69,6 +69,9 @@ struct Prompt {
   int64_t dropped_messages = 0;     // oldest turns left out to fit the context
   bool truncated = false;           // a completion prompt lost its start
   int64_t neutralised_markers = 0;  // turn markers broken in users' text (MarkerPolicy)
+  // The conversation ended with the assistant's text, which the reply
+  // continues (a prefill): its first space is part of the text.
+  bool prefill = false;
 };
 
 // Throws ContextError (session.h) when the prompt cannot fit, chat::TemplateError

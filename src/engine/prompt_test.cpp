@@ -50,6 +50,49 @@ TEST(Prompt, TheTemplatesOwnMarkupIsParsed) {
   EXPECT_EQ(count(p.tokens, rt.tokenizer->bos()), 2);  // one per exchange, as the template writes
 }
 
+// A conversation ending with the assistant's text: the reply continues it.
+// The prompt is the conversation as the template writes it, up to the end of
+// that text: no EOS closing the turn, no second [INST].
+TEST(Prompt, AFinalAssistantTextIsContinued) {
+  auto& rt = tiny_kjv();
+  const auto& tok = *rt.tokenizer;
+  PromptSpec spec;
+  spec.chat = true;
+  spec.messages = {{"user", "In the beginning"}, {"assistant", "God created the "}};
+  const auto p = build_prompt(rt, spec, {256, 16, true});
+  EXPECT_EQ(count(p.tokens, tok.eos()), 0);
+  EXPECT_EQ(tok.decode(p.tokens, false), " [INST] In the beginning [/INST] God created the");
+  // Llama 2's template writes " " before an assistant's text: the prompt ends
+  // in the same tokens as that turn rendered closed, less its EOS.
+  spec.messages.push_back({"user", "x"});
+  const auto closed = build_prompt(rt, spec, {256, 16, true}).tokens;
+  EXPECT_TRUE(std::search(closed.begin(), closed.end(), p.tokens.begin(), p.tokens.end()) ==
+              closed.begin());
+}
+
+// Llama 2's template refuses two user turns in a row; they are joined (a tool
+// result and a question, a client's consecutive messages), and system
+// messages join the first.
+TEST(Prompt, ConsecutiveTurnsAreJoinedForATemplateThatAlternates) {
+  auto& rt = tiny_kjv();
+  const auto& tok = *rt.tokenizer;
+  PromptSpec spec;
+  spec.chat = true;
+  spec.messages = {{"system", "Be brief."}, {"user", "In the beginning"}, {"user", "God created"}};
+  auto p = build_prompt(rt, spec, {256, 16, true});
+  EXPECT_EQ(tok.decode(p.tokens, false),
+            " [INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nIn the beginning\n\nGod created [/INST]");
+  spec.messages = {{"system", "Be brief."}, {"system", "Be kind."}, {"user", "a"}};
+  p = build_prompt(rt, spec, {256, 16, true});
+  EXPECT_EQ(tok.decode(p.tokens, false),
+            " [INST] <<SYS>>\nBe brief.\n\nBe kind.\n<</SYS>>\n\na [/INST]");
+  // A conversation the template takes is rendered as given.
+  spec.messages = {{"user", "a"}, {"assistant", "b"}, {"user", "c"}};
+  p = build_prompt(rt, spec, {256, 16, true});
+  EXPECT_EQ(tok.decode(p.tokens, false),
+            " [INST] a [/INST] b  [INST] c [/INST]");  // EOS, BOS between
+}
+
 TEST(Prompt, RawPromptsAreContinuedAsIs) {
   auto& rt = tiny_kjv();
   PromptSpec spec;

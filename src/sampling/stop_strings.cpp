@@ -14,7 +14,8 @@ StopStrings::Result StopStrings::push(std::string_view piece) {
   held_ += piece;
   // The earliest stop string wins.
   size_t first = std::string::npos;
-  for (const std::string& s : stops_) first = std::min(first, held_.find(s));
+  for (const std::string& s : stops_)
+    if (const size_t at = held_.find(s); at < first) first = at, matched_ = s;
   if (first != std::string::npos) {
     Result r{held_.substr(0, first), true};
     held_.clear();

@@ -22,10 +22,12 @@ class StopStrings {
   // At the end of generation: the held-back tail (empty after a stop).
   std::string flush();
   bool stopped() const { return stopped_; }
+  // The stop string found (empty before a stop): Anthropic's API names it.
+  const std::string& matched() const { return matched_; }
 
  private:
   std::vector<std::string> stops_;
-  std::string held_;
+  std::string held_, matched_;
   bool stopped_ = false;
 };
 

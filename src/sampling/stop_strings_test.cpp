@@ -53,6 +53,8 @@ TEST(StopStrings, EarliestOfSeveralStopsWins) {
   r = s.push("lo world");
   EXPECT_EQ(r.emit, "l");  // "lo w" starts before "world"
   EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(s.matched(), "lo w");
+  EXPECT_EQ(StopStrings({"x"}).matched(), "");
 }
 
 TEST(StopStrings, SplitOneByteAtATime) {

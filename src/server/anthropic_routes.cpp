@@ -29,8 +29,9 @@ class MessagesSink : public InferenceSink {
     Headers h = {{"Cache-Control", "no-cache"}, {"X-Hearth-Queue-Position", std::to_string(queue)}};
     if (cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
     ex_->begin_stream(200, kSse, std::move(h));
-    send("message_start", Json{{"message", anthropic::message_object(id_, model_, Json::array(),
-                                                                     nullptr, prompt_tokens_, 0)}});
+    send("message_start",
+         Json{{"message", anthropic::message_object(id_, model_, Json::array(), nullptr, nullptr,
+                                                    prompt_tokens_, 0)}});
   }
   void event(int, const chat::ReplyStream::Event& e) override {
     if (e.kind == Kind::kToolCall) {
@@ -69,9 +70,9 @@ class MessagesSink : public InferenceSink {
     const auto& c = o.choices[0];
     const int64_t out_tokens = static_cast<int64_t>(c.result.tokens.size());
     if (!stream_) {
-      const Json body =
-          anthropic::message_object(id_, model_, anthropic::content_blocks(c),
-                                    anthropic::stop_reason(c), o.prompt_tokens, out_tokens);
+      const Json body = anthropic::message_object(
+          id_, model_, anthropic::content_blocks(c), anthropic::stop_reason(c),
+          anthropic::stop_sequence(c), o.prompt_tokens, out_tokens);
       Headers h;
       if (o.cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
       ex_->respond(200, "application/json", dump_json(body), std::move(h));
@@ -83,9 +84,10 @@ class MessagesSink : public InferenceSink {
            Json{{"index", index_}, {"content_block", Json{{"type", "text"}, {"text", ""}}}});
     }
     close_block();
-    send("message_delta",
-         Json{{"delta", {{"stop_reason", anthropic::stop_reason(c)}, {"stop_sequence", nullptr}}},
-              {"usage", {{"output_tokens", out_tokens}}}});
+    send("message_delta", Json{{"delta",
+                                {{"stop_reason", anthropic::stop_reason(c)},
+                                 {"stop_sequence", anthropic::stop_sequence(c)}}},
+                               {"usage", {{"output_tokens", out_tokens}}}});
     send("message_stop", Json::object());
     ex_->end_stream();
   }

@@ -209,7 +209,13 @@ std::string new_id(std::string_view prefix) { return random_id(prefix); }
 std::string stop_reason(const Choice& c) {
   if (!c.reply.calls.empty()) return "tool_use";
   if (c.result.done_reason == "length") return "max_tokens";
+  if (!c.result.stop_sequence.empty()) return "stop_sequence";
   return "end_turn";
+}
+
+Json stop_sequence(const Choice& c) {
+  if (stop_reason(c) != "stop_sequence") return nullptr;
+  return c.result.stop_sequence;
 }
 
 Json content_blocks(const Choice& c) {
@@ -230,7 +236,8 @@ Json content_blocks(const Choice& c) {
 }
 
 Json message_object(const std::string& id, const std::string& model, const Json& content,
-                    const Json& stop_reason, int64_t input_tokens, int64_t output_tokens) {
+                    const Json& stop_reason, const Json& stop_sequence, int64_t input_tokens,
+                    int64_t output_tokens) {
   Json j = Json::object();
   j["id"] = id;
   j["type"] = "message";
@@ -238,7 +245,7 @@ Json message_object(const std::string& id, const std::string& model, const Json&
   j["model"] = model;
   j["content"] = content;
   j["stop_reason"] = stop_reason;
-  j["stop_sequence"] = nullptr;
+  j["stop_sequence"] = stop_sequence;
   j["usage"] = {{"input_tokens", input_tokens}, {"output_tokens", output_tokens}};
   return j;
 }

@@ -21,14 +21,17 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only = fals
 // "msg_" / "toolu_" followed by 24 random characters.
 std::string new_id(std::string_view prefix);
 
-// end_turn, max_tokens, tool_use.
+// end_turn, max_tokens, stop_sequence, tool_use.
 std::string stop_reason(const Choice& c);
+// The stop sequence that ended the reply when stop_reason says so, else null.
+Json stop_sequence(const Choice& c);
 
 // The content blocks of a finished reply: thinking, text, tool_use.
 Json content_blocks(const Choice& c);
 
 // The message object; `content` and `stop_reason` null while streaming starts.
 Json message_object(const std::string& id, const std::string& model, const Json& content,
-                    const Json& stop_reason, int64_t input_tokens, int64_t output_tokens);
+                    const Json& stop_reason, const Json& stop_sequence, int64_t input_tokens,
+                    int64_t output_tokens);
 
 }  // namespace hearth::server::anthropic

@@ -367,7 +367,7 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   state->thinking_open = pr.thinking_open;
 
   auto& gen = st.gen;
-  gen.trim_leading_space = req.trim_leading_space && !state->forced;
+  gen.trim_leading_space = req.trim_leading_space && !state->forced && !prompt.prefill;
   gen.logprobs = req.logprobs;
   gen.n_probs = req.top_logprobs;
   for (const auto& [id, bias] : req.logit_bias)

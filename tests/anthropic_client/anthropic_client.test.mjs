@@ -78,9 +78,45 @@ test('stop_sequences end the reply before the sequence', async () => {
   const whole = await client.messages.create(req);
   const words = whole.content[0].text.split(' ').filter((w) => w.length > 2);
   const stop = words[Math.min(1, words.length - 1)];
-  const cut = await client.messages.create({ ...req, stop_sequences: [stop] });
+  const cut = await client.messages.create({ ...req, stop_sequences: ['no such words', stop] });
   assert.ok(!cut.content[0].text.includes(stop));
-  assert.equal(cut.stop_reason, 'end_turn');
+  assert.equal(cut.stop_reason, 'stop_sequence');
+  assert.equal(cut.stop_sequence, stop);
+  const streamed = await client.messages.stream({ ...req, stop_sequences: [stop] }).finalMessage();
+  assert.equal(streamed.stop_reason, 'stop_sequence');
+  assert.equal(streamed.stop_sequence, stop);
+  assert.equal(whole.stop_sequence, null);
+});
+
+test('a final assistant message is continued (prefill), leading space and all', async () => {
+  const req = { model: MODEL, max_tokens: 4, temperature: 0 };
+  const ask = [{ role: 'user', content: 'In the beginning' }];
+  const plain = await client.messages.create({ ...req, messages: ask });
+  const prefix = 'God created the';
+  const cont = await client.messages.create({ ...req, messages: [...ask, { role: 'assistant', content: prefix }] });
+  // The prompt holds the prefill's words (3 tokens), not a closed turn and a
+  // new [INST] (which would add EOS, BOS and markup).
+  assert.equal(cont.usage.input_tokens, plain.usage.input_tokens + 3);
+  // The next word, with the space that separates it from the prefill.
+  assert.match(cont.content[0].text, /^ \S/);
+  assert.notEqual(cont.content[0].text, plain.content[0].text);
+});
+
+test('consecutive user turns are one turn (a tool result beside text; Llama 2\'s template alternates)', async () => {
+  const r = await client.messages.create({
+    model: MODEL, max_tokens: 4, temperature: 0, tools: [WEATHER],
+    messages: [
+      { role: 'user', content: 'Weather in Rome?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'weather', input: { city: 'Rome', days: 1 } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: 'Sunny' }, { type: 'text', text: 'Thanks' }] },
+    ],
+  });
+  assert.equal(r.content[0].type, 'text');
+  const two = await client.messages.create({
+    model: MODEL, max_tokens: 4, temperature: 0,
+    messages: [{ role: 'user', content: 'In the' }, { role: 'user', content: 'beginning' }],
+  });
+  assert.equal(two.stop_reason, 'max_tokens');
 });
 
 test('tools: tool_choice any always gives a tool_use whose input validates; results come back', async () => {

@@ -166,8 +166,9 @@ TEST(Serve, ANumCtxBeyondTheModelIsCappedToIt) {
   HearthServer s;
   auto opts = greedy(3);
   opts["num_ctx"] = 100000;  // tiny-kjv: at most 4 x 256
-  auto r = s.post("/api/generate",
-                  {{"model", "tiny-kjv"}, {"prompt", "In the"}, {"stream", false}, {"options", opts}});
+  auto r =
+      s.post("/api/generate",
+             {{"model", "tiny-kjv"}, {"prompt", "In the"}, {"stream", false}, {"options", opts}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["eval_count"], 3);
   auto ps = s.get("/api/ps").json();
