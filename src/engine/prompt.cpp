@@ -324,7 +324,9 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       (p.tokens.size() == 1 && p.tokens[0] == tok.bos() && !spec.chat && spec.prompt.empty()))
     throw std::invalid_argument("the prompt is empty");
   if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
-    if (!spec.chat && spec.raw && spec.suffix.empty() && limits.truncate) {
+    // A completion's prompt keeps its end (templated: BOS, then the end of
+    // the text and the template's closing markup), as Ollama's runner cuts it.
+    if (!spec.chat && spec.suffix.empty() && limits.truncate) {
       p.tokens = keep_end(p.tokens, tok.bos(), budget);
       p.truncated = true;
     } else {

@@ -317,8 +317,10 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
     pr.prompt = engine::build_prompt(rt, spec, {n_ctx, st.gen.max_tokens, req.truncate});
   } catch (const engine::ContextError& e) {
     throw HttpError(
-        400, std::string(e.what()) +
-                 (req.truncate ? "" : "; Ollama's API cuts it when asked (\"truncate\": true)"));
+        400,
+        std::string(e.what()) +
+            (req.truncate ? ""
+                          : "; Ollama's API cuts it unless told not to (\"truncate\": false)"));
   } catch (const engine::InputError& e) {
     throw HttpError(400, e.what());
   } catch (const chat::TemplateError& e) {

@@ -60,9 +60,9 @@ struct InferenceRequest {
   std::vector<std::pair<int32_t, float>> logit_bias;  // token ids checked here
   bool stream = false;
   bool trim_leading_space = true;  // false for a raw completion
-  // A prompt that does not fit the context: false answers 400; true (asked
-  // for, as Ollama's `truncate: true`) drops the oldest turns, or a raw
-  // prompt's start, and says so in the X-Hearth-Truncated header.
+  // A prompt that does not fit the context: false answers 400; true (Ollama's
+  // `truncate`, true unless a request says false) drops the oldest turns, or a
+  // completion prompt's start, and says so in the X-Hearth-Truncated header.
   bool truncate = false;
 };
 

@@ -60,7 +60,7 @@ ollama::GenerateStats stats_of(const Outcome& o) {
   ollama::GenerateStats st;
   st.total = secs(o.total_s);
   st.load = secs(o.load_s);
-  st.prompt_eval_count = o.timings.prompt_tokens;
+  st.prompt_eval_count = o.prompt_tokens;  // the whole prompt, cached or not, as Ollama counts
   st.prompt_eval = secs(o.timings.prompt_s);
   st.eval_count = static_cast<int64_t>(o.choices[0].result.tokens.size());
   st.eval = secs(o.timings.gen_s);
@@ -251,7 +251,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     ir.logprobs = is_chat ? c.logprobs : g.logprobs;
     ir.top_logprobs = static_cast<int>(is_chat ? c.top_logprobs : g.top_logprobs);
     ir.trim_leading_space = is_chat || (!g.raw && g.suffix.empty());
-    ir.truncate = (is_chat ? c.truncate : g.truncate).value_or(false);
+    ir.truncate = (is_chat ? c.truncate : g.truncate).value_or(true);  // Ollama's default
     const bool raw = !is_chat && g.raw;
     infer(exp, std::move(ir),
           std::make_shared<OllamaSink>(exp, name, is_chat, is_chat ? c.stream : g.stream, raw));

@@ -575,22 +575,28 @@ TEST(HostilePrompts, HostileTemplatesStopWithinTheSandboxesBudgets) {
   }
 }
 
-TEST(HostilePrompts, LongerThanTheContextIs400UnlessTruncationIsAsked) {
+// Ollama's API cuts what does not fit unless told not to ("truncate": false),
+// and says so in a header; OpenAI's answers 400.
+TEST(HostilePrompts, LongerThanTheContextIsCutUnlessTruncationIsRefused) {
   auto& s = open_server();
   std::string words;
   for (int i = 0; i < 400; ++i) words += "and the earth was without form ";  // > 256 tokens
   json body = {{"model", "tiny-kjv"},
                {"prompt", words},
                {"stream", false},
+               {"truncate", false},
                {"options", {{"num_predict", 2}}}};
   auto r = s.post("/api/generate", body);
   expect_error(r, 400, "over-long prompt");
   EXPECT_NE(r.body.find("truncate"), std::string::npos) << r.body;
-  body["truncate"] = true;
-  body["raw"] = true;
-  r = s.post("/api/generate", body);
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.headers["x-hearth-truncated"], "prompt start");
+  for (const bool raw : {true, false}) {
+    body.erase("truncate");
+    body["raw"] = raw;
+    r = s.post("/api/generate", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.headers["x-hearth-truncated"], "prompt start");
+    EXPECT_EQ(r.json()["eval_count"], 2);
+  }
   // A long conversation: its oldest turns give way when asked, and the answer says how many.
   json msgs = json::array();
   for (int i = 0; i < 12; ++i) {
@@ -605,12 +611,13 @@ TEST(HostilePrompts, LongerThanTheContextIs400UnlessTruncationIsAsked) {
                {"messages", msgs},
                {"stream", false},
                {"options", {{"num_predict", 2}}}};
+  chat["truncate"] = false;
   expect_error(s.post("/api/chat", chat), 400, "over-long chat");
   r = s.post("/v1/chat/completions",
              {{"model", "tiny-kjv"}, {"messages", msgs}, {"max_tokens", 2}});
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_TRUE(r.json()["error"]["message"].is_string()) << r.body;  // OpenAI's error shape
-  chat["truncate"] = true;
+  chat.erase("truncate");
   r = s.post("/api/chat", chat);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.headers["x-hearth-truncated"].find("messages"), std::string::npos);

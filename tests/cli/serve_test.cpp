@@ -217,7 +217,10 @@ TEST(Serve, ARepeatedGreedyRequestIsAnsweredFromTheCache) {
   EXPECT_EQ(second.json()["response"], first.json()["response"]);
 }
 
-TEST(Serve, TheNextTurnEvaluatesOnlyItsNewTokens) {
+// prompt_eval_count counts the whole prompt, cached or not, as Ollama's does
+// (clients track how full the context is with it); the cached start is not
+// evaluated again (a prefix-cache hit).
+TEST(Serve, TheNextTurnReusesTheCachedStartAndCountsTheWholePrompt) {
   HearthServer s("--response-cache 0");
   json msgs = json::array({{{"role", "user"}, {"content", "Who made the heaven and the earth?"}}});
   auto r = s.post(
@@ -232,9 +235,14 @@ TEST(Serve, TheNextTurnEvaluatesOnlyItsNewTokens) {
       {{"model", "tiny-kjv"}, {"messages", msgs}, {"stream", false}, {"options", greedy(4)}});
   ASSERT_EQ(r.status, 200);
   const int64_t second = r.json()["prompt_eval_count"];
-  // The second prompt holds the whole first exchange, but only its new part is evaluated.
-  EXPECT_GT(second, 0);
-  EXPECT_LT(second, first + 12);
+  EXPECT_GT(second, first + 12);  // the first exchange and the new question
+  const auto usage = s.post("/v1/chat/completions",
+                            {{"model", "tiny-kjv"}, {"messages", msgs}, {"max_tokens", 1}});
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  EXPECT_EQ(usage.json()["usage"]["prompt_tokens"], second);
+  const std::string metrics = s.get("/metrics").body;
+  EXPECT_NE(metrics.find("llm_cache_hits_total{cache=\"prefix\"} "), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("llm_cache_hits_total{cache=\"prefix\"} 0\n"), std::string::npos);
 }
 
 TEST(Serve, ConcurrentGreedyRequestsEachGetTheirAloneAnswer) {
