@@ -53,7 +53,7 @@ ModelManager::Lease& ModelManager::Lease::operator=(Lease&& o) noexcept {
 }
 
 void ModelManager::Lease::reset() {
-  if (m_ && model_) m_->release(model_, ka_);
+  if (m_ && model_) m_->release(std::move(model_), ka_);
   m_ = nullptr;
   model_.reset();
 }
@@ -129,6 +129,7 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
           std::min(spec.n_ctx, max_context(m->rt.model->hparams())) > m->scheduler->options().n_ctx;
       if (!too_small || m->leases > 0 || !m->scheduler->idle()) {
         ++m->leases;
+        m->unload_asked = false;  // a new request's keep_alive counts again
         m->last_used = std::chrono::steady_clock::now();
         return Lease(this, m, ka);
       }
@@ -193,14 +194,18 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   return Lease(this, m, ka);
 }
 
-void ModelManager::release(const std::shared_ptr<LoadedModel>& m, KeepAlive ka) {
+void ModelManager::release(std::shared_ptr<LoadedModel>&& lease_ref, KeepAlive ka) {
   {
     std::lock_guard lk(mu_);
+    const std::shared_ptr<LoadedModel> m = std::move(lease_ref);  // dropped under the lock
     --m->leases;
     m->last_used = std::chrono::steady_clock::now();
-    m->forever = ka.forever;
-    m->expires_at = std::chrono::system_clock::now() +
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(ka.duration);
+    m->forever = ka.forever && !m->unload_asked;
+    m->expires_at =
+        m->unload_asked
+            ? std::chrono::system_clock::now()
+            : std::chrono::system_clock::now() +
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(ka.duration);
   }
   cv_.notify_all();  // the reaper looks again
 }
@@ -211,6 +216,7 @@ bool ModelManager::unload(const std::string& key) {
   if (it == loaded_.end()) return false;
   it->second->forever = false;
   it->second->expires_at = std::chrono::system_clock::now();
+  it->second->unload_asked = it->second->leases > 0;
   cv_.notify_all();
   return true;
 }

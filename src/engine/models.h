@@ -51,6 +51,9 @@ struct LoadedModel {
   int leases = 0;
   std::chrono::system_clock::time_point expires_at{};  // when idle
   bool forever = false;
+  // unload() while in use: the requests running end with it, whatever their
+  // keep_alive (`ollama stop` during a reply); a later request clears it.
+  bool unload_asked = false;
   std::chrono::steady_clock::time_point last_used{};
 };
 
@@ -119,7 +122,11 @@ class ModelManager {
   uint64_t used_bytes() const;
 
  private:
-  void release(const std::shared_ptr<LoadedModel>& m, KeepAlive ka);
+  // Takes the lease's reference and drops it under the lock, so that the last
+  // one is always the manager's: a model is never destroyed on the thread of
+  // the scheduler it owns (whose last callback releases the lease), which
+  // cannot join itself.
+  void release(std::shared_ptr<LoadedModel>&& m, KeepAlive ka);
   void reaper();
   // Unloads idle models, least recently used first, until `need` more bytes
   // and one more model fit. Returns the models to destroy (outside the lock).

@@ -426,16 +426,22 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   if (!state->cache_key.empty()) {
     if (auto hit = cache.get(state->cache_key)) {
       metrics.count_cache_hit("response");
+      const auto t_replay = Steady::now();
       auto& c = state->outcome.choices[0];
       c.result = hit->result;
+      // The replay's own times (nothing evaluated), not the first run's: a
+      // total shorter than its parts would read as nonsense.
+      c.result.timings = {};
       finish_choice(*state, c, *rt.tokenizer);
-      state->outcome.timings = hit->result.timings;
       state->outcome.cache_hit = true;
       if (state->stream) {
         state->sink->begin(0, true, state->outcome.prompt_tokens);
         replay(*state, 0, hit->pieces);
         stream_end(*state, 0, c);
       }
+      c.result.timings.gen_tokens = static_cast<int64_t>(c.result.tokens.size());
+      c.result.timings.gen_s = seconds_since(t_replay);
+      state->outcome.timings = c.result.timings;
       state->outcome.total_s = seconds_since(t0);
       lease.reset();
       state->sink->done(state->outcome);

@@ -185,6 +185,36 @@ TEST(Serve, ANumCtxBeyondTheModelIsCappedToIt) {
   EXPECT_EQ(r.status, 400);
 }
 
+// `ollama stop` (keep_alive 0) while a reply is running: the model goes when
+// that reply ends, not keep_alive (5 minutes) after it.
+TEST(Serve, KeepAliveZeroDuringAReplyUnloadsWhenItEnds) {
+  HearthServer s("--response-cache 0");
+  auto reply = std::async(std::launch::async, [&] {
+    return s.post("/api/generate", {{"model", "tiny-kjv"},
+                                    {"prompt", "In the beginning"},
+                                    {"stream", false},
+                                    {"options", {{"num_predict", 150}, {"num_ctx", 1024}}}});
+  });
+  bool loaded = false;
+  for (int i = 0; i < 200 && !loaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const json ps = s.get("/api/ps").json();
+    for (const auto& m : ps["models"]) loaded = loaded || m["queue"]["active"].get<int>() > 0;
+  }
+  ASSERT_TRUE(loaded) << s.get("/api/ps").body;
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"}, {"keep_alive", 0}});
+  EXPECT_EQ(r.json()["done_reason"], "unload");
+  const auto answer = reply.get();
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.json()["eval_count"], 150);  // the reply itself runs to its end
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = s.get("/api/ps").json()["models"].empty();
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << s.get("/api/ps").body;
+}
+
 TEST(Serve, KeepAliveExpires) {
   HearthServer s;
   auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
@@ -214,7 +244,14 @@ TEST(Serve, ARepeatedGreedyRequestIsAnsweredFromTheCache) {
   EXPECT_EQ(first.headers.count("x-hearth-cache"), 0u);
   auto second = s.post("/api/generate", req);
   EXPECT_EQ(second.headers["x-hearth-cache"], "hit");
-  EXPECT_EQ(second.json()["response"], first.json()["response"]);
+  const json a = first.json(), b = second.json();
+  EXPECT_EQ(b["response"], a["response"]);
+  EXPECT_EQ(b["eval_count"], a["eval_count"]);
+  EXPECT_EQ(b["prompt_eval_count"], a["prompt_eval_count"]);
+  // The replay's own times: no part longer than the whole.
+  for (const char* part : {"load_duration", "prompt_eval_duration", "eval_duration"})
+    EXPECT_LE(b[part].get<int64_t>(), b["total_duration"].get<int64_t>()) << part << " " << b;
+  EXPECT_LT(b["eval_duration"].get<int64_t>(), a["eval_duration"].get<int64_t>());
 }
 
 // prompt_eval_count counts the whole prompt, cached or not, as Ollama's does
