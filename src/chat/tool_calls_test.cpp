@@ -514,6 +514,31 @@ TEST(Forced, SchemaShapes) {
   EXPECT_THROW(forced_call(ToolSyntax::kHermes, {}, "", false), std::invalid_argument);
 }
 
+// Pydantic and zod write nested models as "$defs" and "$ref": within the
+// call's schema the references point where the parameters now sit.
+TEST(Forced, ReferencesWithinParametersPointWhereTheyAreMoved) {
+  const ojson params = ojson::parse(R"({"type": "object",
+      "$defs": {"P": {"type": "integer"}},
+      "properties": {"p": {"$ref": "#/$defs/P"}, "q": {"const": {"$ref": "#/x"}},
+                     "r": {"anyOf": [{"$ref": "#"}, {"$ref": "https://x/y"}]}}})");
+  std::vector<Tool> tools = {{"f", "", params}};
+  auto one = forced_call(ToolSyntax::kHermes, tools, "", false).schema;
+  const auto& a = one["properties"]["arguments"]["properties"];
+  EXPECT_EQ(a["p"]["$ref"], "#/properties/arguments/$defs/P");
+  EXPECT_EQ(a["q"]["const"]["$ref"], "#/x");  // data, not a schema
+  EXPECT_EQ(a["r"]["anyOf"][0]["$ref"], "#/properties/arguments");
+  EXPECT_EQ(a["r"]["anyOf"][1]["$ref"], "https://x/y");
+  tools.push_back({"g", "", params});
+  auto two = forced_call(ToolSyntax::kMistral, tools, "", true).schema;
+  EXPECT_EQ(two["items"]["anyOf"][1]["properties"]["arguments"]["properties"]["p"]["$ref"],
+            "#/items/anyOf/1/properties/arguments/$defs/P");
+  // A root "$ref" gets no "type" beside it.
+  tools = {{"h", "", ojson::parse(R"({"$ref": "#/$defs/A", "$defs": {"A": {"type": "object"}}})")}};
+  auto root = forced_call(ToolSyntax::kLlama3, tools, "", false).schema;
+  EXPECT_FALSE(root["properties"]["parameters"].contains("type"));
+  EXPECT_EQ(root["properties"]["parameters"]["$ref"], "#/properties/parameters/$defs/A");
+}
+
 TEST(Forced, ParseBack) {
   EXPECT_EQ(
       flat({"", "",

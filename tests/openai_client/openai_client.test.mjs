@@ -232,6 +232,34 @@ test('tools: tool_choice required always calls with arguments valid for the tool
   }
 });
 
+test('tools: parameters with $defs and $ref (as Pydantic and zod write nested models) are enforced', async () => {
+  const LOCATE = {
+    type: 'function',
+    function: {
+      name: 'locate',
+      parameters: {
+        type: 'object',
+        $defs: { Point: { type: 'object', properties: { x: { type: 'integer', minimum: 0, maximum: 9 }, y: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['x', 'y'], additionalProperties: false } },
+        properties: { at: { $ref: '#/$defs/Point' } },
+        required: ['at'],
+        additionalProperties: false,
+      },
+    },
+  };
+  const validate = new Ajv().compile(LOCATE.function.parameters);
+  // One tool: the tools' descriptions fill tiny-kjv's 256 tokens quickly.
+  for (const seed of [5, 6]) {
+    const r = await client.chat.completions.create({
+      model: MODEL, messages: [{ role: 'user', content: 'Where?' }], max_tokens: 60, temperature: 1, seed,
+      tools: [LOCATE], tool_choice: 'required',
+    });
+    assert.equal(r.choices[0].finish_reason, 'tool_calls', JSON.stringify(r.choices[0]));
+    const call = r.choices[0].message.tool_calls[0];
+    const args = JSON.parse(call.function.arguments);
+    assert.ok(validate(args), `${JSON.stringify(validate.errors)} for ${call.function.arguments}`);
+  }
+});
+
 test('tools: a named tool_choice calls that tool; streamed, the call arrives as a delta', async () => {
   const req = {
     model: MODEL, messages: [{ role: 'user', content: 'Time?' }], max_tokens: 120, temperature: 0.7, seed: 5,
