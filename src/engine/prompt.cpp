@@ -320,9 +320,10 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
       p.tokens = render();
     }
   }
-  if (p.tokens.empty() ||
-      (p.tokens.size() == 1 && p.tokens[0] == tok.bos() && !spec.chat && spec.prompt.empty()))
-    throw std::invalid_argument("the prompt is empty");
+  // A raw completion of nothing continues BOS (text from the start, as
+  // llama.cpp's server and OpenAI's completions give); without BOS there is
+  // nothing to continue.
+  if (p.tokens.empty()) throw std::invalid_argument("the prompt is empty");
   if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
     // A completion's prompt keeps its end (templated: BOS, then the end of
     // the text and the template's closing markup), as Ollama's runner cuts it.

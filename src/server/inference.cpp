@@ -323,6 +323,8 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
                           : "; Ollama's API cuts it unless told not to (\"truncate\": false)"));
   } catch (const engine::InputError& e) {
     throw HttpError(400, e.what());
+  } catch (const std::invalid_argument& e) {  // an empty prompt
+    throw HttpError(400, e.what());
   } catch (const chat::TemplateError& e) {
     throw HttpError(400, std::string("template error: ") + e.what());
   }

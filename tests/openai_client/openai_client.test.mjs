@@ -310,6 +310,11 @@ test('completions: raw continuation, echo, streaming and the default of 16 token
   let text = '';
   for await (const chunk of stream) for (const c of chunk.choices) text += c.text;
   assert.equal(text, r.choices[0].text);
+  // An empty prompt continues BOS: text from the start (a 200, not an error
+  // the SDK would retry).
+  const empty = await client.completions.create({ model: MODEL, prompt: '', temperature: 0, max_tokens: 4 });
+  assert.equal(empty.usage.prompt_tokens, 1);
+  assert.equal(empty.usage.completion_tokens, 4);
 });
 
 test('embeddings: float and base64, one and many inputs, usage', async () => {
