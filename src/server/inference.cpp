@@ -229,7 +229,7 @@ struct Server::Impl::Prepared {
   Json schema;  // the output constraint: null for none
 };
 
-Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
+Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req, bool counting) {
   Prepared pr;
   pr.rm = resolve(req.model);
   const auto& rm = pr.rm;
@@ -314,7 +314,12 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
 
   spec.markers = o.strict_input ? engine::MarkerPolicy::kRefuse : engine::MarkerPolicy::kNeutralise;
   try {
-    pr.prompt = engine::build_prompt(rt, spec, {n_ctx, st.gen.max_tokens, req.truncate});
+    // Counting (count_tokens) takes any length: a client asks to learn
+    // whether its conversation still fits.
+    pr.prompt = engine::build_prompt(
+        rt, spec,
+        counting ? engine::PromptLimits{engine::kMaxContext, 0, false}
+                 : engine::PromptLimits{n_ctx, st.gen.max_tokens, req.truncate});
   } catch (const engine::ContextError& e) {
     throw HttpError(
         400,
@@ -339,7 +344,7 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req) {
 }
 
 int64_t Server::Impl::count_tokens(InferenceRequest req) {
-  return static_cast<int64_t>(prepare(req).prompt.tokens.size());
+  return static_cast<int64_t>(prepare(req, /*counting=*/true).prompt.tokens.size());
 }
 
 void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest req,

@@ -89,10 +89,12 @@ struct Server::Impl {
   // ParamError, ...) for what is refused before anything was sent.
   void infer(const std::shared_ptr<Exchange>& ex, InferenceRequest req,
              std::shared_ptr<InferenceSink> sink);
-  // The prompt tokens `req` would evaluate (Anthropic's count_tokens).
+  // The prompt tokens `req` would evaluate (Anthropic's count_tokens), also
+  // when more than the context holds.
   int64_t count_tokens(InferenceRequest req);
   struct Prepared;
-  Prepared prepare(InferenceRequest& req);  // inference.cpp
+  // `counting`: the prompt is not held to the context (count_tokens).
+  Prepared prepare(InferenceRequest& req, bool counting = false);  // inference.cpp
 
   // Throws HttpError 400 for bad dimensions or an input over the context
   // (without truncate). Stops early (fewer vectors) when the client went away.

@@ -157,6 +157,10 @@ test('count_tokens counts the rendered prompt', async () => {
   assert.ok(long.input_tokens > short.input_tokens);
   const used = await client.messages.create({ model: MODEL, max_tokens: 1, messages: [{ role: 'user', content: 'Hi' }] });
   assert.equal(used.usage.input_tokens, short.input_tokens);
+  // More than the context holds (256) is still counted: clients ask in order
+  // to learn whether to shorten the conversation.
+  const long2 = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'and the earth '.repeat(200) }] });
+  assert.ok(long2.input_tokens > 600, `${long2.input_tokens}`);
 });
 
 test('errors have Anthropic\'s shape', async () => {
