@@ -5,6 +5,7 @@
 // statistics and the chat's own messages go to stderr.
 #include <editline/readline.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -268,6 +269,19 @@ std::string show_params(const RunOptions& o) {
       o.num_predict, o.system, o.format.is_null() ? "none" : o.format.dump());
 }
 
+// All of stdin, at most `max` bytes (more is an error, not a prompt cut short).
+std::string read_stdin(uint64_t max) {
+  std::string text;
+  char buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, stdin)) > 0;) {
+    if (text.size() + n > max)
+      throw std::runtime_error("the piped input is larger than " + std::to_string(max >> 20) +
+                               " MiB");
+    text.append(buf, n);
+  }
+  return text;
+}
+
 // One line typed at the chat prompt: with line editing and history when stdin
 // is a terminal (libedit), plain reads otherwise. nullopt at end of input.
 std::optional<std::string> read_line(bool tty, const char* prompt = ">>> ") {
@@ -324,6 +338,7 @@ using ShowFn = std::function<std::string(const std::string& part)>;
 int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
               const std::function<void()>& on_clear, const ShowFn& show_part) {
   const bool tty = isatty(STDIN_FILENO);
+  bool failed = false;
   std::vector<chat::Message> history;
   if (tty) std::fprintf(stderr, "%s; /? for help, /bye to leave\n", banner.c_str());
   std::signal(SIGINT, on_sigint);
@@ -374,13 +389,14 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
     g_generating = false;
     if (!r) {
       history.pop_back();
+      failed = failed || !tty;  // a script learns from the exit status that a turn failed
       continue;
     }
     std::printf(r->empty() || r->back() != '\n' ? "\n\n" : "\n");
     std::fflush(stdout);
     history.push_back({"assistant", *r});
   }
-  return 0;
+  return failed ? 1 : 0;
 }
 
 int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session) {
@@ -404,7 +420,7 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
                                                           static_cast<int64_t>(history.size())));
       prompt = p.tokens;
     } catch (const engine::ContextError& e) {
-      std::fprintf(stderr, "%s\n", e.what());
+      print_error(e.what());
       return std::nullopt;
     }
     engine::GenerateOptions gen;
@@ -547,6 +563,10 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     if (!opts.format.is_null()) body["format"] = nlohmann::json::parse(opts.format.dump());
     return stream_from_server(a, "/api/chat", body, opts.verbose);
   };
+  // An unknown model is said before the chat starts, not at each turn.
+  if (const auto r = http_call(a, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
+      r.status == 404)
+    throw std::runtime_error(error_message(r));
   return chat_loop(
       o, fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port), reply, {},
       [&](const std::string& part) {
@@ -563,7 +583,9 @@ void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand("run", "Complete a prompt, or chat with a model");
   cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
-  cmd->add_option("prompt", o->prompt, "Prompt for a one-shot completion (none: interactive chat)");
+  cmd->add_option("prompt", o->prompt,
+                  "Prompt for a one-shot completion, after any piped text (none: a chat, "
+                  "typed or piped line by line)");
   cmd->add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template");
   cmd->add_flag("--json", o->json,
                 "Print one JSON object {text, tokens, prompt_tokens, eval_count, done_reason}");
@@ -591,6 +613,17 @@ void add_run(CLI::App& app) {
       ->check(CLI::Range(0, 100));
   cmd->add_flag("--local", o->local, "Run in this process even when a server answers");
   cmd->callback([o, cmd] {
+    // `cat notes.txt | hearth run MODEL "Summarize"`: the piped text, then the
+    // prompt, as Ollama's CLI joins them. (Piped without a prompt, the lines
+    // are a scripted chat.) Only a pipe or a file is read: never a terminal,
+    // nor a socket a parent left open.
+    if (!o->prompt.empty()) {
+      struct stat st {};
+      if (fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
+        const std::string piped = read_stdin(kMaxDocument);
+        if (!piped.empty()) o->prompt = piped + " " + o->prompt;
+      }
+    }
     o->sampler.seed = o->seed >= 0 ? static_cast<uint64_t>(o->seed) : std::random_device{}();
     o->format = parse_format(o->format_arg);
     if (o->json && o->prompt.empty())

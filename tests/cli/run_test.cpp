@@ -66,6 +66,30 @@ TEST(Run, ChatOverPipedStdin) {
   EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
 }
 
+// `cat notes | hearth run MODEL "prompt"`: the piped text comes first, then
+// the prompt, as one completion (Ollama's CLI joins them the same way).
+TEST(Run, PipedTextAndAPromptAreOnePrompt) {
+  const std::string flags = " -n 3 --temperature 0 --json --local";
+  const auto joined = run_hearth("run tiny-kjv \"And God said\"" + flags, "In the beginning\n");
+  ASSERT_EQ(joined.code, 0) << joined.err;
+  const auto typed =
+      run_hearth("run tiny-kjv " + shell_quote("In the beginning\n And God said") + flags);
+  ASSERT_EQ(typed.code, 0) << typed.err;
+  EXPECT_EQ(nlohmann::json::parse(joined.out)["prompt_tokens"],
+            nlohmann::json::parse(typed.out)["prompt_tokens"]);
+}
+
+// A scripted chat whose turn fails exits 1, so that the script knows.
+TEST(Run, APipedChatWithAFailedTurnExits1) {
+  std::string words;
+  for (int i = 0; i < 300; ++i) words += "word ";
+  auto r = run_hearth("run --local tiny-kjv -n 2", words + "\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("hearth: error: the prompt has"), std::string::npos) << r.err;
+  r = run_hearth("run --local tiny-kjv -n 2", "hello\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
 // A /set the API would refuse keeps the old value, and says why.
 TEST(Run, ChatRefusesASettingOutOfRange) {
   const auto r = run_hearth("run --local tiny-kjv -n 2 --seed 3",
