@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -38,7 +39,7 @@ const std::vector<Price> kDefaultPrices = {{"gpt-4o", 0.0025, 0.01},
 
 struct CostOptions {
   std::string server;
-  double tokens_per_day = -1;
+  std::optional<double> tokens_per_day;  // absent: --server, or a typical day
   double prompt_share = 0.75;
   std::vector<std::string> prices;
   double watts = 60;
@@ -130,16 +131,18 @@ void run_cost(const CostOptions& o) {
     throw std::invalid_argument("--kwh-price must be between 0 and 1000");
   if (!(o.hardware >= 0 && o.hardware < 1e9))
     throw std::invalid_argument("--hardware-cost must be between 0 and 1e9");
-  if (!o.server.empty() && o.tokens_per_day >= 0)
+  if (!o.server.empty() && o.tokens_per_day)
     throw std::invalid_argument("give --server or --tokens-per-day, not both");
-  if (o.tokens_per_day > 1e12) throw std::invalid_argument("--tokens-per-day must be at most 1e12");
+  if (o.tokens_per_day && !(*o.tokens_per_day >= 0 && *o.tokens_per_day <= 1e12))
+    throw std::invalid_argument(
+        fmt::format("--tokens-per-day must be between 0 and 1e12, got {}", *o.tokens_per_day));
 
   Volume v;
   if (!o.server.empty()) {
     v = from_server(o.server);
   } else {
-    const bool given = o.tokens_per_day >= 0;
-    const double n = given ? o.tokens_per_day : kDefaultTokensPerDay;
+    const bool given = o.tokens_per_day.has_value();
+    const double n = o.tokens_per_day.value_or(kDefaultTokensPerDay);
     v = {n * o.prompt_share, n * (1 - o.prompt_share),
          given
              ? fmt::format("--tokens-per-day {:.0f}, {:.0f}% of them prompt", n,

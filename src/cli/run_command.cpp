@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -31,6 +32,7 @@
 #include "engine/prompt.h"
 #include "engine/runtime.h"
 #include "fs/read_file.h"
+#include "sampling/param_error.h"
 #include "server/inference.h"
 #include "server/ollama_types.h"
 #include "store/resolve.h"
@@ -450,11 +452,18 @@ nlohmann::json server_options(const RunOptions& o, const CLI::App& cmd) {
   nlohmann::json j = nlohmann::json::object();
   auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
   const auto& s = o.sampler;
-  if (given("--temperature")) j["temperature"] = s.temperature;
+  // JSON has no NaN or infinity (nlohmann writes null: "not given"), so they
+  // are refused here, as the API refuses them.
+  auto number = [&](const char* name, double v) {
+    if (!std::isfinite(v))
+      sampling::throw_param_error(name, "a finite number", sampling::format_number(v));
+    j[name] = v;
+  };
+  if (given("--temperature")) number("temperature", s.temperature);
   if (given("--top-k")) j["top_k"] = s.top_k;
-  if (given("--top-p")) j["top_p"] = s.top_p;
-  if (given("--min-p")) j["min_p"] = s.min_p;
-  if (given("--repeat-penalty")) j["repeat_penalty"] = s.repeat_penalty;
+  if (given("--top-p")) number("top_p", s.top_p);
+  if (given("--min-p")) number("min_p", s.min_p);
+  if (given("--repeat-penalty")) number("repeat_penalty", s.repeat_penalty);
   if (given("--repeat-last-n")) j["repeat_last_n"] = s.repeat_last_n;
   if (given("--seed")) j["seed"] = o.seed;
   if (given("--num-predict")) j["num_predict"] = o.num_predict;

@@ -33,9 +33,9 @@ struct ServeFlags {
   std::string host, keep_alive, max_memory, config, kv_type, response_cache;
   std::string history_retention;
   bool history = false, no_history = false;
-  int port = -1, parallel = -1, max_loaded = -1, threads = -1;
-  int64_t max_queue = -1, ctx = -1;
-  int metrics_port = -1;
+  // Numbers as typed ("" when not given): checked with the environment's and
+  // the config file's values, so that "--port -1" is an error, not "unset".
+  std::string port, parallel, max_loaded, threads, max_queue, ctx, metrics_port;
   bool verbose = false;
   // Exposure and limits (guard.h).
   std::vector<std::string> allow_hosts, allow_origins;
@@ -116,7 +116,6 @@ void serve(const ServeFlags& f) {
     }
     return std::string();
   };
-  auto num = [](int64_t flag) { return flag >= 0 ? std::to_string(flag) : std::string(); };
   auto to_int = [](const std::string& s, const char* what, int64_t lo, int64_t hi) {
     int64_t v = 0;
     try {
@@ -134,7 +133,7 @@ void serve(const ServeFlags& f) {
   std::string host = "127.0.0.1";
   int port = 11434;
   if (auto h = setting("host", "HEARTH_HOST", f.host); !h.empty()) parse_host(h, host, port);
-  if (auto p = setting("port", "HEARTH_PORT", num(f.port)); !p.empty())
+  if (auto p = setting("port", "HEARTH_PORT", f.port); !p.empty())
     port = static_cast<int>(to_int(p, "--port", 0, 65535));
   if (host == "localhost") host = "127.0.0.1";
   o.http.host = host;
@@ -184,19 +183,18 @@ void serve(const ServeFlags& f) {
         "this address can use, create and delete models",
         host);
   }
-  if (auto v = setting("parallel", "HEARTH_NUM_PARALLEL", num(f.parallel)); !v.empty())
+  if (auto v = setting("parallel", "HEARTH_NUM_PARALLEL", f.parallel); !v.empty())
     o.models.n_parallel = static_cast<int>(to_int(v, "--parallel", 1, 256));
-  if (auto v = setting("max_queue", "HEARTH_MAX_QUEUE", num(f.max_queue)); !v.empty())
+  if (auto v = setting("max_queue", "HEARTH_MAX_QUEUE", f.max_queue); !v.empty())
     o.models.max_queue = to_int(v, "--max-queue", 0, 1'000'000);
-  if (auto v = setting("max_loaded_models", "HEARTH_MAX_LOADED_MODELS", num(f.max_loaded));
-      !v.empty())
+  if (auto v = setting("max_loaded_models", "HEARTH_MAX_LOADED_MODELS", f.max_loaded); !v.empty())
     o.models.max_loaded = static_cast<int>(to_int(v, "--max-loaded-models", 1, 64));
   if (auto v = setting("max_memory", "HEARTH_MAX_MEMORY", f.max_memory); !v.empty())
     o.models.max_memory = parse_bytes(v, "--max-memory");
-  if (auto v = setting("threads", "HEARTH_NUM_THREADS", num(f.threads)); !v.empty())
+  if (auto v = setting("threads", "HEARTH_NUM_THREADS", f.threads); !v.empty())
     o.models.threads = threads::resolve_thread_count(
         static_cast<int>(to_int(v, "--threads", 1, threads::max_threads())));
-  if (auto v = setting("ctx", "HEARTH_CONTEXT_LENGTH", num(f.ctx)); !v.empty())
+  if (auto v = setting("ctx", "HEARTH_CONTEXT_LENGTH", f.ctx); !v.empty())
     o.default_num_ctx = to_int(v, "--ctx", engine::kMinContext, engine::kMaxContext);
   if (auto v = setting("kv_type", "HEARTH_KV_CACHE_TYPE", f.kv_type); !v.empty()) {
     if (v != "f16" && v != "q8_0")
@@ -205,7 +203,7 @@ void serve(const ServeFlags& f) {
   }
   if (auto v = setting("response_cache", "HEARTH_RESPONSE_CACHE", f.response_cache); !v.empty())
     o.response_cache_bytes = parse_bytes(v, "--response-cache");
-  if (auto v = setting("metrics_port", "HEARTH_METRICS_PORT", num(f.metrics_port)); !v.empty())
+  if (auto v = setting("metrics_port", "HEARTH_METRICS_PORT", f.metrics_port); !v.empty())
     o.metrics_port = static_cast<uint16_t>(to_int(v, "--metrics-port", 0, 65535));
   auto to_bool = [](const std::string& v, const char* what) {
     if (v != "true" && v != "false" && v != "1" && v != "0")

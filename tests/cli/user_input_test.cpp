@@ -77,6 +77,28 @@ TEST(UserInput, ContextSizesOutOfRange) {
   }
 }
 
+// A negative number or NaN is the user's error, never read as "not given"
+// (the flags' own defaults hid them: --port -1 served on 11434).
+TEST(UserInput, NegativeAndNotANumberFlagsAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"serve --port -1", "--port must be in [0, 65535], got -1"},
+      {"serve --parallel -2", "--parallel must be in [1, 256], got -2"},
+      {"serve --metrics-port -1", "--metrics-port must be in [0, 65535], got -1"},
+      {"serve --max-loaded-models -1", "--max-loaded-models must be in [1, 64], got -1"},
+      {"serve --max-queue -1", "--max-queue must be in [0, 1000000], got -1"},
+      {"run --local tiny-kjv hi -n 2 --temperature nan",
+       "--temperature must be a finite number, got nan"},
+      {"run --local tiny-kjv hi -n 2 --top-p inf", "--top-p must be a finite number, got inf"},
+      {"cost --tokens-per-day -5", "--tokens-per-day must be between 0 and 1e12, got -5"},
+      {"cost --tokens-per-day nan", "--tokens-per-day must be between 0 and 1e12, got nan"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto r = run_hearth(args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_THAT(r.err, HasSubstr(message)) << args;
+  }
+}
+
 TEST(UserInput, BenchCountsOutOfRange) {
   for (const char* args :
        {"-p -1", "-n -5", "-p 9223372036854775807 -n 9223372036854775807", "-r 0", "-p 0 -n 0",
