@@ -107,8 +107,32 @@ bool Guard::auth_required() {
   }
 }
 
+namespace {
+
+// An IP address written as one ("10.0.0.5", "[::1]"): no name a DNS rebinding
+// could point elsewhere.
+bool ip_literal(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(host), ec);
+  return !ec;
+}
+
+// Desktop and editor apps' origins (Electron's app://, Tauri, VS Code
+// webviews), which Ollama admits without configuration. No web page can send
+// them. (Pages from other ports of this machine still need --allow-origin:
+// a local dev server or notebook may serve what someone else wrote.)
+bool app_origin(std::string_view origin) {
+  for (std::string_view scheme : {"app://", "tauri://", "vscode-webview://"})
+    if (starts_with(origin, scheme) && origin.size() > scheme.size()) return true;
+  return false;
+}
+
+}  // namespace
+
 bool Guard::host_allowed(const std::string& host) const {
-  if (host == "localhost" || host == "127.0.0.1" || host == "[::1]") return true;
+  if (host == "localhost" || host.ends_with(".localhost") || ip_literal(host)) return true;
   if (std::find(o_.allowed_hosts.begin(), o_.allowed_hosts.end(), host) != o_.allowed_hosts.end())
     return true;
   return !bound_host_.empty() && host == bound_host_;
@@ -134,8 +158,9 @@ std::optional<Refusal> Guard::admit(HttpRequest& req) {
   if (origin) {
     const std::string o = lower(trim(*origin));
     const std::string own = (o_.tls ? "https://" : "http://") + lower(trim(*host_header));
-    foreign_allowed = o != own && std::find(o_.allowed_origins.begin(), o_.allowed_origins.end(),
-                                            o) != o_.allowed_origins.end();
+    foreign_allowed = o != own && (app_origin(o) ||
+                                   std::find(o_.allowed_origins.begin(), o_.allowed_origins.end(),
+                                             o) != o_.allowed_origins.end());
     if (o != own && !foreign_allowed)
       return refuse(403,
                     "origin not allowed (hearth serve --allow-origin names the web origins that "

@@ -41,16 +41,32 @@ TEST(Guard, HostsAndTheBoundAddress) {
   o.bind_host = "192.168.1.5";
   o.allowed_hosts = {"Hearth.LAN"};
   Guard g(o);
+  // Names allowed, and any IP address (no name a DNS rebinding could turn):
+  // clients with OLLAMA_HOST=0.0.0.0 send "Host: 0.0.0.0:11434", as Ollama takes.
   for (const char* h : {"localhost", "LOCALHOST:80", "127.0.0.1:11434", "[::1]", "hearth.lan",
-                        "hearth.lan:11434", "192.168.1.5:11434"})
+                        "hearth.lan:11434", "192.168.1.5:11434", "192.168.1.6", "0.0.0.0:11434",
+                        "[::]", "127.0.0.2", "app.localhost:8080"})
     EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", h}})), 0) << h;
-  for (const char* h : {"", " ", "192.168.1.6", "evil.hearth.lan", "hearth.lan.", "0.0.0.0", "[::]",
-                        "localhost:", "localhost:99999x", "a b", "[::1"})
+  for (const char* h : {"", " ", "evil.hearth.lan", "hearth.lan.", "evil.com", "localhost.evil.com",
+                        "127.0.0.1.nip.io", "localhost:", "localhost:99999x", "a b", "[::1"})
     EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", h}})), 403) << h;
-  GuardOptions any;
-  any.bind_host = "0.0.0.0";
-  Guard g2(any);
-  EXPECT_EQ(status(g2, request("GET", "/api/tags", {{"host", "0.0.0.0:11434"}})), 403);
+}
+
+// Desktop and editor apps (Electron app://, Tauri, VS Code webviews) are
+// admitted with CORS, as Ollama admits them; a web site, or a page on another
+// port of this machine, only when --allow-origin names it.
+TEST(Guard, AppOriginsAreAdmittedWithCors) {
+  Guard g({});
+  for (const char* o : {"app://obsidian.md", "vscode-webview://abc", "tauri://localhost"}) {
+    HttpRequest r = request("POST", "/api/chat", {{"host", "localhost:11434"}, {"origin", o}});
+    EXPECT_FALSE(g.admit(r)) << o;
+    ASSERT_FALSE(r.response_headers.empty()) << o;
+    EXPECT_EQ(r.response_headers[0].second, o);  // Access-Control-Allow-Origin
+  }
+  for (const char* o : {"http://evil.com", "http://localhost:3000", "http://localhost.evil.com",
+                        "null", "file://", "app://", "ftp://localhost"})
+    EXPECT_EQ(status(g, request("POST", "/api/chat", {{"host", "localhost"}, {"origin", o}})), 403)
+        << o;
 }
 
 TEST(Guard, RateLimitByNonLoopbackAddress) {

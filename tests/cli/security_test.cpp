@@ -51,9 +51,13 @@ TEST(Exposure, HostAllowList) {
   EXPECT_EQ(status_of(raw(p, req + "Host: localhost:1\r\n\r\n", 500)), 200);
   EXPECT_EQ(status_of(raw(p, req + "Host: 127.0.0.1\r\n\r\n", 500)), 200);
   EXPECT_EQ(status_of(raw(p, req + "Host: [::1]:11434\r\n\r\n", 500)), 200);
+  // An IP address is no name a DNS rebinding could turn (clients with
+  // OLLAMA_HOST=0.0.0.0 send it, as Ollama takes).
+  for (const char* host : {"0.0.0.0", "0.0.0.0:11434", "192.168.1.10"})
+    EXPECT_EQ(status_of(raw(p, req + "Host: " + host + "\r\n\r\n", 500)), 200) << host;
   for (const char* host :
-       {"evil.example", "evil.example:11434", "0.0.0.0", "0.0.0.0:11434", "192.168.1.10",
-        "hearth.local", "localhost.evil.example", "", "127.0.0.1:", "127.0.0.1:x", "localhost/x"}) {
+       {"evil.example", "evil.example:11434", "hearth.local", "localhost.evil.example",
+        "127.0.0.1.nip.io", "", "127.0.0.1:", "127.0.0.1:x", "localhost/x"}) {
     const auto r = raw(p, req + "Host: " + host + "\r\n\r\n");
     EXPECT_EQ(status_of(r), 403) << host;
     EXPECT_TRUE(body_of(r)["error"].is_string()) << host;
