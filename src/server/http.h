@@ -139,6 +139,11 @@ struct HttpOptions {
   // Called once per request whose header was read, when its answer (or a
   // refusal) has been written or has failed, with the status sent. (The audit log.)
   std::function<void(const HttpRequest&, int status)> on_answered;
+  // The JSON body of an error this layer answers itself (a refusal, a body
+  // too large) for a request to `path` ("" before the path is known);
+  // unset: {"error": message}. (The server gives each API its own shape.)
+  std::function<std::string(std::string_view path, int status, const std::string& message)>
+      error_body;
 };
 
 class HttpServer {

@@ -329,6 +329,7 @@ class Connection final : public ConnectionBase,
   }
 
   void read_header() {
+    error_path_.clear();
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<uint32_t>(srv_.o.max_header_bytes));
     header_parser_->body_limit(boost::none);  // checked in on_header, once the path is known
@@ -344,7 +345,9 @@ class Connection final : public ConnectionBase,
     res->set(http::field::server, "hearth");
     if (status != http::status::no_content) {
       res->set(http::field::content_type, "application/json; charset=utf-8");
-      res->body() = json_error(msg);
+      res->body() = srv_.o.error_body
+                        ? srv_.o.error_body(error_path_, static_cast<int>(status), msg)
+                        : json_error(msg);
     }
     for (const auto& [k, v] : extra) res->insert(k, v);
     res->set(http::field::connection, "close");
@@ -398,6 +401,7 @@ class Connection final : public ConnectionBase,
     if (!rec) req->remote = ep.address().to_string();
     if (!path) return reply_error_and_close(http::status::bad_request, "invalid request path");
     req->path = *path;
+    error_path_ = req->path;
     if (srv_.o.admit)
       if (auto no = srv_.o.admit(*req)) {
         if (srv_.o.on_answered) srv_.o.on_answered(*req, no->status);
@@ -558,6 +562,7 @@ class Connection final : public ConnectionBase,
   std::string peer_;                   // the client's address
   std::atomic<bool> released_{false};  // counted out of the limits (release())
   int served_ = 0;                     // requests answered on this connection
+  std::string error_path_;             // the current request's path, for error_body
   beast::flat_buffer buffer_;
   // One request at a time: its header, then its body buffered or streamed.
   std::optional<http::request_parser<http::empty_body>> header_parser_;

@@ -52,11 +52,11 @@ ErrorShape error_shape(std::string_view path) {
   return ErrorShape::kOllama;
 }
 
-void send_error(Exchange& ex, int status, const std::string& text, Headers headers,
-                const std::string& param) {
+nlohmann::ordered_json error_body(std::string_view path, int status, const std::string& text,
+                                  const std::string& param) {
   const std::string message = without_paths(text);
   nlohmann::ordered_json body;
-  switch (error_shape(ex.request().path)) {
+  switch (error_shape(path)) {
     case ErrorShape::kOllama:
       body = ollama::error_response(message);
       break;
@@ -91,7 +91,12 @@ void send_error(Exchange& ex, int status, const std::string& text, Headers heade
       break;
     }
   }
-  send_json(ex, status, body, std::move(headers));
+  return body;
+}
+
+void send_error(Exchange& ex, int status, const std::string& text, Headers headers,
+                const std::string& param) {
+  send_json(ex, status, error_body(ex.request().path, status, text, param), std::move(headers));
 }
 
 Server::Impl::Impl(ServerOptions opts)
@@ -158,6 +163,11 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  // Refusals before any handler (a key, a Host, a body too large) in the
+  // shape of the API asked, as the handlers' errors are: the SDKs read them.
+  impl_->o.http.error_body = [](std::string_view path, int status, const std::string& message) {
+    return error_body(path, status, message).dump();
+  };
   impl_->o.http.admit = [impl = impl_.get()](HttpRequest& r) {
     auto refusal = impl->guard.admit(r);
     // Refused before any handler: counted here (401/403 as auth, 429 as rate limit).

@@ -123,6 +123,10 @@ std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 // /v1/messages, Anthropic's {"type": "error", "error": {type, message}}.
 enum class ErrorShape { kOllama, kOpenAI, kAnthropic };
 ErrorShape error_shape(std::string_view path);
+// The body of an error for `path` (`param`: OpenAI's error.param, if known);
+// the message goes out without_paths.
+nlohmann::ordered_json error_body(std::string_view path, int status, const std::string& message,
+                                  const std::string& param = {});
 // `param` names the request field at fault (OpenAI's error.param), if known.
 // The message goes out without_paths.
 void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {},

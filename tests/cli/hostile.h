@@ -64,11 +64,15 @@ inline void expect_healthy(int port) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
 }
 
-// An error answer: `status` and {"error": "..."}.
+// An error answer: `status` and a message in the shape of the API asked:
+// Ollama's {"error": "..."}, OpenAI's {"error": {"message", ...}} or
+// Anthropic's {"type": "error", "error": {"type", "message"}}.
 inline void expect_error(const HttpResponse& r, int status, const std::string& what = "") {
   EXPECT_EQ(r.status, status) << what << ": " << r.body;
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  EXPECT_TRUE(j.is_object() && j["error"].is_string()) << what << ": " << r.body;
+  const bool ollama = j.is_object() && j["error"].is_string();
+  const bool openai = j.is_object() && j["error"].is_object() && j["error"]["message"].is_string();
+  EXPECT_TRUE(ollama || openai) << what << ": " << r.body;
 }
 
 }  // namespace hearth::test

@@ -336,6 +336,34 @@ TEST(Limits, RateLimitPerKeyIs429WithRetryAfter) {
   expect_healthy(s.port());  // /health is never limited
 }
 
+// Refusals before any handler (a body too large, a missing or wrong key) come
+// in the shape of the API asked, which its SDK reads (e.error.type).
+TEST(Limits, RefusalsHaveEachApisErrorShape) {
+  HearthServer s("--max-body 1KiB");
+  const std::string big = R"({"model":"tiny-kjv","x":")" + std::string(3000, 'a') + "\"}";
+  auto r = http_request(s.port(), "POST", "/v1/chat/completions", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.json()["error"]["type"], "invalid_request_error") << r.body;
+  r = http_request(s.port(), "POST", "/v1/messages", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.json()["type"], "error") << r.body;
+  EXPECT_EQ(r.json()["error"]["type"], "request_too_large") << r.body;
+  r = http_request(s.port(), "POST", "/api/chat", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(r.json()["error"].is_string()) << r.body;
+  create_key(s.home(), "k", "inference");
+  const Hdrs wrong = {{"Authorization", "Bearer nope"}};
+  r = http_request(s.port(), "POST", "/v1/chat/completions", "{}", wrong);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.json()["error"]["type"], "authentication_error") << r.body;
+  r = http_request(s.port(), "POST", "/v1/messages", "{}", {{"x-api-key", "nope"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.json()["error"]["type"], "authentication_error") << r.body;
+  r = http_request(s.port(), "POST", "/api/chat", "{}", wrong);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.json()["error"], "invalid API key") << r.body;
+}
+
 TEST(Framing, SmugglingAndLyingLengthsAreRefused) {
   const int p = open_server().port();
   const std::string head = "POST /api/show HTTP/1.1\r\nHost: localhost\r\n";
