@@ -191,6 +191,25 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
     if (const Json* d = find_field(*tc, "disable_parallel_tool_use"); d && d->is_boolean())
       r.parallel_tool_calls = !d->get<bool>();
   }
+  // Structured outputs: output_config.format (and the beta's output_format),
+  // {"type": "json_schema", "schema": {...}}, enforced by the grammar as
+  // OpenAI's response_format is.
+  const Json* of = nullptr;
+  const char* of_name = "output_config.format";
+  if (const Json* oc = find_field(body, "output_config")) {
+    if (!oc->is_object()) bad("output_config", "must be an object");
+    of = find_field(*oc, "format");
+  }
+  if (!of) of = find_field(body, "output_format"), of_name = "output_format";
+  if (of && !of->is_null()) {
+    if (!of->is_object() ||
+        get_string(*of, "type", std::string(of_name) + ".type") != "json_schema")
+      bad(of_name, "must be {\"type\": \"json_schema\", \"schema\": {...}}");
+    const Json* schema = find_field(*of, "schema");
+    if (!schema || !schema->is_object())
+      bad(std::string(of_name) + ".schema", "an object is required");
+    r.format = ollama::Json::parse(schema->dump());
+  }
   if (const Json* th = find_field(body, "thinking")) {
     if (!th->is_object()) bad("thinking", "must be an object");
     const auto type = get_string(*th, "type", "thinking.type");

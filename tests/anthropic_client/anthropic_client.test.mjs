@@ -150,6 +150,25 @@ test('tools: tool_choice any always gives a tool_use whose input validates; resu
   assert.equal(follow.content[0].type, 'text');
 });
 
+test('structured output: output_config.format\'s JSON schema is enforced (messages.parse)', async () => {
+  const schema = {
+    type: 'object',
+    properties: { book: { type: 'string', maxLength: 12 }, chapter: { type: 'integer', minimum: 1, maximum: 50 } },
+    required: ['book', 'chapter'],
+    additionalProperties: false,
+  };
+  const validate = new Ajv().compile(schema);
+  for (const seed of [1, 2]) {
+    const r = await client.messages.create({
+      model: MODEL, max_tokens: 40, temperature: 1, metadata: { user_id: String(seed) },
+      messages: [{ role: 'user', content: 'Name a book and chapter.' }],
+      output_config: { format: { type: 'json_schema', schema } },
+    });
+    const value = JSON.parse(r.content[0].text);
+    assert.ok(validate(value), `${JSON.stringify(validate.errors)} for ${r.content[0].text}`);
+  }
+});
+
 test('count_tokens counts the rendered prompt', async () => {
   const short = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] });
   const long = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi there, how are you today?' }] });
