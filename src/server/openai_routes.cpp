@@ -302,7 +302,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
     Json data = Json::array();
     for (const auto& e : store.list())
       data.push_back(openai::model_object(e.name, e.modified_ns / 1'000'000'000));
-    send_json(ex, 200, Json{{"object", "list"}, {"data", std::move(data)}});
+    send_json(ex, 200, openai::models_list(std::move(data)));
     return true;
   }
   if (p.starts_with("/v1/models/")) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "server/go_format.h"
 #include "server/json_body.h"
 
 namespace hearth::server::openai {
@@ -709,6 +710,21 @@ Json model_object(const std::string& id, int64_t created) {
   j["object"] = "model";
   j["created"] = created;
   j["owned_by"] = "library";
+  // Anthropic's ModelInfo, for its SDK's models.list() on the same route.
+  j["type"] = "model";
+  j["display_name"] = id;
+  j["created_at"] = ollama::rfc3339_nano(ollama::Clock::time_point(std::chrono::seconds(created)));
+  return j;
+}
+
+Json models_list(Json data) {
+  Json j = Json::object();
+  j["object"] = "list";
+  // Anthropic's page of models: the whole list in one page.
+  j["first_id"] = data.empty() ? Json() : data.front()["id"];
+  j["last_id"] = data.empty() ? Json() : data.back()["id"];
+  j["has_more"] = false;
+  j["data"] = std::move(data);
   return j;
 }
 

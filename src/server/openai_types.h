@@ -87,6 +87,13 @@ Json response_object(const std::string& id, int64_t created, const std::string& 
                      const std::string& status, const Json& output, const Usage& u);
 
 Json embeddings_response(const std::string& model, const Embedded& e, bool base64);
+// A model for /v1/models: OpenAI's {id, object, created, owned_by} and
+// Anthropic's {type, id, display_name, created_at} at once (both SDKs list
+// models on this route; each ignores the other's fields). `created`: seconds
+// since the epoch.
 Json model_object(const std::string& id, int64_t created);
+// The list of `data`: OpenAI's {object, data} and Anthropic's page
+// {data, first_id, last_id, has_more}.
+Json models_list(Json data);
 
 }  // namespace hearth::server::openai

@@ -169,6 +169,21 @@ test('structured output: output_config.format\'s JSON schema is enforced (messag
   }
 });
 
+test('models: list and retrieve as Anthropic\'s ModelInfo', async () => {
+  const page = await client.models.list();
+  const ids = page.data.map((m) => m.id);
+  assert.ok(ids.includes('tiny-kjv:latest'), JSON.stringify(ids));
+  for (const m of page.data) {
+    assert.equal(m.type, 'model');
+    assert.equal(typeof m.display_name, 'string');
+    assert.ok(!Number.isNaN(Date.parse(m.created_at)), m.created_at);
+  }
+  assert.equal(page.has_more, false);
+  const one = await client.models.retrieve('tiny-kjv');
+  assert.equal(one.type, 'model');
+  assert.equal(one.id, 'tiny-kjv');
+});
+
 test('count_tokens counts the rendered prompt', async () => {
   const short = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] });
   const long = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi there, how are you today?' }] });
