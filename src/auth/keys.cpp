@@ -201,7 +201,11 @@ std::string KeyStore::create(const std::string& name, Scope scope,
     const int rc = sqlite3_step(s.s);
     if (rc == SQLITE_CONSTRAINT) {
       d.exec("ROLLBACK");
-      throw KeyError("a key named '" + name + "' exists already (revoke it, or pick another name)");
+      // Revoked and expired keys keep their names, so that the audit log's
+      // entries name one key each.
+      throw KeyError("a key named '" + name +
+                     "' exists already (names are never reused, also after a revoke or expiry: "
+                     "pick another name)");
     }
     if (rc != SQLITE_DONE) d.fail("cannot update");
   }

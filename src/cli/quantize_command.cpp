@@ -25,6 +25,7 @@ struct QuantizeArgs {
   std::string type;
   std::optional<int> threads;  // nullopt: one per physical core
   bool force = false;
+  bool allow_requantize = false;
 };
 
 std::string type_list() {
@@ -62,6 +63,7 @@ void run_quantize(const QuantizeArgs& args) {
   options.type = std::string(target->name);
   options.progress = isatty(fileno(stderr)) != 0;
   options.force = args.force;
+  options.allow_requantize = args.allow_requantize;
   threads::ThreadPool pool(args.threads);
   const quant::QuantizeSummary s = quant::quantize_model(
       in, model::mix_shape(*gguf::GgufFile::open(in)), args.output, options, pool);
@@ -86,6 +88,8 @@ void add_quantize(CLI::App& app) {
       ->required();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: one per physical core)");
   cmd->add_flag("-f,--force", args->force, "Replace the output file if it exists");
+  cmd->add_flag("--allow-requantize", args->allow_requantize,
+                "Convert tensors that are already quantized (a second rounding over the first)");
   cmd->callback([args] { run_quantize(*args); });
 }
 

@@ -124,6 +124,14 @@ QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& mod
       summary.bytes_after += t.n_bytes;
       continue;
     }
+    const bool quantized =
+        t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16;
+    if (quantized && !options.allow_requantize)
+      throw std::runtime_error(
+          in_path + ": tensor '" + t.name + "' is already quantized (" +
+          std::string(gguf::type_name(t.type)) +
+          "); quantizing it again adds a second rounding to the first. Start from an F16 or "
+          "F32 file, or allow it (hearth quantize --allow-requantize)");
     if (!can_dequantize(t.type)) {
       throw std::runtime_error(in_path + ": tensor '" + t.name + "' has type " +
                                std::string(gguf::type_name(t.type)) +

@@ -14,6 +14,10 @@ struct QuantizeOptions {
   std::string type;       // "f32", "f16", "bf16", "q8_0", ..., "q4_k_m", "q5_k_m"
   bool progress = false;  // a progress line on stderr
   bool force = false;     // replace an existing output file (never the input itself)
+  // Convert tensors that are already quantized (q4_0 -> q8_0): their rounding
+  // stays and a second is added, so it is refused unless asked for, as
+  // llama-quantize refuses it without --allow-requantize.
+  bool allow_requantize = false;
 };
 
 struct QuantizeSummary {

@@ -49,6 +49,23 @@ TEST_F(QuantizeCli, ModelNameAndMixType) {
   EXPECT_EQ(file->find_tensor("blk.0.ffn_down.weight")->type, hearth::gguf::TensorType::Q4_K);
 }
 
+// A quantized file quantized again keeps its first rounding and adds a second:
+// refused unless asked for, as llama-quantize refuses it.
+TEST_F(QuantizeCli, RequantizingIsRefusedUnlessAllowed) {
+  const std::string q4 = (dir_ / "kjv-q4_0.gguf").string();
+  ASSERT_EQ(run_hearth("quantize " + kModel + " " + q4 + " q4_0").code, 0);
+  const std::string q8 = (dir_ / "kjv-q8_0.gguf").string();
+  Result r = run_hearth("quantize " + q4 + " " + q8 + " q8_0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is already quantized (q4_0)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--allow-requantize"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(q8));
+  r = run_hearth("quantize " + q4 + " " + q8 + " q8_0 --allow-requantize");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(hearth::gguf::GgufFile::open(q8)->find_tensor("blk.0.ffn_down.weight")->type,
+            hearth::gguf::TensorType::Q8_0);
+}
+
 TEST_F(QuantizeCli, UnknownTypeIsRefused) {
   const std::string out = (dir_ / "x.gguf").string();
   Result r = run_hearth("quantize " + kModel + " " + out + " q9_9");
