@@ -43,13 +43,15 @@ void run_perplexity(const PerplexityOptions& o) {
   const auto tokens = tok.encode(text, tok.add_bos_default(), /*parse_special=*/false);
   const int32_t bos = tok.add_bos_default() ? tok.bos() : -1;
   const auto kv = o.kv_type == "q8_0" ? backend::KvType::Q8_0 : backend::KvType::F16;
-  if (!o.json)
-    std::fprintf(stderr, "perplexity: %zu tokens, %zu windows of %lld\n", tokens.size(),
-                 tokens.size() / static_cast<size_t>(n_ctx), static_cast<long long>(n_ctx));
   const auto r =
       engine::perplexity(*rt.model, tokens, bos, n_ctx, kv, [&](const engine::PerplexityWindow& w) {
-        if (!o.json)
-          std::fprintf(stderr, "[%lld]%.4f,", static_cast<long long>(w.index + 1), w.running_ppl);
+        if (o.json) return;
+        if (w.index == 0) {  // once the text is known to be long enough
+          const size_t n = tokens.size() / static_cast<size_t>(n_ctx);
+          std::fprintf(stderr, "perplexity: %zu tokens, %zu window%s of %lld\n", tokens.size(), n,
+                       n == 1 ? "" : "s", static_cast<long long>(n_ctx));
+        }
+        std::fprintf(stderr, "[%lld]%.4f,", static_cast<long long>(w.index + 1), w.running_ppl);
       });
   if (o.json) {
     auto windows = nlohmann::json::array();

@@ -44,6 +44,7 @@ namespace {
 struct RunOptions {
   std::string model;
   std::string prompt;
+  std::vector<std::string> prompt_words;  // as typed: unquoted words are one prompt
   bool chat = false;
   bool json = false;
   bool verbose = false;
@@ -592,7 +593,7 @@ void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand("run", "Complete a prompt, or chat with a model");
   cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
-  cmd->add_option("prompt", o->prompt,
+  cmd->add_option("prompt", o->prompt_words,
                   "Prompt for a one-shot completion, after any piped text (none: a chat, "
                   "typed or piped line by line)");
   cmd->add_flag("--chat", o->chat, "Wrap the prompt in the model's chat template");
@@ -622,6 +623,10 @@ void add_run(CLI::App& app) {
       ->check(CLI::Range(0, 100));
   cmd->add_flag("--local", o->local, "Run in this process even when a server answers");
   cmd->callback([o, cmd] {
+    // `hearth run tiny-kjv In the beginning`: the words are one prompt, as
+    // Ollama's CLI joins them.
+    o->prompt.clear();
+    for (const auto& w : o->prompt_words) o->prompt += (o->prompt.empty() ? "" : " ") + w;
     // `cat notes.txt | hearth run MODEL "Summarize"`: the piped text, then the
     // prompt, as Ollama's CLI joins them. (Piped without a prompt, the lines
     // are a scripted chat.) Only a pipe or a file is read: never a terminal,

@@ -45,6 +45,15 @@ struct ServeFlags {
   std::string tls_cert, tls_key;
 };
 
+// "30d", "12h", "90m", "45s": the largest unit that divides it.
+std::string human_duration(std::chrono::seconds d) {
+  const int64_t s = d.count();
+  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
 // "8GiB", "512MiB", "8G", "1.5g", "1073741824" -> bytes.
 uint64_t parse_bytes(const std::string& s, const std::string& what) {
   size_t used = 0;
@@ -277,9 +286,9 @@ void serve(const ServeFlags& f) {
                !o.history ? "no history kept on the server"
                : o.history_retention.count() == 0
                    ? fmt::format("conversations in {}/history.db", o.home)
-                   : fmt::format("conversations in {}/history.db, deleted {} s after their "
+                   : fmt::format("conversations in {}/history.db, deleted {} after their "
                                  "last message",
-                                 o.home, o.history_retention.count()));
+                                 o.home, human_duration(o.history_retention)));
   std::thread signals([&] {
     int sig = 0;
     sigwait(&set, &sig);

@@ -29,9 +29,10 @@ PerplexityResult perplexity(const model::Model& model, std::span<const int32_t> 
   if (n_ctx < 4)
     throw std::invalid_argument("perplexity: a context of at least 4 tokens is needed");
   if (n < 2 * n_ctx)
-    throw std::invalid_argument("perplexity: the text has " + std::to_string(n) +
-                                " tokens; a context of " + std::to_string(n_ctx) +
-                                " needs at least " + std::to_string(2 * n_ctx));
+    throw std::invalid_argument(
+        "perplexity: the text has " + std::to_string(n) + " tokens; a context of " +
+        std::to_string(n_ctx) + " needs at least " + std::to_string(2 * n_ctx) + " (two windows)" +
+        (n >= 8 ? "; a context of at most " + std::to_string(n / 2) + " fits this text" : ""));
   const auto t0 = std::chrono::steady_clock::now();
   PerplexityResult r;
   r.n_tokens = n;

@@ -63,6 +63,9 @@ TEST(Perplexity, TextShorterThanTwoWindowsIsAClearError) {
   const auto r = run_hearth(std::string("perplexity tiny-kjv -f ") + path + " --ctx 128");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("256"), std::string::npos) << r.err;
+  // It says what would fit (about 14 tokens: a context of at most 7).
+  EXPECT_NE(r.err.find("; a context of at most "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("windows of"), std::string::npos) << r.err;  // no header before it
   std::filesystem::remove(path);
   const auto m = run_hearth("perplexity tiny-kjv -f /nonexistent/text.txt");
   EXPECT_NE(m.code, 0);

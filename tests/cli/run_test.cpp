@@ -79,6 +79,17 @@ TEST(Run, PipedTextAndAPromptAreOnePrompt) {
             nlohmann::json::parse(typed.out)["prompt_tokens"]);
 }
 
+// Unquoted words are one prompt, as Ollama's CLI takes them.
+TEST(Run, UnquotedWordsAreOnePrompt) {
+  const std::string flags = " -n 2 --temperature 0 --json --local";
+  const auto words = run_hearth("run tiny-kjv In the beginning" + flags);
+  ASSERT_EQ(words.code, 0) << words.err;
+  const auto quoted = run_hearth("run tiny-kjv \"In the beginning\"" + flags);
+  ASSERT_EQ(quoted.code, 0) << quoted.err;
+  EXPECT_EQ(nlohmann::json::parse(words.out)["prompt_tokens"],
+            nlohmann::json::parse(quoted.out)["prompt_tokens"]);
+}
+
 // A scripted chat whose turn fails exits 1, so that the script knows.
 TEST(Run, APipedChatWithAFailedTurnExits1) {
   std::string words;
