@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/keys.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "engine/limits.h"
@@ -173,11 +174,22 @@ std::vector<std::string> warnings(const std::string& home, const std::string& st
     std::string host;
     int port = 0;
     parse_host(bind, host, port);
-    if (!is_loopback(host) && !std::filesystem::exists(keys))
+    // As `hearth serve` decides: an active key, not a keys file, is what it needs.
+    bool active = false;
+    std::string why = keys + " is missing";
+    if (std::filesystem::exists(keys)) {
+      why = "every key in " + keys + " is revoked or expired";
+      try {
+        active = auth::KeyStore(keys).any_active();
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+    }
+    if (!is_loopback(host) && !active)
       w.push_back(fmt::format(
-          "`hearth serve` would listen on {} (beyond this machine) and there are no API keys "
-          "({} is missing): create one with `hearth keys create NAME`",
-          host, keys));
+          "`hearth serve` would listen on {} (beyond this machine) and there is no active API "
+          "key ({}), so it will refuse to start: create one with `hearth keys create NAME`",
+          host, why));
   }
   for (const auto& p : {keys, cfg_path, store})
     if (world_readable(p))

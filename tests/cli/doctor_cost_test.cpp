@@ -86,8 +86,15 @@ TEST(Doctor, WarnsOfAnExposedServerAndReadableFiles) {
   const auto r = run_in(home.path(), "doctor");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("would listen on 0.0.0.0"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("no API keys"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no active API key (" + home.path() + "/keys.db is missing)"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find(cfg + " is readable by every user"), std::string::npos) << r.out;
+  // A keys file whose only key is revoked is no better: serve would refuse.
+  ASSERT_EQ(run_in(home.path(), "keys create k").code, 0);
+  ASSERT_EQ(run_in(home.path(), "keys revoke k").code, 0);
+  const auto revoked = run_in(home.path(), "doctor");
+  EXPECT_NE(revoked.out.find("is revoked or expired"), std::string::npos) << revoked.out;
   EXPECT_NE(r.out.find(home.path() + "/models is readable by every user"), std::string::npos);
   // Private files and a loopback address: no warnings.
   std::ofstream(cfg) << R"({"host": "127.0.0.1"})";
