@@ -101,7 +101,8 @@ class ChatSink : public InferenceSink {
         send(openai::chat_chunk(id_, created_, model_, c.index, Json::object(), c.finish_reason,
                                 openai::logprobs_json(c)));
       else
-        send(openai::completion_chunk(id_, created_, model_, c.index, "", c.result.done_reason));
+        send(openai::completion_chunk(id_, created_, model_, c.index, "", c.result.done_reason,
+                                      openai::completion_logprobs(c)));
     }
     if (include_usage_)
       send(openai::usage_chunk(id_, created_, model_,

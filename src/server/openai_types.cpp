@@ -563,6 +563,22 @@ Json usage_chunk(const std::string& id, int64_t created, const std::string& mode
   return j;
 }
 
+Json completion_logprobs(const Choice& c) {
+  if (c.result.logprobs.empty()) return nullptr;
+  // The legacy shape: parallel arrays.
+  Json tokens = Json::array(), lps = Json::array(), tops = Json::array();
+  for (size_t i = 0; i < c.token_text.size() && i < c.result.logprobs.size(); ++i) {
+    tokens.push_back(c.token_text[i]);
+    lps.push_back(c.result.logprobs[i]);
+    Json top = Json::object();
+    if (i < c.result.top.size())
+      for (size_t k = 0; k < c.result.top[i].size(); ++k)
+        top[c.top_text[i][k]] = ln(c.result.top[i][k].prob);
+    tops.push_back(std::move(top));
+  }
+  return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}};
+}
+
 Json completion(const std::string& id, int64_t created, const std::string& model, const Outcome& o,
                 const std::string& echo_prefix) {
   Json j = head(id, "text_completion", created, model);
@@ -571,22 +587,7 @@ Json completion(const std::string& id, int64_t created, const std::string& model
     Json ch = Json::object();
     ch["text"] = echo_prefix + c.result.text;
     ch["index"] = c.index;
-    Json lp = nullptr;
-    if (!c.result.logprobs.empty()) {
-      // The legacy shape: parallel arrays.
-      Json tokens = Json::array(), lps = Json::array(), tops = Json::array();
-      for (size_t i = 0; i < c.token_text.size() && i < c.result.logprobs.size(); ++i) {
-        tokens.push_back(c.token_text[i]);
-        lps.push_back(c.result.logprobs[i]);
-        Json top = Json::object();
-        if (i < c.result.top.size())
-          for (size_t k = 0; k < c.result.top[i].size(); ++k)
-            top[c.top_text[i][k]] = ln(c.result.top[i][k].prob);
-        tops.push_back(std::move(top));
-      }
-      lp = {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}};
-    }
-    ch["logprobs"] = lp;
+    ch["logprobs"] = completion_logprobs(c);
     ch["finish_reason"] = c.result.done_reason;
     choices.push_back(std::move(ch));
   }
@@ -596,12 +597,12 @@ Json completion(const std::string& id, int64_t created, const std::string& model
 }
 
 Json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
-                      const std::string& text, const Json& finish_reason) {
+                      const std::string& text, const Json& finish_reason, const Json& logprobs) {
   Json j = head(id, "text_completion", created, model);
   Json ch = Json::object();
   ch["text"] = text;
   ch["index"] = index;
-  ch["logprobs"] = nullptr;
+  ch["logprobs"] = logprobs;
   ch["finish_reason"] = finish_reason;
   j["choices"] = Json::array({std::move(ch)});
   return j;

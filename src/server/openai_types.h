@@ -78,8 +78,14 @@ Json tool_call_json(const chat::ToolCall& c);
 
 Json completion(const std::string& id, int64_t created, const std::string& model, const Outcome& o,
                 const std::string& echo_prefix);
+// A streamed piece; the last chunk of a choice carries its finish_reason and,
+// when asked for, all its logprobs (as the chat stream's last chunk does).
 Json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
-                      const std::string& text, const Json& finish_reason = nullptr);
+                      const std::string& text, const Json& finish_reason = nullptr,
+                      const Json& logprobs = nullptr);
+// A completion choice's logprobs in the legacy shape ({tokens, token_logprobs,
+// top_logprobs}); null when none were asked for.
+Json completion_logprobs(const Choice& c);
 
 // /v1/responses: the output items of a finished response.
 Json response_output(const Outcome& o, const std::string& msg_id);

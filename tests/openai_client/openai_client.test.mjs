@@ -310,6 +310,14 @@ test('completions: raw continuation, echo, streaming and the default of 16 token
   let text = '';
   for await (const chunk of stream) for (const c of chunk.choices) text += c.text;
   assert.equal(text, r.choices[0].text);
+  // Streamed with logprobs: they arrive, with the last chunk (as the chat
+  // stream's), one per token, the same as unstreamed.
+  const lpWhole = await client.completions.create({ model: MODEL, prompt: 'In the beginning God', temperature: 0, max_tokens: 3, logprobs: 1 });
+  const lpStream = await client.completions.create({ model: MODEL, prompt: 'In the beginning God', temperature: 0, max_tokens: 3, logprobs: 1, stream: true });
+  const got = [];
+  for await (const chunk of lpStream) for (const c of chunk.choices) if (c.logprobs) got.push(...c.logprobs.token_logprobs);
+  assert.equal(got.length, 3);
+  assert.deepEqual(got, lpWhole.choices[0].logprobs.token_logprobs);
   // An empty prompt continues BOS: text from the start (a 200, not an error
   // the SDK would retry).
   const empty = await client.completions.create({ model: MODEL, prompt: '', temperature: 0, max_tokens: 4 });
