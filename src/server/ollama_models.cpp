@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "chat/tool_calls.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "quant/mix.h"
@@ -304,8 +305,12 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
         show.tensors.push_back(std::move(ti));
       }
     // hearth embeds with any model (mean pooling), but like Ollama lists
-    // "embedding" only for embedding models.
+    // "embedding" only for embedding models; "tools" and "thinking" when the
+    // template has a place for them, as Ollama lists them (hearth also calls
+    // tools through any other template, in the system message).
     show.capabilities = {"completion"};
+    if (chat::template_takes_tools(show.template_)) show.capabilities.push_back("tools");
+    if (chat::template_thinks(show.template_)) show.capabilities.push_back("thinking");
     show.modified_at = from_ns(rec.modified_ns);
     send_json(ex, 200, ollama::show_response(show));
     return true;

@@ -173,6 +173,15 @@ TEST(ServeModels, ShowDescribesTheModel) {
 
   r = s.post("/api/show", {{"model", "tiny-kjv"}, {"system", "Be brief."}});
   EXPECT_EQ(r.json()["system"], "Be brief.");
+  // A template with a place for tools and for thinking lists both, as Ollama does.
+  const std::string tmpl =
+      "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{{ m.content }}"
+      "{% endfor %}<think>";
+  r = s.post("/api/create", {{"model", "thinker"}, {"from", "tiny-kjv"}, {"template", tmpl}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = s.post("/api/show", {{"model", "thinker"}});
+  EXPECT_EQ(r.json()["capabilities"], json::array({"completion", "tools", "thinking"}));
+  EXPECT_EQ(send(s, "DELETE", "/api/delete", {{"model", "thinker"}}).status, 200);
   r = s.post("/api/show", {{"model", "nope"}});
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.json()["error"], "model \"nope\" not found");
