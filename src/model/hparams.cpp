@@ -71,6 +71,12 @@ Hparams read_hparams(const gguf::GgufFile& f) {
   const std::string a = h.arch_name + ".";
   h.n_embd = require(f, a + "embedding_length", facts.n_embd);
   h.n_layer = require(f, a + "block_count", facts.n_layer);
+  // Tables per layer are allocated from it before any tensor is looked up:
+  // the largest real models have a few hundred layers.
+  constexpr int64_t kMaxLayers = 4096;
+  if (h.n_layer > kMaxLayers)
+    fail(f, "'" + a + "block_count' is " + std::to_string(h.n_layer) + ", more than " +
+                std::to_string(kMaxLayers) + " layers");
   h.n_head = require(f, a + "attention.head_count", facts.n_head);
   h.n_ff = require(f, a + "feed_forward_length", facts.n_ff);
   h.n_head_kv = f.has(a + "attention.head_count_kv")
@@ -90,7 +96,10 @@ Hparams read_hparams(const gguf::GgufFile& f) {
   const std::string eps_key = h.arch == Arch::Falcon ? a + "attention.layer_norm_epsilon"
                                                      : a + "attention.layer_norm_rms_epsilon";
   h.norm_eps = static_cast<float>(f.get_float(eps_key, 1e-5));
-  if (!(h.norm_eps > 0) || !std::isfinite(h.norm_eps)) fail(f, "'" + eps_key + "' is not positive");
+  if (!(h.norm_eps > 0 && h.norm_eps < 1))
+    fail(f, "'" + eps_key + "' is " + std::to_string(h.norm_eps) +
+                ", expected a small positive "
+                "number (1e-5)");
 
   h.rope.mode = h.arch == Arch::Llama ? backend::RopeMode::Normal : backend::RopeMode::Neox;
   h.rope.n_rot =
@@ -102,6 +111,9 @@ Hparams read_hparams(const gguf::GgufFile& f) {
                 " must be even and at most the head dimension " + std::to_string(h.head_dim));
   h.rope.freq_base =
       static_cast<float>(f.has(a + "rope.freq_base") ? facts.rope_freq_base : 10000.0);
+  if (!(h.rope.freq_base > 1 && std::isfinite(h.rope.freq_base)))
+    fail(f, "'" + a + "rope.freq_base' is " + std::to_string(h.rope.freq_base) +
+                ", expected a number above 1 (10000)");
   const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
   double factor = f.get_float(a + "rope.scaling.factor", 0.0);
   if (scaling == "linear" || (scaling == "none" && f.has(a + "rope.scale_linear"))) {

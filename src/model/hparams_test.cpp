@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,35 @@ TEST(Hparams, NamesAMissingKey) {
               std::string::npos)
         << e.what();
   }
+}
+
+// Values no real model holds are the file's error, before anything is
+// allocated from them (a block_count of 2^31 was std::bad_alloc).
+TEST(Hparams, RefusesValuesNoModelHolds) {
+  auto error_of = [](gguf::GgufWriter w) {
+    const auto f = parse(w, "qwen.gguf");
+    try {
+      read_hparams(*f);
+    } catch (const gguf::GgufError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  gguf::GgufWriter w = qwen2_header();
+  w.set_u32("qwen2.block_count", 2147483647u);
+  EXPECT_NE(error_of(w).find("'qwen2.block_count' is 2147483647, more than 4096"),
+            std::string::npos);
+  for (const float base : {0.0f, -1.0f, std::nanf(""), INFINITY}) {
+    w = qwen2_header();
+    w.set_f32("qwen2.rope.freq_base", base);
+    EXPECT_NE(error_of(w).find("'qwen2.rope.freq_base' is"), std::string::npos) << base;
+  }
+  for (const float eps : {0.0f, 1e30f, std::nanf("")}) {
+    w = qwen2_header();
+    w.set_f32("qwen2.attention.layer_norm_rms_epsilon", eps);
+    EXPECT_NE(error_of(w).find("layer_norm_rms_epsilon' is"), std::string::npos) << eps;
+  }
+  EXPECT_EQ(error_of(qwen2_header()), "");
 }
 
 TEST(Memory, CountsKvCachePerSequenceAndType) {
