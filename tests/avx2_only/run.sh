@@ -31,8 +31,12 @@ void; and darkness was upon the face of the deep. And the Spirit of God moved up
 waters. And God said, Let there be light: and there was light."
 for type in q4_0 q8_0 q4_k_m; do
   "$hearth" quantize "$root/models/tiny-kjv-f16.gguf" "$work/$type.gguf" "$type" >/dev/null
-  HEARTH_SIMD=avx2 "$hearth" run "$work/$type.gguf" "$prompt" -n 16 --temperature 0 >"$work/native.txt"
-  emulate "$hearth" run "$work/$type.gguf" "$prompt" -n 16 --temperature 0 >"$work/emulated.txt"
+  # </dev/null: `hearth run` with a prompt reads piped stdin first (as Ollama's
+  # CLI), and a test runner's stdin may be a pipe that never closes.
+  HEARTH_SIMD=avx2 "$hearth" run "$work/$type.gguf" "$prompt" -n 16 --temperature 0 \
+    </dev/null >"$work/native.txt"
+  emulate "$hearth" run "$work/$type.gguf" "$prompt" -n 16 --temperature 0 \
+    </dev/null >"$work/emulated.txt"
   [ -s "$work/native.txt" ] || { echo "$type: no output" >&2; exit 1; }
   cmp "$work/native.txt" "$work/emulated.txt" || { echo "$type: emulated AVX2 output differs" >&2; exit 1; }
   echo "$type: the emulated Haswell prints the same $(wc -c <"$work/native.txt") bytes"
