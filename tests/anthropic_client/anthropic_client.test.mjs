@@ -184,6 +184,23 @@ test('models: list and retrieve as Anthropic\'s ModelInfo', async () => {
   assert.equal(one.id, 'tiny-kjv');
 });
 
+test('structured output: a malformed output_config is a 400 naming the field', async () => {
+  const base = { model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'x' }] };
+  for (const [output_config, field] of [
+    ['json', /output_config/],
+    [{ format: { type: 'text' } }, /output_config\.format/],
+    [{ format: { type: 'json_schema' } }, /output_config\.format\.schema/],
+    [{ format: { type: 'json_schema', schema: 'x' } }, /output_config\.format\.schema/],
+    [{ format: { type: 'json_schema', schema: { type: 'string', pattern: '^a$' } } }, /pattern/],
+  ]) {
+    await assert.rejects(client.messages.create({ ...base, output_config }), (e) => {
+      assert.equal(e.status, 400, JSON.stringify(output_config));
+      assert.match(e.message, field);
+      return true;
+    });
+  }
+});
+
 test('count_tokens counts the rendered prompt', async () => {
   const short = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }] });
   const long = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'Hi there, how are you today?' }] });
