@@ -19,12 +19,12 @@ constexpr int kMaxParallelCalls = 16;  // forced parallel calls (kMistral)
 // there. Walked with a stack: no recursion as deep as the input. Values that
 // are data, not schemas (const, enum, default, examples), are left alone.
 void rebase_refs(ojson& schema, const std::string& at) {
-  std::vector<ojson*> todo = {&schema};
-  while (!todo.empty()) {
-    ojson* v = todo.back();
-    todo.pop_back();
+  std::vector<ojson*> pending = {&schema};
+  while (!pending.empty()) {
+    ojson* v = pending.back();
+    pending.pop_back();
     if (v->is_array()) {
-      for (auto& e : *v) todo.push_back(&e);
+      for (auto& e : *v) pending.push_back(&e);
       continue;
     }
     if (!v->is_object()) continue;
@@ -34,7 +34,7 @@ void rebase_refs(ojson& schema, const std::string& at) {
         const auto ref = it->get<std::string>();
         if (ref.starts_with("#")) *it = "#" + at + ref.substr(1);
       } else if (k != "const" && k != "enum" && k != "default" && k != "examples") {
-        todo.push_back(&it.value());
+        pending.push_back(&it.value());
       }
     }
   }

@@ -42,20 +42,18 @@ bool valid_name(std::string_view s) {
   return !s.empty() && s.size() <= kMaxNameBytes && std::all_of(s.begin(), s.end(), is_name_char);
 }
 
+// Whether `s` can be a JSON string in a reply: well-formed UTF-8 (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF), exactly what
+// nlohmann's serializer accepts. A call holding anything else could not be
+// written out (dump() throws), so it stays content, which is written with
+// replacement characters.
 bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80           ? 1
-                     : (c >> 5) == 0x6  ? 2
-                     : (c >> 4) == 0xE  ? 3
-                     : (c >> 3) == 0x1E ? 4
-                                        : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
+  try {
+    (void)ojson(std::string(s)).dump();
+    return true;
+  } catch (const ojson::type_error&) {
+    return false;
   }
-  return true;
 }
 
 // Whether `text` is a candidate for nlohmann's parser: bounded in size, its

@@ -81,7 +81,9 @@ struct ParsedReply {
 // A whole reply split into visible content, reasoning (<think>…</think>, and
 // [THINK]…[/THINK] for kMistral; also when the template put the opening <think>
 // into the prompt: `thinking_open`) and tool calls (ids "call_" + 8 random
-// [a-z0-9]). Text that only looks like a call but does not parse stays content.
+// [a-z0-9]). Text that only looks like a call but does not parse stays content;
+// so does a call with bytes that are not UTF-8: a call's name and arguments
+// always dump() as JSON. Content may hold any bytes the model wrote.
 // `tools_given` false: never parse calls. A think tag counts only at the start
 // of the reply or right after a call or a think block (not inside prose).
 // Whitespace next to markup is dropped; everything else is kept as written.

@@ -322,6 +322,16 @@ TEST(Parse, MalformedCallsStayContent) {
       {ToolSyntax::kFunctionTag,
        "<tool_call>\n<function=f>\n<parameter=a>\n1\n</function>\n</tool_call>"},
       {ToolSyntax::kFunctionTag, "<function=bad name>{}</function>"},
+      // Bytes that are not UTF-8 (an overlong form, a surrogate, past U+10FFFF)
+      // could not be written out as a JSON string: such a call stays content.
+      {ToolSyntax::kFunctionTag,
+       "<tool_call>\n<function=f>\n<parameter=a>\n0\xC1\xB7\n</parameter>\n</function>\n</"
+       "tool_call>"},
+      {ToolSyntax::kFunctionTag,
+       "<tool_call>\n<function=f>\n<parameter=\xED\xA0\x80>\n1\n</parameter>\n</function>\n</"
+       "tool_call>"},
+      {ToolSyntax::kHermes,
+       "<tool_call>f<arg_key>a</arg_key><arg_value>\xF5\x80\x80\x80</arg_value></tool_call>"},
       {ToolSyntax::kGeneric, "{\"name\": \"x\"}"},
       {ToolSyntax::kGeneric, "{\"tool_calls\": []}"},
   };
