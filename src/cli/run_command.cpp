@@ -113,7 +113,7 @@ engine::GenerateOptions generate_options(const RunOptions& o, const engine::Runt
 engine::GenerateResult generate_reply(engine::Session& session, const engine::Runtime& rt,
                                       const std::vector<int32_t>& prompt,
                                       const engine::GenerateOptions& opts, bool stream) {
-  auto out = [&](std::string_view piece) {
+  auto out = [&](std::string_view piece, const engine::GenerateResult&) {
     return stream ? stream_out(piece) : !g_interrupted.load();
   };
   g_generating = true;

@@ -24,10 +24,11 @@ TEST(Generate, StopsAtTheTokenLimit) {
   auto& rt = tiny_kjv();
   Session s(*rt.model, {.n_ctx = 64});
   std::string streamed;
-  const auto r = generate(s, *rt.tokenizer, kPrompt, greedy(5), [&](std::string_view t) {
-    streamed += t;
-    return true;
-  });
+  const auto r = generate(s, *rt.tokenizer, kPrompt, greedy(5),
+                          [&](std::string_view t, const GenerateResult&) {
+                            streamed += t;
+                            return true;
+                          });
   EXPECT_EQ(r.tokens, std::vector<int32_t>(kGolden.begin(), kGolden.begin() + 5));
   EXPECT_EQ(r.done_reason, "length");
   EXPECT_EQ(r.text, ", and the word of");
@@ -62,8 +63,8 @@ TEST(Generate, CallerCanStopAndTopProbsAreSorted) {
   auto o = greedy(10);
   o.n_probs = 3;
   int calls = 0;
-  const auto r =
-      generate(s, *rt.tokenizer, kPrompt, o, [&](std::string_view) { return ++calls < 2; });
+  const auto r = generate(s, *rt.tokenizer, kPrompt, o,
+                          [&](std::string_view, const GenerateResult&) { return ++calls < 2; });
   EXPECT_EQ(r.done_reason, "stop");
   EXPECT_EQ(r.tokens.size(), 2u);
   ASSERT_EQ(r.top.size(), 2u);

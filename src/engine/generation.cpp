@@ -59,7 +59,7 @@ bool Generation::emit(const std::string& text) {
   }
   if (piece.empty()) return true;
   r_.text += piece;
-  return on_text_ ? on_text_(piece) : true;
+  return on_text_ ? on_text_(piece, r_) : true;
 }
 
 std::optional<int32_t> Generation::step(std::span<const float> logits, bool room) {

@@ -79,7 +79,10 @@ struct GenerateResult {
 };
 
 // Called with each piece of text as it becomes final; return false to stop.
-using TextCallback = std::function<bool(std::string_view)>;
+// `so_far` is the result up to now: its tokens (and log-probabilities) are
+// those whose text is out, the piece's included, and any whose text is still
+// held back (a possible stop string, an incomplete UTF-8 character).
+using TextCallback = std::function<bool(std::string_view piece, const GenerateResult& so_far)>;
 
 class Generation {
  public:

@@ -5,6 +5,7 @@ namespace hearth::engine {
 uint64_t CachedResponse::bytes() const {
   uint64_t b = sizeof(CachedResponse) + result.text.size() + result.tokens.size() * 4;
   for (const auto& p : pieces) b += p.size() + sizeof(std::string);
+  b += piece_tokens.size() * sizeof(size_t) + result.logprobs.size() * sizeof(float);
   for (const auto& t : result.top) b += t.size() * sizeof(TokenProb);
   return b;
 }

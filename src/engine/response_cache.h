@@ -17,8 +17,9 @@
 namespace hearth::engine {
 
 struct CachedResponse {
-  std::vector<std::string> pieces;  // the streamed text, piece by piece
-  GenerateResult result;            // tokens, text, done_reason, timings of the original run
+  std::vector<std::string> pieces;   // the streamed text, piece by piece
+  std::vector<size_t> piece_tokens;  // per piece: tokens generated when it came out
+  GenerateResult result;             // tokens, text, done_reason, timings of the original run
   uint64_t bytes() const;
 };
 

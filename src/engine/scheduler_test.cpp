@@ -31,7 +31,7 @@ std::future<Outcome> submit(Scheduler& s, std::vector<int32_t> prompt, GenerateO
   Request r;
   r.prompt = std::move(prompt);
   r.options = std::move(o);
-  r.on_text = [streamed](std::string_view t) {
+  r.on_text = [streamed](std::string_view t, const GenerateResult&) {
     *streamed += t;
     return true;
   };
@@ -105,7 +105,7 @@ TEST(Scheduler, CancellationFreesTheSlot) {
   r.prompt = kPrompts[0];
   r.options = greedy(-1);  // until the context is full
   auto once = std::make_shared<std::once_flag>();
-  r.on_text = [promise, once](std::string_view) {
+  r.on_text = [promise, once](std::string_view, const GenerateResult&) {
     std::call_once(*once, [&] { promise->set_value(); });
     return true;
   };

@@ -33,7 +33,7 @@ class MessagesSink : public InferenceSink {
          Json{{"message", anthropic::message_object(id_, model_, Json::array(), nullptr, nullptr,
                                                     prompt_tokens_, 0)}});
   }
-  void event(int, const chat::ReplyStream::Event& e) override {
+  void event(int, const chat::ReplyStream::Event& e, const Json&) override {
     if (e.kind == Kind::kToolCall) {
       close_block();
       Json block = Json::object();

@@ -18,6 +18,7 @@
 #include "engine/prompt.h"
 #include "server/http.h"
 #include "server/ollama_types.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hearth::server {
 
@@ -73,10 +74,12 @@ struct Choice {
   chat::ParsedReply reply;        // the text split into content, thinking and calls
   // "stop", "length", or "tool_calls" when the reply called tools.
   std::string finish_reason;
-  // When log-probabilities were asked for: each generated token's text, and
-  // the text of each of its alternatives (result.top), for the wire.
-  std::vector<std::string> token_text;
-  std::vector<std::vector<std::string>> top_text;
+  // When log-probabilities were asked for: each generated token's entry
+  // (logprob_entries), else null. A stream sends each entry with the piece its
+  // token's text came out in; `logprobs_streamed` counts those already sent,
+  // and the last chunk carries the rest (unsent_logprobs).
+  ollama::Json logprobs = nullptr;
+  size_t logprobs_streamed = 0;
 };
 
 struct Outcome {
@@ -98,17 +101,24 @@ class InferenceSink {
   // Streaming requests only: the answer starts (send the headers). `queue` is
   // the place in line (0: running); `prompt_tokens` the whole prompt's size.
   virtual void begin(int64_t queue, bool cache_hit, int64_t prompt_tokens) = 0;
-  // Streaming requests only: a piece of choice `index` as soon as it is final.
-  virtual void event(int index, const chat::ReplyStream::Event& e) = 0;
+  // Streaming requests only: a piece of choice `index` as soon as it is final,
+  // with the log-probability entries of the tokens it came from (null: none
+  // asked for or none new; an API without them ignores them).
+  virtual void event(int index, const chat::ReplyStream::Event& e,
+                     const ollama::Json& logprobs) = 0;
   virtual void done(Outcome& outcome) = 0;
   // The generation failed after it started (a stream says so in its own way).
   virtual void failed(const std::string& message) = 0;
 };
 
-// Each generated token's [{token, logprob, bytes, top_logprobs: [{token,
-// logprob, bytes}]}] (the shape OpenAI's chat and Ollama share); null when
-// log-probabilities were not asked for.
-ollama::Json logprob_entries(const Choice& c);
+// Generated tokens [from, to)'s [{token, logprob, bytes, top_logprobs: [{token,
+// logprob, bytes}]}] (the shape OpenAI's chat and Ollama share); `r` must hold
+// log-probabilities for them.
+ollama::Json logprob_entries(const engine::GenerateResult& r, const tokenizer::Tokenizer& tok,
+                             size_t from, size_t to);
+// The entries of `c` a stream has not sent yet (all of them when not
+// streaming); null when log-probabilities were not asked for.
+ollama::Json unsent_logprobs(const Choice& c);
 
 // An id for a response object: `prefix` and 24 random [A-Za-z0-9]
 // ("chatcmpl-…", "resp_…", "msg_…").

@@ -78,7 +78,7 @@ class OllamaSink : public InferenceSink {
     if (cache_hit) h.emplace_back("X-Hearth-Cache", "hit");
     ex_->begin_stream(200, kNdjson, std::move(h));
   }
-  void event(int, const chat::ReplyStream::Event& e) override {
+  void event(int, const chat::ReplyStream::Event& e, const Json& logprobs) override {
     using K = chat::ReplyStream::Event::Kind;
     Json j;
     if (chat_) {
@@ -92,6 +92,7 @@ class OllamaSink : public InferenceSink {
       j = ollama::generate_chunk(model_, Clock::now(), e.kind == K::kContent ? e.text : "");
       if (e.kind == K::kThinking) j["thinking"] = e.text;
     }
+    if (!logprobs.is_null()) j["logprobs"] = logprobs;
     ex_->write(j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
   }
   void done(Outcome& o) override {
@@ -117,7 +118,8 @@ class OllamaSink : public InferenceSink {
                                     c.result.done_reason, context, st);
       if (!stream_ && !c.reply.thinking.empty()) last["thinking"] = c.reply.thinking;
     }
-    if (!c.token_text.empty()) last["logprobs"] = logprob_entries(c);
+    if (Json rest = unsent_logprobs(c); !rest.is_null() && (!stream_ || !rest.empty()))
+      last["logprobs"] = std::move(rest);
     const auto body = last.dump(-1, ' ', false, Json::error_handler_t::replace);
     if (stream_) {
       ex_->write(body + "\n");

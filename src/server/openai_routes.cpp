@@ -69,10 +69,11 @@ class ChatSink : public InferenceSink {
         send(openai::completion_chunk(id_, created_, model_, i, echo_));
     }
   }
-  void event(int index, const chat::ReplyStream::Event& e) override {
+  void event(int index, const chat::ReplyStream::Event& e, const Json& logprobs) override {
     if (!chat_) {
       if (e.kind == Kind::kContent)
-        send(openai::completion_chunk(id_, created_, model_, index, e.text));
+        send(openai::completion_chunk(id_, created_, model_, index, e.text, nullptr,
+                                      openai::completion_logprobs(logprobs)));
       return;
     }
     Json delta = Json::object();
@@ -85,7 +86,8 @@ class ChatSink : public InferenceSink {
       for (auto it = call.begin(); it != call.end(); ++it) indexed[it.key()] = it.value();
       delta["tool_calls"] = Json::array({std::move(indexed)});
     }
-    send(openai::chat_chunk(id_, created_, model_, index, std::move(delta)));
+    send(openai::chat_chunk(id_, created_, model_, index, std::move(delta), nullptr,
+                            logprobs.is_null() ? Json(nullptr) : Json{{"content", logprobs}}));
   }
   void done(Outcome& o) override {
     if (!stream_) {
@@ -97,12 +99,15 @@ class ChatSink : public InferenceSink {
       return;
     }
     for (const auto& c : o.choices) {
+      // The entries no piece carried (a stop string's tokens, held-back markup).
+      Json rest = unsent_logprobs(c);
+      if (rest.is_array() && rest.empty()) rest = nullptr;
       if (chat_)
         send(openai::chat_chunk(id_, created_, model_, c.index, Json::object(), c.finish_reason,
-                                openai::logprobs_json(c)));
+                                rest.is_null() ? Json(nullptr) : Json{{"content", rest}}));
       else
         send(openai::completion_chunk(id_, created_, model_, c.index, "", c.result.done_reason,
-                                      openai::completion_logprobs(c)));
+                                      openai::completion_logprobs(rest)));
     }
     if (include_usage_)
       send(openai::usage_chunk(id_, created_, model_,
@@ -147,7 +152,7 @@ class ResponsesSink : public InferenceSink {
     send("response.created", Json{{"response", r}});
     send("response.in_progress", Json{{"response", r}});
   }
-  void event(int, const chat::ReplyStream::Event& e) override {
+  void event(int, const chat::ReplyStream::Event& e, const Json&) override {
     if (e.kind == Kind::kThinking) {
       thinking_ += e.text;
       return;

@@ -479,12 +479,8 @@ Json usage_json(const Usage& u) {
   return j;
 }
 
-namespace {
-float ln(float p) { return p > 0 ? std::log(p) : -9999.0f; }
-}  // namespace
-
 Json logprobs_json(const Choice& c) {
-  Json content = logprob_entries(c);
+  Json content = unsent_logprobs(c);
   if (content.is_null()) return nullptr;
   return Json{{"content", std::move(content)}};
 }
@@ -563,17 +559,15 @@ Json usage_chunk(const std::string& id, int64_t created, const std::string& mode
   return j;
 }
 
-Json completion_logprobs(const Choice& c) {
-  if (c.result.logprobs.empty()) return nullptr;
-  // The legacy shape: parallel arrays.
+Json completion_logprobs(const Json& entries) {
+  if (!entries.is_array()) return nullptr;
+  // The legacy shape: parallel arrays, alternatives as {token: logprob}.
   Json tokens = Json::array(), lps = Json::array(), tops = Json::array();
-  for (size_t i = 0; i < c.token_text.size() && i < c.result.logprobs.size(); ++i) {
-    tokens.push_back(c.token_text[i]);
-    lps.push_back(c.result.logprobs[i]);
+  for (const auto& e : entries) {
+    tokens.push_back(e["token"]);
+    lps.push_back(e["logprob"]);
     Json top = Json::object();
-    if (i < c.result.top.size())
-      for (size_t k = 0; k < c.result.top[i].size(); ++k)
-        top[c.top_text[i][k]] = ln(c.result.top[i][k].prob);
+    for (const auto& a : e["top_logprobs"]) top[a["token"].get<std::string>()] = a["logprob"];
     tops.push_back(std::move(top));
   }
   return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}};
@@ -587,7 +581,7 @@ Json completion(const std::string& id, int64_t created, const std::string& model
     Json ch = Json::object();
     ch["text"] = echo_prefix + c.result.text;
     ch["index"] = c.index;
-    ch["logprobs"] = completion_logprobs(c);
+    ch["logprobs"] = completion_logprobs(unsent_logprobs(c));
     ch["finish_reason"] = c.result.done_reason;
     choices.push_back(std::move(ch));
   }

@@ -60,7 +60,8 @@ struct Usage {
 };
 Json usage_json(const Usage& u);
 
-// choices[].logprobs: {"content": [{token, logprob, bytes, top_logprobs}]}, or null.
+// choices[].logprobs: {"content": [{token, logprob, bytes, top_logprobs}]} of
+// the entries a stream has not sent (unsent_logprobs), or null.
 Json logprobs_json(const Choice& c);
 
 // A whole chat completion.
@@ -83,9 +84,9 @@ Json completion(const std::string& id, int64_t created, const std::string& model
 Json completion_chunk(const std::string& id, int64_t created, const std::string& model, int index,
                       const std::string& text, const Json& finish_reason = nullptr,
                       const Json& logprobs = nullptr);
-// A completion choice's logprobs in the legacy shape ({tokens, token_logprobs,
-// top_logprobs}); null when none were asked for.
-Json completion_logprobs(const Choice& c);
+// Log-probability entries (logprob_entries) in a completion's legacy shape
+// ({tokens, token_logprobs, top_logprobs}); null for null.
+Json completion_logprobs(const Json& entries);
 
 // /v1/responses: the output items of a finished response.
 Json response_output(const Outcome& o, const std::string& msg_id);

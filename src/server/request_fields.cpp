@@ -68,9 +68,8 @@ std::string random_id(std::string_view prefix) {
   return id;
 }
 
-Json logprob_entries(const Choice& c) {
-  const auto& r = c.result;
-  if (r.logprobs.empty()) return nullptr;
+Json logprob_entries(const engine::GenerateResult& r, const tokenizer::Tokenizer& tok, size_t from,
+                     size_t to) {
   auto entry = [](const std::string& text, float logprob) {
     Json e = Json::object();
     e["token"] = text;
@@ -81,16 +80,23 @@ Json logprob_entries(const Choice& c) {
     return e;
   };
   Json out = Json::array();
-  for (size_t i = 0; i < c.token_text.size() && i < r.logprobs.size(); ++i) {
-    Json e = entry(c.token_text[i], r.logprobs[i]);
+  for (size_t i = from; i < to && i < r.tokens.size() && i < r.logprobs.size(); ++i) {
+    Json e = entry(tok.piece(r.tokens[i]), r.logprobs[i]);
     Json top = Json::array();
     for (size_t k = 0; i < r.top.size() && k < r.top[i].size(); ++k) {
       const float p = r.top[i][k].prob;
-      top.push_back(entry(c.top_text[i][k], p > 0 ? std::log(p) : -9999.0f));
+      top.push_back(entry(tok.piece(r.top[i][k].id), p > 0 ? std::log(p) : -9999.0f));
     }
     e["top_logprobs"] = std::move(top);
     out.push_back(std::move(e));
   }
+  return out;
+}
+
+Json unsent_logprobs(const Choice& c) {
+  if (!c.logprobs.is_array()) return nullptr;
+  Json out = Json::array();
+  for (size_t i = c.logprobs_streamed; i < c.logprobs.size(); ++i) out.push_back(c.logprobs[i]);
   return out;
 }
 

@@ -400,5 +400,25 @@ if (!fs.existsSync(ollamaPackage)) {
     }
     // The tokens spell the response (a reply's leading space is trimmed).
     assert.equal(r.logprobs.map((x) => x.token).join('').trimStart(), r.response);
+
+    // Streamed, each chunk carries the entries of the tokens its text came
+    // from, and together they are the unstreamed list.
+    const whole = await client.chat({ model: MODEL, messages: [{ role: 'user', content: 'Let there be' }], logprobs: true, top_logprobs: 1, options: { temperature: 0, num_predict: 8 } });
+    const stream = await client.chat({ model: MODEL, messages: [{ role: 'user', content: 'Let there be' }], logprobs: true, top_logprobs: 1, stream: true, options: { temperature: 0, num_predict: 8 } });
+    const entries = [];
+    let text = '', pieces = 0;
+    for await (const part of stream) {
+      const got = part.logprobs ?? [];
+      if (part.message.content) {
+        pieces += 1;
+        const spelled = got.map((x) => x.token).join('');
+        assert.equal(text === '' ? spelled.trimStart() : spelled, part.message.content, JSON.stringify(part));
+        text += part.message.content;
+      }
+      entries.push(...got);
+    }
+    assert.ok(pieces >= 2);
+    assert.equal(text, whole.message.content);
+    assert.deepEqual(entries, whole.logprobs);
   }));
 }

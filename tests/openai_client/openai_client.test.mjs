@@ -129,6 +129,33 @@ test('chat completion: stop strings, n choices, seed, and logprobs', async () =>
     // Greedy picks the most probable token.
     assert.ok(Math.abs(t.top_logprobs[0].logprob - t.logprob) < 1e-4, `${JSON.stringify(t)}`);
   }
+
+  // Streamed, each token's entry comes with the chunk its text is in: a
+  // chunk's tokens spell its content (the reply's first space trimmed), and
+  // all of them together are the unstreamed list. With a stop string, the
+  // token it cut comes with the last piece of text (or the final chunk).
+  // Each is asked twice: the second is a replayed cached answer.
+  for (const extra of [{}, {}, { stop: [stop] }, { stop: [stop] }]) {
+    const whole = await client.chat.completions.create({ ...base, ...extra, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const stream = await client.chat.completions.create({ ...base, ...extra, temperature: 0, logprobs: true, top_logprobs: 2, stream: true });
+    const entries = [];
+    let text = '', withContent = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        const got = c.logprobs?.content ?? [];
+        if (c.delta.content) {
+          withContent += 1;
+          const spelled = got.map((t) => t.token).join('');
+          if (!extra.stop) assert.equal(text === '' ? spelled.trimStart() : spelled, c.delta.content, JSON.stringify(chunk));
+          text += c.delta.content;
+        }
+        entries.push(...got);
+      }
+    }
+    assert.ok(withContent >= 2, 'pieces came one by one');
+    assert.equal(text, whole.choices[0].message.content);
+    assert.deepEqual(entries, whole.choices[0].logprobs.content);
+  }
 });
 
 test('chat completion: logit_bias bans and forces tokens; ids outside the vocabulary are a 400', async () => {
@@ -310,14 +337,23 @@ test('completions: raw continuation, echo, streaming and the default of 16 token
   let text = '';
   for await (const chunk of stream) for (const c of chunk.choices) text += c.text;
   assert.equal(text, r.choices[0].text);
-  // Streamed with logprobs: they arrive, with the last chunk (as the chat
-  // stream's), one per token, the same as unstreamed.
+  // Streamed with logprobs: each chunk carries its own tokens (they spell its
+  // text), one per token, the same as unstreamed.
   const lpWhole = await client.completions.create({ model: MODEL, prompt: 'In the beginning God', temperature: 0, max_tokens: 3, logprobs: 1 });
   const lpStream = await client.completions.create({ model: MODEL, prompt: 'In the beginning God', temperature: 0, max_tokens: 3, logprobs: 1, stream: true });
   const got = [];
-  for await (const chunk of lpStream) for (const c of chunk.choices) if (c.logprobs) got.push(...c.logprobs.token_logprobs);
+  const tokens = [];
+  for await (const chunk of lpStream) {
+    for (const c of chunk.choices) {
+      if (!c.logprobs) continue;
+      assert.equal(c.logprobs.tokens.join(''), c.text, JSON.stringify(chunk));
+      got.push(...c.logprobs.token_logprobs);
+      tokens.push(...c.logprobs.tokens);
+    }
+  }
   assert.equal(got.length, 3);
   assert.deepEqual(got, lpWhole.choices[0].logprobs.token_logprobs);
+  assert.deepEqual(tokens, lpWhole.choices[0].logprobs.tokens);
   // An empty prompt continues BOS: text from the start (a 200, not an error
   // the SDK would retry).
   const empty = await client.completions.create({ model: MODEL, prompt: '', temperature: 0, max_tokens: 4 });
