@@ -86,18 +86,22 @@ uint64_t ModelManager::used_bytes() const {
   return b;
 }
 
+namespace {
+bool idle(const LoadedModel& m) { return m.leases == 0 && m.scheduler->idle(); }
+}  // namespace
+
+bool ModelManager::fits(uint64_t need) const {
+  uint64_t used = 0;
+  for (const auto& [k, m] : loaded_) used += m->bytes;
+  return used + need <= o_.max_memory && static_cast<int>(loaded_.size()) < o_.max_loaded;
+}
+
 std::vector<std::shared_ptr<LoadedModel>> ModelManager::make_room(uint64_t need) {
   std::vector<std::shared_ptr<LoadedModel>> out;
-  auto used = [&] {
-    uint64_t b = 0;
-    for (const auto& [k, m] : loaded_) b += m->bytes;
-    return b;
-  };
-  while (!loaded_.empty() &&
-         (used() + need > o_.max_memory || static_cast<int>(loaded_.size()) >= o_.max_loaded)) {
+  while (!loaded_.empty() && !fits(need)) {
     auto victim = loaded_.end();
     for (auto it = loaded_.begin(); it != loaded_.end(); ++it) {
-      if (it->second->leases > 0 || !it->second->scheduler->idle()) continue;
+      if (!idle(*it->second)) continue;
       if (victim == loaded_.end() || it->second->last_used < victim->second->last_used) victim = it;
     }
     if (victim == loaded_.end()) break;
@@ -107,8 +111,27 @@ std::vector<std::shared_ptr<LoadedModel>> ModelManager::make_room(uint64_t need)
   return out;
 }
 
+bool ModelManager::wait_a_little(std::unique_lock<std::mutex>& lk,
+                                 std::chrono::steady_clock::time_point deadline, bool& counted) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= deadline || stopping_) return false;
+  if (!counted) {
+    if (waiting_ >= o_.max_waiting)
+      throw QueueFull(fmt::format(
+          "{} requests already wait for models in use to make way; try again shortly", waiting_));
+    ++waiting_;
+    counted = true;
+  }
+  // release() notifies; a scheduler finishing its last step does not, so look
+  // again at least every 50 ms.
+  cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(50)));
+  return true;
+}
+
 ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
                                           double* load_seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto deadline = t0 + o_.max_wait;
   if (load_seconds) *load_seconds = 0;
   std::shared_ptr<std::mutex> loading;
   {
@@ -119,28 +142,47 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   }
   // One loader per model: a second request for a model being loaded waits for it.
   std::lock_guard load_lock(*loading);
+  bool counted = false;  // this request is among waiting_
+  struct Uncount {
+    ModelManager& mm;
+    bool& counted;
+    ~Uncount() {
+      if (counted) --mm.waiting_;  // under mu_: every exit below holds it
+    }
+  };
   std::vector<std::shared_ptr<LoadedModel>> doomed;
   {
-    std::lock_guard lk(mu_);
-    auto it = loaded_.find(spec.key);
-    if (it != loaded_.end()) {
+    std::unique_lock lk(mu_);
+    Uncount uncount{*this, counted};
+    while (true) {
+      auto it = loaded_.find(spec.key);
+      if (it == loaded_.end()) break;
       auto& m = it->second;
       const bool too_small =
           std::min(spec.n_ctx, max_context(m->rt.model->hparams())) > m->scheduler->options().n_ctx;
-      if (!too_small || m->leases > 0 || !m->scheduler->idle()) {
+      if (!too_small && m->draining == 0) {
         ++m->leases;
         m->unload_asked = false;  // a new request's keep_alive counts again
         m->last_used = std::chrono::steady_clock::now();
+        if (load_seconds) *load_seconds = std::chrono::duration<double>(m->last_used - t0).count();
         return Lease(this, m, ka);
       }
-      // A larger context than loaded: reload while nobody uses it.
-      doomed.push_back(m);
-      loaded_.erase(it);
+      if (too_small && idle(*m)) {  // reloaded with the larger context
+        doomed.push_back(m);
+        loaded_.erase(it);
+        break;
+      }
+      // A larger context once its requests end (new ones for it wait on
+      // `loading`), or the model gives way to another once idle.
+      if (!wait_a_little(lk, deadline, counted))
+        throw QueueFull(
+            fmt::format("model '{}' stayed in use (at context {}) for {} s; try again", spec.name,
+                        m->scheduler->options().n_ctx,
+                        std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
     }
   }
   doomed.clear();
 
-  const auto t0 = std::chrono::steady_clock::now();
   int n_parallel = o_.n_parallel;
   int64_t ctx = 0;
   if (n_parallel <= 0) {
@@ -158,21 +200,57 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
         spec.name, format_gib(need), ctx, n_parallel, format_gib(o_.max_memory)));
   {
     std::unique_lock lk(mu_);
-    doomed = make_room(need);
-    uint64_t used = 0;
-    for (const auto& [k, m] : loaded_) used += m->bytes;
-    if (used + need > o_.max_memory || static_cast<int>(loaded_.size()) >= o_.max_loaded) {
-      lk.unlock();
-      doomed.clear();
-      throw OutOfMemory(fmt::format(
-          "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded, at "
-          "most {}); try again when they are idle",
-          spec.name, format_gib(need), format_gib(used), format_gib(o_.max_memory), loaded_.size(),
-          o_.max_loaded));
+    Uncount uncount{*this, counted};
+    // The models in use asked to give way, least recently used first, until
+    // this one would fit without them; released however this ends.
+    // Their references go to `doomed`: the last one is dropped outside the lock.
+    std::vector<std::shared_ptr<LoadedModel>> asked;
+    struct Unask {
+      std::vector<std::shared_ptr<LoadedModel>>& asked;
+      std::vector<std::shared_ptr<LoadedModel>>& doomed;
+      ~Unask() {
+        for (auto& m : asked) {
+          --m->draining;  // under mu_
+          doomed.push_back(std::move(m));
+        }
+      }
+    } unask{asked, doomed};
+    while (true) {
+      auto gone = make_room(need);
+      doomed.insert(doomed.end(), gone.begin(), gone.end());
+      if (fits(need)) break;
+      std::vector<std::shared_ptr<LoadedModel>> in_use;
+      uint64_t held = 0;
+      for (const auto& [k, m] : loaded_) {
+        held += m->bytes;
+        in_use.push_back(m);
+      }
+      uint64_t used = held;
+      std::sort(in_use.begin(), in_use.end(),
+                [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+      size_t count = loaded_.size();
+      for (const auto& m : in_use) {
+        if (used + need <= o_.max_memory && static_cast<int>(count) < o_.max_loaded) break;
+        if (std::find(asked.begin(), asked.end(), m) == asked.end()) {
+          ++m->draining;
+          asked.push_back(m);
+        }
+        used -= m->bytes;
+        --count;
+      }
+      if (!wait_a_little(lk, deadline, counted)) {
+        throw OutOfMemory(fmt::format(
+            "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded, at "
+            "most {}) and stayed in use for {} s; try again when they are idle",
+            spec.name, format_gib(need), format_gib(held), format_gib(o_.max_memory),
+            loaded_.size(), o_.max_loaded,
+            std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
+      }
     }
   }
   doomed.clear();
 
+  const auto t_load = std::chrono::steady_clock::now();
   auto m = std::make_shared<LoadedModel>();
   m->key = spec.key;
   m->name = spec.name;
@@ -185,8 +263,9 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   so.kv_type = o_.kv_type;
   m->scheduler = std::make_unique<Scheduler>(m->rt, so);
   m->bytes = need;
-  m->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (load_seconds) *load_seconds = m->load_seconds;
+  const auto t1 = std::chrono::steady_clock::now();
+  m->load_seconds = std::chrono::duration<double>(t1 - t_load).count();
+  if (load_seconds) *load_seconds = std::chrono::duration<double>(t1 - t0).count();
   std::lock_guard lk(mu_);
   m->leases = 1;
   m->last_used = std::chrono::steady_clock::now();
@@ -248,13 +327,13 @@ void ModelManager::reaper() {
     std::vector<std::shared_ptr<LoadedModel>> doomed;
     for (auto it = loaded_.begin(); it != loaded_.end();) {
       auto& m = it->second;
-      const bool idle = m->leases == 0 && m->scheduler->idle();
-      if (idle && !m->forever && m->expires_at <= now) {
+      const bool unused = idle(*m);
+      if (unused && !m->forever && m->expires_at <= now) {
         doomed.push_back(m);
         it = loaded_.erase(it);
         continue;
       }
-      if (idle && !m->forever) next = std::min(next, m->expires_at);
+      if (unused && !m->forever) next = std::min(next, m->expires_at);
       // In use: look again shortly after its requests end (release() notifies).
       ++it;
     }

@@ -1,7 +1,10 @@
 // The models a server keeps loaded: each a Runtime and its Scheduler, loaded on
 // first use, kept `keep_alive` after its last request, and evicted least
 // recently used first when a new one would not fit the memory budget or the
-// count limit. A model in use is never evicted.
+// count limit. A model in use is never evicted: a request for a model that
+// needs its room waits for it to finish (it takes no new requests meanwhile,
+// which wait in turn), as Ollama queues them, and so does one that needs a
+// loaded model reloaded with a larger context.
 #pragma once
 
 #include <chrono>
@@ -54,6 +57,9 @@ struct LoadedModel {
   // unload() while in use: the requests running end with it, whatever their
   // keep_alive (`ollama stop` during a reply); a later request clears it.
   bool unload_asked = false;
+  // Requests waiting for this model to be idle so that it can give way to
+  // theirs: while > 0 it takes no new requests (they wait until it is gone).
+  int draining = 0;
   std::chrono::steady_clock::time_point last_used{};
 };
 
@@ -74,6 +80,12 @@ struct ModelManagerOptions {
   std::optional<int> threads;  // per forward pass (nullopt: one per physical core)
   int64_t max_queue = 512;
   backend::KvType kv_type = backend::KvType::F16;
+  // How long a request waits for models in use to make way (for its model's
+  // memory, the count limit, or a larger context) before OutOfMemory; and how
+  // many requests may wait at once (each holds a server thread; more are
+  // refused with QueueFull).
+  std::chrono::milliseconds max_wait{std::chrono::minutes(5)};
+  int max_waiting = 4;
 };
 
 // Memory to serve a model: weights, `n_parallel` KV caches of `n_ctx`, scratch.
@@ -110,9 +122,11 @@ class ModelManager {
     KeepAlive ka_;
   };
 
-  // Loads the model if needed (evicting idle ones to make room) and leases it;
-  // `load_seconds` gets the time spent loading (0 when it was loaded). Throws
-  // OutOfMemory, or the loader's error naming the file.
+  // Loads the model if needed (evicting idle ones to make room, waiting for
+  // ones in use to finish) and leases it; `load_seconds` gets the time spent
+  // waiting and loading (0 when it was loaded). Throws OutOfMemory (never
+  // fits, or the wait ran past max_wait), QueueFull (max_waiting requests
+  // already wait), or the loader's error naming the file.
   Lease acquire(const LoadSpec& spec, KeepAlive keep_alive, double* load_seconds = nullptr);
   // Unloads the model now if idle, else when its requests end (Ollama's
   // keep_alive 0). Returns false when it is not loaded.
@@ -131,6 +145,11 @@ class ModelManager {
   // Unloads idle models, least recently used first, until `need` more bytes
   // and one more model fit. Returns the models to destroy (outside the lock).
   std::vector<std::shared_ptr<LoadedModel>> make_room(uint64_t need);
+  bool fits(uint64_t need) const;  // under mu_
+  // Waits (mu_ held by `lk`) a short while for a lease to end or a model to
+  // go; false once `deadline` passed. Counts the waiter against max_waiting.
+  bool wait_a_little(std::unique_lock<std::mutex>& lk,
+                     std::chrono::steady_clock::time_point deadline, bool& counted);
 
   ModelManagerOptions o_;
   mutable std::mutex mu_;
@@ -138,6 +157,7 @@ class ModelManager {
   std::map<std::string, std::shared_ptr<LoadedModel>> loaded_;
   std::map<std::string, std::shared_ptr<std::mutex>> loading_;  // one loader per key
   bool stopping_ = false;
+  int waiting_ = 0;  // requests in wait_a_little
   std::thread reaper_;
 };
 

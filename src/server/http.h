@@ -118,7 +118,9 @@ struct HttpOptions {
   int max_connections_per_client = 64;     // open connections from one address
   int max_requests_per_connection = 1000;  // then the connection is closed after its answer
   int io_threads = 1;
-  int work_threads = 4;  // where handlers run (tokenising, loading models)
+  // Where handlers run (tokenising, loading models, and waiting for a model to
+  // make way: engine::ModelManagerOptions::max_waiting of them at most).
+  int work_threads = 8;
   // A streamed body's longest wait for its next bytes. (Buffered requests
   // must arrive whole within idle_timeout_s.)
   int read_timeout_s = 30;

@@ -442,6 +442,79 @@ TEST(Serve, MaxLoadedModelsEvictsTheIdleOne) {
   EXPECT_EQ(loaded(s), std::vector<std::string>{"kjv-q8:latest"});
 }
 
+// Streams a long /api/generate on another thread; `started` is ready once its
+// first piece arrived. The future has the whole NDJSON body.
+std::future<std::string> stream_in_background(int port, const json& body,
+                                              std::future<void>& started) {
+  auto first = std::make_shared<std::promise<void>>();
+  started = first->get_future();
+  return std::async(std::launch::async, [port, body, first] {
+    bool told = false;
+    auto r = http_request(port, "POST", "/api/generate", body.dump(), {}, [&](const std::string&) {
+      if (!told) first->set_value();
+      told = true;
+      return true;
+    });
+    if (!told) first->set_value();
+    return r.body;
+  });
+}
+
+json last_line(const std::string& ndjson) {
+  const auto end = ndjson.find_last_not_of('\n');
+  const auto start = ndjson.rfind('\n', end);
+  return json::parse(ndjson.substr(start == std::string::npos ? 0 : start + 1));
+}
+
+TEST(Serve, ARequestForAnotherModelWaitsForTheOneInUseToFinish) {
+  // Room for one model: the second waits for the first's reply to end (as
+  // Ollama queues it), instead of a 507; the first reply is not cut short.
+  HearthServer s("--max-loaded-models 1");
+  import_q8(s);
+  std::future<void> started;
+  auto first = stream_in_background(
+      s.port(),
+      {{"model", "tiny-kjv"},
+       {"prompt", "In the beginning"},
+       {"options", {{"temperature", 0}, {"num_predict", 600}, {"num_ctx", 1024}}}},
+      started);
+  started.wait();
+  auto r =
+      s.post("/api/generate",
+             {{"model", "kjv-q8"}, {"prompt", "In"}, {"stream", false}, {"options", greedy(2)}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(loaded(s), std::vector<std::string>{"kjv-q8:latest"});
+  const json done = last_line(first.get());
+  EXPECT_EQ(done["done"], true) << done;
+  EXPECT_EQ(done["eval_count"], 600) << done;
+}
+
+TEST(Serve, ALargerContextWhileTheModelIsBusyReloadsItOnceIdle) {
+  // Loaded at 256 and busy: a request that asks for 1024 (and must not be
+  // truncated) waits for the reply to end and gets its context, instead of
+  // a 400 that the prompt does not fit.
+  HearthServer s;
+  std::future<void> started;
+  auto first = stream_in_background(s.port(),
+                                    {{"model", "tiny-kjv"},
+                                     {"prompt", "In the beginning"},
+                                     {"options", {{"temperature", 0}, {"num_ctx", 256}}}},
+                                    started);
+  started.wait();
+  std::string prompt;
+  for (int i = 0; i < 150; ++i) prompt += " and the earth";
+  auto r = s.post("/api/generate",
+                  {{"model", "tiny-kjv"},
+                   {"prompt", prompt},
+                   {"stream", false},
+                   {"truncate", false},
+                   {"options", {{"temperature", 0}, {"num_predict", 2}, {"num_ctx", 1024}}}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_GT(r.json()["prompt_eval_count"].get<int64_t>(), 256) << r.body;
+  EXPECT_EQ(s.get("/api/ps").json()["models"][0]["context_length"], 1024);
+  EXPECT_EQ(last_line(first.get())["done"], true);
+}
+
 TEST(Serve, FormatJsonSchemaAlwaysParsesAndMatches) {
   auto& s = shared();
   const json schema = {{"type", "object"},
