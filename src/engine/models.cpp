@@ -113,8 +113,9 @@ std::vector<std::shared_ptr<LoadedModel>> ModelManager::make_room(uint64_t need)
 
 bool ModelManager::wait_a_little(std::unique_lock<std::mutex>& lk,
                                  std::chrono::steady_clock::time_point deadline, bool& counted) {
+  if (stop_waiting_ || stopping_) throw QueueFull("the server is stopping");
   const auto now = std::chrono::steady_clock::now();
-  if (now >= deadline || stopping_) return false;
+  if (now >= deadline) return false;
   if (!counted) {
     if (waiting_ >= o_.max_waiting)
       throw QueueFull(fmt::format(
@@ -287,6 +288,14 @@ void ModelManager::release(std::shared_ptr<LoadedModel>&& lease_ref, KeepAlive k
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(ka.duration);
   }
   cv_.notify_all();  // the reaper looks again
+}
+
+void ModelManager::stop_waiting() {
+  {
+    std::lock_guard lk(mu_);
+    stop_waiting_ = true;
+  }
+  cv_.notify_all();
 }
 
 bool ModelManager::unload(const std::string& key) {

@@ -132,6 +132,9 @@ class ModelManager {
   // keep_alive 0). Returns false when it is not loaded.
   bool unload(const std::string& key);
   std::vector<ModelStatus> status() const;
+  // The server is stopping: requests waiting for a model to make way give up
+  // at once (QueueFull), so that no handler outlives the stop by max_wait.
+  void stop_waiting();
   const ModelManagerOptions& options() const { return o_; }
   uint64_t used_bytes() const;
 
@@ -157,6 +160,7 @@ class ModelManager {
   std::map<std::string, std::shared_ptr<LoadedModel>> loaded_;
   std::map<std::string, std::shared_ptr<std::mutex>> loading_;  // one loader per key
   bool stopping_ = false;
+  bool stop_waiting_ = false;
   int waiting_ = 0;  // requests in wait_a_little
   std::thread reaper_;
 };

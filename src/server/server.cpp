@@ -225,6 +225,7 @@ void Server::run() {
   }
 }
 void Server::stop() {
+  impl_->models.stop_waiting();
   impl_->http->stop();
   if (impl_->metrics_http) impl_->metrics_http->stop();
 }

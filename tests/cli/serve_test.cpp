@@ -489,6 +489,33 @@ TEST(Serve, ARequestForAnotherModelWaitsForTheOneInUseToFinish) {
   EXPECT_EQ(done["eval_count"], 600) << done;
 }
 
+TEST(Serve, StoppingDoesNotWaitForARequestThatWaitsForAModel) {
+  HearthServer s("--max-loaded-models 1");
+  import_q8(s);
+  std::future<void> started;
+  auto first = stream_in_background(s.port(),
+                                    {{"model", "tiny-kjv"},
+                                     {"prompt", "In the beginning"},
+                                     {"options", {{"num_predict", 100000}, {"num_ctx", 1024}}}},
+                                    started);
+  started.wait();
+  auto waiting = std::async(std::launch::async, [&] {
+    return s.post("/api/generate", {{"model", "kjv-q8"}, {"prompt", "In"}, {"stream", false}});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.stop(), 0);  // SIGTERM: a clean exit, not the SIGKILL after 15 s
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  try {
+    waiting.get();  // cut off or refused: either is fine, as long as it ends
+  } catch (const std::exception&) {
+  }
+  try {
+    first.get();
+  } catch (const std::exception&) {
+  }
+}
+
 TEST(Serve, ALargerContextWhileTheModelIsBusyReloadsItOnceIdle) {
   // Loaded at 256 and busy: a request that asks for 1024 (and must not be
   // truncated) waits for the reply to end and gets its context, instead of
