@@ -141,8 +141,11 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
     if (!l) l = std::make_shared<std::mutex>();
     loading = l;
   }
-  // One loader per model: a second request for a model being loaded waits for it.
-  std::lock_guard load_lock(*loading);
+  // One loader per model: a second request for a model being loaded waits for
+  // it (and counts that wait as its load time, as Ollama does).
+  std::unique_lock load_lock(*loading, std::try_to_lock);
+  const bool queued = !load_lock.owns_lock();
+  if (queued) load_lock.lock();
   bool counted = false;  // this request is among waiting_
   struct Uncount {
     ModelManager& mm;
@@ -165,7 +168,8 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
         ++m->leases;
         m->unload_asked = false;  // a new request's keep_alive counts again
         m->last_used = std::chrono::steady_clock::now();
-        if (load_seconds) *load_seconds = std::chrono::duration<double>(m->last_used - t0).count();
+        if (load_seconds && (queued || counted))
+          *load_seconds = std::chrono::duration<double>(m->last_used - t0).count();
         return Lease(this, m, ka);
       }
       if (too_small && idle(*m)) {  // reloaded with the larger context
