@@ -209,10 +209,15 @@ async function send() {
   showBanner('');
   readSettings();
   const c = state.current;
-  if (!c.title) c.title = text.trim().replace(/\s+/g, ' ').slice(0, 80);
+  // 80 characters, not UTF-16 units: half an emoji would make the title
+  // invalid JSON text (a lone surrogate) and the conversation unsavable.
+  if (!c.title) c.title = Array.from(text.trim().replace(/\s+/g, ' ')).slice(0, 80).join('');
   c.messages.push({ role: 'user', content: text });
   el.messages.append(messageNode(c.messages.at(-1)));
   el.prompt.value = '';
+  // Kept before the answer starts: a reload or a closed tab mid-answer loses
+  // at most the answer, never what was typed.
+  await save().catch(report);
   const answer = { role: 'assistant', content: '' };
   c.messages.push(answer);
   const node = messageNode(answer);

@@ -393,6 +393,32 @@ test('on a phone-sized screen the list slides in and nothing overflows', async (
   await assertClean(page, seen);
 });
 
+test('what was typed is kept before the answer comes, its title cut on whole characters', async () => {
+  const { page, seen } = await openPage(server);
+  await waitForModel(page);
+  // The answer never comes: the page is reloaded while it waits for it.
+  await page.route('**/api/chat', () => {});
+  // An emoji across the 80th UTF-16 unit: cut there, the title would be half
+  // a character, which no JSON parser takes.
+  const prompt = `${'a'.repeat(79)}\u{1F642} and more`;
+  await page.fill('#prompt', prompt);
+  await page.press('#prompt', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#conversations li').length === 1);
+  const [row] = (await conversationsOnServer(server)).conversations;
+  assert.equal(row.title, `${'a'.repeat(79)}\u{1F642}`);
+  assert.equal(row.messages, 1, 'the user message is kept before the answer');
+  await page.unroute('**/api/chat');
+  await page.reload();
+  const item = page.locator('#conversations li', { hasText: 'aaaa' });
+  await item.waitFor();
+  await item.locator('button.open').click();
+  await page.waitForSelector('.msg.user');
+  assert.equal(await page.textContent('.msg.user .body'), prompt);
+  await item.locator('button.delete').click();
+  await page.waitForFunction(() => document.querySelectorAll('#conversations li').length === 0);
+  await assertClean(page, seen);
+});
+
 test('the history routes refuse what they should not keep, with JSON errors', async () => {
   const base = `${server.url}/api/hearth/conversations`;
   const call = async (p, init = {}) => {
