@@ -433,7 +433,10 @@ class Connection final : public ConnectionBase,
   }
 
   void after_header(std::shared_ptr<HttpRequest> req, bool streamed) {
-    const bool keep = header_parser_->keep_alive();
+    // The last request a connection serves says so (Connection: close), so that
+    // a client does not send another one into a closing socket.
+    const bool keep =
+        header_parser_->keep_alive() && served_ + 1 < srv_.o.max_requests_per_connection;
     const unsigned version = header_parser_->get().version();
     if (streamed) {
       body_parser_.emplace(std::move(*header_parser_));

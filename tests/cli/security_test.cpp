@@ -397,6 +397,29 @@ TEST(Framing, SmugglingAndLyingLengthsAreRefused) {
   expect_healthy(p);
 }
 
+// A connection serves 1000 requests; the 1000th answer says it is the last
+// (Connection: close), so that a client does not send the next one into a
+// closing socket (losing a POST it cannot know was not read).
+TEST(Framing, TheLastAnswerOnAConnectionSaysSo) {
+  const int p = open_server().port();
+  std::string requests;
+  for (int i = 0; i < 1001; ++i) requests += "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const auto r = raw(p, requests);
+  std::vector<size_t> starts;
+  for (size_t at = r.find("HTTP/1.1 "); at != std::string::npos; at = r.find("HTTP/1.1 ", at + 1))
+    starts.push_back(at);
+  ASSERT_EQ(starts.size(), 1000u);
+  auto close_at = [&](size_t i) {
+    const size_t end = r.find("\r\n\r\n", starts[i]);
+    std::string head = r.substr(starts[i], end - starts[i]);
+    for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return head.find("connection: close") != std::string::npos;
+  };
+  EXPECT_FALSE(close_at(998));
+  EXPECT_TRUE(close_at(999));
+  expect_healthy(p);
+}
+
 TEST(Framing, SizeLimits) {
   const int p = open_server().port();
   // A lying Content-Length: refused before a byte of the body is read.
