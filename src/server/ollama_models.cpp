@@ -244,11 +244,18 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   if (p == "/api/ps") {
     if (m != "GET") throw HttpError(405, "method not allowed");
     std::vector<ollama::RunningModel> out;
+    // The model's digest as /api/tags gives it (its manifest's), as Ollama
+    // does, so that a client can match the two lists; the weights' otherwise.
+    std::map<std::string, std::string> digests;
+    for (const auto& e : store.list()) digests[e.name] = hex_digest(e.digest);
     for (const auto& s : models.status()) {
       ollama::RunningModel r;
       r.name = s.name;
       r.size = static_cast<int64_t>(s.bytes);
-      r.digest = s.key.rfind("sha256:", 0) == 0 ? s.key.substr(7) : "";
+      const auto known = digests.find(s.name);
+      r.digest = known != digests.end()           ? known->second
+                 : s.key.rfind("sha256:", 0) == 0 ? s.key.substr(7)
+                                                  : "";
       if (!s.forever) r.expires_at = s.expires_at;
       r.context_length = s.n_ctx;
       r.details = cached_details(s.path);  // as /api/tags gives them

@@ -423,6 +423,13 @@ TEST(Serve, TheLeastRecentlyUsedIdleModelGivesWayToTheMemoryBudget) {
   auto r = s.post("/api/generate", b);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(loaded(s), std::vector<std::string>{"kjv-q8:latest"});
+  // /api/ps names it by the digest /api/tags gives (the manifest's), as Ollama does.
+  std::string listed;
+  const json tags = s.get("/api/tags").json();
+  for (const auto& m : tags["models"])
+    if (m["name"] == "kjv-q8:latest") listed = m["digest"];
+  EXPECT_FALSE(listed.empty());
+  EXPECT_EQ(s.get("/api/ps").json()["models"][0]["digest"], listed);
 }
 
 TEST(Serve, AModelOverTheMemoryBudgetIsRefusedBeforeLoading) {
