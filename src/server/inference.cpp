@@ -101,6 +101,9 @@ void flatten_tool_turns(std::vector<chat::Message>& messages) {
   messages = std::move(out);
 }
 
+// OpenAI's error.code for a prompt longer than the context.
+constexpr std::string_view kContextExceeded = "context_length_exceeded";
+
 // A run of n choices, shared by the scheduler's callbacks.
 struct RunState {
   std::mutex mu;  // held while submitting, so that no piece overtakes begin()
@@ -337,11 +340,9 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req, bool countin
         counting ? engine::PromptLimits{engine::kMaxContext, 0, false}
                  : engine::PromptLimits{n_ctx, st.gen.max_tokens, req.truncate});
   } catch (const engine::ContextError& e) {
-    throw HttpError(
-        400,
-        std::string(e.what()) +
-            (req.truncate ? ""
-                          : "; Ollama's API cuts it unless told not to (\"truncate\": false)"));
+    HttpError err(400, e.what());
+    err.code = std::string(kContextExceeded);
+    throw err;
   } catch (const engine::InputError& e) {
     throw HttpError(400, e.what());
   } catch (const std::invalid_argument& e) {  // an empty prompt
@@ -371,7 +372,28 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   if (req.top_logprobs < 0 || req.top_logprobs > 20)
     throw sampling::ParamError(
         "top_logprobs", fmt::format("top_logprobs must be in [0, 20], got {}", req.top_logprobs));
-  Prepared pr = prepare(req);
+  Prepared pr;
+  try {
+    pr = prepare(req);
+  } catch (const HttpError& e) {
+    if (e.code != kContextExceeded || req.truncate) throw;
+    // What would have cut it: Ollama's API cuts by default, OpenAI's when
+    // asked (hearth's `truncate` there); Anthropic's never does.
+    const auto shape = error_shape(ex->request().path);
+    HttpError err(400,
+                  std::string(e.what()) +
+                      (shape == ErrorShape::kAnthropic ? ""
+                       : shape == ErrorShape::kOpenAI
+                           ? "; send \"truncate\": true to drop the oldest turns instead"
+                           : "; Ollama's API cuts it unless told not to (\"truncate\": false)"));
+    err.code = e.code;
+    const auto& path = ex->request().path;
+    if (shape == ErrorShape::kOpenAI)
+      err.param = path.starts_with("/v1/completions") ? "prompt"
+                  : path.starts_with("/v1/responses") ? "input"
+                                                      : "messages";
+    throw err;
+  }
   if (const int slots = pr.lease->scheduler->options().n_slots; req.n > slots)
     throw sampling::ParamError(
         "n",

@@ -298,6 +298,10 @@ void parse_common(const Json& body, InferenceRequest& r) {
   if (const Json* b = find_field(body, "logit_bias")) r.logit_bias = parse_logit_bias(*b);
   // hearth's own extension, as in Ollama's compatibility layer: a context size.
   if (auto c = get_int(body, "num_ctx", 16, 1 << 20)) o.num_ctx = *c;
+  // And whether a prompt longer than the context drops its oldest turns
+  // (Ollama's `truncate`); by default it is a 400 context_length_exceeded, as
+  // OpenAI answers it.
+  if (auto t = get_bool(body, "truncate")) r.truncate = *t;
 }
 
 bool include_usage(const Json& body) {

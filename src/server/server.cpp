@@ -53,7 +53,7 @@ ErrorShape error_shape(std::string_view path) {
 }
 
 nlohmann::ordered_json error_body(std::string_view path, int status, const std::string& text,
-                                  const std::string& param) {
+                                  const std::string& param, const std::string& code) {
   const std::string message = without_paths(text);
   nlohmann::ordered_json body;
   switch (error_shape(path)) {
@@ -71,7 +71,8 @@ nlohmann::ordered_json error_body(std::string_view path, int status, const std::
       e["message"] = message;
       e["type"] = type;
       e["param"] = param.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(param);
-      e["code"] = status == 404 && message.starts_with("model ")
+      e["code"] = !code.empty() ? nlohmann::ordered_json(code)
+                  : status == 404 && message.starts_with("model ")
                       ? nlohmann::ordered_json("model_not_found")
                       : nlohmann::ordered_json();
       body["error"] = std::move(e);
@@ -95,8 +96,9 @@ nlohmann::ordered_json error_body(std::string_view path, int status, const std::
 }
 
 void send_error(Exchange& ex, int status, const std::string& text, Headers headers,
-                const std::string& param) {
-  send_json(ex, status, error_body(ex.request().path, status, text, param), std::move(headers));
+                const std::string& param, const std::string& code) {
+  send_json(ex, status, error_body(ex.request().path, status, text, param, code),
+            std::move(headers));
 }
 
 Server::Impl::Impl(ServerOptions opts)
@@ -145,7 +147,7 @@ void Server::Impl::handle(const std::shared_ptr<Exchange>& unmetered) {
       return;
     send_error(*ex, 404, "404 page not found: " + req.path);
   } catch (const HttpError& e) {
-    send_error(*ex, e.status, e.what(), e.headers, e.param);
+    send_error(*ex, e.status, e.what(), e.headers, e.param, e.code);
   } catch (const ollama::WireError& e) {
     send_error(*ex, e.status, e.what());
   } catch (const BadJson& e) {

@@ -40,6 +40,7 @@ struct HttpError : std::runtime_error {
   int status;
   Headers headers;
   std::string param;  // the request field at fault, when known (OpenAI's error.param)
+  std::string code;   // OpenAI's error.code, when one applies ("context_length_exceeded")
 };
 
 // Texts to embed with a model (Ollama's /api/embed, OpenAI's /v1/embeddings).
@@ -123,14 +124,14 @@ std::unique_ptr<history::Store> open_history(const ServerOptions& o);
 // /v1/messages, Anthropic's {"type": "error", "error": {type, message}}.
 enum class ErrorShape { kOllama, kOpenAI, kAnthropic };
 ErrorShape error_shape(std::string_view path);
-// The body of an error for `path` (`param`: OpenAI's error.param, if known);
-// the message goes out without_paths.
+// The body of an error for `path` (`param`, `code`: OpenAI's error.param and
+// error.code, if known); the message goes out without_paths.
 nlohmann::ordered_json error_body(std::string_view path, int status, const std::string& message,
-                                  const std::string& param = {});
+                                  const std::string& param = {}, const std::string& code = {});
 // `param` names the request field at fault (OpenAI's error.param), if known.
 // The message goes out without_paths.
 void send_error(Exchange& ex, int status, const std::string& message, Headers headers = {},
-                const std::string& param = {});
+                const std::string& param = {}, const std::string& code = {});
 void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Headers headers = {});
 // `body` as sent: compact, invalid UTF-8 replaced (U+FFFD) rather than thrown on.
 std::string dump_json(const nlohmann::ordered_json& body);

@@ -158,6 +158,28 @@ test('chat completion: stop strings, n choices, seed, and logprobs', async () =>
   }
 });
 
+test('a conversation longer than the context is a 400 context_length_exceeded, or cut when asked', async () => {
+  const messages = [];
+  for (let i = 0; i < 12; i++) {
+    messages.push({ role: 'user', content: `Turn ${i}: and the earth was without form, and void; and darkness was upon the face of the deep.` });
+    messages.push({ role: 'assistant', content: 'And God said, Let there be light: and there was light.' });
+  }
+  messages.push({ role: 'user', content: 'And God saw the light' });
+  const body = { model: MODEL, messages, max_tokens: 4, temperature: 0, num_ctx: 256 };
+  const err = await client.chat.completions.create(body).then(() => null, (e) => e);
+  assert.ok(err, 'refused');
+  assert.equal(err.status, 400);
+  assert.equal(err.code, 'context_length_exceeded');
+  assert.equal(err.param, 'messages');
+  assert.match(err.message, /"truncate": true/);
+  const cut = await client.chat.completions.create({ ...body, truncate: true });
+  assert.equal(cut.choices[0].finish_reason, 'length');
+  assert.ok(cut.usage.prompt_tokens < 256, JSON.stringify(cut.usage));
+  const completion = await client.completions.create({ model: MODEL, prompt: messages.map((m) => m.content).join(' '), max_tokens: 4, num_ctx: 256 }).then(() => null, (e) => e);
+  assert.equal(completion?.code, 'context_length_exceeded');
+  assert.equal(completion.param, 'prompt');
+});
+
 test('chat completion: logit_bias bans and forces tokens; ids outside the vocabulary are a 400', async () => {
   const base = { model: MODEL, messages: [{ role: 'user', content: 'In the beginning' }], max_tokens: 1, temperature: 0, logprobs: true };
   const first = async (bias) => (await client.chat.completions.create({ ...base, logit_bias: bias })).choices[0].logprobs?.content[0]?.token;
