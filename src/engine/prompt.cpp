@@ -324,18 +324,20 @@ Prompt build_prompt(const Runtime& rt, const PromptSpec& spec, const PromptLimit
   // llama.cpp's server and OpenAI's completions give); without BOS there is
   // nothing to continue.
   if (p.tokens.empty()) throw std::invalid_argument("the prompt is empty");
-  if (static_cast<int64_t>(p.tokens.size()) >= n_ctx) {
-    // A completion's prompt keeps its end (templated: BOS, then the end of
-    // the text and the template's closing markup), as Ollama's runner cuts it.
-    if (!spec.chat && spec.suffix.empty() && limits.truncate) {
-      p.tokens = keep_end(p.tokens, tok.bos(), budget);
-      p.truncated = true;
-    } else {
-      throw ContextError(
-          fmt::format("the prompt has {} tokens but the context holds {} (raise the context size "
-                      "(num_ctx, --ctx), or shorten the prompt)",
-                      p.tokens.size(), n_ctx));
-    }
+  const auto size = static_cast<int64_t>(p.tokens.size());
+  // A completion's prompt keeps its end (templated: BOS, then the end of the
+  // text and the template's closing markup), as Ollama's runner cuts it; and,
+  // as a chat's oldest turns do, it leaves the reply its room even when it
+  // would fit without (else a prompt one token short of the context would get
+  // a one-token reply where one a token longer gets all of it).
+  if (!spec.chat && spec.suffix.empty() && limits.truncate && size > budget) {
+    p.tokens = keep_end(p.tokens, tok.bos(), budget);
+    p.truncated = true;
+  } else if (size >= n_ctx) {
+    throw ContextError(
+        fmt::format("the prompt has {} tokens but the context holds {} (raise the context size "
+                    "(num_ctx, --ctx), or shorten the prompt)",
+                    p.tokens.size(), n_ctx));
   }
   return p;
 }

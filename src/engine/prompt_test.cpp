@@ -146,6 +146,25 @@ TEST(Prompt, ARawPromptLongerThanTheContextKeepsItsEndWhenAllowed) {
   EXPECT_THROW(build_prompt(rt, spec, {256, 16, false}), ContextError);
 }
 
+TEST(Prompt, ARawPromptThatFitsButLeavesTheReplyNoRoomIsCutForIt) {
+  // 252 tokens in a context of 256 with 16 to generate: the start gives way so
+  // that the reply gets its 16 (as one longer than the context would), unless
+  // truncation is refused, when it runs as it fits.
+  auto& rt = tiny_kjv();
+  PromptSpec spec;
+  spec.raw = true;
+  while (rt.tokenizer->encode(spec.prompt + " the", true, false).size() < 252)
+    spec.prompt += " the";
+  ASSERT_EQ(rt.tokenizer->encode(spec.prompt, true, false).size(), 251u);
+  const auto p = build_prompt(rt, spec, {256, 16, true});
+  EXPECT_TRUE(p.truncated);
+  EXPECT_EQ(p.tokens.size(), 240u);
+  EXPECT_EQ(p.tokens[0], rt.tokenizer->bos());
+  const auto whole = build_prompt(rt, spec, {256, 16, false});
+  EXPECT_FALSE(whole.truncated);
+  EXPECT_EQ(whole.tokens.size(), 251u);
+}
+
 }  // namespace
 }  // namespace hearth::engine
 
