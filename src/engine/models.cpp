@@ -46,14 +46,13 @@ ModelManager::Lease& ModelManager::Lease::operator=(Lease&& o) noexcept {
     reset();
     m_ = o.m_;
     model_ = std::move(o.model_);
-    ka_ = o.ka_;
     o.m_ = nullptr;
   }
   return *this;
 }
 
 void ModelManager::Lease::reset() {
-  if (m_ && model_) m_->release(std::move(model_), ka_);
+  if (m_ && model_) m_->release(std::move(model_));
   m_ = nullptr;
   model_.reset();
 }
@@ -166,11 +165,12 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
           std::min(spec.n_ctx, max_context(m->rt.model->hparams())) > m->scheduler->options().n_ctx;
       if (!too_small && m->draining == 0) {
         ++m->leases;
+        m->keep_alive = ka;
         m->unload_asked = false;  // a new request's keep_alive counts again
         m->last_used = std::chrono::steady_clock::now();
         if (load_seconds && (queued || counted))
           *load_seconds = std::chrono::duration<double>(m->last_used - t0).count();
-        return Lease(this, m, ka);
+        return Lease(this, m);
       }
       if (too_small && idle(*m)) {  // reloaded with the larger context
         doomed.push_back(m);
@@ -273,16 +273,18 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   if (load_seconds) *load_seconds = std::chrono::duration<double>(t1 - t0).count();
   std::lock_guard lk(mu_);
   m->leases = 1;
+  m->keep_alive = ka;
   m->last_used = std::chrono::steady_clock::now();
   loaded_[spec.key] = m;
-  return Lease(this, m, ka);
+  return Lease(this, m);
 }
 
-void ModelManager::release(std::shared_ptr<LoadedModel>&& lease_ref, KeepAlive ka) {
+void ModelManager::release(std::shared_ptr<LoadedModel>&& lease_ref) {
   {
     std::lock_guard lk(mu_);
     const std::shared_ptr<LoadedModel> m = std::move(lease_ref);  // dropped under the lock
     --m->leases;
+    const KeepAlive ka = m->keep_alive;
     m->last_used = std::chrono::steady_clock::now();
     m->forever = ka.forever && !m->unload_asked;
     m->expires_at =

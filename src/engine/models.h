@@ -52,6 +52,9 @@ struct LoadedModel {
   double load_seconds = 0;
   // Managed by ModelManager under its lock:
   int leases = 0;
+  // The keep_alive of the request that came last, which counts from when the
+  // last one ends (Ollama's: the most recently scheduled request's).
+  KeepAlive keep_alive;
   std::chrono::system_clock::time_point expires_at{};  // when idle
   bool forever = false;
   // unload() while in use: the requests running end with it, whatever their
@@ -105,8 +108,7 @@ class ModelManager {
   class Lease {
    public:
     Lease() = default;
-    Lease(ModelManager* m, std::shared_ptr<LoadedModel> model, KeepAlive ka)
-        : m_(m), model_(std::move(model)), ka_(ka) {}
+    Lease(ModelManager* m, std::shared_ptr<LoadedModel> model) : m_(m), model_(std::move(model)) {}
     Lease(Lease&& o) noexcept { *this = std::move(o); }
     Lease& operator=(Lease&& o) noexcept;
     ~Lease() { reset(); }
@@ -114,12 +116,10 @@ class ModelManager {
     LoadedModel* operator->() const { return model_.get(); }
     LoadedModel& operator*() const { return *model_; }
     explicit operator bool() const { return model_ != nullptr; }
-    void set_keep_alive(KeepAlive ka) { ka_ = ka; }
 
    private:
     ModelManager* m_ = nullptr;
     std::shared_ptr<LoadedModel> model_;
-    KeepAlive ka_;
   };
 
   // Loads the model if needed (evicting idle ones to make room, waiting for
@@ -143,7 +143,7 @@ class ModelManager {
   // one is always the manager's: a model is never destroyed on the thread of
   // the scheduler it owns (whose last callback releases the lease), which
   // cannot join itself.
-  void release(std::shared_ptr<LoadedModel>&& m, KeepAlive ka);
+  void release(std::shared_ptr<LoadedModel>&& m);
   void reaper();
   // Unloads idle models, least recently used first, until `need` more bytes
   // and one more model fit. Returns the models to destroy (outside the lock).

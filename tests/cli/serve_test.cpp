@@ -523,6 +523,31 @@ TEST(Serve, StoppingDoesNotWaitForARequestThatWaitsForAModel) {
   }
 }
 
+TEST(Serve, TheLatestRequestsKeepAliveCountsWhenTheLastOneEnds) {
+  // A long reply with the default keep_alive, then a short one with 0 that
+  // ends first: the model goes when the long one ends (the latest request's
+  // keep_alive, as Ollama's), not 5 minutes later.
+  HearthServer s;
+  std::future<void> started;
+  auto first = stream_in_background(
+      s.port(),
+      {{"model", "tiny-kjv"},
+       {"prompt", "In the beginning"},
+       {"options", {{"temperature", 0}, {"num_predict", 600}, {"num_ctx", 1024}}}},
+      started);
+  started.wait();
+  auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
+                                    {"prompt", "In"},
+                                    {"stream", false},
+                                    {"keep_alive", 0},
+                                    {"options", {{"num_predict", 2}, {"num_ctx", 1024}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(last_line(first.get())["done"], true);
+  for (int i = 0; i < 100 && !s.get("/api/ps").json()["models"].empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(s.get("/api/ps").json()["models"].empty());
+}
+
 TEST(Serve, ALargerContextWhileTheModelIsBusyReloadsItOnceIdle) {
   // Loaded at 256 and busy: a request that asks for 1024 (and must not be
   // truncated) waits for the reply to end and gets its context, instead of
