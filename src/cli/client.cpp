@@ -16,7 +16,8 @@ namespace net = boost::asio;
 
 void parse_host(std::string s, std::string& host, int& port) {
   if (auto p = s.find("://"); p != std::string::npos) s = s.substr(p + 3);
-  if (!s.empty() && s.back() == '/') s.pop_back();
+  // A URL's path ("http://host:port/metrics", ".../v1") names no server: dropped.
+  if (auto slash = s.find('/'); slash != std::string::npos) s.resize(slash);
   auto to_port = [](const std::string& t) {
     size_t used = 0;
     int v = -1;
@@ -25,12 +26,12 @@ void parse_host(std::string s, std::string& host, int& port) {
     } catch (const std::exception&) {
     }
     if (used != t.size() || v < 0 || v > 65535)
-      throw std::invalid_argument("HEARTH_HOST: '" + t + "' is not a port");
+      throw std::invalid_argument("server address: '" + t + "' is not a port");
     return v;
   };
   if (!s.empty() && s[0] == '[') {  // [::1]:port
     const auto close = s.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("HEARTH_HOST: bad address " + s);
+    if (close == std::string::npos) throw std::invalid_argument("server address: bad address " + s);
     host = s.substr(1, close - 1);
     if (close + 1 < s.size() && s[close + 1] == ':') port = to_port(s.substr(close + 2));
     return;

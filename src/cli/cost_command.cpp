@@ -38,7 +38,7 @@ const std::vector<Price> kDefaultPrices = {{"gpt-4o", 0.0025, 0.01},
                                            {"claude-haiku", 0.0008, 0.004}};
 
 struct CostOptions {
-  std::string server;
+  std::optional<std::string> server;     // absent: not given
   std::optional<double> tokens_per_day;  // absent: --server, or a typical day
   double prompt_share = 0.75;
   std::vector<std::string> prices;
@@ -131,15 +131,17 @@ void run_cost(const CostOptions& o) {
     throw std::invalid_argument("--kwh-price must be between 0 and 1000");
   if (!(o.hardware >= 0 && o.hardware < 1e9))
     throw std::invalid_argument("--hardware-cost must be between 0 and 1e9");
-  if (!o.server.empty() && o.tokens_per_day)
+  if (o.server && o.tokens_per_day)
     throw std::invalid_argument("give --server or --tokens-per-day, not both");
+  if (o.server && o.server->empty())
+    throw std::invalid_argument("--server needs the server's host:port or URL");
   if (o.tokens_per_day && !(*o.tokens_per_day >= 0 && *o.tokens_per_day <= 1e12))
     throw std::invalid_argument(
         fmt::format("--tokens-per-day must be between 0 and 1e12, got {}", *o.tokens_per_day));
 
   Volume v;
-  if (!o.server.empty()) {
-    v = from_server(o.server);
+  if (o.server) {
+    v = from_server(*o.server);
   } else {
     const bool given = o.tokens_per_day.has_value();
     const double n = o.tokens_per_day.value_or(kDefaultTokensPerDay);

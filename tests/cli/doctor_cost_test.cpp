@@ -138,7 +138,8 @@ TEST(Cost, Arithmetic) {
 
 TEST(Cost, RefusesBadNumbers) {
   for (const char* args : {"cost --price nope", "cost --price a=1/x", "cost --prompt-share 2",
-                           "cost --watts -1", "cost --tokens-per-day 5 --server 127.0.0.1:1"}) {
+                           "cost --watts -1", "cost --tokens-per-day 5 --server 127.0.0.1:1",
+                           "cost --server ''", "cost --server http://127.0.0.1:x/metrics"}) {
     const auto r = run_hearth(args);
     EXPECT_EQ(r.code, 1) << args;
     EXPECT_NE(r.err.find("hearth: error:"), std::string::npos) << args << ": " << r.err;
@@ -162,6 +163,11 @@ TEST(Cost, FromARunningServersCounters) {
       << j["source"];
   // 10 tokens in at most a minute of uptime (the floor), extrapolated to a day.
   EXPECT_NEAR(j["generated_tokens_per_day"].get<double>(), 10 * 24 * 60, 1);
+  // The metrics' own URL, as the help says a URL may be given.
+  const auto url =
+      run_hearth("cost --json --server http://127.0.0.1:" + std::to_string(s.port()) + "/metrics");
+  ASSERT_EQ(url.code, 0) << url.err;
+  EXPECT_EQ(json::parse(url.out)["generated_tokens_per_day"], j["generated_tokens_per_day"]);
   const auto down = run_hearth("cost --server 127.0.0.1:" + std::to_string(free_port()));
   EXPECT_EQ(down.code, 1);
 }
