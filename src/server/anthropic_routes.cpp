@@ -136,7 +136,7 @@ bool Server::Impl::anthropic(const std::shared_ptr<Exchange>& exp) {
       throw HttpError(404, fmt::format("unknown endpoint {} {}", req.method, p));
     return false;
   }
-  if (req.method != "POST") throw HttpError(405, "method not allowed");
+  if (req.method != "POST") throw method_not_allowed("POST");
   const auto body = parse_json_body(req.body);
   if (p == "/v1/messages/count_tokens") {
     auto r = anthropic::parse_messages_request(body, /*count_only=*/true);

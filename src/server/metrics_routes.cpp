@@ -33,7 +33,7 @@ std::string not_ready(const Server::Impl& srv) {
 bool Server::Impl::ops(const std::shared_ptr<Exchange>& ex) {
   const auto& req = ex->request();
   if (req.path == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD") throw HttpError(405, "method not allowed");
+    if (req.method != "GET" && req.method != "HEAD") throw method_not_allowed("GET, HEAD");
     Metrics::Gauges g;
     for (const auto& s : models.status())
       g.models.push_back(
@@ -44,7 +44,7 @@ bool Server::Impl::ops(const std::shared_ptr<Exchange>& ex) {
     return true;
   }
   if (req.path == "/health") {
-    if (req.method != "GET" && req.method != "HEAD") throw HttpError(405, "method not allowed");
+    if (req.method != "GET" && req.method != "HEAD") throw method_not_allowed("GET, HEAD");
     if (const std::string why = not_ready(*this); !why.empty())
       send_json(*ex, 503,
                 {{"status", "unavailable"}, {"reason", why}, {"sandbox", sandboxed.load()}},

@@ -79,7 +79,7 @@ bool Server::Impl::ollama_embed(const std::shared_ptr<Exchange>& exp) {
   const auto& req = ex.request();
   const auto& p = req.path;
   if (p != "/api/embed" && p != "/api/embeddings") return false;
-  if (req.method != "POST") throw HttpError(405, "method not allowed");
+  if (req.method != "POST") throw method_not_allowed("POST");
   const auto body = ollama::parse_body(req.body);
   EmbedSpec spec;
   if (p == "/api/embed") {

@@ -226,7 +226,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   const auto& m = req.method;
 
   if (p == "/api/tags") {
-    if (m != "GET" && m != "HEAD") throw HttpError(405, "method not allowed");
+    if (m != "GET" && m != "HEAD") throw method_not_allowed("GET, HEAD");
     std::vector<ollama::LocalModel> out;
     for (const auto& e : store.list()) {
       ollama::LocalModel lm;
@@ -242,7 +242,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p == "/api/ps") {
-    if (m != "GET") throw HttpError(405, "method not allowed");
+    if (m != "GET") throw method_not_allowed("GET");
     std::vector<ollama::RunningModel> out;
     // The model's digest as /api/tags gives it (its manifest's), as Ollama
     // does, so that a client can match the two lists; the weights' otherwise.
@@ -267,7 +267,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
     return true;
   }
   if (p == "/api/show") {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
     const auto r = ollama::parse_show_request(ollama::parse_body(req.body));
     ResolvedModel rm;
     try {
@@ -324,7 +324,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p == "/api/copy") {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
     const auto r = ollama::parse_copy_request(ollama::parse_body(req.body));
     valid_name(r.source, "source");
     valid_name(r.destination, "destination");
@@ -340,7 +340,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p == "/api/delete") {
-    if (m != "DELETE") throw HttpError(405, "method not allowed");
+    if (m != "DELETE") throw method_not_allowed("DELETE");
     const auto r = ollama::parse_delete_request(ollama::parse_body(req.body));
     valid_name(r.model, "name");
     const auto not_found = [&] {
@@ -373,7 +373,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p.rfind("/api/blobs/", 0) == 0) {
-    if (m != "HEAD" && m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "HEAD" && m != "POST") throw method_not_allowed("HEAD, POST");
     const std::string given = p.substr(std::string_view("/api/blobs/").size());
     if (!store::is_digest(given)) throw HttpError(400, "invalid digest format");
     const std::string digest = store::parse_digest(given);
@@ -402,7 +402,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p == "/api/create") {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
     const auto r = ollama::parse_create_request(ollama::parse_body(req.body));
     valid_name(r.model, "model");
     if (!r.adapters.empty()) throw HttpError(400, "adapters are not supported");

@@ -163,17 +163,17 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
   const auto& m = req.method;
 
   if (p == "/") {
-    if (m != "GET" && m != "HEAD") throw HttpError(405, "method not allowed");
+    if (m != "GET" && m != "HEAD") throw method_not_allowed("GET, HEAD");
     ex.respond(200, "text/plain; charset=utf-8", "Ollama is running", {});
     return true;
   }
   if (p == "/api/version") {
-    if (m != "GET" && m != "HEAD") throw HttpError(405, "method not allowed");
+    if (m != "GET" && m != "HEAD") throw method_not_allowed("GET, HEAD");
     send_json(ex, 200, ollama::version_response(HEARTH_VERSION));
     return true;
   }
   if (p == "/api/pull" || p == "/api/push") {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
     const auto body = ollama::parse_body(req.body);
     const auto r =
         p == "/api/pull" ? ollama::parse_pull_request(body) : ollama::parse_push_request(body);
@@ -181,7 +181,7 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
   }
 
   if (p == "/api/generate" || p == "/api/chat") {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
     const auto body = ollama::parse_body(req.body);
     const bool is_chat = p == "/api/chat";
     ollama::GenerateRequest g;

@@ -300,11 +300,11 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
   const auto& m = req.method;
   if (!p.starts_with("/v1/") || p.starts_with("/v1/messages")) return false;
   auto post_only = [&] {
-    if (m != "POST") throw HttpError(405, "method not allowed");
+    if (m != "POST") throw method_not_allowed("POST");
   };
 
   if (p == "/v1/models") {
-    if (m != "GET") throw HttpError(405, "method not allowed");
+    if (m != "GET") throw method_not_allowed("GET");
     Json data = Json::array();
     for (const auto& e : store.list())
       data.push_back(openai::model_object(e.name, e.modified_ns / 1'000'000'000));
@@ -312,7 +312,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
     return true;
   }
   if (p.starts_with("/v1/models/")) {
-    if (m != "GET") throw HttpError(405, "method not allowed");
+    if (m != "GET") throw method_not_allowed("GET");
     const std::string id = p.substr(std::string("/v1/models/").size());
     const ResolvedModel rm = resolve(id);
     int64_t modified = 0;

@@ -43,6 +43,13 @@ struct HttpError : std::runtime_error {
   std::string code;   // OpenAI's error.code, when one applies ("context_length_exceeded")
 };
 
+// A 405 that names the methods the route takes (RFC 9110 wants an Allow
+// header on it), with `headers` beside.
+inline HttpError method_not_allowed(std::string_view allow, Headers headers = {}) {
+  headers.emplace_back("Allow", std::string(allow));
+  return HttpError(405, "method not allowed", std::move(headers));
+}
+
 // Texts to embed with a model (Ollama's /api/embed, OpenAI's /v1/embeddings).
 struct EmbedSpec {
   std::string model;

@@ -62,7 +62,7 @@ bool etag_matches(const HttpRequest& req, std::string_view etag) {
 
 void send_asset(Exchange& ex, const UiAsset& a) {
   const auto& req = ex.request();
-  if (req.method != "GET" && req.method != "HEAD") throw HttpError(405, "method not allowed");
+  if (req.method != "GET" && req.method != "HEAD") throw method_not_allowed("GET, HEAD");
   Headers h = security_headers();
   h.emplace_back("ETag", std::string(a.etag));
   // Names carry no hash: the browser asks again each time and gets a 304.
@@ -142,7 +142,7 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
         send_json(ex, 200, out, headers);
         return true;
       }
-      if (m != "DELETE") throw HttpError(405, "method not allowed", headers);
+      if (m != "DELETE") throw method_not_allowed("GET, DELETE", headers);
     }
     if (!history)
       throw HttpError(404, "the server keeps no conversation history (hearth serve --no-history)",
@@ -152,7 +152,7 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
       return true;
     }
     if (rest == "export") {
-      if (m != "GET") throw HttpError(405, "method not allowed", headers);
+      if (m != "GET") throw method_not_allowed("GET", headers);
       Headers h = headers;
       h.emplace_back("Content-Disposition", "attachment; filename=\"hearth-conversations.json\"");
       ex.begin_stream(200, kJson, std::move(h));
@@ -191,7 +191,7 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
       if (!history->remove(id)) throw HttpError(404, "conversation " + id + " not found", headers);
       send_json(ex, 200, {{"deleted", 1}}, headers);
     } else {
-      throw HttpError(405, "method not allowed", headers);
+      throw method_not_allowed("GET, PUT, POST, DELETE", headers);
     }
   } catch (const history::InvalidConversation& e) {
     throw HttpError(400, e.what(), headers);

@@ -6,6 +6,7 @@
 #include <future>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include "cli/hearth_server.h"
 
@@ -572,6 +573,26 @@ TEST(Serve, ALargerContextWhileTheModelIsBusyReloadsItOnceIdle) {
   EXPECT_GT(r.json()["prompt_eval_count"].get<int64_t>(), 256) << r.body;
   EXPECT_EQ(s.get("/api/ps").json()["models"][0]["context_length"], 1024);
   EXPECT_EQ(last_line(first.get())["done"], true);
+}
+
+TEST(Serve, AWrongMethodIsA405ThatSaysWhichAreAllowed) {
+  auto& s = shared();
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"GET", "/api/chat", "POST"},
+      {"POST", "/api/tags", "GET, HEAD"},
+      {"GET", "/api/delete", "DELETE"},
+      {"DELETE", "/v1/models", "GET"},
+      {"GET", "/v1/chat/completions", "POST"},
+      {"GET", "/v1/messages", "POST"},
+      {"PATCH", "/api/hearth/conversations/abcdefgh-1", "GET, PUT, POST, DELETE"},
+      {"POST", "/health", "GET, HEAD"},
+  };
+  for (const auto& [method, path, allow] : cases) {
+    const auto r = http_request(s.port(), method, path, method == "GET" ? "" : "{}");
+    EXPECT_EQ(r.status, 405) << method << " " << path;
+    EXPECT_EQ(r.headers.count("allow") ? r.headers.at("allow") : "", allow)
+        << method << " " << path;
+  }
 }
 
 TEST(Serve, FormatJsonSchemaAlwaysParsesAndMatches) {
