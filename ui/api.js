@@ -27,8 +27,8 @@ export function setApiKey(key, remember) {
 
 // fetch() on a same-origin path; resolves to the Response when it is 2xx,
 // throws ApiError otherwise.
-export async function request(path, { method = 'GET', body, signal } = {}) {
-  const headers = {};
+export async function request(path, { method = 'GET', body, signal, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   const key = apiKey();
   if (key) headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';

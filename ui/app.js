@@ -170,8 +170,19 @@ function readSettings() {
 // ------------------------------------------------------------ conversations
 
 async function save() {
-  if (!state.history || state.current.messages.length === 0) return;
-  await state.history.save(state.current);
+  const c = state.current;
+  if (!state.history || c.messages.length === 0) return;
+  try {
+    await state.history.save(c);
+  } catch (err) {
+    if (err?.status !== 412) throw err;
+    // Another tab saved (or deleted) this conversation since this page read
+    // it: its turns are kept, and this page's new ones follow them.
+    await state.history.mergeInto(c);
+    await state.history.save(c);
+    if (state.current === c && !state.abort) renderConversation();
+    showBanner('This conversation changed in another tab: your new messages now follow its latest ones.');
+  }
   await renderList();
 }
 

@@ -16,18 +16,40 @@ class ServerHistory {
   constructor(retentionSeconds) {
     this.kind = 'server';
     this.retentionSeconds = retentionSeconds;  // 0: kept until deleted
+    // The version (updated_ms, the server's ETag) this page last read or
+    // saved of each conversation, and how many messages it had: a save
+    // replaces only that version, so that another tab's turns are never
+    // overwritten (ApiError 412 instead: see mergeInto).
+    this.versions = new Map();
   }
   async list() {
     return (await json(BASE)).conversations;
   }
   async get(id) {
-    return json(`${BASE}/${encodeURIComponent(id)}`);
+    const c = await json(`${BASE}/${encodeURIComponent(id)}`);
+    this.versions.set(id, { version: c.updated_ms, count: c.messages.length });
+    return c;
   }
   async save(c) {
-    await request(`${BASE}/${encodeURIComponent(c.id)}`, { method: 'PUT', body: c });
+    const known = this.versions.get(c.id);
+    const headers = known === undefined ? {} : { 'If-Match': `"${known.version}"` };
+    const saved = await json(`${BASE}/${encodeURIComponent(c.id)}`, { method: 'PUT', body: c, headers });
+    this.versions.set(c.id, { version: saved.updated_ms, count: c.messages.length });
+  }
+  // After a 412: the stored conversation's messages, then the ones this page
+  // added since it last read or saved it (a deleted one keeps them all).
+  async mergeInto(c) {
+    const ours = c.messages.slice(this.versions.get(c.id)?.count ?? 0);
+    this.versions.delete(c.id);
+    const latest = await this.get(c.id).catch((err) => {
+      if (err?.status === 404) return null;
+      throw err;
+    });
+    if (latest) c.messages = latest.messages.concat(ours);
   }
   async remove(id) {
     await request(`${BASE}/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    this.versions.delete(id);
   }
   async removeAll() {
     await request(BASE, { method: 'DELETE' });
@@ -65,6 +87,9 @@ class LocalHistory {
     const now = Date.now();
     all[c.id] = { ...c, created_ms: all[c.id]?.created_ms ?? now, updated_ms: now };
     this.#write(all);
+  }
+  async mergeInto() {
+    // One browser's storage: no other copy to merge with.
   }
   async remove(id) {
     const all = this.#all();

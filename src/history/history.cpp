@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -262,7 +263,7 @@ std::optional<Json> Store::get(const std::string& id) {
   return with_meta(Json::parse(s.text(0)), id, s.integer(1), s.integer(2));
 }
 
-Summary Store::put(const std::string& id, const Json& doc) {
+Summary Store::put(const std::string& id, const Json& doc, std::optional<int64_t> if_updated_ms) {
   if (!valid_id(id)) invalid("invalid conversation id");
   if (const auto it = doc.find("id"); doc.is_object() && it != doc.end() && *it != id)
     invalid("id in the body differs from the id in the path");
@@ -278,10 +279,16 @@ Summary Store::put(const std::string& id, const Json& doc) {
               now(),
               static_cast<int64_t>(kept["messages"].size())};
   std::lock_guard lock(mu_);
-  Stmt exists(db_, "SELECT created_ms FROM conversations WHERE id = ?", path_);
+  Stmt exists(db_, "SELECT created_ms, updated_ms FROM conversations WHERE id = ?", path_);
   exists.bind(1, id);
-  if (exists.step()) {
+  const bool found = exists.step();
+  if (if_updated_ms && (!found || exists.integer(1) != *if_updated_ms))
+    throw Conflict(found ? "the conversation was saved elsewhere since (now version " +
+                               std::to_string(exists.integer(1)) + ")"
+                         : "the conversation was deleted elsewhere");
+  if (found) {
     sum.created_ms = exists.integer(0);
+    sum.updated_ms = std::max(sum.updated_ms, exists.integer(1) + 1);
   } else {
     Stmt count(db_, "SELECT COUNT(*) FROM conversations", path_);
     count.step();

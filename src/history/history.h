@@ -40,6 +40,10 @@ inline constexpr int64_t kMaxConversations = 10000;    // per store
 struct InvalidConversation : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A save made against a version that is no longer the stored one (HTTP 412).
+struct Conflict : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 // The store holds kMaxConversations already (HTTP 507).
 struct HistoryFull : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -91,9 +95,13 @@ class Store {
   std::vector<Summary> list();
   // The stored document with "id", "created_ms", "updated_ms" added; nullopt if absent.
   std::optional<Json> get(const std::string& id);
-  // Creates or replaces; `doc` is validate()d here. Keeps the first created_ms.
-  // Throws InvalidConversation, HistoryFull.
-  Summary put(const std::string& id, const Json& doc);
+  // Creates or replaces; `doc` is validate()d here. Keeps the first created_ms;
+  // updated_ms grows with every save (a version: never the same twice).
+  // `if_updated_ms`: only if the stored conversation is that version (another
+  // tab may have saved it since, or deleted it), else Conflict.
+  // Throws InvalidConversation, HistoryFull, Conflict.
+  Summary put(const std::string& id, const Json& doc,
+              std::optional<int64_t> if_updated_ms = std::nullopt);
   bool remove(const std::string& id);  // false: there was none
   int64_t remove_all();                // how many were deleted
   // Every conversation as get() returns it, most recent first, one at a time

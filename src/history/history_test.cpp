@@ -154,6 +154,24 @@ TEST_F(HistoryTest, SaveListGetDeleteAndKeepTheFileToTheOwner) {
   EXPECT_TRUE(s.list().empty());
 }
 
+TEST_F(HistoryTest, ASaveAgainstAnOlderVersionIsAConflict) {
+  // Two tabs read version v; the first saves (v2), the second's save of v
+  // would drop the first's turn: refused. Versions never repeat, even within
+  // one millisecond.
+  Store s(db(), opts());
+  const auto v = s.put("conversation-a", conversation("first")).updated_ms;
+  const auto v2 = s.put("conversation-a", conversation("first", 4), v).updated_ms;
+  EXPECT_GT(v2, v);  // the same clock reading: still a new version
+  EXPECT_THROW(s.put("conversation-a", conversation("first", 4), v), Conflict);
+  EXPECT_EQ((*s.get("conversation-a"))["messages"].size(), 4u);
+  EXPECT_EQ(s.put("conversation-a", conversation("first", 6), v2).messages, 6);
+  // Deleted elsewhere: a save of a version is refused; a plain save creates.
+  ASSERT_TRUE(s.remove("conversation-a"));
+  EXPECT_THROW(s.put("conversation-a", conversation("first"), v2), Conflict);
+  EXPECT_FALSE(s.get("conversation-a"));
+  EXPECT_EQ(s.put("conversation-a", conversation("first")).messages, 2);
+}
+
 TEST_F(HistoryTest, ConversationsSurviveReopening) {
   {
     Store s(db(), opts());

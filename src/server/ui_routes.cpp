@@ -13,7 +13,9 @@
 //   DELETE /ID      {"deleted": 1}, or 404
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 
 #include "server/ollama_types.h"
@@ -84,6 +86,24 @@ Headers history_headers() {
   Headers h = security_headers();
   h.emplace_back("Cache-Control", "no-store");
   return h;
+}
+
+// A conversation's version (its updated_ms) as an ETag, and back from a
+// save's If-Match: only that version may be replaced (another tab may have
+// saved since). No If-Match: saved whatever is stored.
+std::string version_tag(int64_t updated_ms) { return "\"" + std::to_string(updated_ms) + "\""; }
+
+std::optional<int64_t> if_match(const HttpRequest& req, const Headers& headers) {
+  const auto h = req.header("if-match");
+  if (!h) return std::nullopt;
+  std::string_view v = *h;
+  int64_t out = 0;
+  const bool quoted = v.size() >= 3 && v.front() == '"' && v.back() == '"';
+  if (quoted) v = v.substr(1, v.size() - 2);
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (!quoted || ec != std::errc() || end != v.data() + v.size() || out < 0)
+    throw HttpError(400, "If-Match must be a conversation's ETag (\"updated_ms\")", headers);
+  return out;
 }
 
 nlohmann::ordered_json summary_json(const history::Summary& s) {
@@ -179,14 +199,19 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
     if (m == "GET") {
       const auto doc = history->get(id);
       if (!doc) throw HttpError(404, "conversation " + id + " not found", headers);
-      send_json(ex, 200, *doc, headers);
+      Headers h = headers;
+      h.emplace_back("ETag", version_tag((*doc)["updated_ms"].get<int64_t>()));
+      send_json(ex, 200, *doc, std::move(h));
     } else if (m == "PUT" || m == "POST") {
       if (req.body.size() > history::kMaxDocumentBytes)
         throw HttpError(413,
                         "a conversation may be at most " +
                             std::to_string(history::kMaxDocumentBytes) + " bytes",
                         headers);
-      send_json(ex, 200, summary_json(history->put(id, ollama::parse_body(req.body))), headers);
+      const auto sum = history->put(id, ollama::parse_body(req.body), if_match(req, headers));
+      Headers h = headers;
+      h.emplace_back("ETag", version_tag(sum.updated_ms));
+      send_json(ex, 200, summary_json(sum), std::move(h));
     } else if (m == "DELETE") {
       if (!history->remove(id)) throw HttpError(404, "conversation " + id + " not found", headers);
       send_json(ex, 200, {{"deleted", 1}}, headers);
@@ -195,6 +220,8 @@ bool Server::Impl::ui(const std::shared_ptr<Exchange>& exp) {
     }
   } catch (const history::InvalidConversation& e) {
     throw HttpError(400, e.what(), headers);
+  } catch (const history::Conflict& e) {
+    throw HttpError(412, e.what(), headers);
   } catch (const history::HistoryFull& e) {
     throw HttpError(507, e.what(), headers);
   } catch (const ollama::WireError& e) {

@@ -419,6 +419,49 @@ test('what was typed is kept before the answer comes, its title cut on whole cha
   await assertClean(page, seen);
 });
 
+test('two tabs on one conversation keep both their turns', async (t) => {
+  // Whatever happens here, the tests after it start from no conversations.
+  t.after(() => fetch(`${server.url}/api/hearth/conversations`, { method: 'DELETE' }));
+  const answer = (context) => context.route('**/api/chat', (route) => route.fulfill(ndjsonAnswer(['Amen.'])));
+  const a = await openPage(server, { beforeLoad: answer });
+  const b = await openPage(server, { beforeLoad: answer });
+  await waitForModel(a.page);
+  await waitForModel(b.page);
+  const say = async (page, text, count) => {
+    await page.fill('#prompt', text);
+    await page.press('#prompt', 'Enter');
+    await page.waitForFunction((n) => document.querySelectorAll('.msg.assistant:not(.streaming)').length === n, count);
+  };
+  await say(a.page, 'TWO-TABS first', 1);
+  await b.page.reload();
+  const item = b.page.locator('#conversations li', { hasText: 'TWO-TABS first' });
+  await item.waitFor();
+  await item.locator('button.open').click();
+  await b.page.waitForSelector('.msg.assistant');
+  await say(a.page, 'TAB-A second', 2);
+  await say(b.page, 'TAB-B second', 3);  // tab A's two answers, merged in, and its own
+  await b.page.waitForFunction(() => !document.getElementById('banner').hidden);
+  assert.match(await b.page.textContent('#banner'), /changed in another tab/);
+  const [row] = (await conversationsOnServer(server)).conversations;
+  const doc = await (await fetch(`${server.url}/api/hearth/conversations/${row.id}`)).json();
+  assert.deepEqual(doc.messages.filter((m) => m.role === 'user').map((m) => m.content),
+    ['TWO-TABS first', 'TAB-A second', 'TAB-B second']);
+  assert.equal(doc.messages.length, 6);
+  // Tab B shows the merged conversation.
+  assert.equal(await b.page.locator('.msg').count(), 6);
+  // A stale If-Match is a 412 with a JSON error; a malformed one a 400.
+  const put = (etag) => fetch(`${server.url}/api/hearth/conversations/${row.id}`,
+    { method: 'PUT', headers: { 'If-Match': etag }, body: JSON.stringify({ messages: [] }) });
+  const stale = await put('"1"');
+  assert.equal(stale.status, 412);
+  assert.match((await stale.json()).error, /saved elsewhere/);
+  assert.equal((await put('1')).status, 400);
+  await b.page.locator('#conversations li button.delete').click();
+  await b.page.waitForFunction(() => document.querySelectorAll('#conversations li').length === 0);
+  await assertClean(a.page, a.seen);
+  await assertClean(b.page, b.seen);
+});
+
 test('the history routes refuse what they should not keep, with JSON errors', async () => {
   const base = `${server.url}/api/hearth/conversations`;
   const call = async (p, init = {}) => {
