@@ -71,7 +71,10 @@ function openSettings(focusKey) {
 
 function statsText(m) {
   const parts = [];
-  if (m.eval_count && m.eval_duration) {
+  if (m.eval_count && m.cached) {
+    // Replayed from the server's cache: no speed to speak of.
+    parts.push(`${m.eval_count} tokens`, 'repeated from cache');
+  } else if (m.eval_count && m.eval_duration) {
     parts.push(`${m.eval_count} tokens`);
     parts.push(`${(m.eval_count / (m.eval_duration / 1e9)).toFixed(1)} tokens/s`);
   }
@@ -258,6 +261,7 @@ async function send() {
       // A long conversation keeps going: its oldest turns give way to the context.
       body: { model: c.model, messages, stream: true, options: c.options, truncate: true },
     });
+    if (res.headers.get('X-Hearth-Cache') === 'hit') answer.cached = true;
     for await (const chunk of ndjson(res)) {
       if (chunk.error) throw new Error(chunk.error);
       if (chunk.message?.content) answer.content += chunk.message.content;

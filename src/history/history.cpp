@@ -64,7 +64,7 @@ Json message_field(const Json& m, size_t i) {
   out["content"] = *content;
   for (const auto& [key, v] : m.items()) {
     if (key == "role" || key == "content") continue;
-    if (key == "stopped") {
+    if (key == "stopped" || key == "cached") {
       if (!v.is_boolean()) invalid(where + key + " must be true or false");
       out[key] = v.get<bool>();
     } else if (key == "eval_count" || key == "eval_duration") {

@@ -63,7 +63,8 @@ bool valid_id(std::string_view id);
 //    "options": {"temperature"?: num, "top_p"?: num, "num_predict"?: int, "num_ctx"?: int,
 //                "seed"?: int},
 //    "messages": [{"role": "user"|"assistant", "content": str,
-//                  "stopped"?: bool, "eval_count"?: int >= 0, "eval_duration"?: int >= 0 (ns)}]}
+//                  "stopped"?: bool, "cached"?: bool (a replayed answer),
+//                  "eval_count"?: int >= 0, "eval_duration"?: int >= 0 (ns)}]}
 // Every field but "messages" may be missing (empty). "id", "created_ms" and
 // "updated_ms" are accepted and dropped (the server owns them); any other key
 // is refused. Throws InvalidConversation.

@@ -72,6 +72,7 @@ TEST_F(HistoryTest, ValidateKeepsKnownFieldsAndDropsServerOwnedOnes) {
   doc["messages"][1]["eval_count"] = 12;
   doc["messages"][1]["eval_duration"] = 3'000'000;
   doc["messages"][1]["stopped"] = true;
+  doc["messages"][1]["cached"] = true;
   const Json kept = validate(doc);
   EXPECT_FALSE(kept.contains("id"));
   EXPECT_FALSE(kept.contains("created_ms"));
@@ -80,6 +81,7 @@ TEST_F(HistoryTest, ValidateKeepsKnownFieldsAndDropsServerOwnedOnes) {
   EXPECT_EQ(kept["options"]["seed"], 7);
   EXPECT_EQ(kept["messages"][1]["eval_count"], 12);
   EXPECT_EQ(kept["messages"][1]["stopped"], true);
+  EXPECT_EQ(kept["messages"][1]["cached"], true);
   // Everything missing is empty, not an error.
   const Json empty = validate(Json::object());
   EXPECT_EQ(empty["title"], "");

@@ -419,6 +419,28 @@ test('what was typed is kept before the answer comes, its title cut on whole cha
   await assertClean(page, seen);
 });
 
+test('a replayed answer says so instead of an absurd speed, also after a reload', async (t) => {
+  t.after(() => fetch(`${server.url}/api/hearth/conversations`, { method: 'DELETE' }));
+  const replay = (context) => context.route('**/api/chat', (route) => {
+    const r = ndjsonAnswer(['Amen.'], { eval_count: 20, eval_duration: 116_000 });
+    r.headers['X-Hearth-Cache'] = 'hit';
+    return route.fulfill(r);
+  });
+  const { page, seen } = await openPage(server, { beforeLoad: replay });
+  await waitForModel(page);
+  await page.fill('#prompt', 'REPLAYED once more');
+  await page.press('#prompt', 'Enter');
+  await page.waitForSelector('.msg.assistant:not(.streaming) .stats:not(:empty)');
+  assert.equal(await page.textContent('.msg.assistant .stats'), '20 tokens · repeated from cache');
+  await page.reload();
+  const item = page.locator('#conversations li', { hasText: 'REPLAYED' });
+  await item.waitFor();
+  await item.locator('button.open').click();
+  await page.waitForSelector('.msg.assistant');
+  assert.equal(await page.textContent('.msg.assistant .stats'), '20 tokens · repeated from cache');
+  await assertClean(page, seen);
+});
+
 test('two tabs on one conversation keep both their turns', async (t) => {
   // Whatever happens here, the tests after it start from no conversations.
   t.after(() => fetch(`${server.url}/api/hearth/conversations`, { method: 'DELETE' }));
