@@ -68,31 +68,6 @@ std::string random_id(std::string_view prefix) {
   return id;
 }
 
-Json logprob_entries(const engine::GenerateResult& r, const tokenizer::Tokenizer& tok, size_t from,
-                     size_t to) {
-  auto entry = [](const std::string& text, float logprob) {
-    Json e = Json::object();
-    e["token"] = text;
-    e["logprob"] = logprob;
-    Json bytes = Json::array();
-    for (unsigned char ch : text) bytes.push_back(static_cast<int>(ch));
-    e["bytes"] = std::move(bytes);
-    return e;
-  };
-  Json out = Json::array();
-  for (size_t i = from; i < to && i < r.tokens.size() && i < r.logprobs.size(); ++i) {
-    Json e = entry(tok.piece(r.tokens[i]), r.logprobs[i]);
-    Json top = Json::array();
-    for (size_t k = 0; i < r.top.size() && k < r.top[i].size(); ++k) {
-      const float p = r.top[i][k].prob;
-      top.push_back(entry(tok.piece(r.top[i][k].id), p > 0 ? std::log(p) : -9999.0f));
-    }
-    e["top_logprobs"] = std::move(top);
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
 Json unsent_logprobs(const Choice& c) {
   if (!c.logprobs.is_array()) return nullptr;
   Json out = Json::array();
