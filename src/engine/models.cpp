@@ -178,12 +178,13 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
         break;
       }
       // A larger context once its requests end (new ones for it wait on
-      // `loading`), or the model gives way to another once idle.
+      // `loading`), or the model gives way to another once idle. (`m` may
+      // be gone once the lock was let go: nothing of it is read after.)
+      const int64_t loaded_ctx = m->scheduler->options().n_ctx;
       if (!wait_a_little(lk, deadline, counted))
-        throw QueueFull(
-            fmt::format("model '{}' stayed in use (at context {}) for {} s; try again", spec.name,
-                        m->scheduler->options().n_ctx,
-                        std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
+        throw QueueFull(fmt::format(
+            "model '{}' stayed in use (at context {}) for {} s; try again", spec.name, loaded_ctx,
+            std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
     }
   }
   doomed.clear();
