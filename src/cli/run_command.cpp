@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ struct RunOptions {
   bool local = false;
   int64_t num_predict = -1;  // Ollama's num_predict: -1 until the context is full
   int64_t n_ctx = 0;
+  // Sampling settings the chat changed (/set NAME, Ollama's names): sent to a
+  // server as the flags are, over the model's stored parameters.
+  std::set<std::string> set_in_chat;
   std::optional<int> threads;  // nullopt: one per physical core
   int n_probs = 0;
   std::string kv_type = "f16";
@@ -237,7 +241,7 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
     else if (name == "repeat_last_n")
       s.repeat_last_n = whole(to_int);
     else if (name == "seed")
-      s.seed = whole(to_uint64);
+      next.seed = static_cast<int64_t>(s.seed = whole(to_uint64));
     else if (name == "num_predict")
       next.num_predict = whole(to_int64);
     else if (name == "system")
@@ -254,6 +258,9 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
       return "unknown parameter '" + name + "' (/? lists them)";
     sampling::validate(s);
     engine::validate_num_predict(next.num_predict);
+    if (name != "system" && name != "format" && name != "noformat" && name != "verbose" &&
+        name != "quiet")
+      next.set_in_chat.insert(name);
   } catch (const sampling::ParamError& e) {
     return e.what();
   } catch (const std::exception&) {
@@ -373,7 +380,9 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
         std::fprintf(stderr, "%s\n", show_params(o).c_str());
       } else if (cmd == "/show") {
         try {
-          const std::string text = show_part(rest);
+          // This chat's system message (--system, /set system) before the model's.
+          const std::string text =
+              rest == "system" && !o.system.empty() ? o.system : show_part(rest);
           std::fprintf(stderr, "%s\n", terminal_safe(text, false, SIZE_MAX, true).c_str());
         } catch (const std::exception& e) {
           std::fprintf(stderr, "%s\n", terminal_safe(e.what()).c_str());
@@ -451,7 +460,12 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
 // parameters stay in force for the rest.
 nlohmann::json server_options(const RunOptions& o, const CLI::App& cmd) {
   nlohmann::json j = nlohmann::json::object();
-  auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  auto given = [&](const char* flag) {
+    // "--top-k" given, or "/set top_k" in the chat.
+    std::string name(flag + 2);
+    std::replace(name.begin(), name.end(), '-', '_');
+    return cmd.count(flag) > 0 || o.set_in_chat.count(name) > 0;
+  };
   const auto& s = o.sampler;
   // JSON has no NaN or infinity (nlohmann writes null: "not given"), so they
   // are refused here, as the API refuses them.
@@ -568,8 +582,10 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     for (const auto& m : history) msgs.push_back({{"role", m.role}, {"content", m.content}});
     // A conversation outgrows the context: its oldest turns give way, as
     // they do without a server.
-    nlohmann::json body = {
-        {"model", opts.model}, {"messages", msgs}, {"options", options}, {"truncate", true}};
+    nlohmann::json body = {{"model", opts.model},
+                           {"messages", msgs},
+                           {"options", server_options(opts, cmd)},
+                           {"truncate", true}};
     if (!opts.format.is_null()) body["format"] = nlohmann::json::parse(opts.format.dump());
     return stream_from_server(a, "/api/chat", body, opts.verbose);
   };

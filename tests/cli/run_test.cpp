@@ -148,6 +148,27 @@ TEST(Run, FormatConstrainsTheAnswerWithAndWithoutAServer) {
   EXPECT_NE(bad.err.find("'pattern' is not supported"), std::string::npos) << bad.err;
 }
 
+// /set changes what the chat sends to a server, as it changes a local chat
+// (it used to say "set" and send the flags it started with); /show system
+// shows this chat's system message.
+TEST(Run, SetInAChatThroughAServerTakesEffect) {
+  const std::string turns = "/set temperature 0\n/set num_predict 4\nHello\nHello\n/bye\n";
+  const auto local = run_hearth("run --local tiny-kjv --seed 5", turns);
+  ASSERT_EQ(local.code, 0) << local.err;
+  hearth::test::HearthServer server;
+  setenv("HEARTH_HOST", ("127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  const auto served = run_hearth("run tiny-kjv --seed 5", turns);
+  const auto shown = run_hearth("run tiny-kjv --system 'Be brief'", "/show system\n/bye\n");
+  const auto set = run_hearth("run tiny-kjv", "/set system Say little\n/show system\n/bye\n");
+  unsetenv("HEARTH_HOST");
+  ASSERT_EQ(served.code, 0) << served.err;
+  EXPECT_EQ(served.out, local.out);
+  // Two greedy replies of at most 4 tokens each: the same text twice, short.
+  EXPECT_LT(served.out.size(), 80u) << served.out;
+  EXPECT_NE(shown.err.find("Be brief"), std::string::npos) << shown.err;
+  EXPECT_NE(set.err.find("Say little"), std::string::npos) << set.err;
+}
+
 // A message in """ spans lines and is one turn, text even when it starts
 // with '/': here two replies, where line by line it would be three turns and
 // the chat would end at the first.
