@@ -324,20 +324,22 @@ void add_serve(CLI::App& app) {
       "Memory for loaded models, e.g. 8GiB (env HEARTH_MAX_MEMORY; default 3/4 of RAM)");
   cmd->add_option("--max-loaded-models", f->max_loaded,
                   "Models loaded at once (env HEARTH_MAX_LOADED_MODELS; default 3)");
-  cmd->add_option(
-      "--keep-alive", f->keep_alive,
-      "How long an idle model stays loaded: 5m, 1h, -1 forever (env HEARTH_KEEP_ALIVE)");
+  cmd->add_option("--keep-alive", f->keep_alive,
+                  "How long an idle model stays loaded: 5m, 1h, -1 forever (env HEARTH_KEEP_ALIVE; "
+                  "default 5m)");
   cmd->add_option("--ctx", f->ctx,
                   "Default context per sequence (env HEARTH_CONTEXT_LENGTH; default the model's, "
                   "at most 4096)");
-  cmd->add_option("-t,--threads", f->threads,
-                  "Threads per forward pass (env HEARTH_NUM_THREADS; default one per core)");
-  cmd->add_option("--kv-type", f->kv_type, "KV cache type: f16 or q8_0 (env HEARTH_KV_CACHE_TYPE)");
+  cmd->add_option(
+      "-t,--threads", f->threads,
+      "Threads per forward pass (env HEARTH_NUM_THREADS; default one per physical core)");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache type: f16 or q8_0 (env HEARTH_KV_CACHE_TYPE; default f16)");
   cmd->add_option("--response-cache", f->response_cache,
                   "Bytes of replayable deterministic answers, 0 off (env HEARTH_RESPONSE_CACHE; "
                   "default 64MiB)");
   cmd->add_option("--metrics-port", f->metrics_port,
-                  "Also serve GET /metrics on 127.0.0.1:PORT, without a key (env "
+                  "Also serve GET /metrics and /health on 127.0.0.1:PORT, without a key (env "
                   "HEARTH_METRICS_PORT; default none)");
   auto* history =
       cmd->add_flag("--history", f->history,
@@ -352,11 +354,12 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
   cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
   cmd->add_option("--allow-host", f->allow_hosts,
-                  "A Host name or address clients use to reach this server, besides loopback "
-                  "(repeatable; others get 403)");
+                  "A Host name clients use to reach this server, besides localhost, *.localhost "
+                  "and IP addresses (repeatable; others get 403)");
   cmd->add_option("--allow-origin", f->allow_origins,
                   "A web origin (scheme://host[:port]) whose pages may call this server "
-                  "(repeatable; default: only the server's own)");
+                  "(repeatable; default: only the server's own, and apps' app://, tauri://, "
+                  "vscode-webview://)");
   cmd->add_flag("--insecure-no-auth", f->insecure_no_auth,
                 "Listen on a non-loopback address without API keys (warns at every start)");
   cmd->add_flag("--no-sandbox", f->no_sandbox,
