@@ -319,8 +319,14 @@ void print_text(const gguf::GgufFile& file, const Description& d, const ShowOpti
 // --template, --license) prints it. Raw into a file or pipe, so that
 // `hearth show M --modelfile > Modelfile` creates M again; on a terminal the
 // control characters a model's texts could hold are escaped.
+// With --json: {"PART": text}.
 void print_part(const ShowOptions& o, const store::ModelRecord& rec, const gguf::GgufFile& file) {
   std::string text = model_part(rec, file, o.part, o.model);
+  if (o.json) {
+    const Json j = {{o.part, text}};
+    std::puts(json_terminal_safe(j.dump(2, ' ', false, Json::error_handler_t::replace)).c_str());
+    return;
+  }
   if (isatty(STDOUT_FILENO)) text = terminal_safe(text, false, SIZE_MAX, /*lines=*/true);
   if (!text.empty() && text.back() != '\n') text += '\n';
   std::fputs(text.c_str(), stdout);
@@ -329,7 +335,13 @@ void print_part(const ShowOptions& o, const store::ModelRecord& rec, const gguf:
 void run_show(const ShowOptions& o) {
   store::ModelRecord rec = store::resolve_model_record(o.model);
   auto file = gguf::GgufFile::open(rec.gguf_path);
-  if (!o.part.empty()) return print_part(o, rec, *file);
+  if (!o.part.empty()) {
+    if (o.tensors || o.metadata || o.ctx)
+      throw std::invalid_argument("--" + o.part +
+                                  " prints that part alone: --tensors, --metadata and --ctx "
+                                  "describe the whole model");
+    return print_part(o, rec, *file);
+  }
   Description d{std::move(rec), gguf::describe_model(*file), model::read_arch_facts(*file), {}, {}};
   // A file that does not say its context length is shown at 2048 unless --ctx says.
   if (o.ctx) engine::validate_context_range(*o.ctx);

@@ -468,6 +468,20 @@ std::future<std::string> stream_in_background(int port, const json& body,
   });
 }
 
+// The long reply several tests run beside another request: 600 greedy tokens
+// of tiny-kjv (about two seconds here), streamed; returns once it started.
+std::future<std::string> long_reply_started(int port) {
+  std::future<void> started;
+  auto reply = stream_in_background(
+      port,
+      {{"model", "tiny-kjv"},
+       {"prompt", "In the beginning"},
+       {"options", {{"temperature", 0}, {"num_predict", 600}, {"num_ctx", 1024}}}},
+      started);
+  started.wait();
+  return reply;
+}
+
 json last_line(const std::string& ndjson) {
   const auto end = ndjson.find_last_not_of('\n');
   const auto start = ndjson.rfind('\n', end);
@@ -479,14 +493,7 @@ TEST(Serve, ARequestForAnotherModelWaitsForTheOneInUseToFinish) {
   // Ollama queues it), instead of a 507; the first reply is not cut short.
   HearthServer s("--max-loaded-models 1");
   import_q8(s);
-  std::future<void> started;
-  auto first = stream_in_background(
-      s.port(),
-      {{"model", "tiny-kjv"},
-       {"prompt", "In the beginning"},
-       {"options", {{"temperature", 0}, {"num_predict", 600}, {"num_ctx", 1024}}}},
-      started);
-  started.wait();
+  auto first = long_reply_started(s.port());
   auto r =
       s.post("/api/generate",
              {{"model", "kjv-q8"}, {"prompt", "In"}, {"stream", false}, {"options", greedy(2)}});
@@ -529,14 +536,7 @@ TEST(Serve, TheLatestRequestsKeepAliveCountsWhenTheLastOneEnds) {
   // ends first: the model goes when the long one ends (the latest request's
   // keep_alive, as Ollama's), not 5 minutes later.
   HearthServer s;
-  std::future<void> started;
-  auto first = stream_in_background(
-      s.port(),
-      {{"model", "tiny-kjv"},
-       {"prompt", "In the beginning"},
-       {"options", {{"temperature", 0}, {"num_predict", 600}, {"num_ctx", 1024}}}},
-      started);
-  started.wait();
+  auto first = long_reply_started(s.port());
   auto r = s.post("/api/generate", {{"model", "tiny-kjv"},
                                     {"prompt", "In"},
                                     {"stream", false},

@@ -64,6 +64,19 @@ TEST(Show, ContextOptionScalesTheKvCache) {
   EXPECT_THAT(text.out, HasSubstr("beyond the trained context of 256"));
 }
 
+TEST(Show, APartAloneAlsoAsJsonAndNotWithWholeModelFlags) {
+  const Result text = run_hearth("show tiny-kjv --template");
+  ASSERT_EQ(text.code, 0) << text.err;
+  const Result r = run_hearth("show tiny-kjv --template --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["template"].is_string()) << r.out;
+  EXPECT_EQ(j["template"].get<std::string>() + "\n", text.out);
+  const Result mixed = run_hearth("show tiny-kjv --modelfile --tensors");
+  EXPECT_EQ(mixed.code, 1);
+  EXPECT_THAT(mixed.err, HasSubstr("--modelfile prints that part alone"));
+}
+
 TEST(Show, ListsTensorsAndMetadataInJson) {
   Result r = run_hearth("show tiny-kjv --json --tensors --metadata");
   ASSERT_EQ(r.code, 0) << r.err;
