@@ -154,7 +154,9 @@ class Backend {
   // x[t] += bias for every row t: x [n_tokens][n], bias [n].
   virtual void add_bias(DevPtr x, DevPtr bias, int64_t n_tokens, int64_t n) = 0;
   // dst[r][0..n_cols) = src[r][0..n_cols) for r < n_rows, rows `*_stride` floats apart
-  // (splits fused QKV rows, picks out single rows).
+  // (splits fused QKV rows, picks out single rows). dst may overlap src when it
+  // does not lie after it and the strides are equal (rows gathered to the front
+  // of a buffer): the rows are copied in order, each as if through a temporary.
   virtual void copy(DevPtr src, int64_t src_stride, DevPtr dst, int64_t dst_stride, int64_t n_rows,
                     int64_t n_cols) = 0;
   // out = a + b elementwise over n values; out may alias a or b.

@@ -72,13 +72,20 @@ void check_counts(const BenchOptions& o) {
 }
 
 // Multiply-adds per prompt token in the weight matrices (the int8 kernels'
-// work): each layer matrix once per token, the output matrix once per prompt
-// (only the last token's logits are computed). Attention's own products (f32,
-// growing with the context) are not counted.
-double matrix_macs_per_prompt_token(const gguf::GgufFile& f, int64_t n_prompt) {
+// work): each layer matrix once per token, but the output matrix and the last
+// block's output projection and feed-forward once per prompt (they run only
+// over the token whose logits are wanted: Model::forward_llama). Attention's
+// own products (f32, growing with the context) are not counted.
+double matrix_macs_per_prompt_token(const model::Model& m, int64_t n_prompt) {
+  const gguf::GgufFile& f = m.file();
+  const std::string last = "blk." + std::to_string(m.hparams().n_layer - 1) + ".";
   double macs = 0;
-  for (const auto& t : f.tensors())
-    if (t.n_dims == 2 && t.name.starts_with("blk.")) macs += static_cast<double>(t.n_elements());
+  for (const auto& t : f.tensors()) {
+    if (t.n_dims != 2 || !t.name.starts_with("blk.")) continue;
+    const bool once = t.name.starts_with(last) && !t.name.starts_with(last + "attn_q") &&
+                      !t.name.starts_with(last + "attn_k") && !t.name.starts_with(last + "attn_v");
+    macs += static_cast<double>(t.n_elements()) / (once ? std::max<int64_t>(n_prompt, 1) : 1);
+  }
   const gguf::TensorInfo* out = f.find_tensor("output.weight");
   if (!out) out = f.find_tensor("token_embd.weight");  // tied embeddings
   if (out && n_prompt > 0) macs += static_cast<double>(out->n_elements()) / n_prompt;
@@ -140,7 +147,7 @@ void run_bench(const BenchOptions& o) {
   const double bw = kernels::measure_read_bandwidth(*rt.pool);
   const double roofline = bw > 0 ? tg_tps * static_cast<double>(bytes) / (bw * 1e9) : 0;
   const double int8_rate = kernels::measure_int8_rate(*rt.pool);
-  const double pp_macs = matrix_macs_per_prompt_token(model->file(), o.n_prompt);
+  const double pp_macs = matrix_macs_per_prompt_token(*model, o.n_prompt);
   const double pp_roofline = int8_rate > 0 ? pp_tps * pp_macs / (int8_rate * 1e9) : 0;
   const std::string file = model->file().path();
 

@@ -124,6 +124,44 @@ TEST_F(ForwardBatch, EachSequenceGetsItsLogitsAloneEveryArchitecture) {
   }
 }
 
+// The last block runs only over the rows whose logits are wanted: the logits
+// of a 70-token prompt's last rows, and the next token's after a prompt that
+// wanted none, are bitwise those of a pass that wanted every row.
+void expect_wanted_rows_equal_every_row(const Model& m, const std::string& what) {
+  const int64_t V = m.hparams().n_vocab, T = 70;
+  std::vector<int32_t> tokens;
+  std::mt19937 rng(9);
+  for (int i = 0; i <= T; ++i) tokens.push_back(static_cast<int32_t>(rng() % V));
+  auto scratch = m.make_scratch(T, T);
+  auto every_cache = m.make_kv_cache(128, backend::KvType::F16);
+  std::vector<float> every(T * V), next_every(V);
+  m.forward(tokens.data(), T, 0, *every_cache, *scratch, 0, every.data());
+  m.forward(&tokens[T], 1, T, *every_cache, *scratch, 0, next_every.data());
+  for (const int64_t wanted : {0, 1, 3}) {
+    auto cache = m.make_kv_cache(128, backend::KvType::F16);
+    std::vector<float> last(std::max<int64_t>(wanted, 1) * V, -1.f), next(V, -1.f);
+    m.forward(tokens.data(), T, 0, *cache, *scratch, T - wanted, last.data());
+    if (wanted) {
+      EXPECT_EQ(0, std::memcmp(every.data() + (T - wanted) * V, last.data(), wanted * V * 4))
+          << what << ": the last " << wanted << " rows";
+    }
+    m.forward(&tokens[T], 1, T, *cache, *scratch, 0, next.data());
+    EXPECT_EQ(0, std::memcmp(next_every.data(), next.data(), V * 4))
+        << what << ": the next token after a prompt that wanted " << wanted << " rows";
+  }
+}
+
+TEST_F(ForwardBatch, LastBlockOverWantedRowsOnlyChangesNoLogit) {
+  expect_wanted_rows_equal_every_row(*Model::load(test_models::kTinyKjvPath, *backend_), "f16");
+  expect_wanted_rows_equal_every_row(*Model::load(quantized_[0], *backend_), quantized_[0]);
+  for (const char* arch : {"llama", "qwen2", "falcon"}) {
+    const std::string path = test_models::make_tiny(arch).write();
+    auto model = Model::load(path, *backend_);
+    unlink(path.c_str());
+    expect_wanted_rows_equal_every_row(*model, arch);
+  }
+}
+
 TEST_F(ForwardBatch, RefusesWhatDoesNotFit) {
   auto m = Model::load(test_models::kTinyKjvPath, *backend_);
   auto a = m->make_kv_cache(16, backend::KvType::F16);

@@ -6,7 +6,8 @@
 
 namespace hearth::model {
 
-void Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const {
+int64_t Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s,
+                              bool trim) const {
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd, qd = h.q_dim(), kvd = h.kv_dim(), qkvd = qd + 2 * kvd;
@@ -28,6 +29,12 @@ void Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch&
     b.copy(qkv + qd, qkvd, k, kvd, n, kvd);
     b.copy(qkv + qd + kvd, qkvd, v, kvd, n, kvd);
     attend(chunks, il, q, k, v, att);
+    if (trim && il == h.n_layer - 1) {
+      n = keep_logit_rows(chunks, x, E);
+      keep_logit_rows(chunks, att, qd);
+      keep_logit_rows(chunks, mlp_in, E);
+      if (n == 0) break;
+    }
     b.matmul(*l.wo, att, n, proj);
     if (l.bo) b.add_bias(proj, l.bo->data(), n, E);
     b.add(x, proj, x, n * E);
@@ -37,6 +44,7 @@ void Model::forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch&
     b.matmul(*l.ffn_down, up, n, proj);
     b.add(x, proj, x, n * E);
   }
+  return n;
 }
 
 }  // namespace hearth::model

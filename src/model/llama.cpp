@@ -6,7 +6,8 @@
 
 namespace hearth::model {
 
-void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const {
+int64_t Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s,
+                             bool trim) const {
   auto& b = backend_;
   const Hparams& h = hp_;
   const int64_t E = h.n_embd;
@@ -22,6 +23,11 @@ void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& 
     if (l.bk) b.add_bias(k, l.bk->data(), n, h.kv_dim());
     if (l.bv) b.add_bias(v, l.bv->data(), n, h.kv_dim());
     attend(chunks, il, q, k, v, att);
+    if (trim && il == h.n_layer - 1) {
+      n = keep_logit_rows(chunks, x, E);
+      keep_logit_rows(chunks, att, h.q_dim());
+      if (n == 0) break;
+    }
     b.matmul(*l.wo, att, n, proj);
     b.add(x, proj, x, n * E);
 
@@ -32,6 +38,7 @@ void Model::forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& 
     b.matmul(*l.ffn_down, gate, n, proj);
     b.add(x, proj, x, n * E);
   }
+  return n;
 }
 
 }  // namespace hearth::model

@@ -236,22 +236,18 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
         std::to_string(s.max_logit_rows) + " logit rows)");
   auto& b = backend_;
   const int64_t E = hp_.n_embd, V = hp_.n_vocab;
-  const backend::DevPtr x = s.x->data(), xn = s.xn->data();
+  const backend::DevPtr x = s.x->data();
   int64_t off = 0;
   for (const SeqChunk& c : chunks) {
     b.get_rows(*tok_embd_, c.tokens, c.n_tokens, x + off * E);
     off += c.n_tokens;
   }
-  if (hp_.arch == Arch::Falcon)
-    forward_falcon(chunks, n, s);
-  else
-    forward_llama(chunks, n, s);
   bool hidden = false;
   for (const SeqChunk& c : chunks) hidden = hidden || c.hidden;
+  // Hidden states are every row's, so then the last block runs over all of them.
+  const int64_t m = hp_.arch == Arch::Falcon ? forward_falcon(chunks, n, s, !hidden)
+                                             : forward_llama(chunks, n, s, !hidden);
   if (n_rows == 0 && !hidden) return;
-  // The output norm runs in place over every row when hidden states are wanted
-  // (a norm is cheap beside the layers), else only over the rows whose logits
-  // are wanted. The vocabulary matmul runs over those rows only, gathered into xn.
   const auto output_norm = [&](backend::DevPtr rows, int64_t m) {
     if (hp_.arch == Arch::Falcon)
       b.layernorm(rows, output_norm_->data(), output_norm_b_->data(), m, E, hp_.norm_eps, rows);
@@ -259,31 +255,39 @@ void Model::forward_batch(std::span<const SeqChunk> chunks, Scratch& s) const {
       b.rmsnorm(rows, output_norm_->data(), m, E, hp_.norm_eps, rows);
   };
   if (hidden) {
-    output_norm(x, n);
+    output_norm(x, m);
     off = 0;
     for (const SeqChunk& c : chunks) {
       if (c.hidden) b.download(x + off * E, c.hidden, c.n_tokens * E);
       off += c.n_tokens;
     }
     if (n_rows == 0) return;
+    keep_logit_rows(chunks, x, E);
+  } else {
+    output_norm(x, m);  // m == n_rows: the last block kept just the logits' rows
   }
-  off = 0;
+  b.matmul(tied_output_ ? *tok_embd_ : *output_, x, n_rows, s.logits->data());
   int64_t row = 0;
-  for (const SeqChunk& c : chunks) {
-    if (c.logits) {
-      b.copy(x + (off + c.n_tokens - c.n_logits) * E, E, xn + row * E, E, c.n_logits, E);
-      row += c.n_logits;
-    }
-    off += c.n_tokens;
-  }
-  if (!hidden) output_norm(xn, n_rows);
-  b.matmul(tied_output_ ? *tok_embd_ : *output_, xn, n_rows, s.logits->data());
-  row = 0;
   for (const SeqChunk& c : chunks) {
     if (!c.logits) continue;
     b.download(s.logits->data() + row * V, c.logits, c.n_logits * V);
     row += c.n_logits;
   }
+}
+
+int64_t Model::keep_logit_rows(std::span<const SeqChunk> chunks, backend::DevPtr buf,
+                               int64_t width) const {
+  int64_t off = 0, kept = 0;
+  for (const SeqChunk& c : chunks) {
+    if (c.logits) {
+      // Rows only move towards the front, which copy allows in place.
+      backend_.copy(buf + (off + c.n_tokens - c.n_logits) * width, width, buf + kept * width, width,
+                    c.n_logits, width);
+      kept += c.n_logits;
+    }
+    off += c.n_tokens;
+  }
+  return kept;
 }
 
 void Model::attend(std::span<const SeqChunk> chunks, int64_t il, backend::DevPtr q,

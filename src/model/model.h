@@ -92,9 +92,18 @@ class Model {
  private:
   Model(std::unique_ptr<gguf::GgufFile> file, backend::Backend& backend);
   void load_weights();
-  // The blocks over n stacked tokens in s.x (the chunks' rows in order).
-  void forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
-  void forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s) const;
+  // The blocks over n stacked tokens in s.x (the chunks' rows in order). With
+  // `trim`, the last block's output projection and feed-forward run only over
+  // the rows whose logits are wanted (its keys and values are stored for every
+  // row first), as llama.cpp does: they are about a layer's worth of products,
+  // 1/n_layer of a prompt's work, spent on rows nothing reads. Returns the rows
+  // s.x then holds: n, or with `trim` those rows gathered to the front.
+  int64_t forward_llama(std::span<const SeqChunk> chunks, int64_t n, Scratch& s, bool trim) const;
+  int64_t forward_falcon(std::span<const SeqChunk> chunks, int64_t n, Scratch& s, bool trim) const;
+  // Moves the rows of buf [n][width] whose logits are wanted (each chunk's last
+  // n_logits, chunks in order) to its front; returns how many there are.
+  int64_t keep_logit_rows(std::span<const SeqChunk> chunks, backend::DevPtr buf,
+                          int64_t width) const;
   // RoPE on q and k, the KV store and attention of layer il, chunk by chunk over
   // its rows of q, k, v [n][...] and its cache: att [n][q_dim].
   void attend(std::span<const SeqChunk> chunks, int64_t il, backend::DevPtr q, backend::DevPtr k,
