@@ -45,8 +45,9 @@ void parse_host(std::string s, std::string& host, int& port) {
   }
 }
 
-ServerAddress address_of(const std::string& url) {
+ServerAddress address_of(const std::string& url, const std::string& origin) {
   ServerAddress a;
+  a.origin = origin;
   parse_host(url, a.host, a.port);
   a.explicit_ = true;
   a.tls = url.rfind("https://", 0) == 0;
@@ -71,7 +72,7 @@ net::ip::tcp::endpoint endpoint(const ServerAddress& a) {
   net::ip::tcp::resolver resolver(ioc);
   const auto found = resolver.resolve(a.host, std::to_string(a.port), ec);
   if (ec || found.empty())
-    throw std::runtime_error("HEARTH_HOST: cannot resolve '" + a.host + "': " + ec.message());
+    throw std::runtime_error(a.origin + ": cannot resolve '" + a.host + "': " + ec.message());
   return found.begin()->endpoint();
 }
 
@@ -226,6 +227,7 @@ ClientResponse exchange(Stream& stream, const ServerAddress& a, const std::strin
   if (ec) throw std::runtime_error("hearth server: " + ec.message());
   ClientResponse r;
   r.status = static_cast<int>(p.get().result_int());
+  r.cache_hit = p.get()["X-Hearth-Cache"] == "hit";
   size_t consumed = 0;
   const bool lines = on_line && r.status == 200;
   while (!p.is_done()) {

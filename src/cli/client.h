@@ -22,18 +22,22 @@ struct ServerAddress {
   // The host as the user wrote it ("localhost", "hearth.lan"): the name TLS
   // checks the certificate against; `host` is what is connected to.
   std::string name;
+  // Where the address came from, as errors name it ("HEARTH_HOST", "--server").
+  std::string origin = "HEARTH_HOST";
 };
 
 // HEARTH_HOST as Ollama reads OLLAMA_HOST: "host", "host:port", "http://host:port", ":port";
 // "https://host:port" for a server started with --tls-cert.
 ServerAddress server_address();
-// The same from a URL the user gave (`hearth cost --server`).
-ServerAddress address_of(const std::string& url);
+// The same from a URL the user gave (`hearth cost --server`); `origin` names
+// where it came from in errors.
+ServerAddress address_of(const std::string& url, const std::string& origin = "HEARTH_HOST");
 void parse_host(std::string s, std::string& host, int& port);
 
 struct ClientResponse {
   int status = 0;
   std::string body;
+  bool cache_hit = false;  // X-Hearth-Cache: hit, an answer the server repeated from its cache
 };
 
 // Whether a hearth (or Ollama) server answers at `a` within `timeout_ms`. Over

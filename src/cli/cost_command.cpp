@@ -93,7 +93,7 @@ struct Volume {
 };
 
 Volume from_server(const std::string& url) {
-  const ServerAddress a = address_of(url);
+  const ServerAddress a = address_of(url, "--server");
   const auto r = http_call(a, "GET", "/metrics");
   if (r.status != 200)
     throw std::runtime_error(

@@ -5,11 +5,13 @@
 // statistics and the chat's own messages go to stderr.
 #include <editline/readline.h>
 #include <fmt/format.h>
+#include <langinfo.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <clocale>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -87,11 +89,24 @@ void on_sigint(int) {
   g_interrupted = true;
 }
 
-void print_stats(const engine::Timings& t) {
-  std::fprintf(stderr,
-               "prompt: %lld tokens, %.2f tokens/s\ngeneration: %lld tokens, %.2f tokens/s\n",
-               static_cast<long long>(t.prompt_tokens), t.prompt_tokens_per_s(),
-               static_cast<long long>(t.gen_tokens), t.gen_tokens_per_s());
+// --verbose's lines: prompt and generation speed. `generated` counts every
+// token of the reply, as eval_count does (the rate's timing leaves out the
+// first, which the prompt's pass yields).
+std::string stats_text(int64_t prompt_tokens, double prompt_rate, int64_t generated,
+                       double gen_rate) {
+  return fmt::format("prompt: {} tokens, {:.2f} tokens/s\ngeneration: {} tokens, {:.2f} tokens/s\n",
+                     prompt_tokens, prompt_rate, generated, gen_rate);
+}
+std::string stats_text(const engine::GenerateResult& r) {
+  return stats_text(r.timings.prompt_tokens, r.timings.prompt_tokens_per_s(),
+                    static_cast<int64_t>(r.tokens.size()), r.timings.gen_tokens_per_s());
+}
+
+// Ends the reply's line on a terminal (the shell's prompt, or the stats, start
+// on a line of their own); piped output stays the model's bytes exactly.
+void end_line(const std::string& text) {
+  if (isatty(STDOUT_FILENO) && (text.empty() || text.back() != '\n')) std::printf("\n");
+  std::fflush(stdout);
 }
 
 // Writes text as it comes, unbuffered enough to read along.
@@ -148,6 +163,7 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
       engine::build_prompt(rt, spec, {session.n_ctx(), o.num_predict, o.truncate}).tokens;
   const auto opts = generate_options(o, rt, o.chat);
   engine::GenerateResult r;
+  std::signal(SIGINT, on_sigint);  // Ctrl-C stops the reply: exit 130, as a killed run would
   if (o.json) {
     r = generate_reply(session, rt, prompt, opts, /*stream=*/false);
     nlohmann::json j = {{"text", r.text},
@@ -171,11 +187,11 @@ int run_once(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     r = generate_reply(session, rt, prompt, opts, /*stream=*/true);
-    if (isatty(STDOUT_FILENO) && (r.text.empty() || r.text.back() != '\n')) std::printf("\n");
+    end_line(r.text);
   }
   std::fflush(stdout);
-  if (o.verbose) print_stats(r.timings);
-  return 0;
+  if (o.verbose) std::fprintf(stderr, "%s", stats_text(r).c_str());
+  return g_interrupted.load() ? 130 : 0;
 }
 
 const char* kChatHelp =
@@ -296,6 +312,17 @@ std::string read_stdin(uint64_t max) {
 // is a terminal (libedit), plain reads otherwise. nullopt at end of input.
 std::optional<std::string> read_line(bool tty, const char* prompt = ">>> ") {
   if (tty) {
+    // libedit drops every byte its locale's character type cannot decode, so in
+    // the "C" locale all but ASCII vanished from what was typed. hearth's text is
+    // UTF-8 whatever the environment says: the user's locale if it is UTF-8, else
+    // C.UTF-8. Only LC_CTYPE: numbers keep their "C" formatting.
+    static const bool utf8 = [] {
+      const char* l = std::setlocale(LC_CTYPE, "");
+      if (!l || std::string_view(nl_langinfo(CODESET)) != "UTF-8")
+        std::setlocale(LC_CTYPE, "C.UTF-8");
+      return true;
+    }();
+    (void)utf8;
     char* l = readline(prompt);
     if (!l) return std::nullopt;
     std::string line(l);
@@ -335,14 +362,21 @@ std::optional<Typed> read_message(bool tty) {
   return Typed{std::move(text), true};
 }
 
+// A reply streamed to stdout, and --verbose's statistics of it ("" without).
+struct Reply {
+  std::string text;
+  std::string stats;
+};
+
 // Answers the conversation so far (its last message is the user's), streaming
 // the reply to stdout; returns the reply, or nullopt when the turn could not be
 // answered (it is dropped). May drop the oldest turns from `history`.
-using ReplyFn = std::function<std::optional<std::string>(std::vector<chat::Message>& history,
-                                                         const RunOptions& o)>;
+using ReplyFn =
+    std::function<std::optional<Reply>(std::vector<chat::Message>& history, const RunOptions& o)>;
 
-// One part of the model for "/show PART" (model_part's parts).
-using ShowFn = std::function<std::string(const std::string& part)>;
+// "/show PART": one part of the model (model_part's parts); "" for the
+// settings in force in this chat.
+using ShowFn = std::function<std::string(const std::string& part, const RunOptions& o)>;
 
 // The interactive chat, standalone or through a server.
 int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
@@ -376,13 +410,11 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
         const std::string name = args.substr(0, sp2);
         const std::string value = sp2 == std::string::npos ? "" : args.substr(sp2 + 1);
         std::fprintf(stderr, "%s\n", set_param(o, name, value).c_str());
-      } else if (cmd == "/show" && rest.empty()) {
-        std::fprintf(stderr, "%s\n", show_params(o).c_str());
       } else if (cmd == "/show") {
         try {
           // This chat's system message (--system, /set system) before the model's.
           const std::string text =
-              rest == "system" && !o.system.empty() ? o.system : show_part(rest);
+              rest == "system" && !o.system.empty() ? o.system : show_part(rest, o);
           std::fprintf(stderr, "%s\n", terminal_safe(text, false, SIZE_MAX, true).c_str());
         } catch (const std::exception& e) {
           std::fprintf(stderr, "%s\n", terminal_safe(e.what()).c_str());
@@ -404,9 +436,14 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
       failed = failed || !tty;  // a script learns from the exit status that a turn failed
       continue;
     }
-    std::printf(r->empty() || r->back() != '\n' ? "\n\n" : "\n");
+    // The reply's line ends, the statistics follow it, and a blank line
+    // separates the turn from the next prompt.
+    if (r->text.empty() || r->text.back() != '\n') std::printf("\n");
     std::fflush(stdout);
-    history.push_back({"assistant", *r});
+    std::fprintf(stderr, "%s", r->stats.c_str());
+    std::printf("\n");
+    std::fflush(stdout);
+    history.push_back({"assistant", r->text});
   }
   return failed ? 1 : 0;
 }
@@ -414,7 +451,7 @@ int chat_loop(RunOptions o, const std::string& banner, const ReplyFn& reply,
 int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session) {
   const std::string tmpl = template_text(o, rt);
   auto reply = [&](std::vector<chat::Message>& history,
-                   const RunOptions& opts) -> std::optional<std::string> {
+                   const RunOptions& opts) -> std::optional<Reply> {
     engine::PromptSpec spec;
     spec.chat = true;
     spec.system = opts.system;
@@ -443,14 +480,14 @@ int run_chat(const RunOptions& o, engine::Runtime& rt, engine::Session& session)
       return std::nullopt;
     }
     const auto r = generate_reply(session, rt, prompt, gen, true);
-    if (opts.verbose) print_stats(r.timings);
-    return r.text;
+    return Reply{r.text, opts.verbose ? stats_text(r) : ""};
   };
   return chat_loop(
       o, fmt::format("chatting with {} (context {} tokens)", o.model, session.n_ctx()), reply,
       [&] { session.clear(); },
-      [&](const std::string& part) {
-        return model_part(o.record, rt.model->file(), part, o.model);
+      [&](const std::string& part, const RunOptions& opts) {
+        return part.empty() ? show_params(opts)
+                            : model_part(o.record, rt.model->file(), part, o.model);
       });
 }
 
@@ -487,14 +524,20 @@ nlohmann::json server_options(const RunOptions& o, const CLI::App& cmd) {
   return j;
 }
 
-// Streams one request's answer to stdout; returns the text, nullopt on an error
-// (printed). `field` picks the text out of each line.
-std::optional<std::string> stream_from_server(const ServerAddress& a, const std::string& path,
-                                              const nlohmann::json& body, bool verbose) {
+// A request body as the server will read it: text that is not UTF-8 (a piped
+// file in Latin-1) goes with U+FFFD in its place, as Go's encoder sends it for
+// Ollama's CLI, instead of failing to serialize.
+std::string request_body(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Streams one request's answer to stdout; returns it, nullopt on an error (printed).
+std::optional<Reply> stream_from_server(const ServerAddress& a, const std::string& path,
+                                        const nlohmann::json& body, bool verbose) {
   std::string text;
   nlohmann::json last;
   std::string error;
-  const auto r = http_call(a, "POST", path, body.dump(), [&](const nlohmann::json& line) {
+  const auto r = http_call(a, "POST", path, request_body(body), [&](const nlohmann::json& line) {
     if (line.contains("error")) {
       error = line["error"].is_string() ? line["error"].get<std::string>() : line.dump();
       return false;
@@ -512,16 +555,16 @@ std::optional<std::string> stream_from_server(const ServerAddress& a, const std:
     print_error(error);
     return std::nullopt;
   }
+  Reply reply{std::move(text), ""};
   if (verbose && last.is_object()) {
     const double pe = last.value("prompt_eval_duration", 0.0) / 1e9;
     const double ev = last.value("eval_duration", 0.0) / 1e9;
     const int64_t pc = last.value("prompt_eval_count", 0), ec = last.value("eval_count", 0);
-    std::fprintf(stderr,
-                 "prompt: %lld tokens, %.2f tokens/s\ngeneration: %lld tokens, %.2f tokens/s\n",
-                 static_cast<long long>(pc), pe > 0 ? pc / pe : 0.0, static_cast<long long>(ec),
-                 ev > 0 ? ec / ev : 0.0);
+    // A repeated answer took no computing: a speed would be the cache's.
+    reply.stats = r.cache_hit ? fmt::format("{} tokens, repeated from the server's cache\n", ec)
+                              : stats_text(pc, pe > 0 ? pc / pe : 0.0, ec, ev > 0 ? ec / ev : 0.0);
   }
-  return text;
+  return reply;
 }
 
 // Without a server: the model's stored parameters, system message, template
@@ -571,12 +614,13 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     body["truncate"] = o.truncate;
     if (!o.format.is_null()) body["format"] = nlohmann::json::parse(o.format.dump());
     const auto r = stream_from_server(a, o.chat ? "/api/chat" : "/api/generate", body, o.verbose);
-    if (!r) return 1;
-    if (isatty(STDOUT_FILENO) && (r->empty() || r->back() != '\n')) std::printf("\n");
-    return 0;
+    if (!r) return g_interrupted.load() ? 130 : 1;
+    end_line(r->text);
+    std::fprintf(stderr, "%s", r->stats.c_str());
+    return g_interrupted.load() ? 130 : 0;
   }
   auto reply = [&](std::vector<chat::Message>& history,
-                   const RunOptions& opts) -> std::optional<std::string> {
+                   const RunOptions& opts) -> std::optional<Reply> {
     auto msgs = nlohmann::json::array();
     if (!opts.system.empty()) msgs.push_back({{"role", "system"}, {"content", opts.system}});
     for (const auto& m : history) msgs.push_back({{"role", m.role}, {"content", m.content}});
@@ -590,16 +634,35 @@ int run_via_server(const RunOptions& o, const CLI::App& cmd, const ServerAddress
     return stream_from_server(a, "/api/chat", body, opts.verbose);
   };
   // An unknown model is said before the chat starts, not at each turn.
-  if (const auto r = http_call(a, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
-      r.status == 404)
-    throw std::runtime_error(error_message(r));
+  const auto show = [&] {
+    const auto r = http_call(a, "POST", "/api/show", request_body({{"model", o.model}}));
+    if (r.status != 200) throw std::runtime_error(error_message(r));
+    return nlohmann::json::parse(r.body);
+  };
+  show();
   return chat_loop(
       o, fmt::format("chatting with {} on the server at {}:{}", o.model, a.host, a.port), reply, {},
-      [&](const std::string& part) {
-        check_model_part(part);
-        const auto r = http_call(a, "POST", "/api/show", nlohmann::json{{"model", o.model}}.dump());
-        if (r.status != 200) throw std::runtime_error(error_message(r));
-        return nlohmann::json::parse(r.body).value(part, std::string());
+      [&](const std::string& part, const RunOptions& opts) {
+        if (!part.empty()) {
+          check_model_part(part);
+          return show().value(part, std::string());
+        }
+        // The server applies the model's parameters under what this chat sets,
+        // as Ollama's CLI lists them: the model's, then the user's.
+        const auto stored = show().value("parameters", std::string());
+        std::string set;
+        const auto given = server_options(opts, cmd);
+        for (const auto& [k, v] : given.items())
+          set += k + " " +
+                 (v.is_string()         ? v.get<std::string>()
+                  : v.is_number_float() ? fmt::format("{}", v.get<float>())  // as typed: 0.3
+                                        : v.dump()) +
+                 "\n";
+        if (!opts.system.empty()) set += "system \"" + opts.system + "\"\n";
+        if (!opts.format.is_null()) set += "format " + opts.format.dump() + "\n";
+        if (!set.empty()) set.pop_back();
+        return "the model's parameters:\n" + (stored.empty() ? "(none)" : stored) +
+               "\nset in this chat:\n" + (set.empty() ? "(none)" : set);
       });
 }
 
@@ -627,7 +690,8 @@ void add_run(CLI::App& app) {
   cmd->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Penalty of repeated tokens");
   cmd->add_option("--repeat-last-n", o->sampler.repeat_last_n, "Tokens the penalty looks back");
   cmd->add_option("--seed", o->seed, "Random seed (default: random)");
-  cmd->add_option("--stop", o->stop, "Stop string (repeatable)");
+  // One value per --stop: the words after it are the prompt and other flags.
+  cmd->add_option("--stop", o->stop, "Stop string (repeatable)")->allow_extra_args(false);
   cmd->add_option("--system", o->system, "System message (chat)");
   cmd->add_option("--format", o->format_arg,
                   "Answer in JSON: json, or a JSON schema (inline, or a file holding one)");

@@ -170,6 +170,11 @@ TEST(Cost, FromARunningServersCounters) {
   EXPECT_EQ(json::parse(url.out)["generated_tokens_per_day"], j["generated_tokens_per_day"]);
   const auto down = run_hearth("cost --server 127.0.0.1:" + std::to_string(free_port()));
   EXPECT_EQ(down.code, 1);
+  // An address that does not resolve is blamed on the flag that gave it.
+  const auto bad = run_hearth("cost --server garbage:::");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("--server: cannot resolve"), std::string::npos) << bad.err;
+  EXPECT_EQ(bad.err.find("HEARTH_HOST"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -280,5 +280,88 @@ TEST(Run, JsonReplacesBytesThatAreNotUtf8) {
   EXPECT_TRUE(replaced) << "no invalid UTF-8 in 6 runs: the test did not exercise the case";
 }
 
+// Runs `hearth ARGS` on a terminal, as a user does (util-linux's script
+// gives it one): `typed` is what the keyboard sends; returns what the terminal
+// shows, the echo, stdout and stderr together.
+Result on_a_terminal(const std::string& args, const std::string& typed) {
+  return run_shell(
+      "script -qec " + shell_quote(std::string(HEARTH_BIN) + " " + args) + " /dev/null", typed);
+}
+
+// libedit dropped every byte of a typed line its locale could not decode: in
+// the "C" locale "Größe 日本" reached the chat as "Gre ".
+TEST(Run, ATerminalChatKeepsTypedUtf8) {
+  const auto r = on_a_terminal("run --local tiny-kjv",
+                               "/set system Gr\xC3\xB6\xC3\x9F"
+                               "e \xE6\x97\xA5\xE6\x9C\xAC\r/show system\r/bye\r");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\r\nGr\xC3\xB6\xC3\x9F"
+                       "e \xE6\x97\xA5\xE6\x9C\xAC\r\n>>>"),
+            std::string::npos)
+      << r.out;
+}
+
+// One value per --stop: the prompt after it is the prompt (it was a second
+// stop string, and the run a chat over an empty stdin that printed nothing).
+TEST(Run, StopTakesOneValueEach) {
+  const auto r =
+      run_hearth("run --local tiny-kjv --stop . --stop ';' 'In the beginning' -n 6 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prompt_tokens"].size(), 4u) << r.out;  // BOS and "In the beginning"
+}
+
+// --verbose counts every generated token, as eval_count does (it said one fewer).
+TEST(Run, VerboseCountsEveryGeneratedToken) {
+  const auto r = run_hearth("run --local tiny-kjv 'And God said' -n 12 --json --verbose --seed 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto n = nlohmann::json::parse(r.out)["eval_count"].get<int>();
+  EXPECT_NE(r.err.find("generation: " + std::to_string(n) + " tokens"), std::string::npos)
+      << n << " " << r.err;
+}
+
+// Through a server: text that is not UTF-8 (a piped Latin-1 file) goes with
+// U+FFFD in its place (it was a JSON library's exception); --verbose's lines
+// start on their own line, after the reply's, and an answer repeated from the
+// server's cache says so instead of a speed of thousands of tokens a second.
+TEST(Run, ThroughAServerLatin1InputVerboseLinesAndCachedAnswers) {
+  HearthServer server;
+  setenv("HEARTH_HOST", ("127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  const auto latin1 = run_hearth("run tiny-kjv 'continue:' -n 3", "caf\xe9 au lait");
+  const std::string once = "run tiny-kjv 'And God said' -n 5 --temperature 0 --verbose";
+  const auto first = on_a_terminal(once, "");
+  const auto again = run_hearth(once);
+  const auto chat = on_a_terminal("run tiny-kjv -n 3 --verbose", "Hello\r/bye\r");
+  unsetenv("HEARTH_HOST");
+  EXPECT_EQ(latin1.code, 0) << latin1.err;
+  EXPECT_EQ(latin1.err, "");
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("\r\nprompt: 4 tokens"), std::string::npos) << first.out;
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.err, "5 tokens, repeated from the server's cache\n");
+  ASSERT_EQ(chat.code, 0) << chat.out;
+  EXPECT_NE(chat.out.find("\r\nprompt: "), std::string::npos) << chat.out;
+}
+
+// /show in a chat through a server lists the model's stored parameters and
+// what the chat set; it listed the CLI's own defaults (temperature 0.8), which
+// the server never used.
+TEST(Run, ShowInAChatThroughAServerListsTheModelsParameters) {
+  HearthServer server;
+  const auto c = server.post("/api/create", {{"model", "calm"},
+                                             {"from", "tiny-kjv"},
+                                             {"parameters", {{"temperature", 0.25}}},
+                                             {"stream", false}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  setenv("HEARTH_HOST", ("127.0.0.1:" + std::to_string(server.port())).c_str(), 1);
+  const auto r = run_hearth("run calm", "/set top_k 7\n/show\n/bye\n");
+  unsetenv("HEARTH_HOST");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0.25"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("0.8"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("set in this chat:\ntop_k 7"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace hearth::test
