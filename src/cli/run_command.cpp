@@ -242,7 +242,6 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
   const auto to_float = [](const std::string& v, size_t* n) { return std::stof(v, n); };
   const auto to_int = [](const std::string& v, size_t* n) { return std::stoi(v, n); };
   const auto to_int64 = [](const std::string& v, size_t* n) { return std::stoll(v, n); };
-  const auto to_uint64 = [](const std::string& v, size_t* n) { return std::stoull(v, n); };
   try {
     if (name == "temperature")
       s.temperature = whole(to_float);
@@ -256,9 +255,11 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
       s.repeat_penalty = whole(to_float);
     else if (name == "repeat_last_n")
       s.repeat_last_n = whole(to_int);
-    else if (name == "seed")
-      next.seed = static_cast<int64_t>(s.seed = whole(to_uint64));
-    else if (name == "num_predict")
+    else if (name == "seed") {
+      // As the API's seed: a negative one (Ollama's -1) draws a random seed.
+      next.seed = whole(to_int64);
+      s.seed = next.seed >= 0 ? static_cast<uint64_t>(next.seed) : std::random_device{}();
+    } else if (name == "num_predict")
       next.num_predict = whole(to_int64);
     else if (name == "system")
       next.system = value;
@@ -270,6 +271,8 @@ std::string set_param(RunOptions& o, const std::string& name, const std::string&
       next.verbose = true;
     else if (name == "quiet")
       next.verbose = false;
+    else if (name.empty())
+      return "usage: /set PARAM VALUE (/? lists them)";
     else
       return "unknown parameter '" + name + "' (/? lists them)";
     sampling::validate(s);

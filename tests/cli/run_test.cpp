@@ -114,6 +114,16 @@ TEST(Run, ChatRefusesASettingOutOfRange) {
   EXPECT_NE(r.err.find("\ntemperature 0.8\ntop_k 7\ntop_p 0.9\n"), std::string::npos) << r.err;
 }
 
+// "/set seed -1" draws a random seed, as the API's -1 does (it was shown as
+// 18446744073709551615); a bare "/set" says how to use it.
+TEST(Run, ChatSeedMinusOneIsRandomAndBareSetSaysItsUsage) {
+  const auto r = run_hearth("run --local tiny-kjv", "/set seed -1\n/show\n/set\n/bye\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("set seed to -1"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("18446744073709551615"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("usage: /set PARAM VALUE"), std::string::npos) << r.err;
+}
+
 // --format, as Ollama's CLI: the answer is a JSON document of the schema
 // (given inline or as a file), the same with and without a server.
 TEST(Run, FormatConstrainsTheAnswerWithAndWithoutAServer) {
