@@ -265,8 +265,14 @@ ClientResponse exchange(Stream& stream, const ServerAddress& a, const std::strin
 
 std::string error_message(const ClientResponse& r) {
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"];
-  return "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + r.body);
+  std::string m = j.is_object() && j.contains("error") && j["error"].is_string()
+                      ? j["error"].get<std::string>()
+                      : "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : ": " + r.body);
+  // The server speaks to every client; the terminal's user needs the CLI's way to give a key.
+  if (r.status == 401)
+    m += std::getenv("HEARTH_API_KEY") ? " (the key in HEARTH_API_KEY was refused)"
+                                       : " (give the CLI one in HEARTH_API_KEY)";
+  return m;
 }
 
 }  // namespace hearth::cli

@@ -192,6 +192,20 @@ TEST_F(Keys, TheKeyIsPrintedOnceAloneOnTheLastLine) {
   EXPECT_EQ(server_->log().find(inference_.substr(3)), std::string::npos);
 }
 
+// The CLI sends HEARTH_API_KEY's key, and its error for a refused one says where the key goes.
+TEST_F(Keys, TheCliSaysWhereItsKeyGoes) {
+  const std::string host = "HEARTH_HOST=127.0.0.1:" + std::to_string(server_->port()) + " ";
+  const auto none = run_shell(host + HEARTH_BIN + " ps");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("give the CLI one in HEARTH_API_KEY"), std::string::npos) << none.err;
+  const auto wrong = run_shell(host + "HEARTH_API_KEY=hk_wrong " + HEARTH_BIN + " ps");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("the key in HEARTH_API_KEY was refused"), std::string::npos)
+      << wrong.err;
+  const auto right = run_shell(host + "HEARTH_API_KEY=" + admin_ + " " + HEARTH_BIN + " ps");
+  EXPECT_EQ(right.code, 0) << right.err;
+}
+
 TEST_F(Keys, MissingWrongAndPrefixKeysAre401) {
   expect_error(call("GET", "/api/tags", {}), 401, "no key");
   expect_error(call("GET", "/api/tags", bearer("hk_wrong")), 401, "wrong");
