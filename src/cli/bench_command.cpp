@@ -214,12 +214,13 @@ void add_bench(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("bench", "Measure prompt and generation speed against the roofline");
   cmd->add_option("model", o->model, "Model name (tiny-kjv) or GGUF file")->required();
-  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens processed as one batch");
-  cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time");
+  cmd->add_option("-p,--n-prompt", o->n_prompt,
+                  "Prompt tokens processed as one batch (default 512)");
+  cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time (default 128)");
   cmd->add_option("-d,--n-depth", o->depth,
-                  "Tokens already in the KV cache before each test (a long chat)");
+                  "Tokens already in the KV cache before each test (a long chat; default 0)");
   cmd->add_option("-t,--threads", o->threads, "Threads (default: one per physical core)");
-  cmd->add_option("-r,--repetitions", o->reps, "Repetitions (the median is reported)");
+  cmd->add_option("-r,--repetitions", o->reps, "Repetitions (the median is reported; default 5)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] { run_bench(*o); });
 }
