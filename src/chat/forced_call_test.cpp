@@ -140,5 +140,83 @@ TEST(ForcedCall, SchemasCompileAndWalksParseBack) {
   }
 }
 
+// Walks `f`'s schema a few times; the arguments of the calls that complete.
+std::vector<ojson> walked_arguments(const ForcedCall& f, ToolSyntax syntax) {
+  std::unique_ptr<grammar::TokenConstraint> c;
+  EXPECT_NO_THROW(c = grammar::TokenConstraint::json_ordered(f.schema, gpt2().index))
+      << f.schema.dump();
+  std::vector<ojson> out;
+  for (uint32_t seed = 0; c && seed < 6; ++seed) {
+    auto walker = c->clone();
+    const std::string text = walk(*walker, seed, 100);
+    if (!walker->complete()) continue;
+    const std::vector<ToolCall> calls = parse_forced(text, syntax);
+    EXPECT_EQ(calls.size(), 1u) << text;
+    for (const ToolCall& call : calls) out.push_back(call.arguments);
+  }
+  return out;
+}
+
+// Parameters whose root is a combinator or a $ref, without "type" (as zod and
+// Pydantic write unions): the arguments are an object of one alternative.
+TEST(ForcedCall, ParametersThatAreACombinatorOrARefAreObjects) {
+  const char* roots[] = {
+      R"({"anyOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
+                   {"type":"object","properties":{"b":{"type":"integer"}},"required":["b"]}]})",
+      R"({"oneOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
+                   {"type":"integer"}, {"properties":{"b":{"type":"integer"}},"required":["b"]}]})",
+      R"({"allOf":[{"properties":{"a":{"type":"integer"}},"required":["a"]}]})",
+      R"({"$ref":"#/$defs/A","$defs":{"A":{"anyOf":[{"type":"string"},
+          {"type":"object","properties":{"a":{"$ref":"#/$defs/I"}},"required":["a"]}]},
+          "I":{"type":"integer"}}})",
+  };
+  for (const char* root : roots) {
+    SCOPED_TRACE(root);
+    const std::vector<Tool> t = {{"pick", "", ojson::parse(root)}};
+    for (ToolSyntax syntax : {ToolSyntax::kHermes, ToolSyntax::kLlama3, ToolSyntax::kMistral})
+      EXPECT_NO_THROW(grammar::TokenConstraint::json_ordered(
+          forced_call(syntax, t, "", false).schema, gpt2().index));
+    const std::vector<ojson> args =
+        walked_arguments(forced_call(ToolSyntax::kHermes, t, "pick", false), ToolSyntax::kHermes);
+    EXPECT_GE(args.size(), 2u);
+    for (const ojson& a : args) {
+      ASSERT_TRUE(a.is_object()) << a.dump();
+      EXPECT_TRUE((a.contains("a") && a["a"].is_number_integer()) ||
+                  (a.contains("b") && a["b"].is_number_integer()))
+          << a.dump();
+    }
+  }
+}
+
+// Where "enum", "const", "default" or "examples" name a property (or a
+// definition), they hold a schema whose references must point into the call.
+TEST(ForcedCall, RefsUnderPropertiesNamedLikeDataKeywordsAreRebased) {
+  const std::vector<Tool> t = {{"f", "", ojson::parse(R"({"type":"object","properties":{
+          "enum":{"$ref":"#/$defs/X"},"const":{"$ref":"#/$defs/enum"},
+          "default":{"type":"array","items":{"$ref":"#/$defs/X"},"maxItems":1,
+                     "default":[{"$ref":"#/not/a/schema"}]}},
+          "required":["enum","const","default"],
+          "$defs":{"X":{"type":"integer","minimum":0,"maximum":5},
+                   "enum":{"enum":[{"$ref":"#/data"}]}}})")},
+                               {"g", "", nullptr}};
+  const ForcedCall f = forced_call(ToolSyntax::kHermes, t, "", false);
+  const ojson& props = f.schema["anyOf"][0]["properties"]["arguments"]["properties"];
+  EXPECT_EQ(props["enum"]["$ref"], "#/anyOf/0/properties/arguments/$defs/X");
+  EXPECT_EQ(props["const"]["$ref"], "#/anyOf/0/properties/arguments/$defs/enum");
+  EXPECT_EQ(props["default"]["items"]["$ref"], "#/anyOf/0/properties/arguments/$defs/X");
+  // Data stays as written.
+  EXPECT_EQ(props["default"]["default"][0]["$ref"], "#/not/a/schema");
+  EXPECT_EQ(f.schema["anyOf"][0]["properties"]["arguments"]["$defs"]["enum"]["enum"][0]["$ref"],
+            "#/data");
+  const std::vector<ojson> args =
+      walked_arguments(forced_call(ToolSyntax::kHermes, t, "f", false), ToolSyntax::kHermes);
+  EXPECT_GE(args.size(), 1u);
+  for (const ojson& a : args) {
+    ASSERT_TRUE(a.contains("enum") && a["enum"].is_number_integer()) << a.dump();
+    EXPECT_TRUE(a["enum"] >= 0 && a["enum"] <= 5) << a.dump();
+    EXPECT_EQ(a["const"], ojson::parse(R"({"$ref":"#/data"})")) << a.dump();
+  }
+}
+
 }  // namespace
 }  // namespace hearth::chat

@@ -14,27 +14,41 @@ namespace {
 
 constexpr int kMaxParallelCalls = 16;  // forced parallel calls (kMistral)
 
+// Keywords whose object value maps names (of properties, of definitions) to
+// schemas: their keys are names, never keywords.
+bool names_schemas(const std::string& keyword) {
+  return keyword == "properties" || keyword == "patternProperties" || keyword == "$defs" ||
+         keyword == "definitions" || keyword == "dependentSchemas";
+}
+
 // A tool's parameters sit at `at` (a JSON pointer) inside the call's schema:
 // their references within themselves ("#/$defs/P", "#") are made to point
 // there. Walked with a stack: no recursion as deep as the input. Values that
-// are data, not schemas (const, enum, default, examples), are left alone.
+// are data, not schemas (const, enum, default, examples), are left alone,
+// but only where those words are keywords: a property named "enum" is a schema.
 void rebase_refs(ojson& schema, const std::string& at) {
-  std::vector<ojson*> pending = {&schema};
+  struct Pending {
+    ojson* value;
+    bool names;  // an object of names -> schemas (properties, $defs, ...)
+  };
+  std::vector<Pending> pending = {{&schema, false}};
   while (!pending.empty()) {
-    ojson* v = pending.back();
+    const auto [v, names] = pending.back();
     pending.pop_back();
     if (v->is_array()) {
-      for (auto& e : *v) pending.push_back(&e);
+      for (auto& e : *v) pending.push_back({&e, false});
       continue;
     }
     if (!v->is_object()) continue;
     for (auto it = v->begin(); it != v->end(); ++it) {
       const std::string& k = it.key();
-      if (k == "$ref" && it->is_string()) {
+      if (names) {
+        pending.push_back({&it.value(), false});
+      } else if (k == "$ref" && it->is_string()) {
         const auto ref = it->get<std::string>();
         if (ref.starts_with("#")) *it = "#" + at + ref.substr(1);
       } else if (k != "const" && k != "enum" && k != "default" && k != "examples") {
-        pending.push_back(&it.value());
+        pending.push_back({&it.value(), names_schemas(k)});
       }
     }
   }
@@ -52,8 +66,10 @@ ForcedCall forced_call(ToolSyntax syntax, const std::vector<Tool>& tools,
     ojson params;
     if (!t.parameters.is_object() || t.parameters.empty()) {
       params = {{"type", "object"}, {"additionalProperties", true}};
-    } else if (!t.parameters.contains("type") &&
-               !t.parameters.contains("$ref")) {  // properties without "type": still an object
+    } else if (!t.parameters.contains("type")) {
+      // Properties, a combinator or a $ref without "type": arguments are still
+      // an object. Beside a combinator, "type" narrows its alternatives to
+      // objects (json_constraint.h).
       params = {{"type", "object"}};
       for (auto it = t.parameters.begin(); it != t.parameters.end(); ++it)
         params[it.key()] = it.value();

@@ -125,7 +125,8 @@ class ReplyStream {
 // tool's parameters}, anyOf over the tools when several; for kMistral an array
 // of 1 call, or 1..16 when `parallel` (the other syntaxes force one call).
 // Property order name then arguments, no other properties. Empty or missing
-// parameters: any object. Throws std::invalid_argument when `tools` is empty or
+// parameters: any object; parameters without "type" (a root anyOf, allOf or
+// $ref) are held to objects too. Throws std::invalid_argument when `tools` is empty or
 // `only_name` is not among them.
 struct ForcedCall {
   std::string prompt_suffix;

@@ -32,9 +32,13 @@
 //   - anyOf, oneOf (treated as anyOf: output matches at least one
 //     alternative), allOf with a single schema;
 //   - $ref to a JSON pointer within the document ("#", "#/$defs/x",
-//     "#/definitions/x"), recursion included. Nesting of the schema is
-//     limited to 64 levels, of the output to 128 frames; a schema whose every
-//     value would nest deeper (or infinitely) is refused.
+//     "#/definitions/x"), recursion included;
+//   - "type" beside any of these (no other keyword): values of the
+//     alternatives (of the target) of those types only, alternatives with
+//     none dropped (forced tool calls use it: arguments are an object).
+//   Nesting of the schema is limited to 64 levels, of the output to 128
+//   frames; a schema whose every value would nest deeper (or infinitely) is
+//   refused.
 //   Refused: pattern, patternProperties, propertyNames, min/maxProperties,
 //   multipleOf, uniqueItems: true, prefixItems, tuple items, contains, not,
 //   if/then/else, dependent*, unevaluated*, remote $ref. Annotations (title,

@@ -501,6 +501,51 @@ TEST(Matcher, EnumsAndUnions) {
   for (const char* bad : {"4", "9.5"}) EXPECT_FALSE(u.accepts(bad)) << bad;
 }
 
+// Forced tool calls put "type": "object" beside a tool's combinator: the
+// alternatives keep their objects only.
+TEST(Matcher, TypeBesideACombinatorNarrowsItsAlternatives) {
+  const Compiled a(R"({"type":"object","anyOf":[
+      {"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
+      {"type":"object","properties":{"b":{"type":"integer"}},"required":["b"]},
+      {"type":"string"}, {"enum":[1,{"c":2}]}, true]})");
+  for (const char* ok : {R"({"a":1})", R"({"b":-2})", R"({"c":2})", R"({"x":[null]})", "{}"})
+    EXPECT_TRUE(a.accepts(ok)) << ok;
+  for (const char* bad : {R"("s")", "1", "null", "[]", "true"}) EXPECT_FALSE(a.accepts(bad)) << bad;
+  // Through $ref, allOf and nested unions.
+  const Compiled r(R"({"type":["integer","null"],"$defs":{"n":{"allOf":[{"anyOf":[
+      {"type":"number","minimum":1,"maximum":3},{"type":"string"}]}]}},
+      "$ref":"#/$defs/n"})");
+  for (const char* ok : {"1", "3"}) EXPECT_TRUE(r.accepts(ok)) << ok;
+  for (const char* bad : {"1.5", "4", R"("ab")", "{}", "null"}) EXPECT_FALSE(r.accepts(bad)) << bad;
+  // The same target under another type is compiled again, not shared.
+  const Compiled t(R"({"$defs":{"v":{"anyOf":[{"type":"string"},{"type":"integer"}]}},
+      "type":"object","properties":{"s":{"type":"string","$ref":"#/$defs/v"},
+      "i":{"type":"integer","$ref":"#/$defs/v"}},"required":["s","i"]})");
+  EXPECT_TRUE(t.accepts(R"({"s":"x","i":1})"));
+  EXPECT_FALSE(t.accepts(R"({"s":1,"i":1})"));
+  EXPECT_FALSE(t.accepts(R"({"s":"x","i":"y"})"));
+}
+
+TEST(Schema, TypeBesideACombinatorWithNoValueOfItIsRefused) {
+  auto err = [](const char* s) {
+    try {
+      (void)detail::compile_schema(ojson::parse(s));
+    } catch (const SchemaError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(
+      err(R"({"properties":{"p":{"type":"object","anyOf":[{"type":"string"},{"enum":[1]}]}}})"),
+      "schema at '/properties/p': no alternative of the schema has a value of the type that "
+      "'type' names");
+  EXPECT_NE(err(R"({"type":"object","anyOf":[{"type":"object"}],"properties":{}})")
+                .find("'anyOf' together with 'properties' is not supported"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"type":"objet","anyOf":[{"type":"object"}]})").find("unknown type 'objet'"),
+            std::string::npos);
+}
+
 TEST(Matcher, RecursionIsBoundedByDepth) {
   const Compiled t(
       R"({"$defs":{"n":{"type":"array","items":{"$ref":"#/$defs/n"}}},"$ref":"#/$defs/n"})");
@@ -587,6 +632,24 @@ TEST(Schema, AMillionValueEnumIsRefusedQuickly) {
             std::string::npos);
   // Refused before any of the values is compiled (generous bound for sanitizer builds).
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// A reference is compiled once per set of types a "type" beside it leaves: 32
+// such sets over one object of 40000 properties would be 32 copies of it.
+TEST(Schema, ManyNarrowedCopiesOfALargeReferenceAreRefused) {
+  nlohmann::json props = nlohmann::json::object();
+  for (int i = 0; i < 40000; ++i) props["p" + std::to_string(i)] = {{"type", "string"}};
+  nlohmann::json alts = nlohmann::json::array();
+  const char* others[] = {"array", "string", "integer", "boolean", "null"};
+  for (int set = 0; set < 32; ++set) {
+    nlohmann::json types = {"object"};
+    for (int b = 0; b < 5; ++b)
+      if (set & (1 << b)) types.push_back(others[b]);
+    alts.push_back({{"type", types}, {"$ref", "#/$defs/big"}});
+  }
+  const nlohmann::json s = {{"$defs", {{"big", {{"type", "object"}, {"properties", props}}}}},
+                            {"anyOf", alts}};
+  EXPECT_NE(schema_error(s).find("the schema is too large"), std::string::npos);
 }
 
 TEST(Schema, FormatJsonMeansAnyObject) {

@@ -45,7 +45,8 @@ const std::map<std::string_view, std::string_view>& refused() {
 }
 
 // Keywords hearth enforces; a combinator ($ref, anyOf, oneOf, allOf) next to
-// another of these is refused rather than half-enforced.
+// another of these is refused rather than half-enforced, but for "type", which
+// the combinator's alternatives inherit (Compiler::compile's `within`).
 constexpr std::string_view kValidation[] = {"type",
                                             "properties",
                                             "required",
@@ -78,6 +79,35 @@ std::string pointer_token(std::string_view name) {
     }
   }
   return out;
+}
+
+// JSON types as bits, for "type" beside a combinator: the types its
+// alternatives may still produce. kNumber stands for the numbers that are not
+// integers, so "number" is kNumber | kInteger.
+enum TypeBits : uint8_t {
+  kObject = 1,
+  kArray = 2,
+  kString = 4,
+  kInteger = 8,
+  kNumber = 16,
+  kBoolean = 32,
+  kNull = 64,
+  kAnyType = 127,
+};
+
+// The bits of a JSON value's type (3 and 3.0 are integers, as JSON schema says).
+template <class Json>
+uint8_t value_type(const Json& v) {
+  if (v.is_object()) return kObject;
+  if (v.is_array()) return kArray;
+  if (v.is_string()) return kString;
+  if (v.is_boolean()) return kBoolean;
+  if (v.is_null()) return kNull;
+  if (v.is_number_float()) {
+    const double x = v.template get<double>();
+    return std::isfinite(x) && std::floor(x) == x ? kInteger : kNumber;
+  }
+  return kInteger;
 }
 
 int64_t clamp_to_int64(long double x) {
@@ -131,10 +161,10 @@ class Compiler {
 
   static bool has(const Json& s, std::string_view k) { return s.contains(std::string(k)); }
 
-  // Refuses keyword `k` next to another validation keyword.
+  // Refuses keyword `k` next to another validation keyword but "type".
   static void alone(const Json& s, std::string_view k, const std::string& ptr) {
     for (const auto other : kValidation)
-      if (other != k && has(s, other))
+      if (other != k && other != "type" && has(s, other))
         fail(ptr, "'" + std::string(k) + "' together with '" + std::string(other) +
                       "' is not supported");
   }
@@ -199,10 +229,14 @@ class Compiler {
     return x >= 4294967295.0L ? kUnbounded : static_cast<uint32_t>(x);
   }
 
-  uint32_t ref(const Json& r, const std::string& ptr, int depth) {
+  // The target of a reference, compiled once per `within` (kNoNode where it
+  // has no value of those types).
+  uint32_t ref(const Json& r, const std::string& ptr, int depth, uint8_t within) {
     if (!r.is_string()) fail(ptr, "'$ref' must be a string");
     const std::string target = r.template get<std::string>();
-    if (auto it = refs_.find(target); it != refs_.end()) return it->second;
+    const std::string key =
+        within == kAnyType ? target : target + "\n" + std::to_string(static_cast<int>(within));
+    if (auto it = refs_.find(key); it != refs_.end()) return it->second;
     if (target.empty() || target[0] != '#')
       fail(ptr, "'$ref' '" + target +
                     "' is not supported (only references within the schema, "
@@ -214,18 +248,77 @@ class Compiler {
       fail(ptr, "'$ref' '" + target + "' does not resolve within the schema");
     }
     const uint32_t alias = g_.add(Node{});  // a union of one: the target, once compiled
-    refs_[target] = alias;
-    const uint32_t node = compile(*t, target.substr(1), depth + 1, false);
+    refs_[key] = alias;
+    const uint32_t node = compile(*t, target.substr(1), depth + 1, false, within);
+    if (node == kNoNode) {  // (a use inside its own cycle keeps the empty union: no value)
+      refs_[key] = kNoNode;
+      return kNoNode;
+    }
     g_.nodes[alias].alts = {node};
     return alias;
   }
 
-  uint32_t compile(const Json& s, const std::string& ptr, int depth, bool skip_enum) {
+  // The names in a schema's "type", checked.
+  static std::vector<std::string> type_names(const Json& t, const std::string& ptr) {
+    std::vector<std::string> types;
+    if (t.is_string()) {
+      types.push_back(t.template get<std::string>());
+    } else if (t.is_array() && !t.empty()) {
+      for (const Json& e : t) {
+        if (!e.is_string()) fail(ptr, "'type' must be a string or an array of strings");
+        types.push_back(e.template get<std::string>());
+      }
+    } else {
+      fail(ptr, "'type' must be a string or a non-empty array of strings");
+    }
+    for (const auto& name : types) (void)type_bits(name, ptr);
+    return types;
+  }
+
+  static uint8_t type_bits(const std::string& type, const std::string& ptr) {
+    if (type == "object") return kObject;
+    if (type == "array") return kArray;
+    if (type == "string") return kString;
+    if (type == "integer") return kInteger;
+    if (type == "number") return kNumber | kInteger;
+    if (type == "boolean") return kBoolean;
+    if (type == "null") return kNull;
+    fail(ptr,
+         "unknown type '" + type + "' (object, array, string, number, integer, boolean or null)");
+  }
+
+  // `types` narrowed to `within` ("number" within integers is "integer").
+  static std::vector<std::string> narrow(const std::vector<std::string>& types, uint8_t within) {
+    std::vector<std::string> out;
+    for (const auto& t : types) {
+      if (t == "number" && !(within & kNumber)) {
+        if (within & kInteger) out.push_back("integer");
+      } else if (type_bits(t, "") & within) {
+        out.push_back(t);
+      }
+    }
+    return out;
+  }
+
+  static std::vector<std::string> names(uint8_t within) {
+    std::vector<std::string> out;
+    for (const char* t : {"object", "array", "string", "number", "boolean", "null"})
+      if (type_bits(t, "") & within) out.push_back(t);
+    return narrow(out, within);
+  }
+
+  // `within`: the types a "type" beside a combinator further up leaves to this
+  // schema; kNoNode where it has no value of them (the combinator drops it).
+  uint32_t compile(const Json& s, const std::string& ptr, int depth, bool skip_enum,
+                   uint8_t within = kAnyType) {
     if (depth > kMaxSchemaDepth)
       fail(ptr, "nested deeper than " + std::to_string(kMaxSchemaDepth) + " levels");
+    if (g_.nodes.size() > kMaxSchemaNodes)
+      fail(ptr, "the schema is too large: its grammar has more than " +
+                    std::to_string(kMaxSchemaNodes) + " nodes");
     if (s.is_boolean()) {
-      if (s.template get<bool>()) return any();
-      fail(ptr, "the schema false matches nothing");
+      if (!s.template get<bool>()) fail(ptr, "the schema false matches nothing");
+      return within == kAnyType ? any() : any_value(within);
     }
     if (!s.is_object())
       fail(ptr, std::string("a schema must be an object or a boolean, not ") + s.type_name());
@@ -235,44 +328,26 @@ class Compiler {
       if (k == "uniqueItems" && !(v.is_boolean() && !v.template get<bool>()))
         fail(ptr, "keyword 'uniqueItems' is not supported (unique items cannot be enforced)");
     }
-    if (has(s, "$ref")) {
-      alone(s, "$ref", ptr);
-      return ref(s["$ref"], ptr, depth);
+    const bool combinator = has(s, "$ref") || has(s, "allOf") || has(s, "anyOf") || has(s, "oneOf");
+    if (combinator && has(s, "type")) {
+      // "type" beside a combinator: each alternative keeps only values of those types.
+      std::vector<std::string> types = narrow(type_names(s["type"], ptr), within);
+      uint8_t inner = 0;
+      for (const auto& t : types) inner |= type_bits(t, ptr);
+      if (inner == 0) return kNoNode;
+      const uint32_t node = combination(s, ptr, depth, inner);
+      if (node == kNoNode && within == kAnyType)
+        fail(ptr, "no alternative of the schema has a value of the type that 'type' names");
+      return node;
     }
-    if (has(s, "allOf")) {
-      alone(s, "allOf", ptr);
-      const Json& all = s["allOf"];
-      if (!all.is_array() || all.size() != 1)
-        fail(ptr, "'allOf' is supported with exactly one schema only");
-      return compile(all[0], ptr + "/allOf/0", depth + 1, false);
-    }
-    for (const char* k : {"anyOf", "oneOf"}) {
-      if (!has(s, k)) continue;
-      alone(s, k, ptr);
-      const Json& alts = s[k];
-      if (!alts.is_array() || alts.empty())
-        fail(ptr, std::string("'") + k + "' must be a non-empty array");
-      Node u;
-      for (size_t i = 0; i < alts.size(); ++i)
-        u.alts.push_back(
-            compile(alts[i], ptr + "/" + k + "/" + std::to_string(i), depth + 1, false));
-      return g_.add(std::move(u));
-    }
-    if (!skip_enum && (has(s, "enum") || has(s, "const"))) return enumeration(s, ptr, depth);
+    if (combinator) return combination(s, ptr, depth, within);
+    if (!skip_enum && (has(s, "enum") || has(s, "const")))
+      return enumeration(s, ptr, depth, within);
 
     std::vector<std::string> types;
     if (has(s, "type")) {
-      const Json& t = s["type"];
-      if (t.is_string()) {
-        types.push_back(t.template get<std::string>());
-      } else if (t.is_array() && !t.empty()) {
-        for (const Json& e : t) {
-          if (!e.is_string()) fail(ptr, "'type' must be a string or an array of strings");
-          types.push_back(e.template get<std::string>());
-        }
-      } else {
-        fail(ptr, "'type' must be a string or a non-empty array of strings");
-      }
+      types = type_names(s["type"], ptr);
+      if (within != kAnyType && (types = narrow(types, within)).empty()) return kNoNode;
     } else {
       auto any_of = [&](std::initializer_list<const char*> ks) {
         return std::any_of(ks.begin(), ks.end(), [&](const char* k) { return has(s, k); });
@@ -282,15 +357,63 @@ class Compiler {
       if (any_of({"minLength", "maxLength"})) types.push_back("string");
       if (any_of({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}))
         types.push_back("number");
+      if (within != kAnyType) {
+        // Keywords of other types do not apply to a value of `within`'s: any such value.
+        types = narrow(types, within);
+        if (types.empty()) return any_value(within);
+      }
       if (types.empty()) return any();
     }
+    return types_node(types, s, ptr, depth);
+  }
+
+  // $ref, allOf or anyOf/oneOf (alone, or beside "type": `within`).
+  uint32_t combination(const Json& s, const std::string& ptr, int depth, uint8_t within) {
+    if (has(s, "$ref")) {
+      alone(s, "$ref", ptr);
+      return ref(s["$ref"], ptr, depth, within);
+    }
+    if (has(s, "allOf")) {
+      alone(s, "allOf", ptr);
+      const Json& all = s["allOf"];
+      if (!all.is_array() || all.size() != 1)
+        fail(ptr, "'allOf' is supported with exactly one schema only");
+      return compile(all[0], ptr + "/allOf/0", depth + 1, false, within);
+    }
+    const char* k = has(s, "anyOf") ? "anyOf" : "oneOf";
+    alone(s, k, ptr);
+    const Json& alts = s[k];
+    if (!alts.is_array() || alts.empty())
+      fail(ptr, std::string("'") + k + "' must be a non-empty array");
+    Node u;
+    for (size_t i = 0; i < alts.size(); ++i) {
+      const uint32_t alt =
+          compile(alts[i], ptr + "/" + k + "/" + std::to_string(i), depth + 1, false, within);
+      if (alt != kNoNode) u.alts.push_back(alt);
+    }
+    if (u.alts.empty()) return kNoNode;
+    return g_.add(std::move(u));
+  }
+
+  // Any value of the types `within` (objects as any() writes them).
+  uint32_t any_value(uint8_t within) {
+    static const Json kEmpty = Json::object();
+    any();
+    Node u;
+    for (const auto& t : names(within))
+      u.alts.push_back(t == "object" ? any_object_ : compile_type(t, kEmpty, "", 0));
+    return g_.add(std::move(u));
+  }
+
+  uint32_t types_node(const std::vector<std::string>& types, const Json& s, const std::string& ptr,
+                      int depth) {
     if (types.size() == 1) return compile_type(types[0], s, ptr, depth);
     Node u;
     for (const auto& t : types) u.alts.push_back(compile_type(t, s, ptr, depth));
     return g_.add(std::move(u));
   }
 
-  uint32_t enumeration(const Json& s, const std::string& ptr, int depth) {
+  uint32_t enumeration(const Json& s, const std::string& ptr, int depth, uint8_t within) {
     std::vector<std::string> lits;
     if (has(s, "enum")) {
       const Json& e = s["enum"];
@@ -300,12 +423,17 @@ class Compiler {
       if (e.size() > kMaxEnumValues)
         fail(ptr, "'enum' has " + std::to_string(e.size()) + " values (at most " +
                       std::to_string(kMaxEnumValues) + ")");
-      for (const Json& v : e)
-        if (!has(s, "const") || v == s["const"]) lits.push_back(dump(v, ptr + "/enum"));
-      if (lits.empty()) fail(ptr, "'const' is not among the values of 'enum'");
-    } else {
+      bool any_const = false;
+      for (const Json& v : e) {
+        if (has(s, "const") && v != s["const"]) continue;
+        any_const = true;
+        if (value_type(v) & within) lits.push_back(dump(v, ptr + "/enum"));
+      }
+      if (!any_const) fail(ptr, "'const' is not among the values of 'enum'");
+    } else if (value_type(s["const"]) & within) {
       lits.push_back(dump(s["const"], ptr + "/const"));
     }
+    if (lits.empty()) return kNoNode;  // (only where `within` leaves out every value)
     bool constrained = false;
     for (const auto k : kValidation)
       constrained = constrained || (k != "enum" && k != "const" && has(s, k));

@@ -10,6 +10,10 @@ namespace hearth::grammar::detail {
 
 inline constexpr int kMaxSchemaDepth = 64;        // nested subschemas and $ref hops
 inline constexpr size_t kMaxEnumValues = 100000;  // values of one enum
+// Nodes of the compiled grammar: a reference is compiled once for each set of
+// types a "type" beside a combinator leaves it, so a small schema could
+// otherwise ask for many copies of a large one.
+inline constexpr size_t kMaxSchemaNodes = 1u << 20;
 
 // null or "json": any JSON object. Throws SchemaError.
 Grammar compile_schema(const nlohmann::json& schema);

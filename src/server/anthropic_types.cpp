@@ -139,6 +139,12 @@ InferenceRequest parse_messages_request(const Json& body, bool count_only) {
         chat::Message t{"tool", ""};
         t.tool_call_id = get_string(b, "tool_use_id", bp + ".tool_use_id");
         if (const Json* c = find_field(b, "content")) t.content = text_of(*c, bp + ".content");
+        // A failed tool's result says so to the model, which would otherwise
+        // read the error text as the tool's answer.
+        if (const Json* e = find_field(b, "is_error")) {
+          if (!e->is_boolean()) bad(bp + ".is_error", "must be a boolean");
+          if (e->get<bool>()) t.content = "Error: " + t.content;
+        }
         msgs.push_back(std::move(t));
       } else if (type == "image" || type == "document") {
         bad(bp + ".type",

@@ -114,7 +114,12 @@ struct RunState {
   bool forced = false;  // the reply is a call's JSON (tool_choice required / named)
   chat::ToolSyntax syntax = chat::ToolSyntax::kGeneric;
   bool tools_given = false, thinking_open = false;
-  bool logprobs = false;  // each token's log-probability was asked for
+  // parallel_tool_calls false (Anthropic: disable_parallel_tool_use): a reply
+  // keeps its first call, the others are dropped, as OpenAI's model would not
+  // have made them.
+  bool one_call = false;
+  std::vector<int> calls_sent;  // per choice: tool calls streamed so far
+  bool logprobs = false;        // each token's log-probability was asked for
   std::string cache_key;
   Steady::time_point t0;
   std::string model;                // the store's name, for the metrics
@@ -139,6 +144,7 @@ void finish_choice(RunState& st, Choice& c, const tokenizer::Tokenizer& tok) {
   } else {
     c.reply = chat::parse_reply(c.result.text, st.syntax, st.tools_given, st.thinking_open);
   }
+  if (st.one_call && c.reply.calls.size() > 1) c.reply.calls.resize(1);
   c.finish_reason = !c.reply.calls.empty() ? "tool_calls" : c.result.done_reason;
 }
 
@@ -149,6 +155,9 @@ void send_events(RunState& st, int index, const std::vector<chat::ReplyStream::E
                  const engine::GenerateResult& r, size_t tokens, const tokenizer::Tokenizer& tok) {
   size_t& sent = st.outcome.choices[static_cast<size_t>(index)].logprobs_streamed;
   for (const auto& e : events) {
+    if (e.kind == chat::ReplyStream::Event::Kind::kToolCall && st.one_call &&
+        st.calls_sent[static_cast<size_t>(index)]++ > 0)
+      continue;
     ollama::Json lp = nullptr;
     if (st.logprobs && tokens > sent) {
       lp = logprob_entries(r, tok, sent, tokens);
@@ -436,6 +445,8 @@ void Server::Impl::infer(const std::shared_ptr<Exchange>& ex, InferenceRequest r
   state->syntax = pr.syntax;
   state->tools_given = pr.tools_given;
   state->forced = pr.forced;
+  state->one_call = !req.parallel_tool_calls;
+  state->calls_sent.assign(static_cast<size_t>(req.n), 0);
   state->thinking_open = pr.thinking_open;
   state->logprobs = req.logprobs;
 

@@ -138,17 +138,19 @@ class ChatSink : public InferenceSink {
 // /v1/responses: typed events, items opened and closed in output order.
 class ResponsesSink : public InferenceSink {
  public:
-  ResponsesSink(std::shared_ptr<Exchange> ex, std::string model, bool stream)
+  ResponsesSink(std::shared_ptr<Exchange> ex, std::string model, bool stream, bool parallel)
       : ex_(std::move(ex)),
         model_(std::move(model)),
         id_(openai::new_id("resp_")),
         msg_id_(openai::new_id("msg_")),
         created_(unix_now()),
-        stream_(stream) {}
+        stream_(stream),
+        parallel_(parallel) {}
 
   void begin(int64_t queue, bool cache_hit, int64_t) override {
     ex_->begin_stream(200, kSse, stream_headers(queue, cache_hit));
-    const Json r = openai::response_object(id_, created_, model_, "in_progress", Json::array(), {});
+    const Json r =
+        openai::response_object(id_, created_, model_, "in_progress", Json::array(), {}, parallel_);
     send("response.created", Json{{"response", r}});
     send("response.in_progress", Json{{"response", r}});
   }
@@ -192,8 +194,9 @@ class ResponsesSink : public InferenceSink {
     const auto& c = o.choices[0];
     const std::string status = c.result.done_reason == "length" ? "incomplete" : "completed";
     if (!stream_) {
-      const Json body = openai::response_object(id_, created_, model_, status,
-                                                openai::response_output(o, msg_id_), usage_of(o));
+      const Json body =
+          openai::response_object(id_, created_, model_, status,
+                                  openai::response_output(o, msg_id_), usage_of(o), parallel_);
       ex_->respond(200, kJson, dump_json(body), {});
       return;
     }
@@ -201,8 +204,8 @@ class ResponsesSink : public InferenceSink {
     if (output_.empty() && !message_open_) open_message();  // an empty answer is an empty message
     close_message();
     send(status == "completed" ? "response.completed" : "response.incomplete",
-         Json{{"response",
-               openai::response_object(id_, created_, model_, status, output_, usage_of(o))}});
+         Json{{"response", openai::response_object(id_, created_, model_, status, output_,
+                                                   usage_of(o), parallel_)}});
     ex_->end_stream();
   }
   void failed(const std::string& message) override {
@@ -284,6 +287,7 @@ class ResponsesSink : public InferenceSink {
   std::string model_, id_, msg_id_;
   int64_t created_;
   bool stream_;
+  bool parallel_;  // the request's parallel_tool_calls, echoed in the response object
   int64_t seq_ = 0;
   Json output_ = Json::array();
   std::string thinking_, text_;
@@ -343,7 +347,7 @@ bool Server::Impl::openai(const std::shared_ptr<Exchange>& exp) {
     post_only();
     auto r = openai::parse_responses_request(parse_json_body(req.body));
     auto& ir = r.inference;
-    auto sink = std::make_shared<ResponsesSink>(exp, ir.model, ir.stream);
+    auto sink = std::make_shared<ResponsesSink>(exp, ir.model, ir.stream, ir.parallel_tool_calls);
     infer(exp, std::move(ir), sink);
     return true;
   }

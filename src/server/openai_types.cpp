@@ -253,7 +253,8 @@ Json parse_format(const Json* v, const std::string& path, bool flat) {
   if (!holder || !holder->is_object())
     throw FieldError(path + ".json_schema", fmt::format("'{}.json_schema' is required", path));
   const Json* schema = find_field(*holder, "schema");
-  if (!schema) return Json::object();  // any JSON object
+  // No schema: any JSON object, as json_object asks ({} would allow any value).
+  if (!schema) return "json";
   if (!schema->is_object() && !schema->is_boolean())
     wrong(path + (flat ? ".schema" : ".json_schema.schema"), "an object", *schema);
   return *schema;
@@ -645,7 +646,8 @@ Json response_output(const Outcome& o, const std::string& msg_id) {
 }
 
 Json response_object(const std::string& id, int64_t created, const std::string& model,
-                     const std::string& status, const Json& output, const Usage& u) {
+                     const std::string& status, const Json& output, const Usage& u,
+                     bool parallel_tool_calls) {
   Json j = Json::object();
   j["id"] = id;
   j["object"] = "response";
@@ -656,7 +658,7 @@ Json response_object(const std::string& id, int64_t created, const std::string& 
       status == "incomplete" ? Json{{"reason", "max_output_tokens"}} : Json(nullptr);
   j["model"] = model;
   j["output"] = output;
-  j["parallel_tool_calls"] = true;
+  j["parallel_tool_calls"] = parallel_tool_calls;
   j["store"] = false;
   Json usage = Json::object();
   usage["input_tokens"] = u.prompt_tokens;

@@ -90,8 +90,10 @@ Json completion_logprobs(const Json& entries);
 
 // /v1/responses: the output items of a finished response.
 Json response_output(const Outcome& o, const std::string& msg_id);
+// `parallel_tool_calls`: the request's (true unless it said false), echoed.
 Json response_object(const std::string& id, int64_t created, const std::string& model,
-                     const std::string& status, const Json& output, const Usage& u);
+                     const std::string& status, const Json& output, const Usage& u,
+                     bool parallel_tool_calls);
 
 Json embeddings_response(const std::string& model, const Embedded& e, bool base64);
 // A model for /v1/models: OpenAI's {id, object, created, owned_by} and

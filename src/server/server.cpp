@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <thread>
 
 #include "sampling/param_error.h"
@@ -19,6 +20,28 @@ void send_json(Exchange& ex, int status, const nlohmann::ordered_json& body, Hea
   ex.respond(status, kJson, dump_json(body), std::move(headers));
 }
 
+// What is not a file path though it starts with '/': the JSON pointer of a
+// schema error (grammar::SchemaError writes "schema at '/properties/a': ..."),
+// which names the request's own schema, and a URL's "//host/path" after its
+// scheme. Returns how many characters from `i` to keep as they are, 0 if none.
+size_t not_a_path(std::string_view message, size_t i) {
+  constexpr std::string_view kSchemaAt = "schema at '";
+  if (message.substr(0, i).ends_with(kSchemaAt)) {
+    const size_t end = message.find("':", i);
+    return (end == std::string_view::npos ? message.size() : end) - i;
+  }
+  // "http://x/y", not "file:///home/bob/x" (an empty host: a local path).
+  const bool url = i >= 2 && message[i - 1] == ':' &&
+                   std::isalpha(static_cast<unsigned char>(message[i - 2])) &&
+                   message.substr(i).starts_with("//") && !message.substr(i).starts_with("///");
+  if (!url) return 0;
+  size_t end = i;
+  while (end < message.size() &&
+         std::string_view(" '\"),\n").find(message[end]) == std::string_view::npos)
+    ++end;
+  return end - i;
+}
+
 std::string without_paths(std::string_view message) {
   std::string out;
   size_t i = 0;
@@ -28,6 +51,11 @@ std::string without_paths(std::string_view message) {
         (i == 0 || std::string_view(" '\"(=:").find(message[i - 1]) != std::string_view::npos);
     if (!starts) {
       out.push_back(message[i++]);
+      continue;
+    }
+    if (const size_t keep = not_a_path(message, i); keep > 0) {
+      out.append(message.substr(i, keep));
+      i += keep;
       continue;
     }
     size_t end = i;

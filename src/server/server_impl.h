@@ -146,7 +146,9 @@ std::string dump_json(const nlohmann::ordered_json& body);
 // `message` with each absolute file path ("/home/bob/.hearth/models/blobs/x")
 // cut to its last component ("x"): errors name files for the user at the
 // console, but a client learns no user names or layout from them. A path of
-// one component and the server's own routes (/api/..., /v1/...) stay.
+// one component and the server's own routes (/api/..., /v1/...) stay, as do
+// the JSON pointer of a schema error ("schema at '/properties/a'") and a URL's
+// path after its host.
 std::string without_paths(std::string_view message);
 
 }  // namespace hearth::server

@@ -23,5 +23,22 @@ TEST(WithoutPaths, RoutesRatiosAndPlainWordsStay) {
   EXPECT_EQ(without_paths(""), "");
 }
 
+// Schema errors name the request's own schema by JSON pointer; a $ref may be a URL.
+TEST(WithoutPaths, JsonPointersOfSchemaErrorsAndUrlsStay) {
+  EXPECT_EQ(without_paths("tool parameters: schema at '/properties/a/properties/b': keyword "
+                          "'pattern' is not supported"),
+            "tool parameters: schema at '/properties/a/properties/b': keyword 'pattern' is not "
+            "supported");
+  EXPECT_EQ(without_paths("format: schema at '/$defs/a b/items': unknown type 'x'"),
+            "format: schema at '/$defs/a b/items': unknown type 'x'");
+  EXPECT_EQ(without_paths("schema at '': '$ref' 'http://example.com/s.json' is not supported"),
+            "schema at '': '$ref' 'http://example.com/s.json' is not supported");
+  EXPECT_EQ(without_paths("see https://example.com/a/b (or file:///home/bob/x.json)"),
+            "see https://example.com/a/b (or file:x.json)");
+  // A path elsewhere in the same message still goes.
+  EXPECT_EQ(without_paths("schema at '/items': '$ref' '/home/bob/s.json' is not supported"),
+            "schema at '/items': '$ref' 's.json' is not supported");
+}
+
 }  // namespace
 }  // namespace hearth::server

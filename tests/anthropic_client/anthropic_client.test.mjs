@@ -150,6 +150,40 @@ test('tools: tool_choice any always gives a tool_use whose input validates; resu
   assert.equal(follow.content[0].type, 'text');
 });
 
+test('tools: disable_parallel_tool_use gives at most one tool_use; an anyOf input_schema is forced', async () => {
+  const TIME = { name: 'time', input_schema: { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } } } };
+  // The bundled model's template teaches no call syntax: a reply that is a
+  // JSON array of calls is two calls, and the output format makes it so.
+  const req = {
+    model: MODEL, max_tokens: 140, temperature: 0, messages: [{ role: 'user', content: 'Time?' }], tools: [TIME],
+    output_config: { format: { type: 'json_schema', schema: { const: [{ name: 'time', arguments: { zone: 'UTC' } }, { name: 'time', arguments: { zone: 'CET' } }] } } },
+  };
+  const zones = (m) => m.content.filter((b) => b.type === 'tool_use').map((b) => b.input.zone);
+  assert.deepEqual(zones(await client.messages.create(req)), ['UTC', 'CET']);
+  const one = { ...req, tool_choice: { type: 'auto', disable_parallel_tool_use: true } };
+  assert.deepEqual(zones(await client.messages.create(one)), ['UTC']);
+  assert.deepEqual(zones(await client.messages.stream(one).finalMessage()), ['UTC']);
+
+  const EITHER = {
+    name: 'either',
+    input_schema: {
+      anyOf: [
+        { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'], additionalProperties: false },
+        { type: 'object', properties: { b: { type: 'integer' } }, required: ['b'], additionalProperties: false },
+      ],
+    },
+  };
+  const validate = new Ajv().compile(EITHER.input_schema);
+  for (const tool_choice of [{ type: 'any' }, { type: 'tool', name: 'either' }]) {
+    const r = await client.messages.create({
+      model: MODEL, max_tokens: 60, temperature: 1, messages: [{ role: 'user', content: 'Call it.' }],
+      tools: [EITHER], tool_choice,
+    });
+    const use = r.content.find((b) => b.type === 'tool_use');
+    assert.ok(use && validate(use.input), JSON.stringify(r.content));
+  }
+});
+
 test('structured output: output_config.format\'s JSON schema is enforced (messages.parse)', async () => {
   const schema = {
     type: 'object',
@@ -212,6 +246,24 @@ test('count_tokens counts the rendered prompt', async () => {
   // to learn whether to shorten the conversation.
   const long2 = await client.messages.countTokens({ model: MODEL, messages: [{ role: 'user', content: 'and the earth '.repeat(200) }] });
   assert.ok(long2.input_tokens > 600, `${long2.input_tokens}`);
+});
+
+test('a tool_result with is_error tells the model the tool failed', async () => {
+  const turns = (isError) => [
+    { role: 'user', content: 'Weather?' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'weather', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'timed out', ...(isError === undefined ? {} : { is_error: isError }) }] },
+  ];
+  const tools = [{ name: 'weather', input_schema: { type: 'object' } }];
+  const count = async (isError) => (await client.messages.countTokens({ model: MODEL, tools, messages: turns(isError) })).input_tokens;
+  const plain = await count(undefined);
+  assert.equal(await count(false), plain);
+  assert.ok((await count(true)) > plain, 'the error mark is in the prompt');
+  await assert.rejects(client.messages.countTokens({ model: MODEL, tools, messages: turns('yes') }), (e) => {
+    assert.equal(e.status, 400);
+    assert.match(e.message, /is_error/);
+    return true;
+  });
 });
 
 test('errors have Anthropic\'s shape', async () => {

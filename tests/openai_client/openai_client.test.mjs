@@ -348,6 +348,98 @@ test('tools: a named tool_choice calls that tool; streamed, the call arrives as 
     (e) => e.status === 400 && /nope/.test(e.message));
 });
 
+test('tools: parameters whose root is anyOf, or with a $ref under a property named enum, are forced', async () => {
+  const EITHER = {
+    type: 'function',
+    function: {
+      name: 'either',
+      parameters: {
+        anyOf: [
+          { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'], additionalProperties: false },
+          { type: 'object', properties: { b: { type: 'integer' } }, required: ['b'], additionalProperties: false },
+        ],
+      },
+    },
+  };
+  const ENUM = {
+    type: 'function',
+    function: {
+      name: 'level',
+      parameters: {
+        type: 'object', properties: { enum: { $ref: '#/$defs/X' } }, required: ['enum'],
+        additionalProperties: false, $defs: { X: { type: 'integer', minimum: 0, maximum: 5 } },
+      },
+    },
+  };
+  for (const tool of [EITHER, ENUM]) {
+    const validate = new Ajv().compile(tool.function.parameters);
+    for (const tool_choice of ['required', { type: 'function', function: { name: tool.function.name } }]) {
+      const r = await client.chat.completions.create({
+        model: MODEL, messages: [{ role: 'user', content: 'Call it.' }], max_tokens: 60, temperature: 1, seed: 7,
+        tools: [tool], tool_choice,
+      });
+      const call = r.choices[0].message.tool_calls?.[0];
+      assert.ok(call, JSON.stringify(r.choices[0]));
+      const args = JSON.parse(call.function.arguments);
+      assert.ok(validate(args), `${JSON.stringify(validate.errors)} for ${call.function.arguments}`);
+    }
+  }
+});
+
+test('a schema error names the JSON pointer, and a remote $ref its URL', async () => {
+  const bad = async (schema, pattern) => assert.rejects(client.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'x' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'p', schema } },
+  }), (e) => {
+    assert.equal(e.status, 400);
+    assert.match(e.message, pattern);
+    return true;
+  });
+  await bad({ type: 'object', properties: { a: { type: 'object', properties: { b: { type: 'string', pattern: 'x' } } } } },
+    /schema at '\/properties\/a\/properties\/b': keyword 'pattern'/);
+  await bad({ $ref: 'http://example.com/s.json' }, /'\$ref' 'http:\/\/example\.com\/s\.json' is not supported/);
+});
+
+test('response_format json_schema without a schema gives a JSON object', async () => {
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await client.chat.completions.create({
+      model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 40, temperature: 1, seed,
+      response_format: { type: 'json_schema', json_schema: { name: 'n' } },
+    });
+    if (r.choices[0].finish_reason !== 'stop') continue;
+    const value = JSON.parse(r.choices[0].message.content);
+    assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), r.choices[0].message.content);
+  }
+});
+
+// The bundled model's template teaches no call syntax: a reply that is a JSON
+// array of calls is two calls, and a response format makes the model write it.
+const TWO_CALLS = [{ name: 'time', arguments: { zone: 'UTC' } }, { name: 'time', arguments: { zone: 'CET' } }];
+
+test('tools: parallel_tool_calls false keeps the first of two calls (chat, streamed, responses)', async () => {
+  const req = {
+    model: MODEL, messages: [{ role: 'user', content: 'Time?' }], max_tokens: 140, temperature: 0, tools: [TIME],
+    response_format: { type: 'json_schema', json_schema: { name: 'calls', schema: { const: TWO_CALLS } } },
+  };
+  const both = await client.chat.completions.create(req);
+  assert.deepEqual(both.choices[0].message.tool_calls.map((c) => JSON.parse(c.function.arguments).zone), ['UTC', 'CET']);
+  const one = await client.chat.completions.create({ ...req, parallel_tool_calls: false });
+  assert.equal(one.choices[0].finish_reason, 'tool_calls');
+  assert.deepEqual(one.choices[0].message.tool_calls.map((c) => JSON.parse(c.function.arguments).zone), ['UTC']);
+  const stream = await client.chat.completions.create({ ...req, parallel_tool_calls: false, stream: true });
+  const calls = [];
+  for await (const chunk of stream) for (const c of chunk.choices) calls.push(...(c.delta.tool_calls ?? []));
+  assert.deepEqual(calls.map((c) => JSON.parse(c.function.arguments).zone), ['UTC']);
+
+  const r = await client.responses.create({
+    model: MODEL, input: 'Time?', max_output_tokens: 140, temperature: 0, parallel_tool_calls: false,
+    tools: [{ type: 'function', ...TIME.function }],
+    text: { format: { type: 'json_schema', name: 'calls', schema: { const: TWO_CALLS } } },
+  });
+  assert.deepEqual(r.output.filter((o) => o.type === 'function_call').map((o) => JSON.parse(o.arguments).zone), ['UTC']);
+  assert.equal(r.parallel_tool_calls, false);  // the request's, echoed
+});
+
 test('completions: raw continuation, echo, streaming and the default of 16 tokens', async () => {
   const r = await client.completions.create({ model: MODEL, prompt: 'In the beginning God', temperature: 0 });
   assert.equal(r.object, 'text_completion');
@@ -406,6 +498,7 @@ test('responses: stateless create, streaming events, tools; previous_response_id
   assert.match(r.id, /^resp_/);
   assert.ok(r.output_text.length > 0);
   assert.equal(r.usage.output_tokens, 8);
+  assert.equal(r.parallel_tool_calls, true);
 
   const stream = await client.responses.create({ model: MODEL, input: 'In the beginning', max_output_tokens: 8, temperature: 0, stream: true });
   let text = '';
