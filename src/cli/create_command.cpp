@@ -36,6 +36,14 @@ void add_create(CLI::App& app) {
     std::string dir = std::filesystem::path(opts->modelfile).parent_path().string();
     store::CreateSpec spec = store::CreateSpec::from_modelfile(mf, dir.empty() ? "." : dir);
     spec.quantize = opts->quantize;
+    // A template that does not parse is refused now, not at every chat.
+    if (spec.template_text) {
+      try {
+        server::ollama::check_model_template(*spec.template_text);
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(opts->modelfile + ": " + e.what());
+      }
+    }
     // Values out of range are refused now, not at every run of the model.
     if (spec.parameters) {
       namespace ollama = server::ollama;

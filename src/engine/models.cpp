@@ -329,6 +329,17 @@ std::vector<ModelStatus> ModelManager::status() const {
     s.in_use = m->leases > 0;
     s.forever = m->forever;
     s.expires_at = m->expires_at;
+    if (s.in_use) {
+      // expires_at is set when the last request ends (before the first one
+      // ends it is unset: 1970). Until then the model stays at least its
+      // keep_alive from now, as Ollama's /api/ps shows a model still loading.
+      // An unload asked for meanwhile happens as the requests end.
+      s.forever = m->keep_alive.forever && !m->unload_asked;
+      s.expires_at = std::chrono::system_clock::now();
+      if (!m->unload_asked)
+        s.expires_at +=
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(m->keep_alive.duration);
+    }
     s.scheduler = m->scheduler->stats();
     out.push_back(s);
   }

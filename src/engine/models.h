@@ -72,6 +72,8 @@ struct ModelStatus {
   int64_t n_ctx = 0;
   bool in_use = false;
   bool forever = false;
+  // When it unloads; while in use, its keep_alive counted from now (the
+  // least it stays).
   std::chrono::system_clock::time_point expires_at{};
   SchedulerStats scheduler;
 };

@@ -92,6 +92,30 @@ void print_progress(uint64_t done, uint64_t total, bool final) {
 
 }  // namespace
 
+namespace {
+
+std::vector<TensorShape> shapes_of(const gguf::GgufFile& in) {
+  std::vector<TensorShape> shapes;
+  for (const auto& t : in.tensors()) shapes.push_back({t.name, t.type, t.n_dims, t.dims[0]});
+  return shapes;
+}
+
+bool is_quantized(TensorType t) {
+  return t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
+}
+
+}  // namespace
+
+std::optional<Requantized> find_requantized(const gguf::GgufFile& in, const ModelShape& model,
+                                            const FileType& type) {
+  const std::vector<TensorShape> shapes = shapes_of(in);
+  const std::vector<TensorType> types = choose_tensor_types(type, model, shapes);
+  for (size_t i = 0; i < shapes.size(); ++i)
+    if (types[i] != shapes[i].type && is_quantized(shapes[i].type))
+      return Requantized{shapes[i].name, shapes[i].type};
+  return std::nullopt;
+}
+
 QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& model,
                                const std::string& out_path, const QuantizeOptions& options,
                                threads::ThreadPool& pool) {
@@ -106,8 +130,14 @@ QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& mod
   fs::check_destination(out_path, output);  // before the long work
   std::unique_ptr<gguf::GgufFile> in = gguf::GgufFile::open(in_path);
 
-  std::vector<TensorShape> shapes;
-  for (const auto& t : in->tensors()) shapes.push_back({t.name, t.type, t.n_dims, t.dims[0]});
+  if (!options.allow_requantize)
+    if (const auto r = find_requantized(*in, model, *target))
+      throw std::runtime_error(
+          in_path + ": tensor '" + r->tensor + "' is already quantized (" +
+          std::string(gguf::type_name(r->type)) +
+          "); quantizing it again adds a second rounding to the first. Start from an F16 or "
+          "F32 file, or allow it (hearth quantize --allow-requantize)");
+  const std::vector<TensorShape> shapes = shapes_of(*in);
   const std::vector<TensorType> types = choose_tensor_types(*target, model, shapes);
 
   QuantizeSummary summary;
@@ -124,14 +154,6 @@ QuantizeSummary quantize_model(const std::string& in_path, const ModelShape& mod
       summary.bytes_after += t.n_bytes;
       continue;
     }
-    const bool quantized =
-        t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16;
-    if (quantized && !options.allow_requantize)
-      throw std::runtime_error(
-          in_path + ": tensor '" + t.name + "' is already quantized (" +
-          std::string(gguf::type_name(t.type)) +
-          "); quantizing it again adds a second rounding to the first. Start from an F16 or "
-          "F32 file, or allow it (hearth quantize --allow-requantize)");
     if (!can_dequantize(t.type)) {
       throw std::runtime_error(in_path + ": tensor '" + t.name + "' has type " +
                                std::string(gguf::type_name(t.type)) +

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "gguf/reader.h"
 #include "quant/mix.h"
 #include "threads/thread_pool.h"
 
@@ -27,6 +29,16 @@ struct QuantizeSummary {
   double bpw_before = 0;  // bits per weight
   double bpw_after = 0;
 };
+
+// The first tensor of `in` that converting it to `type` (a known file type)
+// would quantize a second time: a tensor already quantized whose type the
+// mix changes. What QuantizeOptions::allow_requantize allows.
+struct Requantized {
+  std::string tensor;
+  gguf::TensorType type;
+};
+std::optional<Requantized> find_requantized(const gguf::GgufFile& in, const ModelShape& model,
+                                            const FileType& type);
 
 // `model` is what the type mixes need to know of the input (model::mix_shape
 // reads it: ARCH.* keys are the model module's to read). Converts the tensors

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "chat/chat_template.h"
 #include "chat/tool_calls.h"
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
@@ -180,25 +181,27 @@ std::string gguf_blob(const store::Store& store, const std::string& digest,
   return d;
 }
 
-// A create's base model as the store takes it: a name or a blob digest.
-// Paths are refused: over HTTP a client could otherwise make the server read
-// any GGUF on its disk into the store.
+// A create's base model as the store takes it: a model name ("alice/foo:q4"
+// too) or a blob digest. Paths are refused (and the store is told `from` is
+// never one): over HTTP a client could otherwise make the server read any
+// GGUF on its disk into the store.
 std::string create_base(const ollama::CreateRequest& r, const store::Store& store) {
   if (!r.from.empty()) {
     if (store::is_digest(r.from))
       return gguf_blob(store, r.from, fmt::format("blob \"{}\"", r.from));
+    const bool is_name = store::is_valid_name(r.from);
+    if (is_name && store.exists(r.from)) return r.from;
     const bool looks_like_path =
         r.from.find('/') != std::string::npos || r.from.find('\\') != std::string::npos ||
         (r.from.size() > 5 && r.from.compare(r.from.size() - 5, 5, ".gguf") == 0);
-    if (looks_like_path)
+    if (looks_like_path && (!is_name || r.from.find('/') == std::string::npos))
       throw HttpError(400, fmt::format("cannot create from \"{}\": over the API \"from\" must be a "
-                                       "model name without a namespace or a blob digest; file "
-                                       "paths are refused (upload the file to /api/blobs and "
-                                       "name it in \"files\", or use `hearth create`)",
+                                       "model name or a blob digest; file paths are refused "
+                                       "(upload the file to /api/blobs and name it in \"files\", "
+                                       "or use `hearth create`)",
                                        r.from));
     valid_name(r.from, "from");
-    if (!store.exists(r.from)) throw HttpError(404, fmt::format("model \"{}\" not found", r.from));
-    return r.from;
+    throw HttpError(404, fmt::format("model \"{}\" not found", r.from));
   }
   if (r.files.empty()) throw HttpError(400, "neither 'from' or 'files' was specified");
   for (const auto& [file, digest] : r.files) {
@@ -218,6 +221,19 @@ std::string create_base(const ollama::CreateRequest& r, const store::Store& stor
 }
 
 }  // namespace
+
+namespace ollama {
+
+void check_model_template(const std::string& text) {
+  store::check_template(text);  // Go syntax first: its message says what to write instead
+  try {
+    chat::ChatTemplate parsed(text);
+  } catch (const chat::TemplateError& e) {
+    throw std::invalid_argument(std::string("TEMPLATE is not a valid Jinja template: ") + e.what());
+  }
+}
+
+}  // namespace ollama
 
 bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   auto& ex = *exp;
@@ -326,14 +342,19 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
   if (p == "/api/copy") {
     if (m != "POST") throw method_not_allowed("POST");
     const auto r = ollama::parse_copy_request(ollama::parse_body(req.body));
-    valid_name(r.source, "source");
-    valid_name(r.destination, "destination");
+    const store::ModelName from = valid_name(r.source, "source");
+    if (valid_name(r.destination, "destination").key() == from.key())
+      throw HttpError(400, fmt::format("cannot copy \"{}\" onto itself", r.source));
     try {
       store.copy(r.source, r.destination);
     } catch (const store::ModelNotFound&) {
       throw HttpError(404, fmt::format("model \"{}\" not found", r.source));
     } catch (const store::StoreError& e) {
-      throw HttpError(store.exists(r.source) ? 400 : 404, e.what());
+      // The source gone meanwhile, else the store's failure (a damaged
+      // manifest, a folder it cannot write): the server's, not the client's.
+      if (!store.exists(r.source))
+        throw HttpError(404, fmt::format("model \"{}\" not found", r.source));
+      throw HttpError(500, e.what());
     }
     ex.respond(200, "", "", {});
     return true;
@@ -408,11 +429,11 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
     if (!r.adapters.empty()) throw HttpError(400, "adapters are not supported");
     store::CreateSpec spec;
     spec.from = create_base(r, store);
+    spec.from_paths = false;
     try {
-      if (r.template_) store::check_template(*r.template_);
+      if (r.template_) ollama::check_model_template(*r.template_);
       if (!r.parameters.empty()) {
-        spec.parameters = nlohmann::json::parse(r.parameters.dump());
-        store::check_parameters(*spec.parameters);
+        spec.parameters = store::check_parameters(nlohmann::json::parse(r.parameters.dump()));
         settings_of(ollama::parse_options(r.parameters, "parameter").options);  // their ranges
       }
     } catch (const std::invalid_argument& e) {
@@ -470,7 +491,7 @@ bool Server::Impl::ollama_models(const std::shared_ptr<Exchange>& exp) {
     if (!error.empty()) {
       spdlog::warn("create {}: {}", r.model, error);
       if (!began) throw HttpError(status, error);
-      line(ollama::error_response(error));
+      line(ollama::error_response(without_paths(error)));  // as every other error response
       ex.end_stream();
       return true;
     }

@@ -6,11 +6,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
-#include <limits>
 #include <variant>
 
 #include "server/ollama_types.h"
+#include "store/modelfile.h"
 
 namespace hearth::server::ollama {
 namespace {
@@ -68,22 +67,12 @@ constexpr std::array<std::string_view, 15> kRemovedOptions = {
 };
 
 // Go's Options.FromMap: JSON numbers are float64 there, so an integer option
-// takes any number and drops the fraction.
+// takes any number and drops the fraction (store::option_integer, which a
+// model's stored parameters share).
 int64_t option_integer(const Json& v, std::string_view what, std::string_view name) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<uint64_t>();
-    if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      return static_cast<int64_t>(u);
-  } else if (v.is_number_integer()) {
-    return v.get<int64_t>();
-  } else if (v.is_number_float()) {
-    const double d = std::trunc(v.get<double>());
-    // 2^63 is the first double past int64's range.
-    if (std::isfinite(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-      return static_cast<int64_t>(d);
-  } else {
+  if (!v.is_number())
     throw WireError(fmt::format("{} \"{}\" must be an integer, got {}", what, name, v.type_name()));
-  }
+  if (const auto i = store::option_integer(v)) return *i;
   throw WireError(fmt::format("{} \"{}\" is out of range: {}", what, name, v.dump()));
 }
 

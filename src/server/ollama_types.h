@@ -122,6 +122,12 @@ struct ParsedOptions {
 // is null or absent gives empty options; anything but an object throws.
 ParsedOptions parse_options(const Json& object, std::string_view what = "option");
 
+// A model's TEMPLATE as a create takes it (`hearth create`, POST /api/create):
+// Jinja that parses, so that a broken one is refused at once rather than at
+// every chat, and not Go template syntax (store::check_template). Throws
+// std::invalid_argument naming the problem.
+void check_model_template(const std::string& text);
+
 // Each option that `request` sets, else the one `model` sets: a model's stored
 // parameters are the defaults under a request's options (a request's `stop`
 // replaces the model's whole list, as in Ollama).

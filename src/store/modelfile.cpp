@@ -49,10 +49,26 @@ const ParamType* find_param(const std::string& name) {
 }
 
 // A word of the text in an error message: its start only, when it is long
-// (a binary file's first "word" can be megabytes).
+// (a binary file's first "word" can be megabytes), cut at a character's
+// start, and control bytes as \xNN (a NUL would end the message).
 std::string shown(const std::string& word) {
   constexpr size_t kShown = 40;
-  return word.size() <= kShown ? word : word.substr(0, kShown) + "...";
+  size_t n = std::min(word.size(), kShown);
+  if (n < word.size())
+    while (n > 0 && (static_cast<unsigned char>(word[n]) & 0xc0) == 0x80) --n;
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    const auto u = static_cast<unsigned char>(word[i]);
+    if (u >= 0x20 && u != 0x7f) {
+      out += word[i];
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[u >> 4];
+    out += kHex[u & 15];
+  }
+  return n < word.size() ? out + "..." : out;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -173,57 +189,103 @@ nlohmann::json parse_parameter(const std::string& name, const std::string& value
   return nullptr;
 }
 
-void check_parameters(const nlohmann::json& parameters) {
+nlohmann::json check_parameters(const nlohmann::json& parameters) {
   if (!parameters.is_object()) throw std::invalid_argument("parameters must be a JSON object");
+  nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, v] : parameters.items()) {
     const ParamType* p = find_param(name);
     if (!p) throw std::invalid_argument("unknown parameter '" + shown(name) + "'");
-    bool ok = false;
+    if (v.is_null()) continue;  // as Go's FromMap: null sets nothing
+    std::optional<nlohmann::json> typed;
     switch (p->kind) {
       case Kind::Int:
-        ok = v.is_number_integer();
+        if (const auto i = option_integer(v)) typed = *i;
         break;
       case Kind::Float:
-        ok = v.is_number();
+        if (v.is_number()) typed = v;
         break;
       case Kind::Bool:
-        ok = v.is_boolean();
+        if (v.is_boolean()) typed = v;
         break;
       case Kind::StringList:
-        ok = v.is_string() || (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& s) {
-                                 return s.is_string();
-                               }));
+        if (v.is_string() || (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& s) {
+                                return s.is_string();
+                              })))
+          typed = v;
         break;
     }
-    if (!ok)
+    if (!typed)
       throw std::invalid_argument("parameter '" + name +
                                   "' has a value of the wrong type: " + v.dump());
+    out[name] = std::move(*typed);
   }
+  return out;
 }
 
+namespace {
+
+bool word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Whether the action between "{{" and "}}" (`a`, its "-" trim marker already
+// skipped) is Go template syntax rather than a Jinja expression. Only what a
+// Jinja expression cannot be counts: a Go field or variable (".Prompt",
+// "$x", " .Messages" after a space or "("), a Go comment, or a Go keyword
+// that cannot begin a Jinja expression ("if", "end", ...). A word Jinja also
+// has ("not", "range", "len") is not enough: `{{ not loop.last }}` is Jinja.
+bool is_go_action(std::string_view a) {
+  size_t i = 0;
+  while (i < a.size() && blank(a[i])) ++i;
+  if (i == a.size()) return false;
+  if (a[i] == '.' || a[i] == '$' || a.substr(i, 2) == "/*") return true;
+  size_t end = i;
+  while (end < a.size() && word_char(a[end])) ++end;
+  const std::string_view first = a.substr(i, end - i);
+  for (const std::string_view w : {"if", "else", "end", "with", "and", "or"})
+    if (first == w) return true;
+  size_t next = end;
+  while (next < a.size() && blank(a[next])) ++next;
+  for (const std::string_view w : {"template", "define", "block"})
+    if (first == w && next > end && next < a.size() && a[next] == '"') return true;
+  // A field or variable anywhere outside a string literal.
+  char quote = 0;
+  for (size_t k = i; k < a.size(); ++k) {
+    const char c = a[k];
+    if (quote) {
+      if (c == '\\')
+        ++k;
+      else if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (c == '"' || c == '\'' || c == '`')
+      quote = c;
+    else if (c == '$')
+      return true;
+    else if (c == '.' && (blank(a[k - 1]) || a[k - 1] == '(') && k + 1 < a.size() &&
+             (word_char(a[k + 1]) || blank(a[k + 1]) || a[k + 1] == ')'))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void check_template(std::string_view text) {
-  static constexpr std::string_view kGoWords[] = {"if",       "range",  "with",  "end", "else",
-                                                  "template", "define", "block", "len", "and",
-                                                  "or",       "not",    "eq",    "ne"};
   for (size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at + 2)) {
-    size_t i = at + 2;
-    if (i < text.size() && text[i] == '-') ++i;
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n')) ++i;
-    bool go = i < text.size() && (text[i] == '.' || text[i] == '$');
-    for (const std::string_view w : kGoWords) {
-      if (go || text.substr(i, w.size()) != w) continue;
-      const size_t after = i + w.size();
-      go = after >= text.size() || text[after] == ' ' || text[after] == '.' || text[after] == '}' ||
-           text[after] == '-' || text[after] == '$';
-    }
-    if (go) {
-      size_t end = text.find("}}", at);
-      end = end == std::string_view::npos ? std::min(text.size(), at + 24) : end + 2;
-      throw std::invalid_argument(
-          "TEMPLATE uses Go template syntax ('" + std::string(text.substr(at, end - at)) +
-          "'); hearth's templates are Jinja, the Hugging Face chat template syntax (for example "
-          "{% for message in messages %}{{ message['content'] }}{% endfor %})");
-    }
+    size_t start = at + 2;
+    if (start < text.size() && text[start] == '-') ++start;
+    size_t close = text.find("}}", start);
+    if (close == std::string_view::npos) close = text.size();
+    if (!is_go_action(text.substr(start, close - start))) continue;
+    const size_t end = close == text.size() ? std::min(text.size(), at + 24) : close + 2;
+    throw std::invalid_argument(
+        "TEMPLATE uses Go template syntax ('" + std::string(text.substr(at, end - at)) +
+        "'); hearth's templates are Jinja, the Hugging Face chat template syntax (for example "
+        "{% for message in messages %}{{ message['content'] }}{% endfor %})");
   }
 }
 

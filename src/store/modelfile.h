@@ -7,6 +7,9 @@
 // chat template) text in hearth: Go template syntax is refused.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -48,11 +51,35 @@ std::string write_modelfile(const Modelfile& mf, const std::string& name);
 // Throws std::invalid_argument naming the parameter ("unknown parameter 'x'",
 // "parameter 'top_k' wants an integer, got 'abc'").
 nlohmann::json parse_parameter(const std::string& name, const std::string& value);
-// Checks a parameters object (as an API client sends it): known names, values
-// of their type; `stop` a string or an array of strings. Throws std::invalid_argument.
-void check_parameters(const nlohmann::json& parameters);
+// An integer option's value as Go's Options.FromMap reads it (JSON numbers
+// are float64 there): any number in int64's range, a fraction dropped;
+// nullopt for anything else. The one conversion of a request's options and a
+// model's stored parameters (ollama_options.cpp).
+template <class Json>
+std::optional<int64_t> option_integer(const Json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.template get<uint64_t>();
+    if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      return static_cast<int64_t>(u);
+  } else if (v.is_number_integer()) {
+    return v.template get<int64_t>();
+  } else if (v.is_number_float()) {
+    const double d = std::trunc(v.template get<double>());
+    // 2^63 is the first double past int64's range.
+    if (std::isfinite(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+      return static_cast<int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+// Checks a parameters object (as an API client sends it) as a request's
+// options are read: known names, values of their type (option_integer for
+// integers), null left out; `stop` a string or an array of strings. Returns
+// the typed parameters to store (2048.0 -> 2048). Throws std::invalid_argument.
+nlohmann::json check_parameters(const nlohmann::json& parameters);
 // Refuses Go template syntax ({{ .Prompt }}, {{- if .System }}, {{ end }}) with
-// a message that hearth's templates are Jinja. Throws std::invalid_argument.
+// a message that hearth's templates are Jinja; Jinja that only shares a word
+// with Go ({{ not loop.last }}) passes. Throws std::invalid_argument.
 void check_template(std::string_view text);
 
 }  // namespace hearth::store

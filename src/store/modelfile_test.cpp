@@ -64,6 +64,11 @@ TEST(Modelfile, ErrorsNameTheLine) {
             "Modelfile:2: SYSTEM: the quoted value is never closed");
   EXPECT_EQ(error_of("FROM x\nMESSAGE robot hi\n").rfind("Modelfile:2: MESSAGE role", 0), 0u);
   EXPECT_EQ(error_of("FROM x\nSYSTEM\n"), "Modelfile:2: SYSTEM needs a value");
+  // A binary file's first word: control bytes escaped, so that a NUL does not
+  // cut the message short.
+  EXPECT_EQ(error_of(std::string("GGUF\x03\0\0\0\x01\0 rest", 15)),
+            "Modelfile:1: unknown instruction 'GGUF\\x03\\x00\\x00\\x00\\x01\\x00' (expected "
+            "FROM, PARAMETER, TEMPLATE, SYSTEM, MESSAGE or LICENSE)");
   EXPECT_EQ(error_of("PARAMETER top_k 1\n"), "Modelfile: no FROM line (FROM names the base model)");
   EXPECT_NE(error_of("FROM x\nFROM y\n").find("second FROM"), std::string::npos);
   // The line count continues past a multi-line value.
@@ -83,11 +88,40 @@ TEST(Modelfile, RefusesGoTemplates) {
       "endif %}{% endfor %}{{ range(3) | list }}"));
 }
 
+// Go's words are refused only where Jinja cannot have them: Jinja's own
+// `not`, `range (...)`, `and`/`or` inside an expression pass.
+TEST(Modelfile, JinjaThatSharesAWordWithGoPasses) {
+  for (const char* t : {"{% for m in messages %}{{ m['content'] }}{{ not loop.last and '|' or '' "
+                        "}}{% endfor %}",
+                        "{{ range (3) | join(',') }}", "{{- not x }}", "{{ len }}",
+                        "{{ end_of_turn }}", "{{ '$' ~ x.y }}", "{{ 'a .b' }}", "{{ eq }}"})
+    EXPECT_NO_THROW(check_template(t)) << t;
+  for (const char* t : {"{{ not .System }}", "{{ range $i, $m := .Messages }}", "{{ end }}",
+                        "{{- else if .Tools }}", "{{ and .A .B }}", "{{ template \"x\" . }}",
+                        "{{/* comment */}}", "{{ len .Messages }}", "{{ eq (index .M 0) 1 }}"})
+    EXPECT_THROW(check_template(t), std::invalid_argument) << t;
+}
+
 TEST(Modelfile, CheckParametersForTheApi) {
   EXPECT_NO_THROW(check_parameters({{"temperature", 1}, {"stop", {"a", "b"}}, {"seed", 3}}));
-  EXPECT_THROW(check_parameters({{"seed", 1.5}}), std::invalid_argument);
+  EXPECT_THROW(check_parameters({{"seed", "3"}}), std::invalid_argument);
+  EXPECT_THROW(check_parameters({{"use_mmap", 1}}), std::invalid_argument);
+  EXPECT_THROW(check_parameters({{"seed", 1e300}}), std::invalid_argument);
   EXPECT_THROW(check_parameters({{"nope", 1}}), std::invalid_argument);
   EXPECT_THROW(check_parameters(nlohmann::json::array()), std::invalid_argument);
+}
+
+// As a request's options are read (Go's FromMap): a number for an integer
+// (2048.0 from a client that writes every number as a float), the fraction
+// dropped; null sets nothing.
+TEST(Modelfile, CheckParametersReadsNumbersAsRequestOptionsDo) {
+  const nlohmann::json typed = check_parameters(
+      {{"num_ctx", 2048.0}, {"seed", 1.5}, {"temperature", nullptr}, {"top_p", 0.5}});
+  EXPECT_EQ(typed, nlohmann::json({{"num_ctx", 2048}, {"seed", 1}, {"top_p", 0.5}}));
+  EXPECT_TRUE(typed["num_ctx"].is_number_integer());
+  EXPECT_EQ(option_integer(nlohmann::json(-3.9)), -3);
+  EXPECT_EQ(option_integer(nlohmann::json(uint64_t{1} << 63)), std::nullopt);
+  EXPECT_EQ(option_integer(nlohmann::json("1")), std::nullopt);
 }
 
 // What write_modelfile writes, parse_modelfile reads back as it was: quotes,

@@ -8,6 +8,8 @@ namespace hearth::store {
 
 namespace {
 
+constexpr size_t kMaxPathPart = 255;  // NAME_MAX: each part becomes a file or folder name
+
 bool alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -53,8 +55,11 @@ void check_host(std::string_view text, std::string_view host) {
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
       bad(text, "the host's port must be a number");
   }
-  check_part(text, name, "host", 350);
-  if (host.size() > 350) bad(text, "the host is longer than 350 characters");
+  // The host (with its port) is a folder of the store, and a file name holds
+  // at most 255 bytes (Ollama allows 350, which no folder can hold).
+  check_part(text, name, "host", kMaxPathPart);
+  if (host.size() > kMaxPathPart)
+    bad(text, "the host is longer than " + std::to_string(kMaxPathPart) + " characters");
 }
 
 }  // namespace
@@ -77,7 +82,7 @@ std::string ModelName::manifest_path() const {
 
 ModelName parse_name(std::string_view text) {
   if (text.empty()) bad(text, "it is empty");
-  if (text.size() > 350 + 80 + 80 + 80 + 3) bad(text, "it is too long");
+  if (text.size() > kMaxPathPart + 80 + 80 + 80 + 3) bad(text, "it is too long");
   // The tag follows the last ':' after the last '/' (a host's ":port" comes before a '/').
   const size_t slash = text.rfind('/');
   const size_t colon = text.rfind(':');

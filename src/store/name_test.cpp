@@ -62,6 +62,15 @@ TEST(Name, RefusesHostileAndMalformedNames) {
   EXPECT_THROW(parse_name(std::string(81, 'n') + "/foo"), InvalidName);
 }
 
+// Each part is a folder or file name of the store: at most 255 bytes (NAME_MAX).
+TEST(Name, TheHostFitsInAFolderName) {
+  EXPECT_TRUE(is_valid_name(std::string(255, 'h') + "/ns/foo:v1"));
+  EXPECT_TRUE(is_valid_name(std::string(249, 'h') + ":12345/ns/foo"));
+  EXPECT_FALSE(is_valid_name(std::string(256, 'h') + "/ns/foo:v1"));
+  EXPECT_FALSE(is_valid_name(std::string(300, 'h') + "/ns/foo"));
+  EXPECT_FALSE(is_valid_name(std::string(250, 'h') + ":12345/ns/foo"));
+}
+
 TEST(Name, ErrorsSayWhy) {
   try {
     parse_name("x:../y");

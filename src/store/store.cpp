@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "gguf/model_info.h"
 #include "gguf/reader.h"
 #include "model/hparams.h"
+#include "quant/mix.h"
 #include "quant/quantize_model.h"
 #include "store/resolve.h"
 #include "store/sha256.h"
@@ -170,6 +172,33 @@ void make_dirs(const std::string& dir) {
     throw StoreError("cannot create the folder " + fs::quoted_path(dir) + ": " + ec.message());
 }
 
+// The store's writer lock (store.h): flock on <root>/store.lock, held while
+// alive. Each holder opens the file itself, so that two threads of one
+// process exclude each other as two processes do.
+class StoreLock {
+ public:
+  explicit StoreLock(const std::string& root) {
+    make_dirs(root);
+    const std::string path = root + "/store.lock";
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd_ < 0) fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);  // a read-only store
+    if (fd_ < 0)
+      throw StoreError("cannot open " + fs::quoted_path(path) + ": " + std::strerror(errno));
+    while (flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd_);
+      throw StoreError("cannot lock " + fs::quoted_path(path) + ": " + std::strerror(err));
+    }
+  }
+  ~StoreLock() { close(fd_); }  // releases the lock
+  StoreLock(const StoreLock&) = delete;
+  StoreLock& operator=(const StoreLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 void Store::write_blob(std::string_view digest, const ByteSource& source) {
@@ -222,7 +251,8 @@ std::string Store::add_blob(std::string_view bytes) {
   return digest;
 }
 
-Layer Store::model_blob_from_file(const std::string& path, const Progress& progress) {
+Layer Store::model_blob_from_file(const std::string& path, const Progress& progress,
+                                  std::string& fresh) {
   check_gguf(path);
   if (progress) progress("copying " + path + " into the store");
   make_dirs(root_ + "/blobs");
@@ -248,11 +278,13 @@ Layer Store::model_blob_from_file(const std::string& path, const Progress& progr
     size += static_cast<uint64_t>(n);
   }
   const std::string digest = h.digest();
+  if (!has_blob(digest)) fresh = digest;
   f.commit_as(blob_path(digest));
   return {std::string(media::kModel), digest, size};
 }
 
-Layer Store::link_layer(const std::string& path, const std::string& digest, Progress progress) {
+Layer Store::link_layer(const std::string& path, const std::string& digest, Progress progress,
+                        std::vector<std::string>& small) {
   struct stat before;
   if (stat(path.c_str(), &before) != 0)
     throw StoreError("cannot read " + fs::quoted_path(path) + ": " + std::strerror(errno));
@@ -269,11 +301,14 @@ Layer Store::link_layer(const std::string& path, const std::string& digest, Prog
   l.mtime_ns = stat_mtime_ns(before);
   if (const std::string why = l.changed(); !why.empty())
     throw StoreError(fs::quoted_path(path) + " changed while it was being read; try again");
-  const std::string json = l.to_json();
-  return {std::string(media::kModelLink), add_blob(json), json.size()};
+  std::string json = l.to_json();
+  const Layer layer{std::string(media::kModelLink), sha256_digest(json), json.size()};
+  small.push_back(std::move(json));
+  return layer;
 }
 
-Layer Store::config_layer(const std::string& gguf_path, const Manifest& m) {
+Layer Store::config_layer(const std::string& gguf_path, const Manifest& m,
+                          std::vector<std::string>& small) {
   nlohmann::json c = {{"model_format", "gguf"}};
   try {
     const auto file = gguf::GgufFile::open(gguf_path);
@@ -288,8 +323,10 @@ Layer Store::config_layer(const std::string& gguf_path, const Manifest& m) {
   nlohmann::json ids = nlohmann::json::array();
   for (const Layer& l : m.layers) ids.push_back(l.digest);
   c["rootfs"] = {{"type", "layers"}, {"diff_ids", ids}};
-  const std::string json = c.dump();
-  return {std::string(media::kConfig), add_blob(json), json.size()};
+  std::string json = c.dump();
+  const Layer layer{std::string(media::kConfig), sha256_digest(json), json.size()};
+  small.push_back(std::move(json));
+  return layer;
 }
 
 std::string Store::read_blob_text(const Layer& layer, const std::string& model) const {
@@ -361,6 +398,17 @@ std::vector<std::pair<std::string, Manifest>> Store::all_manifests(bool strict) 
   return out;
 }
 
+namespace {
+
+// Every blob a manifest references: its config and its layers.
+std::vector<std::string> digests_of(const Manifest& m) {
+  std::vector<std::string> out = {m.config.digest};
+  for (const Layer& l : m.layers) out.push_back(l.digest);
+  return out;
+}
+
+}  // namespace
+
 void Store::write_manifest(const ModelName& name, const Manifest& m) {
   // Replace another spelling of the same name in place.
   const auto found = find_manifest(name);
@@ -369,6 +417,53 @@ void Store::write_manifest(const ModelName& name, const Manifest& m) {
   fs::AtomicFileOptions o;
   o.force = true;
   fs::write_file_atomic(path, m.to_json(), o);
+}
+
+void Store::commit(const ModelName& name, const Manifest& m,
+                   const std::vector<std::string>& small) {
+  const std::vector<std::string> digests = digests_of(m);
+  for (const std::string& bytes : small)  // those `m` still references
+    if (std::find(digests.begin(), digests.end(), sha256_digest(bytes)) != digests.end())
+      add_blob(bytes);
+  // A blob written before the lock (a copy, a quantization) or inherited
+  // from the base model may have gone since, with a model removed meanwhile
+  // that was the only other one to use it.
+  for (const std::string& d : digests)
+    if (!has_blob(d))
+      throw StoreError("model " + fs::quoted_path(name.display()) + ": its blob " +
+                       blob_file_name(d) +
+                       " was removed while the model was being made (a model that used it was "
+                       "removed meanwhile); nothing was written, try again");
+  std::optional<Manifest> old;
+  if (const auto found = find_manifest(name)) try {
+      old = Manifest::parse(read_small(found->path, kMaxTextBlob), found->path);
+    } catch (const std::exception&) {
+    }
+  write_manifest(name, m);
+  if (old) remove_unreferenced(digests_of(*old));
+}
+
+size_t Store::remove_unreferenced(const std::vector<std::string>& digests) {
+  std::set<std::string> used;
+  try {
+    for (const auto& [text, m] : all_manifests(true))
+      for (const std::string& d : digests_of(m)) used.insert(d);
+  } catch (const StoreError&) {
+    return 0;  // a manifest we cannot read may use any blob: keep them all
+  }
+  size_t n = 0;
+  for (const std::string& d : std::set<std::string>(digests.begin(), digests.end()))
+    if (!used.count(d) && unlink(blob_path(d).c_str()) == 0) ++n;
+  return n;
+}
+
+void Store::discard(const std::string& digest) {
+  if (digest.empty()) return;
+  try {
+    const StoreLock lock(root_);
+    remove_unreferenced({digest});
+  } catch (const std::exception&) {  // the error that brought us here matters more
+  }
 }
 
 // ---- models ----
@@ -522,19 +617,22 @@ void Store::copy(std::string_view src, std::string_view dst) {
   const ModelName to = parse_name(dst);
   if (from.key() == to.key())
     throw StoreError("cannot copy " + fs::quoted_path(from.display()) + " onto itself");
-  const auto found = find_manifest(from);
-  if (!found) {
+  if (!find_manifest(from)) {
     const ModelRecord r = resolve(src);  // a bundled model, or ModelNotFound
     import_gguf(dst, r.gguf_path, false);
     return;
   }
+  const StoreLock lock(root_);
+  const auto found = find_manifest(from);  // again: it may have been removed meanwhile
+  if (!found) throw ModelNotFound("model " + fs::quoted_path(std::string(src)) + " was removed");
   const std::string text = read_small(found->path, kMaxTextBlob);
   const Manifest m = Manifest::parse(text, found->path);  // refuse to copy a damaged one
-  write_manifest(to, m);
+  commit(to, m, {});
 }
 
 void Store::remove(std::string_view name) {
   const ModelName n = parse_name(name);
+  const StoreLock lock(root_);
   const auto found = find_manifest(n);
   if (!found) {
     if (exists(name))
@@ -554,54 +652,85 @@ void Store::remove(std::string_view name) {
   const stdfs::path top = stdfs::path(root_) / "manifests";
   for (int i = 0; i < 3 && dir != top; ++i, dir = dir.parent_path())
     if (rmdir(dir.c_str()) != 0) break;
-  if (!removed) return;
-  std::set<std::string> used;
-  try {
-    for (const auto& [text, m] : all_manifests(true)) {
-      used.insert(m.config.digest);
-      for (const Layer& l : m.layers) used.insert(l.digest);
-    }
-  } catch (const StoreError&) {
-    return;  // a manifest we cannot read may use any blob: keep them all
-  }
-  std::vector<std::string> candidates = {removed->config.digest};
-  for (const Layer& l : removed->layers) candidates.push_back(l.digest);
-  for (const std::string& d : candidates)
-    if (!used.count(d)) unlink(blob_path(d).c_str());
+  if (removed) remove_unreferenced(digests_of(*removed));
 }
 
 size_t Store::prune() {
-  std::set<std::string> used;
-  for (const auto& [text, m] : all_manifests(true)) {
-    used.insert(blob_file_name(m.config.digest));
-    for (const Layer& l : m.layers) used.insert(blob_file_name(l.digest));
-  }
-  size_t n = 0;
+  all_manifests(true);  // throws StoreError naming a manifest it cannot read
+  std::vector<std::string> blobs;
   std::error_code ec;
   for (const auto& e : stdfs::directory_iterator(root_ + "/blobs", ec)) {
     const std::string f = e.path().filename().string();
-    if (f.rfind("sha256-", 0) != 0 || used.count(f)) continue;
-    if (unlink(e.path().c_str()) == 0) ++n;
+    if (f.rfind("sha256-", 0) == 0 && is_digest(f)) blobs.push_back(parse_digest(f));
   }
-  return n;
+  if (blobs.empty()) return 0;
+  const StoreLock lock(root_);
+  return remove_unreferenced(blobs);
 }
+
+namespace {
+
+// The quantization type a create asks for ("" for none) by its canonical
+// name, checked before anything is copied or written.
+std::string quantize_type(const std::string& type) {
+  if (type.empty()) return "";
+  if (const auto ft = quant::find_file_type(type)) return std::string(ft->name);
+  std::string known;
+  for (const quant::FileType& f : quant::file_types())
+    known += (known.empty() ? "" : ", ") + std::string(f.name);
+  throw std::invalid_argument("unknown quantization type " + fs::quoted_path(type) +
+                              " (expected one of: " + known + ")");
+}
+
+// What quant::quantize_model would refuse in the middle of its work, refused
+// before it (and before a create's stream of progress begins): converting
+// tensors already quantized, which adds a second rounding to the first.
+void check_not_quantized(const std::string& gguf_path, const std::string& type,
+                         const std::string& from) {
+  const auto file = gguf::GgufFile::open(gguf_path);
+  if (const auto r =
+          quant::find_requantized(*file, model::mix_shape(*file), *quant::find_file_type(type)))
+    throw std::invalid_argument("cannot quantize " + fs::quoted_path(from) + " to " + type +
+                                ": it is already quantized (tensor " + fs::quoted_path(r->tensor) +
+                                " is " + std::string(gguf::type_name(r->type)) +
+                                "), and quantizing again adds a second rounding to the first; "
+                                "start from an F16 or F32 model");
+}
+
+// The file a create's FROM names, when there is one (Ollama's rule: a file
+// first, else a model name). A relative path is relative to base_dir.
+std::optional<std::string> from_file(const CreateSpec& spec) {
+  if (!spec.from_paths) return std::nullopt;
+  stdfs::path p = spec.from;
+  if (p.is_relative() && !spec.base_dir.empty() && spec.base_dir != ".")
+    p = stdfs::path(spec.base_dir) / p;
+  std::error_code ec;
+  if (!stdfs::is_regular_file(p, ec)) return std::nullopt;
+  return p.string();
+}
+
+}  // namespace
 
 void Store::create(std::string_view name_text, const CreateSpec& spec, const Progress& progress) {
   const ModelName name = parse_name(name_text);
   if (spec.template_text) check_template(*spec.template_text);
-  if (spec.parameters) check_parameters(*spec.parameters);
+  std::optional<nlohmann::json> parameters;
+  if (spec.parameters) parameters = check_parameters(*spec.parameters);
   if (spec.messages)
     for (const Message& msg : *spec.messages)
       if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
         throw std::invalid_argument("message role must be system, user or assistant, not " +
                                     fs::quoted_path(msg.role));
   if (spec.from.empty()) throw std::invalid_argument("no base model given (FROM)");
+  const std::string quantize = quantize_type(spec.quantize);
 
-  // The base: its layers, and the GGUF they stand for.
+  // The base: its layers, and the GGUF they stand for. The small blobs the
+  // new manifest needs are kept in memory and written at the commit, so that
+  // removing the base meanwhile cannot take them.
   Manifest m;
   std::string gguf_path;
-  const bool is_path = spec.from.find('/') != std::string::npos ||
-                       (spec.from.size() > 5 && spec.from.substr(spec.from.size() - 5) == ".gguf");
+  std::vector<std::string> small;
+  std::string fresh;  // a model blob this create wrote: it goes again if the create fails
   if (is_digest(spec.from)) {
     const std::string d = parse_digest(spec.from);
     if (!has_blob(d)) throw ModelNotFound("blob " + d + " is not in the store (upload it first)");
@@ -610,82 +739,119 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
     struct stat st;
     stat(gguf_path.c_str(), &st);
     m.layers.push_back({std::string(media::kModel), d, static_cast<uint64_t>(st.st_size)});
-  } else if (is_path) {
-    stdfs::path p = spec.from;
-    if (p.is_relative()) p = stdfs::path(spec.base_dir) / p;
-    if (!stdfs::is_regular_file(p))
-      throw StoreError("FROM " + fs::quoted_path(p.string()) + ": no such file");
-    const Layer l = model_blob_from_file(p.string(), progress);
-    m.layers.push_back(l);
-    gguf_path = blob_path(l.digest);
+  } else if (const auto file = from_file(spec)) {
+    check_gguf(*file);
+    gguf_path = *file;  // a quantization reads it where it is: no copy of the original
+    if (quantize.empty()) {
+      const Layer l = model_blob_from_file(*file, progress, fresh);
+      m.layers.push_back(l);
+      gguf_path = blob_path(l.digest);
+    }
   } else {
+    if (!is_valid_name(spec.from)) {
+      std::string why;
+      try {
+        parse_name(spec.from);
+      } catch (const InvalidName& e) {
+        why = e.what();
+      }
+      const bool elsewhere = spec.from_paths && stdfs::path(spec.from).is_relative() &&
+                             !spec.base_dir.empty() && spec.base_dir != ".";
+      throw ModelNotFound("FROM " + fs::quoted_path(spec.from) + ": " +
+                          (spec.from_paths
+                               ? std::string("no such file") +
+                                     (elsewhere ? " in " + fs::quoted_path(spec.base_dir) : "") +
+                                     ", and not a model name either (" + why + ")"
+                               : why));
+    }
+    if (!exists(spec.from))
+      throw ModelNotFound(
+          "FROM " + fs::quoted_path(spec.from) + ": " +
+          (spec.from_paths ? "no such file, and no model of that name" : "no model of that name") +
+          " (`hearth list` shows the models)");
     const ModelName base = parse_name(spec.from);
     if (const auto found = find_manifest(base)) {
       m = Manifest::parse(read_small(found->path, kMaxTextBlob), found->path);
+      for (const Layer& l : m.layers)
+        for (const std::string_view text : {media::kTemplate, media::kSystem, media::kLicense,
+                                            media::kParams, media::kMessages, media::kModelLink})
+          if (l.media_type == text) small.push_back(read_blob_text(l, spec.from));
     } else {
       const ModelRecord r = resolve(spec.from);  // bundled, or ModelNotFound
-      if (spec.quantize.empty())                 // else the quantized blob replaces the link
-        m.layers.push_back(link_layer(r.gguf_path, r.model_digest, progress));
+      if (quantize.empty())                      // else the quantized blob replaces the link
+        m.layers.push_back(link_layer(r.gguf_path, r.model_digest, progress, small));
     }
     gguf_path = resolve(spec.from).gguf_path;  // checks the blobs and links it uses
   }
 
-  if (!spec.quantize.empty()) {
-    if (progress) progress("quantizing to " + spec.quantize);
-    make_dirs(root_ + "/blobs");
-    fs::AtomicFile out(root_ + "/blobs/" + kIncoming, blob_options());
-    out.clear_for_writer();
-    quant::QuantizeOptions qo;
-    qo.type = spec.quantize;
-    // Quantizing is a rare, long job of its own: its pool lives as long as it.
-    threads::ThreadPool pool(std::nullopt);
-    quant::quantize_model(gguf_path, model::mix_shape(*gguf::GgufFile::open(gguf_path)),
-                          out.temp_path(), qo, pool);
-    const std::string digest = sha256_file(out.temp_path());
-    struct stat st;
-    if (stat(out.temp_path().c_str(), &st) != 0)
-      throw StoreError("quantizing wrote no file at " + fs::quoted_path(out.temp_path()));
-    out.commit_as(blob_path(digest));
-    m.erase(media::kModelLink);
-    m.set({std::string(media::kModel), digest, static_cast<uint64_t>(st.st_size)});
-    gguf_path = blob_path(digest);
-  }
+  try {
+    if (!quantize.empty()) {
+      check_not_quantized(gguf_path, quantize, spec.from);
+      if (progress) progress("quantizing to " + quantize);
+      make_dirs(root_ + "/blobs");
+      fs::AtomicFile out(root_ + "/blobs/" + kIncoming, blob_options());
+      out.clear_for_writer();
+      quant::QuantizeOptions qo;
+      qo.type = quantize;
+      // Quantizing is a rare, long job of its own: its pool lives as long as it.
+      threads::ThreadPool pool(std::nullopt);
+      quant::quantize_model(gguf_path, model::mix_shape(*gguf::GgufFile::open(gguf_path)),
+                            out.temp_path(), qo, pool);
+      const std::string digest = sha256_file(out.temp_path());
+      struct stat st;
+      if (stat(out.temp_path().c_str(), &st) != 0)
+        throw StoreError("quantizing wrote no file at " + fs::quoted_path(out.temp_path()));
+      if (!has_blob(digest)) fresh = digest;
+      out.commit_as(blob_path(digest));
+      m.erase(media::kModelLink);
+      m.set({std::string(media::kModel), digest, static_cast<uint64_t>(st.st_size)});
+      gguf_path = blob_path(digest);
+    }
 
-  const auto set_text = [&](std::string_view type, const std::optional<std::string>& v) {
-    if (!v) return;
-    if (v->empty()) {
-      m.erase(type);
-      return;
+    const auto set_blob = [&](std::string_view type, std::string bytes) {
+      m.set({std::string(type), sha256_digest(bytes), bytes.size()});
+      small.push_back(std::move(bytes));
+    };
+    const auto set_text = [&](std::string_view type, const std::optional<std::string>& v) {
+      if (!v) return;
+      if (v->empty()) {
+        m.erase(type);
+        return;
+      }
+      set_blob(type, *v);
+    };
+    set_text(media::kTemplate, spec.template_text);
+    set_text(media::kSystem, spec.system);
+    set_text(media::kLicense, spec.license);
+    if (parameters) {
+      nlohmann::json params = nlohmann::json::object();
+      if (const Layer* l = m.find(media::kParams)) {
+        for (const std::string& bytes : small)
+          if (sha256_digest(bytes) == l->digest)
+            params = nlohmann::json::parse(bytes, nullptr, false);
+        if (!params.is_object()) params = nlohmann::json::object();
+      }
+      for (const auto& [k, v] : parameters->items())
+        params[k] = k == "stop" && v.is_string() ? nlohmann::json::array({v}) : v;
+      set_blob(media::kParams, params.dump());
     }
-    m.set({std::string(type), add_blob(*v), v->size()});
-  };
-  set_text(media::kTemplate, spec.template_text);
-  set_text(media::kSystem, spec.system);
-  set_text(media::kLicense, spec.license);
-  if (spec.parameters) {
-    nlohmann::json params = nlohmann::json::object();
-    if (const Layer* l = m.find(media::kParams)) {
-      params = nlohmann::json::parse(read_blob_text(*l, spec.from), nullptr, false);
-      if (!params.is_object()) params = nlohmann::json::object();
+    if (spec.messages) {
+      if (spec.messages->empty()) {
+        m.erase(media::kMessages);
+      } else {
+        nlohmann::json j = nlohmann::json::array();
+        for (const Message& msg : *spec.messages)
+          j.push_back({{"role", msg.role}, {"content", msg.content}});
+        set_blob(media::kMessages, j.dump());
+      }
     }
-    for (const auto& [k, v] : spec.parameters->items())
-      params[k] = k == "stop" && v.is_string() ? nlohmann::json::array({v}) : v;
-    const std::string json = params.dump();
-    m.set({std::string(media::kParams), add_blob(json), json.size()});
+    m.config = config_layer(gguf_path, m, small);
+    const StoreLock lock(root_);
+    commit(name, m, small);
+  } catch (...) {
+    discard(fresh);
+    throw;
   }
-  if (spec.messages) {
-    if (spec.messages->empty()) {
-      m.erase(media::kMessages);
-    } else {
-      nlohmann::json j = nlohmann::json::array();
-      for (const Message& msg : *spec.messages)
-        j.push_back({{"role", msg.role}, {"content", msg.content}});
-      const std::string json = j.dump();
-      m.set({std::string(media::kMessages), add_blob(json), json.size()});
-    }
-  }
-  m.config = config_layer(gguf_path, m);
-  write_manifest(name, m);
 }
 
 void Store::import_gguf(std::string_view name_text, const std::string& path, bool copy,
@@ -699,16 +865,24 @@ void Store::import_gguf(std::string_view name_text, const std::string& path, boo
   check_gguf(real.string());
   Manifest m;
   std::string gguf_path;
-  if (copy) {
-    const Layer l = model_blob_from_file(real.string(), progress);
-    m.layers.push_back(l);
-    gguf_path = blob_path(l.digest);
-  } else {
-    m.layers.push_back(link_layer(real.string(), "", progress));
-    gguf_path = real.string();
+  std::vector<std::string> small;
+  std::string fresh;  // a model blob this import wrote: it goes again if the import fails
+  try {
+    if (copy) {
+      const Layer l = model_blob_from_file(real.string(), progress, fresh);
+      m.layers.push_back(l);
+      gguf_path = blob_path(l.digest);
+    } else {
+      m.layers.push_back(link_layer(real.string(), "", progress, small));
+      gguf_path = real.string();
+    }
+    m.config = config_layer(gguf_path, m, small);
+    const StoreLock lock(root_);
+    commit(name, m, small);
+  } catch (...) {
+    discard(fresh);
+    throw;
   }
-  m.config = config_layer(gguf_path, m);
-  write_manifest(name, m);
 }
 
 }  // namespace hearth::store

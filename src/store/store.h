@@ -11,6 +11,14 @@
 //
 // The bundled models (tiny-kjv) resolve and list with no setup; a manifest of
 // the same name in the store takes precedence.
+//
+// Writers (create, import, copy, remove) change which blobs the manifests
+// reference under an exclusive lock on <root>/store.lock (flock: between
+// processes and between threads alike). A manifest that is replaced or
+// removed takes with it the blobs no other manifest references. A long copy
+// or quantization runs outside the lock; the blob it wrote is checked to be
+// there (and the small ones written) under the lock, just before the manifest
+// that references it.
 #pragma once
 
 #include <cstdint>
@@ -75,10 +83,12 @@ Modelfile modelfile_of(const ModelRecord& rec);
 
 // What `create` builds a model from (a Modelfile, or POST /api/create).
 struct CreateSpec {
-  // A store name, a GGUF path (containing '/' or ending in .gguf; relative to
-  // base_dir) or a blob digest "sha256:<hex>".
+  // A blob digest "sha256:<hex>"; else, as Ollama reads FROM, the path of a
+  // GGUF file when one is there (relative to base_dir), else a model name
+  // ("alice/foo:q4" too).
   std::string from;
   std::string base_dir = ".";  // for a relative `from` path: the Modelfile's folder
+  bool from_paths = true;      // false: `from` is never a path (a create over HTTP)
   // Unset: inherited from the base model. Set to "": removed.
   std::optional<std::string> template_text, system, license;
   std::optional<nlohmann::json> parameters;      // merged over the base model's
@@ -118,7 +128,8 @@ class Store {
   // bundled model cannot be removed (ModelNotFound when not in the store).
   void remove(std::string_view name);
   // Removes every blob that no manifest references; returns how many. Do not
-  // run it while another process may be creating a model.
+  // run it while another process may be creating a model (a blob written
+  // before its manifest would go).
   size_t prune();
 
   bool has_blob(std::string_view digest) const;
@@ -133,7 +144,8 @@ class Store {
 
   // Writes the model's blobs and then its manifest; an existing `name` is
   // replaced. Throws InvalidName, ModelNotFound (from), StoreError, and
-  // std::invalid_argument for a bad template or parameter.
+  // std::invalid_argument for a bad template, parameter or quantization type
+  // (all checked before anything is written). A failed create leaves no blob.
   void create(std::string_view name, const CreateSpec& spec, const Progress& progress = {});
 
   // Records the GGUF at `path` as model `name`: validated and hashed once,
@@ -147,9 +159,22 @@ class Store {
   std::string read_blob_text(const Layer& layer, const std::string& model) const;
   std::vector<std::pair<std::string, Manifest>> all_manifests(bool strict) const;
   void write_manifest(const ModelName& name, const Manifest& m);
-  Layer link_layer(const std::string& path, const std::string& digest, Progress progress);
-  Layer model_blob_from_file(const std::string& path, const Progress& progress);
-  Layer config_layer(const std::string& gguf_path, const Manifest& m);
+  // Called under the lock: writes the small blobs `m` references (their
+  // bytes in `small`), checks that every other blob of `m` is there, writes
+  // the manifest and removes the blobs of the one it replaces no manifest uses.
+  void commit(const ModelName& name, const Manifest& m, const std::vector<std::string>& small);
+  // Of `digests`, removes the blobs no manifest references (none when a
+  // manifest cannot be read: it may use any); returns how many. Under the lock.
+  size_t remove_unreferenced(const std::vector<std::string>& digests);
+  // A blob a failed create or import wrote (`digest`, "" for none) goes again.
+  void discard(const std::string& digest);
+  // These add the bytes of their small blob to `small` (for commit).
+  Layer link_layer(const std::string& path, const std::string& digest, Progress progress,
+                   std::vector<std::string>& small);
+  Layer config_layer(const std::string& gguf_path, const Manifest& m,
+                     std::vector<std::string>& small);
+  // `fresh` gets the digest when the blob was not in the store before.
+  Layer model_blob_from_file(const std::string& path, const Progress& progress, std::string& fresh);
 
   std::string root_;
 };

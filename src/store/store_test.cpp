@@ -241,8 +241,131 @@ TEST_F(StoreTest, CreateQuantizesIntoAVerifiedBlob) {
   EXPECT_LT(r.size, stdfs::file_size(kModel));
   EXPECT_EQ(blobs().size(), 2u);  // the model and the config: no link, no temporary file
   spec.quantize = "q9_9";
-  EXPECT_THROW(s.create("bad", spec), std::runtime_error);
+  EXPECT_THROW(s.create("bad", spec), std::invalid_argument);
   EXPECT_EQ(blobs().size(), 2u);
+  EXPECT_FALSE(s.exists("bad"));
+}
+
+// A manifest that is replaced takes with it the blobs no other manifest
+// uses, as rm does (and Ollama does): an import over a name, a copy over a
+// name, a create over a name. An imported file itself is no blob and stays.
+TEST_F(StoreTest, ReplacingAModelRemovesTheBlobsOnlyItUsed) {
+  Store s(root_);
+  const std::string p = model_copy("a.gguf");
+  s.import_gguf("ow", p, true);
+  const std::string copied = s.resolve("ow").gguf_path;
+  s.import_gguf("ow", p, false);  // linked in place over the copy
+  EXPECT_FALSE(stdfs::exists(copied));
+  ASSERT_EQ(blobs().size(), 2u);  // the link and the config
+  for (const std::string& b : blobs()) EXPECT_LT(stdfs::file_size(root_ + "/blobs/" + b), 4096u);
+  const auto linked = blobs();
+  s.import_gguf("ow", p, true);  // and copied over the link
+  EXPECT_TRUE(stdfs::exists(p));
+  for (const std::string& b : linked) EXPECT_FALSE(stdfs::exists(root_ + "/blobs/" + b)) << b;
+  ASSERT_EQ(blobs().size(), 2u);  // the model and the config
+
+  s.import_gguf("x", p, false);
+  const auto before_copy = blobs();
+  s.copy("x", "ow");  // ow's copy of the GGUF goes; x's link and config stay
+  EXPECT_EQ(blobs().size(), 2u);
+  EXPECT_FALSE(stdfs::exists(copied));
+  EXPECT_EQ(s.resolve("ow").gguf_path, stdfs::canonical(p).string());
+
+  CreateSpec one;
+  one.from = "x";
+  one.system = "system one";
+  s.create("c", one);
+  EXPECT_TRUE(s.has_blob(sha256_digest("system one")));
+  CreateSpec two = one;
+  two.system = "system two";
+  s.create("c", two);
+  EXPECT_FALSE(s.has_blob(sha256_digest("system one")));
+  EXPECT_TRUE(s.has_blob(sha256_digest("system two")));
+  EXPECT_EQ(s.resolve("ow").gguf_path, stdfs::canonical(p).string());  // shared blobs stay
+  EXPECT_EQ(s.resolve("x").gguf_path, stdfs::canonical(p).string());
+}
+
+// A create that fails writes nothing: an unknown type or a refused
+// requantization is known before the FROM file is copied.
+TEST_F(StoreTest, AFailedCreateLeavesNoBlob) {
+  Store s(root_);
+  CreateSpec spec;
+  spec.from = model_copy("base.gguf");
+  spec.quantize = "q9_9";
+  EXPECT_NE(error_of([&] { s.create("bad", spec); }).find("unknown quantization type 'q9_9'"),
+            std::string::npos);
+  EXPECT_TRUE(blobs().empty());
+  // A quantized file (made in another store) is not quantized again.
+  Store other(dir_ + "/other");
+  CreateSpec q8;
+  q8.from = "tiny-kjv";
+  q8.quantize = "q8_0";
+  other.create("q8", q8);
+  stdfs::copy_file(other.resolve("q8").gguf_path, dir_ + "/q8.gguf");
+  spec.from = dir_ + "/q8.gguf";
+  spec.quantize = "q4_k_m";
+  const std::string e = error_of([&] { s.create("bad", spec); });
+  EXPECT_NE(e.find("is already quantized"), std::string::npos) << e;
+  EXPECT_EQ(e.find("--allow-requantize"), std::string::npos) << e;
+  EXPECT_TRUE(blobs().empty());
+  EXPECT_FALSE(s.exists("bad"));
+}
+
+// `hearth rm BASE` while `hearth create X -q ...` FROM BASE quantizes: the
+// create still gets every blob it reports (the small ones it inherited are
+// written again at its commit, under the store's lock).
+TEST_F(StoreTest, RemovingTheBaseWhileACreateQuantizesLosesNothing) {
+  Store s(root_);
+  CreateSpec base;
+  base.from = "tiny-kjv";
+  base.system = "the base's system";
+  base.parameters = nlohmann::json{{"top_k", 7}};
+  s.create("base", base);
+  CreateSpec spec;
+  spec.from = "base";
+  spec.quantize = "q8_0";
+  s.create("x1", spec, [&](const std::string& status) {
+    if (status.rfind("quantizing", 0) == 0) s.remove("base");
+  });
+  EXPECT_FALSE(s.exists("base"));
+  const ModelRecord r = s.resolve("x1");
+  EXPECT_EQ(r.system, "the base's system");
+  EXPECT_EQ(r.parameters["top_k"], 7);
+  s.remove("x1");
+  EXPECT_TRUE(blobs().empty()) << ::testing::PrintToString(blobs());
+}
+
+// FROM is a file when there is one (relative to the Modelfile's folder), else
+// a model name, namespaced ones included; else an error naming both.
+TEST_F(StoreTest, CreateFromANamespacedModelOrAFile) {
+  Store s(root_);
+  const std::string p = model_copy();
+  s.import_gguf("alice/foo:q4", p, false);
+  CreateSpec spec;
+  spec.from = "alice/foo:q4";
+  spec.base_dir = dir_;
+  s.create("x", spec);
+  EXPECT_EQ(s.resolve("x").gguf_path, stdfs::canonical(p).string());
+  // A file of that name in the Modelfile's folder wins, unless paths are off.
+  stdfs::create_directories(dir_ + "/alice");
+  stdfs::copy_file(kModel, dir_ + "/alice/foo:q4");
+  s.create("y", spec);
+  const ModelRecord y = s.resolve("y");
+  EXPECT_EQ(y.gguf_path, s.blob_path(y.model_digest));
+  spec.from_paths = false;
+  s.create("z", spec);
+  EXPECT_EQ(s.resolve("z").gguf_path, stdfs::canonical(p).string());
+
+  CreateSpec missing;
+  missing.from = "./nosuch.gguf";
+  std::string e = error_of([&] { s.create("bad", missing); });
+  EXPECT_NE(e.find("FROM './nosuch.gguf': no such file, and not a model name"), std::string::npos)
+      << e;
+  missing.from = "alice/nosuch";
+  e = error_of([&] { s.create("bad", missing); });
+  EXPECT_NE(e.find("FROM 'alice/nosuch': no such file, and no model of that name"),
+            std::string::npos)
+      << e;
   EXPECT_FALSE(s.exists("bad"));
 }
 

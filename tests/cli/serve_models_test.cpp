@@ -482,5 +482,145 @@ TEST(ServeModels, CreateRefusesWhatItCannotDo) {
   EXPECT_EQ(s.post("/api/show", {{"model", "a/b/c/d"}}).status, 400);
 }
 
+// A blob of the server's store, by the digest of its bytes.
+bool has_blob(HearthServer& s, const std::string& bytes) {
+  return std::filesystem::exists(s.home() + "/models/blobs/sha256-" + digest_of(bytes).substr(7));
+}
+
+// A create or copy over a name takes with it the blobs only the old model used.
+TEST(ServeModels, CreateAndCopyOverANameRemoveTheBlobsOnlyTheOldModelUsed) {
+  auto& s = shared();
+  const auto create = [&](const std::string& name, const std::string& system) {
+    const auto r =
+        s.post("/api/create",
+               {{"model", name}, {"from", "tiny-kjv"}, {"system", system}, {"stream", false}});
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  create("over", "over, first system");
+  EXPECT_TRUE(has_blob(s, "over, first system"));
+  create("over", "over, second system");
+  EXPECT_FALSE(has_blob(s, "over, first system"));
+  EXPECT_TRUE(has_blob(s, "over, second system"));
+  create("copy-src", "copy, source system");
+  create("copy-dst", "copy, destination system");
+  ASSERT_EQ(s.post("/api/copy", {{"source", "copy-src"}, {"destination", "copy-dst"}}).status, 200);
+  EXPECT_FALSE(has_blob(s, "copy, destination system"));
+  EXPECT_TRUE(has_blob(s, "copy, source system"));
+  EXPECT_EQ(s.post("/api/show", {{"model", "copy-dst"}}).json()["system"], "copy, source system");
+}
+
+// "from" may name a namespaced model; a path is still refused.
+TEST(ServeModels, CreateFromANamespacedModel) {
+  auto& s = shared();
+  ASSERT_EQ(s.post("/api/copy", {{"source", "tiny-kjv"}, {"destination", "alice/foo:q4"}}).status,
+            200);
+  auto r = s.post("/api/create", {{"model", "from-alice"}, {"from", "alice/foo:q4"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.ndjson().back(), json({{"status", "success"}}));
+  EXPECT_TRUE(listed(s, "from-alice:latest"));
+  r = s.post("/api/create", {{"model", "x"}, {"from", "alice/nosuch"}});
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = s.post("/api/create", {{"model", "x"}, {"from", "./alice/foo.gguf"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+// A template is Jinja that parses: refused at create, not at every chat;
+// Jinja that shares a word with Go (`not`) is not taken for Go.
+TEST(ServeModels, CreateChecksTheTemplate) {
+  auto& s = shared();
+  for (const char* bad : {"{{ unclosed", "{% for m in messages %}{{ m['content'] }}"}) {
+    const auto r =
+        s.post("/api/create", {{"model", "bad-template"}, {"from", "tiny-kjv"}, {"template", bad}});
+    EXPECT_EQ(r.status, 400) << bad << " -> " << r.body;
+    EXPECT_EQ(
+        r.json()["error"].get<std::string>().rfind("TEMPLATE is not a valid Jinja template", 0), 0u)
+        << r.body;
+  }
+  EXPECT_FALSE(listed(s, "bad-template:latest"));
+  const auto r = s.post(
+      "/api/create",
+      {{"model", "jinja-not"},
+       {"from", "tiny-kjv"},
+       {"template",
+        "{% for m in messages %}{{ m['content'] }}{{ not loop.last and '|' or '' }}{% endfor %}"},
+       {"stream", false}});
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// A quantization the store refuses says why without the server's paths or
+// a flag of the command line.
+TEST(ServeModels, ARefusedRequantizationNamesNoServerPath) {
+  auto& s = shared();
+  ASSERT_EQ(s.post("/api/create",
+                   {{"model", "qs"}, {"from", "tiny-kjv"}, {"quantize", "q8_0"}, {"stream", false}})
+                .status,
+            200);
+  const auto r = s.post("/api/create", {{"model", "qs4"}, {"from", "qs"}, {"quantize", "q4_0"}});
+  EXPECT_NE(r.body.find("already quantized"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(s.home()), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("/blobs/"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("--allow-requantize"), std::string::npos) << r.body;
+  EXPECT_FALSE(listed(s, "qs4:latest"));
+}
+
+// Stored parameters are read as a request's options are (Go's FromMap).
+TEST(ServeModels, CreateParametersAreReadAsRequestOptions) {
+  auto& s = shared();
+  const auto r =
+      s.post("/api/create", {{"model", "float-ctx"},
+                             {"from", "tiny-kjv"},
+                             {"parameters", {{"num_ctx", 2048.0}, {"temperature", nullptr}}},
+                             {"stream", false}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string params = s.post("/api/show", {{"model", "float-ctx"}}).json()["parameters"];
+  EXPECT_NE(params.find("num_ctx                        2048"), std::string::npos) << params;
+  EXPECT_EQ(params.find("temperature"), std::string::npos) << params;
+}
+
+// A failure of the store is the server's (500), a name no folder can hold the
+// client's (400).
+TEST(ServeModels, CopyAndCreateStatusCodes) {
+  HearthServer s;
+  ASSERT_EQ(s.post("/api/copy", {{"source", "tiny-kjv"}, {"destination", "a"}}).status, 200);
+  // A file where the store wants a folder.
+  std::ofstream(s.home() + "/models/manifests/registry.ollama.ai/blocked") << "x";
+  auto r = s.post("/api/copy", {{"source", "a"}, {"destination", "blocked/m"}});
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_EQ(r.body.find(s.home()), std::string::npos) << r.body;
+  r = s.post("/api/copy", {{"source", "a"}, {"destination", "a:latest"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  const std::string long_host = std::string(300, 'h') + ".example/ns/m";
+  r = s.post("/api/copy", {{"source", "a"}, {"destination", long_host}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = s.post("/api/create", {{"model", long_host}, {"from", "a"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+// While the first request on a model runs, /api/ps gives its expiry from
+// its keep_alive, not the zero time.
+TEST(ServeModels, PsGivesAnExpiryWhileTheFirstRequestRuns) {
+  HearthServer s;
+  std::thread request([&] {
+    s.post("/api/generate", {{"model", "tiny-kjv"},
+                             {"prompt", "In the beginning"},
+                             {"raw", true},
+                             {"stream", false},
+                             {"keep_alive", "10m"},
+                             {"options", greedy(400)}});
+  });
+  std::string seen;
+  for (int i = 0; i < 4000 && seen.empty(); ++i) {
+    const json ps = s.get("/api/ps").json();
+    if (!ps["models"].empty() && ps["models"][0]["queue"]["active"].get<int>() > 0)
+      seen = ps["models"][0]["expires_at"];
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  request.join();
+  ASSERT_FALSE(seen.empty()) << "the request ended before /api/ps saw it";
+  EXPECT_EQ(seen.rfind("1970", 0), std::string::npos) << seen;
+  EXPECT_GT(seen.substr(0, 4), "2000") << seen;
+}
+
 }  // namespace
 }  // namespace hearth::test

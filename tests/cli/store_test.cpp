@@ -255,4 +255,78 @@ TEST_F(StoreCli, BadInputIsAClearErrorAndWritesNothing) {
       dir_.path() + "/home/models/manifests/registry.ollama.ai/library/x", ec));
 }
 
+// The files of the store's blobs/ of more than `min_bytes` (model files).
+size_t big_blobs(const std::string& home, uintmax_t min_bytes = 4096) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(home + "/models/blobs", ec))
+    if (e.file_size() > min_bytes) ++n;
+  return n;
+}
+
+// A model replaced by import or cp leaves no copy of its GGUF behind, and a
+// create refused for its -q type copies nothing.
+TEST_F(StoreCli, ReplacingAModelLeavesNoOrphanBlobs) {
+  const std::string home = dir_.path() + "/home";
+  Result r = run_hearth("import ow " + shell_quote(model_) + " --copy");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(big_blobs(home), 1u);
+  r = run_hearth("cp tiny-kjv ow");  // a link to the bundled file replaces the copy
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(big_blobs(home), 0u);
+  r = run_hearth("import ow " + shell_quote(model_) + " --copy");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_hearth("import ow " + shell_quote(model_));  // linked in place over the copy
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(big_blobs(home), 0u);
+  EXPECT_TRUE(std::filesystem::exists(model_));
+
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM ./my model.gguf\n";
+  r = run_hearth("create q -f " + shell_quote(mf) + " -q q9_9");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("unknown quantization type 'q9_9'"), std::string::npos) << r.err;
+  EXPECT_EQ(big_blobs(home), 0u);
+}
+
+// FROM a namespaced model; FROM a missing file or a binary file as the
+// Modelfile are errors that say what is wrong, whole.
+TEST_F(StoreCli, CreateFromANamespacedModelAndClearFromErrors) {
+  Result r = run_hearth("cp tiny-kjv alice/foo:q4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string mf = dir_.path() + "/Modelfile";
+  std::ofstream(mf) << "FROM alice/foo:q4\nSYSTEM hi\n";
+  r = run_hearth("create from-alice -f " + shell_quote(mf));
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  std::ofstream(mf) << "FROM ./nosuch.gguf\n";
+  r = run_hearth("create x -f " + shell_quote(mf));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("FROM './nosuch.gguf'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("././"), std::string::npos) << r.err;
+
+  const std::string binary = dir_.path() + "/small.gguf";  // a GGUF's first bytes
+  std::ofstream(binary, std::ios::binary) << std::string("GGUF\x03\0\0\0\x09\0\0\0 x\n", 15);
+  r = run_hearth("create x -f " + shell_quote(binary));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("unknown instruction 'GGUF\\x03\\x00"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(expected FROM, PARAMETER"), std::string::npos) << r.err;
+}
+
+// A template that is not valid Jinja is refused at create.
+TEST_F(StoreCli, CreateRefusesATemplateThatDoesNotParse) {
+  const std::string mf = dir_.path() + "/Modelfile";
+  for (const char* t : {"{{ unclosed", "{% for m in messages %}{{ m['content'] }}"}) {
+    std::ofstream(mf) << "FROM tiny-kjv\nTEMPLATE \"\"\"" << t << "\"\"\"\n";
+    const Result r = run_hearth("create x -f " + shell_quote(mf));
+    EXPECT_NE(r.code, 0) << t;
+    EXPECT_NE(r.err.find(mf + ": TEMPLATE is not a valid Jinja template"), std::string::npos)
+        << r.err;
+  }
+  std::ofstream(mf) << "FROM tiny-kjv\nTEMPLATE \"\"\"{% for m in messages %}{{ m['content'] }}{{ "
+                       "not loop.last and '|' or '' }}{% endfor %}\"\"\"\n";
+  const Result r = run_hearth("create x -f " + shell_quote(mf));
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
 }  // namespace
