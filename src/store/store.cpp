@@ -845,6 +845,16 @@ void Store::create(std::string_view name_text, const CreateSpec& spec, const Pro
         set_blob(media::kMessages, j.dump());
       }
     }
+  } catch (...) {
+    discard(fresh);
+    throw;
+  }
+  commit_new(name, m, gguf_path, small, fresh);
+}
+
+void Store::commit_new(const ModelName& name, Manifest& m, const std::string& gguf_path,
+                       std::vector<std::string>& small, const std::string& fresh) {
+  try {
     m.config = config_layer(gguf_path, m, small);
     const StoreLock lock(root_);
     commit(name, m, small);
@@ -876,13 +886,11 @@ void Store::import_gguf(std::string_view name_text, const std::string& path, boo
       m.layers.push_back(link_layer(real.string(), "", progress, small));
       gguf_path = real.string();
     }
-    m.config = config_layer(gguf_path, m, small);
-    const StoreLock lock(root_);
-    commit(name, m, small);
   } catch (...) {
     discard(fresh);
     throw;
   }
+  commit_new(name, m, gguf_path, small, fresh);
 }
 
 }  // namespace hearth::store

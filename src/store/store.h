@@ -168,6 +168,11 @@ class Store {
   size_t remove_unreferenced(const std::vector<std::string>& digests);
   // A blob a failed create or import wrote (`digest`, "" for none) goes again.
   void discard(const std::string& digest);
+  // The end of a create or an import: the config layer of `m` (its GGUF at
+  // gguf_path), then the commit under the lock; on failure `fresh` (a model
+  // blob this create or import wrote, "" for none) is discarded.
+  void commit_new(const ModelName& name, Manifest& m, const std::string& gguf_path,
+                  std::vector<std::string>& small, const std::string& fresh);
   // These add the bytes of their small blob to `small` (for commit).
   Layer link_layer(const std::string& path, const std::string& digest, Progress progress,
                    std::vector<std::string>& small);
