@@ -157,10 +157,19 @@ fs::AtomicFileOptions blob_options() {
 }
 
 void make_dirs(const std::string& dir) {
+  // The folders the store makes are its user's alone (0700): manifests name
+  // the models a person keeps, and `hearth doctor` warns of a store others
+  // can read. A folder that exists keeps its mode.
+  stdfs::path p;
+  for (const auto& part : stdfs::path(dir)) {
+    p /= part;
+    if (::mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
+      throw StoreError("cannot create the folder " + fs::quoted_path(p.string()) + ": " +
+                       std::strerror(errno));
+  }
   std::error_code ec;
-  stdfs::create_directories(dir, ec);
-  if (ec)
-    throw StoreError("cannot create the folder " + fs::quoted_path(dir) + ": " + ec.message());
+  if (!stdfs::is_directory(dir, ec))
+    throw StoreError("cannot create the folder " + fs::quoted_path(dir) + ": not a folder");
 }
 
 StoreLock::StoreLock(const std::string& root) {

@@ -91,6 +91,28 @@ TEST_F(StoreTest, UnknownAndHostileNames) {
   EXPECT_FALSE(stdfs::exists(root_));
 }
 
+// The folders the store makes are its user's alone, as `hearth doctor` asks;
+// one that exists keeps its mode.
+TEST_F(StoreTest, FoldersItMakesAreTheUsersAlone) {
+  Store s(root_ + "/deeper");
+  s.import_gguf("kjv", model_copy(), false);
+  for (const std::string& d :
+       {root_, root_ + "/deeper", root_ + "/deeper/blobs", root_ + "/deeper/manifests"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << d;
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);  // mkdtemp's own mode, untouched
+  const std::string open_root = dir_ + "/shared";
+  ASSERT_EQ(::mkdir(open_root.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(open_root.c_str(), 0755), 0);
+  Store(open_root).import_gguf("kjv", model_copy("n.gguf"), false);
+  ASSERT_EQ(::stat(open_root.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+}
+
 TEST_F(StoreTest, ImportLinksInPlaceAndDetectsAChange) {
   Store s(root_);
   const std::string p = model_copy();
