@@ -10,6 +10,21 @@ namespace hearth::engine {
 
 namespace {
 
+// Calls a job's on_done, once, and lets go of its callbacks first: what they
+// hold (a server's request state, and through it the connection) is freed
+// with the call, not when the last holder of the Job lets go, a holder that
+// such state may itself hold (a server's on-disconnect hook: a cycle).
+void call_done(Request& req, GenerateResult& r, std::exception_ptr error) {
+  auto done = std::move(req.on_done);
+  req.on_done = nullptr;
+  req.on_text = nullptr;
+  if (done) done(r, error);
+}
+
+}  // namespace
+
+namespace {
+
 using Clock = std::chrono::steady_clock;
 
 double seconds(Clock::time_point a, Clock::time_point b) {
@@ -77,7 +92,7 @@ Scheduler::~Scheduler() {
   for (auto& j : queue_) {
     GenerateResult r;
     r.done_reason = "stop";
-    if (j->req_.on_done) j->req_.on_done(r, nullptr);
+    call_done(j->req_, r, nullptr);
   }
 }
 
@@ -141,7 +156,7 @@ bool Scheduler::admit() {
       GenerateResult r;
       r.done_reason = "stop";
       mu_.unlock();
-      if (job->req_.on_done) job->req_.on_done(r, nullptr);
+      call_done(job->req_, r, nullptr);
       mu_.lock();
       continue;
     }
@@ -194,7 +209,7 @@ void Scheduler::finish(Slot& s, std::exception_ptr error) {
     --active_;
     ++completed_;
   }
-  if (job->req_.on_done) job->req_.on_done(r, error);
+  call_done(job->req_, r, error);
 }
 
 void Scheduler::step() {

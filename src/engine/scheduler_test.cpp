@@ -94,6 +94,28 @@ TEST(Scheduler, QueueBeyondItsBoundIsRefused) {
   EXPECT_FALSE(f2.get().error);
 }
 
+// A finished job keeps none of its callbacks, nor what they hold: a server's
+// request state held the connection, and the connection held the job (to
+// cancel it on a hang-up), so every answer leaked both.
+TEST(Scheduler, AFinishedJobLetsGoOfItsCallbacks) {
+  auto& rt = tiny_kjv();
+  Scheduler sched(rt, {.n_slots = 1, .n_ctx = 128});
+  auto held = std::make_shared<int>(0);
+  auto done = std::make_shared<std::promise<void>>();
+  Request r;
+  r.prompt = kPrompts[0];
+  r.options = greedy(4);
+  r.on_text = [held](std::string_view, const GenerateResult&) { return true; };
+  r.on_done = [held, done](GenerateResult&, std::exception_ptr) { done->set_value(); };
+  const std::shared_ptr<Job> job = sched.submit(std::move(r));
+  done->get_future().get();
+  // on_done has run; the worker lets go of it as the call returns.
+  for (int i = 0; i < 2000 && held.use_count() > 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(held.use_count(), 1);
+  EXPECT_TRUE(job);  // still held here, as the server's hook holds it
+}
+
 TEST(Scheduler, CancellationFreesTheSlot) {
   auto& rt = tiny_kjv();
   Scheduler sched(rt, {.n_slots = 1, .n_ctx = 256});
