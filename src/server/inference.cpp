@@ -314,12 +314,17 @@ Server::Impl::Prepared Server::Impl::prepare(InferenceRequest& req, bool countin
   const bool takes_tools = chat::template_takes_tools(source);
   if (!takes_tools) flatten_tool_turns(spec.messages);
 
-  // Reasoning: a template that thinks does unless told not to.
-  const bool thinks = spec.chat && chat::template_thinks(source);
+  // Reasoning: a template that thinks does unless told not to, a chat's or a
+  // templated completion's alike (Ollama's /api/generate thinks too). Whether
+  // the model can think is its template's, as /api/show's capabilities say;
+  // a raw or fill-in-the-middle prompt has no template to switch, so there
+  // the reply stays whole, as it was written.
+  const bool thinks = chat::template_thinks(source);
   if (req.think.value_or(false) && !thinks)
     throw HttpError(400, fmt::format("\"{}\" does not support thinking", req.model));
-  const bool thinking = thinks && req.think.value_or(true);
-  if (thinks) spec.template_vars["enable_thinking"] = thinking;
+  const bool templated = spec.chat || (!spec.raw && spec.suffix.empty());
+  const bool thinking = templated && thinks && req.think.value_or(true);
+  if (templated && thinks) spec.template_vars["enable_thinking"] = thinking;
 
   // Tools: given to the template (or, for one that has no place for them, to
   // the system message); a required call is forced by the grammar.

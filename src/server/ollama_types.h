@@ -188,7 +188,7 @@ struct GenerateRequest {
   Options options;
   std::vector<std::string> unknown_options;
   std::optional<KeepAlive> keep_alive;  // absent: the server's default
-  std::optional<Think> think;           // accepted; hearth's models do not think
+  std::optional<Think> think;           // absent: a thinking template thinks
   std::optional<bool> truncate;         // absent: true
   std::optional<bool> shift;            // absent: true
   bool logprobs = false;

@@ -300,6 +300,61 @@ if (!fs.existsSync(ollamaPackage)) {
     await client.delete({ model: name });
   }));
 
+  // Ollama's /api/generate thinks as its /api/chat does: a thinking template
+  // thinks unless told not to, and the reasoning comes back in `thinking`.
+  // The template leaves the reply inside <think> (think:false closes it), so
+  // all the tiny model writes is reasoning, and with think:false all is response.
+  test('generate with a thinking template', withLog(async () => {
+    const name = 'kjv-thinker';
+    const template = '{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}' +
+      '{% if enable_thinking is defined and not enable_thinking %}assistant: <think></think>' +
+      '{% else %}assistant: <think>{% endif %}';
+    const r = await client.create({ model: name, from: MODEL, template, stream: false });
+    assert.equal(r.status, 'success');
+    try {
+      const s = await client.show({ model: name });
+      assert.ok(s.capabilities.includes('thinking'), `capabilities ${s.capabilities}`);
+      const ask = { model: name, prompt: 'In the beginning', options: GREEDY };
+
+      const on = await client.generate({ ...ask, think: true });
+      assert.equal(typeof on.thinking, 'string');
+      assert.ok(on.thinking.length > 0, 'think:true: the reasoning in `thinking`');
+      assert.ok(!on.response.includes('<think>'), `response ${JSON.stringify(on.response)}`);
+      assert.ok(!on.thinking.includes('<think>'), `thinking ${JSON.stringify(on.thinking)}`);
+
+      // Unset: the model's default, thinking, as Ollama's is.
+      const unset = await client.generate(ask);
+      assert.equal(unset.thinking, on.thinking);
+      assert.equal(unset.response, on.response);
+      assert.equal(unset.prompt_eval_count, on.prompt_eval_count);
+
+      // think:false reaches the template: the block is closed in the prompt.
+      const off = await client.generate({ ...ask, think: false });
+      assert.equal(off.thinking, undefined);
+      assert.ok(off.response.length > 0);
+      assert.ok(!off.response.includes('<think>'), `response ${JSON.stringify(off.response)}`);
+      assert.ok(off.prompt_eval_count > on.prompt_eval_count,
+        `prompt_eval_count ${off.prompt_eval_count} (think:false) vs ${on.prompt_eval_count}`);
+
+      // Streamed: the pieces carry `thinking`, and join to the whole.
+      let thinking = '';
+      let response = '';
+      for await (const chunk of await client.generate({ ...ask, think: 'medium', stream: true })) {
+        if (chunk.thinking) thinking += chunk.thinking;
+        response += chunk.response;
+      }
+      assert.equal(thinking, on.thinking);
+      assert.equal(response, on.response);
+
+      // Raw: no template, so nothing to switch and the reply stays whole.
+      const raw = await client.generate({ ...ask, raw: true });
+      assert.equal(raw.thinking, undefined);
+      assert.ok(raw.response.length > 0);
+    } finally {
+      await client.delete({ model: name });
+    }
+  }));
+
   test('errors a client sees', withLog(async () => {
     const missing = 'no-such-model';
     await assertRefused(client.generate({ model: missing, prompt: 'hi' }), 404,
