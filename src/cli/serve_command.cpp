@@ -354,8 +354,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--config", f->config, "Config file (default $HEARTH_HOME/config.json)");
   cmd->add_flag("--verbose", f->verbose, "Log every request (never their content)");
   cmd->add_option("--allow-host", f->allow_hosts,
-                  "A Host name clients use to reach this server, besides localhost, *.localhost "
-                  "and IP addresses (repeatable; others get 403)");
+                  "A Host name clients use to reach this server, besides localhost, *.localhost, "
+                  "*.internal, this machine's hostname and IP addresses (repeatable; others get "
+                  "403)");
   cmd->add_option("--allow-origin", f->allow_origins,
                   "A web origin (scheme://host[:port]) whose pages may call this server "
                   "(repeatable; default: only the server's own, and apps' app://, tauri://, "

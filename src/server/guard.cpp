@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
@@ -131,8 +132,28 @@ bool app_origin(std::string_view origin) {
 
 }  // namespace
 
+namespace {
+
+// This machine's own name, lower case ("" when it has none).
+const std::string& own_hostname() {
+  static const std::string name = [] {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return std::string();
+    return lower(buf);
+  }();
+  return name;
+}
+
+}  // namespace
+
 bool Guard::host_allowed(const std::string& host) const {
   if (host == "localhost" || host.ends_with(".localhost") || ip_literal(host)) return true;
+  // Names only this machine's own resolver gives out, as Ollama admits them:
+  // its hostname, and *.internal (ICANN's private-use domain), which Docker
+  // and Podman give the host as seen from a container (Open WebUI's
+  // host.docker.internal). A rebinding page's name is none of these.
+  if (host.ends_with(".internal") || (!own_hostname().empty() && host == own_hostname()))
+    return true;
   if (std::find(o_.allowed_hosts.begin(), o_.allowed_hosts.end(), host) != o_.allowed_hosts.end())
     return true;
   return !bound_host_.empty() && host == bound_host_;

@@ -1,6 +1,7 @@
 #include "server/guard.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace hearth::server {
 namespace {
@@ -45,8 +46,17 @@ TEST(Guard, HostsAndTheBoundAddress) {
   // clients with OLLAMA_HOST=0.0.0.0 send "Host: 0.0.0.0:11434", as Ollama takes.
   for (const char* h : {"localhost", "LOCALHOST:80", "127.0.0.1:11434", "[::1]", "hearth.lan",
                         "hearth.lan:11434", "192.168.1.5:11434", "192.168.1.6", "0.0.0.0:11434",
-                        "[::]", "127.0.0.2", "app.localhost:8080"})
+                        "[::]", "127.0.0.2", "app.localhost:8080",
+                        // A container's name for the host (Open WebUI in Docker), as Ollama admits.
+                        "host.docker.internal:11434", "host.containers.internal"})
     EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", h}})), 0) << h;
+  // This machine's own name.
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof name - 1), 0);
+  EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", std::string(name) + ":11434"}})), 0)
+      << name;
+  for (const char* h : {"host.docker.internal.evil.com", "internal", "evil.internal.com"})
+    EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", h}})), 403) << h;
   for (const char* h : {"", " ", "evil.hearth.lan", "hearth.lan.", "evil.com", "localhost.evil.com",
                         "127.0.0.1.nip.io", "localhost:", "localhost:99999x", "a b", "[::1"})
     EXPECT_EQ(status(g, request("GET", "/api/tags", {{"host", h}})), 403) << h;

@@ -55,15 +55,18 @@ Embedded Server::Impl::embed_inputs(const EmbedSpec& spec, Exchange& ex) {
   Embedded out;
   out.load = Nanos(static_cast<int64_t>(load_s * 1e9));
   const int64_t n_embd = lease->rt.model->hparams().n_embd;
-  if (spec.dimensions && (*spec.dimensions < 1 || *spec.dimensions > n_embd))
-    throw HttpError(400, fmt::format("invalid dimensions: field \"dimensions\" must be between 1 "
-                                     "and {} (the model's embedding length), got {}",
-                                     n_embd, *spec.dimensions));
+  if (spec.dimensions && *spec.dimensions < 1)
+    throw HttpError(400, fmt::format("invalid dimensions: field \"dimensions\" must be at least 1, "
+                                     "got {}",
+                                     *spec.dimensions));
+  // At least the model's own length: the whole vector, as Ollama answers a
+  // client that sends one `dimensions` to models of several sizes.
+  const int64_t keep = spec.dimensions && *spec.dimensions < n_embd ? *spec.dimensions : 0;
   for (const auto& text : spec.inputs) {
     if (ex.disconnected()) break;
     auto e = embed_text(m.name, lease, text, spec.truncate, &out.tokens);
-    if (spec.dimensions) {
-      e.resize(static_cast<size_t>(*spec.dimensions));
+    if (keep > 0) {
+      e.resize(static_cast<size_t>(keep));
       engine::l2_normalize(e);
     }
     out.vectors.push_back(std::move(e));

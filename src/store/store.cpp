@@ -458,25 +458,37 @@ void Store::discard(const std::string& digest) {
 
 // ---- models ----
 
+namespace {
+
+// The bundled model's file when `n` names one ("tiny-kjv", "TINY-KJV:Latest":
+// names match without case, as the store's own do).
+std::optional<std::string> bundled_file_of(const ModelName& n) {
+  if (ascii_lower(n.host) != kDefaultHost || ascii_lower(n.ns) != kDefaultNamespace ||
+      ascii_lower(n.tag) != kDefaultTag)
+    return std::nullopt;
+  return bundled_model_file(ascii_lower(n.model));
+}
+
+}  // namespace
+
 ModelRecord Store::resolve(std::string_view text) const {
   const ModelName name = parse_name(text);
   const auto found = find_manifest(name);
   if (!found) {
-    if (name.host == kDefaultHost && name.ns == kDefaultNamespace && name.tag == kDefaultTag)
-      if (const auto file = bundled_model_file(ascii_lower(name.model))) {
-        ModelRecord r;
-        r.name = name.display();
-        r.gguf_path = *file;
-        r.bundled = true;
-        struct stat st;
-        if (stat(file->c_str(), &st) != 0)
-          throw StoreError("model " + fs::quoted_path(r.name) + ": bundled file " +
-                           fs::quoted_path(*file) + " is missing");
-        r.size = static_cast<uint64_t>(st.st_size);
-        r.modified_ns = stat_mtime_ns(st);
-        r.model_digest = bundled_model_digest(*file);
-        return r;
-      }
+    if (const auto file = bundled_file_of(name)) {
+      ModelRecord r;
+      r.name = name.display();
+      r.gguf_path = *file;
+      r.bundled = true;
+      struct stat st;
+      if (stat(file->c_str(), &st) != 0)
+        throw StoreError("model " + fs::quoted_path(r.name) + ": bundled file " +
+                         fs::quoted_path(*file) + " is missing");
+      r.size = static_cast<uint64_t>(st.st_size);
+      r.modified_ns = stat_mtime_ns(st);
+      r.model_digest = bundled_model_digest(*file);
+      return r;
+    }
     throw ModelNotFound("model " + fs::quoted_path(std::string(text)) +
                         ": not a known model name (`hearth list` shows the models; "
                         "`hearth import NAME FILE.gguf` adds one)");
@@ -540,9 +552,7 @@ ModelRecord Store::resolve(std::string_view text) const {
 bool Store::exists(std::string_view name) const {
   try {
     const ModelName n = parse_name(name);
-    if (find_manifest(n)) return true;
-    return n.host == kDefaultHost && n.ns == kDefaultNamespace && n.tag == kDefaultTag &&
-           bundled_model_file(ascii_lower(n.model)).has_value();
+    return find_manifest(n) || bundled_file_of(n);
   } catch (const InvalidName&) {
     return false;
   }

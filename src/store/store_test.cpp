@@ -69,6 +69,10 @@ TEST_F(StoreTest, BundledModelResolvesInAnEmptyStore) {
   EXPECT_TRUE(stdfs::equivalent(r.gguf_path, kModel));
   EXPECT_EQ(r.model_digest, sha256_file(kModel));
   EXPECT_TRUE(s.exists("TINY-KJV:latest"));
+  // The tag and the default host and namespace match without case too, as Ollama's names do.
+  EXPECT_TRUE(s.exists("tiny-kjv:LATEST"));
+  EXPECT_TRUE(s.exists("Registry.Ollama.AI/Library/Tiny-KJV:Latest"));
+  EXPECT_TRUE(s.resolve("tiny-kjv:Latest").bundled);
   const auto list = s.list();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_TRUE(list[0].bundled);
