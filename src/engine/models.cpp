@@ -1,6 +1,7 @@
 #include "engine/models.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,18 @@ uint64_t physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
                                : uint64_t{8} << 30;
+}
+
+// Destroys the unloaded models whose last references `doomed` holds (outside
+// the manager's lock: their schedulers join), then gives the freed memory back
+// to the system: glibc keeps freed chunks in its arenas, so without a trim
+// the idle RSS grew from 98 MB to 400 MB over 50 load/unload cycles (no leak).
+void destroy_models(std::vector<std::shared_ptr<LoadedModel>>& doomed) {
+  if (doomed.empty()) return;
+  doomed.clear();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 }  // namespace
@@ -90,9 +103,10 @@ bool idle(const LoadedModel& m) { return m.leases == 0 && m.scheduler->idle(); }
 }  // namespace
 
 bool ModelManager::fits(uint64_t need) const {
-  uint64_t used = 0;
+  uint64_t used = loading_bytes_;
   for (const auto& [k, m] : loaded_) used += m->bytes;
-  return used + need <= o_.max_memory && static_cast<int>(loaded_.size()) < o_.max_loaded;
+  return used + need <= o_.max_memory &&
+         static_cast<int>(loaded_.size()) + loads_in_progress_ < o_.max_loaded;
 }
 
 std::vector<std::shared_ptr<LoadedModel>> ModelManager::make_room(uint64_t need) {
@@ -187,7 +201,7 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
             std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
     }
   }
-  doomed.clear();
+  destroy_models(doomed);
 
   int n_parallel = o_.n_parallel;
   int64_t ctx = 0;
@@ -224,9 +238,16 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
     while (true) {
       auto gone = make_room(need);
       doomed.insert(doomed.end(), gone.begin(), gone.end());
-      if (fits(need)) break;
+      if (fits(need)) {
+        // Counted from here, before the lock is let go, so that a loader of
+        // another model finds no room meanwhile; released below however the
+        // load ends.
+        ++loads_in_progress_;
+        loading_bytes_ += need;
+        break;
+      }
       std::vector<std::shared_ptr<LoadedModel>> in_use;
-      uint64_t held = 0;
+      uint64_t held = loading_bytes_;  // loads in progress cannot give way: wait for them
       for (const auto& [k, m] : loaded_) {
         held += m->bytes;
         in_use.push_back(m);
@@ -234,7 +255,7 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
       uint64_t used = held;
       std::sort(in_use.begin(), in_use.end(),
                 [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
-      size_t count = loaded_.size();
+      size_t count = loaded_.size() + static_cast<size_t>(loads_in_progress_);
       for (const auto& m : in_use) {
         if (used + need <= o_.max_memory && static_cast<int>(count) < o_.max_loaded) break;
         if (std::find(asked.begin(), asked.end(), m) == asked.end()) {
@@ -246,16 +267,36 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
       }
       if (!wait_a_little(lk, deadline, counted)) {
         throw OutOfMemory(fmt::format(
-            "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded, at "
-            "most {}) and stayed in use for {} s; try again when they are idle",
+            "model '{}' needs {} but the models in use hold {} of the {} budget ({} loaded or "
+            "loading, at most {}) and stayed in use for {} s; try again when they are idle",
             spec.name, format_gib(need), format_gib(held), format_gib(o_.max_memory),
-            loaded_.size(), o_.max_loaded,
+            loaded_.size() + static_cast<size_t>(loads_in_progress_), o_.max_loaded,
             std::chrono::duration_cast<std::chrono::seconds>(o_.max_wait).count()));
       }
     }
   }
-  doomed.clear();
+  destroy_models(doomed);
 
+  // This load's room, given back when it fails (a loader waiting for room
+  // looks again) or handed to the model as it enters loaded_.
+  struct Reservation {
+    ModelManager& mm;
+    uint64_t bytes;
+    bool held = true;
+    void release() {  // under mu_
+      --mm.loads_in_progress_;
+      mm.loading_bytes_ -= bytes;
+      held = false;
+    }
+    ~Reservation() {
+      if (!held) return;
+      {
+        std::lock_guard lk(mm.mu_);
+        release();
+      }
+      mm.cv_.notify_all();
+    }
+  } reservation{*this, need};
   const auto t_load = std::chrono::steady_clock::now();
   auto m = std::make_shared<LoadedModel>();
   m->key = spec.key;
@@ -273,6 +314,7 @@ ModelManager::Lease ModelManager::acquire(const LoadSpec& spec, KeepAlive ka,
   m->load_seconds = std::chrono::duration<double>(t1 - t_load).count();
   if (load_seconds) *load_seconds = std::chrono::duration<double>(t1 - t0).count();
   std::lock_guard lk(mu_);
+  reservation.release();
   m->leases = 1;
   m->keep_alive = ka;
   m->last_used = std::chrono::steady_clock::now();
@@ -366,7 +408,7 @@ void ModelManager::reaper() {
     }
     if (!doomed.empty()) {
       lk.unlock();
-      doomed.clear();  // schedulers join outside the lock
+      destroy_models(doomed);  // schedulers join outside the lock
       lk.lock();
       continue;
     }

@@ -150,7 +150,8 @@ class ModelManager {
   // Unloads idle models, least recently used first, until `need` more bytes
   // and one more model fit. Returns the models to destroy (outside the lock).
   std::vector<std::shared_ptr<LoadedModel>> make_room(uint64_t need);
-  bool fits(uint64_t need) const;  // under mu_
+  // Under mu_; counts the loads in progress with the loaded models.
+  bool fits(uint64_t need) const;
   // Waits (mu_ held by `lk`) a short while for a lease to end or a model to
   // go; false once `deadline` passed. Counts the waiter against max_waiting.
   bool wait_a_little(std::unique_lock<std::mutex>& lk,
@@ -161,6 +162,11 @@ class ModelManager {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<LoadedModel>> loaded_;
   std::map<std::string, std::shared_ptr<std::mutex>> loading_;  // one loader per key
+  // Models being loaded (outside mu_) and their estimated bytes: they count
+  // against max_loaded and max_memory from when their room was found, or two
+  // different models loading at once would both see the room empty.
+  int loads_in_progress_ = 0;
+  uint64_t loading_bytes_ = 0;
   bool stopping_ = false;
   bool stop_waiting_ = false;
   int waiting_ = 0;  // requests in wait_a_little
