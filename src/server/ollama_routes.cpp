@@ -177,6 +177,19 @@ bool Server::Impl::ollama(const std::shared_ptr<Exchange>& exp) {
     const auto body = ollama::parse_body(req.body);
     const auto r =
         p == "/api/pull" ? ollama::parse_pull_request(body) : ollama::parse_push_request(body);
+    // A model already here needs nothing fetched: clients that make sure of a
+    // model by pulling it before use (scripts with the ollama libraries) go on.
+    if (p == "/api/pull" && store.exists(r.model)) {
+      const nlohmann::ordered_json done = {{"status", "success"}};
+      if (!r.stream) {
+        send_json(ex, 200, done);
+      } else {
+        ex.begin_stream(200, kNdjson);
+        ex.write(dump_json(done) + "\n");
+        ex.end_stream();
+      }
+      return true;
+    }
     throw ollama::registry_refusal(p == "/api/pull" ? "pull" : "push", r.model);
   }
 

@@ -378,6 +378,12 @@ if (!fs.existsSync(ollamaPackage)) {
     await assertRefused(client.generate({ model: MODEL, prompt: 'hi', images: ['aGk='] }), 400,
       /does not support images/);
     await assertRefused(client.pull({ model: 'llama3.2', stream: false }), 501, /registry/);
+    // A model that is here: nothing to fetch, success, as scripts that pull before use expect.
+    assert.deepEqual(await client.pull({ model: MODEL, stream: false }), { status: 'success' });
+    const statuses = [];
+    for await (const part of await client.pull({ model: MODEL, stream: true })) statuses.push(part.status);
+    assert.deepEqual(statuses, ['success']);
+    await assertRefused(client.push({ model: MODEL, stream: false }), 501, /registry/);
     // A malformed body is a 400 with an {error} body, not a dropped connection.
     const res = await fetch(`${server.url}/api/generate`, { method: 'POST', body: '{"model":' });
     assert.equal(res.status, 400);
