@@ -104,7 +104,12 @@ uint64_t estimate_serving_bytes(const std::string& gguf_path, int64_t n_ctx, int
 class ModelManager {
  public:
   explicit ModelManager(ModelManagerOptions options);
-  ~ModelManager();  // unloads everything (requests in flight are cancelled)
+  ~ModelManager();  // shutdown()
+  // Unloads everything: requests in flight are cancelled and get their on_done
+  // here, on their schedulers' threads, before this returns. Idempotent. The
+  // server calls it before its HTTP side is destroyed, because what those
+  // callbacks let go of (exchanges, connections) uses it.
+  void shutdown();
 
   // A request's hold on a loaded model: while any lease lives, the model stays.
   class Lease {

@@ -157,6 +157,8 @@ class HttpServer {
   // Serves until stop() (from a signal handler thread or another thread).
   void run();
   void stop();
+  // After stop(): waits for the handlers still running; none starts after.
+  void join_handlers();
 
   struct Impl;  // defined in http_connection.h
 

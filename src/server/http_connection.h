@@ -43,14 +43,16 @@ using TlsStream = ssl::stream<beast::tcp_stream>;
 struct HttpServer::Impl {
   HttpOptions o;
   Handler handler;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::unique_ptr<net::thread_pool> work;
   std::atomic<int> connections{0};
   std::mutex per_client_mu;
   std::unordered_map<std::string, int> per_client;  // open connections by peer address
   std::atomic<bool> stopping{false};                // wakes handlers blocked in read_body
   std::unique_ptr<ssl::context> tls;                // null: plain HTTP
+  // Declared last, so destroyed first: handlers still queued in the stopped
+  // io_context own connections, whose destructors use the members above.
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<net::thread_pool> work;
   void accept();
 };
 

@@ -219,8 +219,10 @@ HttpServer::HttpServer(HttpOptions o, Handler handler) : impl_(std::make_unique<
 
 HttpServer::~HttpServer() {
   stop();
-  impl_->work->join();
+  join_handlers();
 }
+
+void HttpServer::join_handlers() { impl_->work->join(); }
 
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 

@@ -239,7 +239,19 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   }
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  if (!impl_) return;
+  // First no handler runs (none can load a model after the models end), then
+  // the models end: their cancelled requests let go of exchanges and so of
+  // connections, which use the HTTP servers, while those still exist (the
+  // members go bottom-up, the HTTP servers first).
+  for (HttpServer* h : {impl_->http.get(), impl_->metrics_http.get()})
+    if (h) {
+      h->stop();
+      h->join_handlers();
+    }
+  impl_->models.shutdown();
+}
 
 uint16_t Server::port() const { return impl_->http->port(); }
 uint16_t Server::metrics_port() const {

@@ -107,6 +107,7 @@ class HearthServer {
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (WIFSIGNALED(status)) std::fprintf(stderr, "hearth serve: signal %d\n", WTERMSIG(status));
         return exit_code_;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -519,7 +519,7 @@ TEST(Serve, StoppingDoesNotWaitForARequestThatWaitsForAModel) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(s.stop(), 0);  // SIGTERM: a clean exit, not the SIGKILL after 15 s
+  EXPECT_EQ(s.stop(), 0) << s.log();  // SIGTERM: a clean exit, not the SIGKILL after 15 s
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
   try {
     waiting.get();  // cut off or refused: either is fine, as long as it ends
